@@ -1,0 +1,172 @@
+"""Speed and memory of the BI-R + SI training step at CIFAR-100 shapes (1024-d features, 100 classes,
+batch 256 + 256 replayed), on synthetic data.
+
+Prints iterations per second and peak memory for task 1 (no replay) and tasks 2+ (replay), for birsweep's step
+and for a straightforward per-sample implementation (benchmarks/naive_step.py), with their ratio; then one
+end-to-end figure: seconds for a full 10-task run of N iterations per task through ``birsweep.train``.
+Each configuration runs in its own process so peak memory is its own.
+
+    python benchmarks/step_speed.py [--iters 30] [--e2e-iters 20] [--device auto]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+def peak_memory_mb(device) -> float:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def measure(mode: str, task: int, iters: int, device_name: str, variant_overrides=()) -> dict:
+    """Run one configuration in this process and return its figures."""
+    import torch
+
+    from birsweep.device import pick_device
+    from birsweep.methods.replay import GenerativeReplay, frozen_copy
+    from birsweep.methods.si import SynapticIntelligence
+    from birsweep.models.bir import BIRNet
+    from birsweep.train.step import TrainStep
+
+    sys.path.insert(0, HERE)
+    from naive_step import NaiveStep
+
+    device = pick_device(device_name)
+    torch.manual_seed(0)
+    n_classes, per_task, B = 100, 10, 256
+    x_all = torch.randn(5000, 1024, device=device)
+    y_all = torch.randint((task - 1) * per_task, task * per_task, (5000,), device=device)
+    model = BIRNet(1024, n_classes).to(device)
+    previous = frozen_copy(model) if task > 1 else None
+    n_old, n_active = (task - 1) * per_task, task * per_task
+    if mode == "naive":
+        step = NaiveStep(model, 1e8, 0.1, 1e-4, 3072)
+
+        def one():
+            idx = torch.randint(0, 5000, (B,), device=device)
+            step(x_all[idx], y_all[idx], task, n_active, previous, n_old, B)
+    else:
+        terms = []
+        if variant_overrides:
+            from birsweep.methods.variants import build_terms
+            from tests.conftest import make_cfg
+
+            terms = build_terms(make_cfg(list(variant_overrides)).variant, model, None, device)
+        groups = [{"params": list(model.parameters())}]
+        for t in terms:
+            groups += getattr(t, "param_groups", lambda: [])()
+        opt = torch.optim.Adam(groups, lr=1e-4, fused=True)
+        si = SynapticIntelligence(model.si_parameters(), 1e8, 0.1)
+        si.has_omega = task > 1
+        step = TrainStep(model, opt, si, 3072, 2.0, terms)
+        replay = GenerativeReplay(previous, n_old, B) if previous is not None else None
+
+        def one():
+            idx = torch.randint(0, 5000, (B,), device=device)
+            step(x_all[idx], y_all[idx], task, n_active, replay)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(3):
+        one()
+    sync()
+    start = time.perf_counter()
+    for _ in range(iters):
+        one()
+    sync()
+    seconds = time.perf_counter() - start
+    return {"mode": mode, "task": task, "it_per_s": iters / seconds, "peak_mb": peak_memory_mb(device),
+            "device": str(device), "threads": torch.get_num_threads()}
+
+
+def end_to_end(iters: int, device_name: str) -> dict:
+    from hydra import compose, initialize_config_dir
+
+    from birsweep.schema import register_configs
+    from birsweep.train.run import train
+
+    register_configs()
+    overrides = ["data=synthetic", "model=bir_conv", "model.encoder.weights=random", "data.n_tasks=10",
+                 "data.synthetic.shape=[3,32,32]", "data.synthetic.n_classes=100",
+                 "data.synthetic.train_per_class=300", "data.synthetic.test_per_class=20",
+                 f"trainer.iters={iters}", "trainer.batch_size=256", "trainer.lr=1e-4", "trainer.progress=false",
+                 f"trainer.device={device_name}", "logger=none"]
+    with initialize_config_dir(config_dir=os.path.join(os.path.dirname(HERE), "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["BIRSWEEP_CACHE_DIR"] = os.path.join(tmp, "cache")
+        with initialize_config_dir(config_dir=os.path.join(os.path.dirname(HERE), "conf"), version_base="1.3"):
+            cfg = compose("config", overrides=overrides)
+        start = time.perf_counter()
+        train(cfg, os.path.join(tmp, "run"))
+        total = time.perf_counter() - start
+        with open(os.path.join(tmp, "run", "results.json")) as f:
+            rec = json.load(f)
+    return {"iters": iters, "total_s": total, "train_s": rec["timings"]["train_s"],
+            "features_s": rec["timings"]["features_s"]}
+
+
+def child(args) -> None:
+    if args.child == "e2e":
+        out = end_to_end(args.e2e_iters, args.device)
+    else:
+        mode, task = args.child.split(":")
+        extra = args.variant.split() if args.variant else ()
+        out = measure(mode, int(task), args.iters, args.device, extra)
+    print("RESULT " + json.dumps(out))
+
+
+def run_child(spec: str, args, variant: str = "") -> dict:
+    cmd = [sys.executable, __file__, "--child", spec, "--iters", str(args.iters), "--e2e-iters",
+           str(args.e2e_iters), "--device", args.device, "--variant", variant]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"benchmark child {spec} failed:\n{out.stderr}")
+    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    return json.loads(line[7:])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--iters", type=int, default=30, help="timed steps per configuration")
+    p.add_argument("--e2e-iters", type=int, default=20, help="iterations per task in the end-to-end run")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--variant", default="", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(args)
+    print(f"BI-R + SI training step at CIFAR-100 shapes (batch 256 + 256 replay), {args.iters} timed steps")
+    print(f"{'step':<10}{'task':<8}{'it/s':>10}{'peak MB':>10}{'device':>8}")
+    rows = {}
+    for task in (1, 2):
+        for mode in ("birsweep", "naive"):
+            r = run_child(f"{mode}:{task}", args)
+            rows[(mode, task)] = r
+            print(f"{mode:<10}{'1' if task == 1 else '2+':<8}{r['it_per_s']:>10.2f}{r['peak_mb']:>10.0f}"
+                  f"{r['device']:>8}")
+    for task in (1, 2):
+        ratio = rows[("birsweep", task)]["it_per_s"] / rows[("naive", task)]["it_per_s"]
+        print(f"speed-up over the naive step, task {'1' if task == 1 else '2+'}: x{ratio:.2f}")
+    e2e = run_child("e2e", args)
+    print(f"end to end: 10 tasks x {e2e['iters']} iterations in {e2e['total_s']:.1f} s "
+          f"(training {e2e['train_s']:.1f} s, encoder features {e2e['features_s']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""What ``launch.py`` runs for one job: check the config, then train (or pre-train) and return the objective."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import List, Optional
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from birsweep.config_check import check_config
+from birsweep.tracking.callbacks import RunCallback
+
+log = logging.getLogger(__name__)
+
+
+def hydra_run_dir() -> str:
+    """The job's output dir when Hydra runs us; the working directory otherwise (e.g. the compose API)."""
+    if HydraConfig.initialized():
+        return HydraConfig.get().runtime.output_dir
+    return os.getcwd()
+
+
+def job_callbacks(cfg: DictConfig) -> List[RunCallback]:
+    """Loggers and the sweeper's trial handle, as the config asks."""
+    callbacks: List[RunCallback] = []
+    if cfg.optuna is not None:
+        from birsweep.sweep.trial import TrialHandle
+
+        callbacks.append(TrialHandle.from_config(cfg))
+    if cfg.logger.name == "wandb":
+        from birsweep.tracking.wandb_logger import WandbLogger
+
+        callbacks.append(WandbLogger(cfg))
+    return callbacks
+
+
+def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List[RunCallback]] = None) -> float:
+    check_config(cfg)
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    run_dir = run_dir or hydra_run_dir()
+    if cfg.task == "pretrain":
+        return pretrain(cfg)
+    from birsweep.train.run import train
+
+    callbacks = job_callbacks(cfg) if callbacks is None else callbacks
+    objective = train(cfg, run_dir, callbacks)
+    print(f"final average accuracy: {100 * objective:.2f}%  (record: {os.path.join(run_dir, 'results.json')})")
+    return objective
+
+
+def pretrain(cfg: DictConfig) -> float:
+    """``task=pretrain``: (re-)train the conv encoder's cached weights and report its test accuracy."""
+    import json
+
+    from birsweep.device import pick_device
+    from birsweep.models.pretrain import ensure_pretrained
+
+    enc = cfg.model.encoder
+    path = ensure_pretrained(enc.pretrain, cfg.paths.cache_dir, cfg.data.root, cfg.data.download,
+                             pick_device(cfg.trainer.device), cfg.trainer.progress, force=True)
+    with open(path[:-3] + ".json") as f:
+        summary = json.load(f)
+    print(f"encoder weights: {path}  (test accuracy on {enc.pretrain.dataset}: "
+          f"{100 * summary['test_accuracy']:.2f}% after {summary['steps']} steps)")
+    return summary["test_accuracy"]

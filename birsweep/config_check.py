@@ -1,0 +1,106 @@
+"""Value checks the typed schema cannot express: choices and ranges, with one clear line per problem."""
+from __future__ import annotations
+
+import math
+import os
+
+from omegaconf import DictConfig, OmegaConf
+
+from birsweep.errors import ConfigError
+
+CHOICES = {
+    "task": ("train", "pretrain"),
+    "resume": ("auto", "true", "false"),
+    "data.name": ("cifar100", "cifar10", "mnist", "fashion_mnist", "digits", "synthetic"),
+    "model.encoder.type": ("conv", "none"),
+    "model.recon": ("mse", "bce"),
+    "model.replay": ("generative", "none"),
+    "trainer.precision": ("32", "bf16"),
+    "variant.name": ("baseline", "repulsion", "recon", "contrastive"),
+    "variant.repulsion.divergence": ("js", "kl"),
+    "logger.name": ("wandb", "none"),
+    "logger.mode": ("offline", "online", "disabled"),
+}
+
+# key: (low, high, low_inclusive, high_inclusive)
+RANGES = {
+    "data.n_tasks": (1, math.inf, True, False),
+    "model.fc_layers": (2, math.inf, True, False),
+    "model.fc_units": (1, math.inf, True, False),
+    "model.h_dim": (1, math.inf, True, False),
+    "model.z_dim": (1, math.inf, True, False),
+    "model.dg_prop": (0.0, 1.0, True, False),
+    "model.distill_temp": (0.0, math.inf, False, False),
+    "model.si_c": (0.0, math.inf, True, False),
+    "model.si_epsilon": (0.0, math.inf, False, False),
+    "model.encoder.pretrain.epochs": (1, math.inf, True, False),
+    "model.encoder.pretrain.batch_size": (1, math.inf, True, False),
+    "model.encoder.pretrain.lr": (0.0, math.inf, False, False),
+    "trainer.iters": (1, math.inf, True, False),
+    "trainer.batch_size": (1, math.inf, True, False),
+    "trainer.batch_replay": (1, math.inf, True, False),
+    "trainer.lr": (0.0, math.inf, False, False),
+    "trainer.log_every": (1, math.inf, True, False),
+    "trainer.eval_batch": (1, math.inf, True, False),
+    "trainer.threads": (1, math.inf, True, False),
+    "variant.rep_f": (0.0, math.inf, False, False),
+    "variant.repulsion.lamda_rep": (0.0, math.inf, True, False),
+    "variant.repulsion.eps": (0.0, math.inf, True, False),
+    "variant.recon.lamda_rep": (0.0, math.inf, True, False),
+    "variant.recon.lamda_atr": (0.0, math.inf, True, False),
+    "variant.recon.eps": (0.0, math.inf, True, False),
+    "variant.contrastive.c_temp": (0.0, math.inf, False, False),
+    "variant.contrastive.base_temp": (0.0, math.inf, False, False),
+    "variant.contrastive.c_lr": (0.0, math.inf, True, False),
+    "variant.contrastive.c_drop": (0.0, 1.0, True, False),
+    "variant.contrastive.feat_drop": (0.0, 1.0, True, False),
+    "variant.contrastive.feat_noise": (0.0, math.inf, True, False),
+    "variant.contrastive.proj_dim": (1, math.inf, True, False),
+    "variant.contrastive.weight": (0.0, math.inf, True, False),
+}
+
+MNIST_LIKE = ("mnist", "fashion_mnist", "digits")
+
+
+def _in_range(value, low, high, low_incl, high_incl) -> bool:
+    above = value >= low if low_incl else value > low
+    below = value <= high if high_incl else value < high
+    return above and below
+
+
+def _interval(low, high, low_incl, high_incl) -> str:
+    return f"{'[' if low_incl else '('}{low}, {high}{']' if high_incl else ')'}"
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError naming the first bad value and what would be accepted."""
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if str(value).lower() not in allowed:
+            raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
+    for key, (low, high, li, hi) in RANGES.items():
+        value = OmegaConf.select(cfg, key)
+        if value is None:
+            continue
+        if isinstance(value, float) and math.isnan(value) or not _in_range(value, low, high, li, hi):
+            raise ConfigError(f"{key}={value!r} is out of range {_interval(low, high, li, hi)}")
+    device = str(cfg.trainer.device)
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise ConfigError(f"trainer.device={device!r} is not one of auto, cpu, cuda, cuda:N")
+    if len(cfg.trainer.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.trainer.betas):
+        raise ConfigError(f"trainer.betas={list(cfg.trainer.betas)} must be two numbers in [0, 1)")
+    if cfg.data.augment and cfg.model.encoder.type != "conv":
+        raise ConfigError("data.augment=true needs the conv encoder (CIFAR crop + flip); "
+                          "it is not defined for pixel-level models (model.encoder.type=none)")
+    if cfg.data.name in MNIST_LIKE and cfg.model.encoder.type == "conv":
+        raise ConfigError(f"data={cfg.data.name} is grey-scale and small: use model=bir_mlp "
+                          "(the splitMNIST protocol), not the CIFAR conv encoder")
+    if cfg.model.encoder.type == "conv" and cfg.model.recon != "mse":
+        raise ConfigError("model.recon=bce needs pixels in [0, 1]; conv features are unbounded: use model.recon=mse")
+    weights = str(cfg.model.encoder.weights)
+    if weights not in ("pretrain", "random") and not os.path.isfile(os.path.expanduser(weights)):
+        raise ConfigError(f"model.encoder.weights={weights!r}: no such file; give pretrain, random or a path")
+    if cfg.model.encoder.type == "conv" and (cfg.model.encoder.depth, cfg.model.encoder.channels) != (5, 16):
+        raise ConfigError("only the C3-5x16-bn encoder (model.encoder.depth=5, channels=16) is implemented")
+    if cfg.task == "pretrain" and cfg.model.encoder.type != "conv":
+        raise ConfigError("task=pretrain pre-trains the conv encoder: select a conv model (model=bir_conv)")

@@ -1,0 +1,81 @@
+"""Synaptic Intelligence (Zenke et al. 2017) as BI-R uses it (spec 1.10), vectorised with ``torch._foreach_*``.
+
+Importance is collected only for the parameters given (fcE and the classifier); all other parameters would
+have omega = 0 upstream, so leaving them out is exact. The path integral W uses the gradient of the total
+loss (replay terms and the penalty included), as upstream does. The penalty's gradient
+``2 c omega (theta - theta_tilde)`` is added to ``.grad`` directly instead of through autograd.
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+import torch
+
+
+class SynapticIntelligence:
+    def __init__(self, params: List[torch.nn.Parameter], c: float, epsilon: float):
+        self.params, self.c, self.epsilon = list(params), float(c), float(epsilon)
+        with torch.no_grad():
+            self.anchor = [p.detach().clone() for p in self.params]  # theta_tilde: end of the previous task
+            self.omega = [torch.zeros_like(p) for p in self.params]
+            self.W = [torch.zeros_like(p) for p in self.params]
+            self.prev = [p.detach().clone() for p in self.params]
+        self.has_omega = False  # no penalty until the first task has ended
+
+    @property
+    def enabled(self) -> bool:
+        return self.c > 0
+
+    @torch.no_grad()
+    def begin_task(self) -> None:
+        torch._foreach_zero_(self.W)
+        torch._foreach_copy_(self.prev, [p.detach() for p in self.params])
+
+    @torch.no_grad()
+    def add_penalty_grad(self) -> None:
+        if not (self.enabled and self.has_omega):
+            return
+        diff = torch._foreach_sub([p.detach() for p in self.params], self.anchor)
+        torch._foreach_mul_(diff, self.omega)
+        torch._foreach_add_([p.grad for p in self.params], diff, alpha=2.0 * self.c)
+
+    @torch.no_grad()
+    def penalty(self) -> torch.Tensor:
+        """sum_i omega_i (theta_i - theta_tilde_i)^2 (unweighted by c), as a device scalar."""
+        if not self.has_omega:
+            return torch.zeros((), device=self.params[0].device)
+        diff = torch._foreach_sub([p.detach() for p in self.params], self.anchor)
+        return sum((o * d * d).sum() for o, d in zip(self.omega, diff))
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """W += -g * (theta - theta_old); theta_old <- theta."""
+        if not self.enabled:
+            return
+        now = [p.detach() for p in self.params]
+        delta = torch._foreach_sub(now, self.prev)
+        torch._foreach_mul_(delta, [p.grad for p in self.params])
+        torch._foreach_sub_(self.W, delta)
+        torch._foreach_copy_(self.prev, now)
+
+    @torch.no_grad()
+    def end_task(self) -> None:
+        """omega += W / ((theta - theta_tilde)^2 + epsilon); theta_tilde <- theta."""
+        if not self.enabled:
+            return
+        now = [p.detach() for p in self.params]
+        denom = torch._foreach_sub(now, self.anchor)
+        torch._foreach_mul_(denom, denom)
+        torch._foreach_add_(denom, self.epsilon)
+        torch._foreach_add_(self.omega, torch._foreach_div(self.W, denom))
+        torch._foreach_copy_(self.anchor, now)
+        self.has_omega = True
+
+    def state_dict(self) -> Dict[str, object]:
+        return {"anchor": self.anchor, "omega": self.omega, "has_omega": self.has_omega}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: Dict[str, object]) -> None:
+        torch._foreach_copy_(self.anchor, state["anchor"])
+        torch._foreach_copy_(self.omega, state["omega"])
+        self.has_omega = bool(state["has_omega"])

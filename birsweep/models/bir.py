@@ -1,0 +1,97 @@
+"""The BI-R network (spec 1.3-1.7): one VAE whose encoder carries the classifier, a GMM prior with one mode per
+class, and decoder layers gated per class by fixed random masks (registered buffers, so checkpoints hold them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class GatedLinear(nn.Module):
+    """Linear layer whose pre-activation is multiplied by ``gate @ mask`` (a soft or hard mix of class masks)."""
+
+    def __init__(self, n_in: int, n_out: int, n_classes: int, dg_prop: float, generator: torch.Generator):
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out)
+        # each entry is 0 with probability dg_prop, independently (so ~dg_prop per class, not exactly)
+        self.register_buffer("mask", (torch.rand(n_classes, n_out, generator=generator) >= dg_prop).float())
+
+    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) * (gate @ self.mask)
+
+
+@dataclass
+class Forward:
+    """Everything one training pass produces for a batch."""
+
+    hE: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+    recon: torch.Tensor  # decoder output before any sigmoid (logits for BCE models)
+    logits: torch.Tensor
+
+
+class BIRNet(nn.Module):
+    def __init__(self, in_dim: int, n_classes: int, fc_layers: int = 3, fc_units: int = 2000, h_dim: int = 2000,
+                 z_dim: int = 100, dg_prop: float = 0.6, bce: bool = False, gate_seed: int = 0):
+        super().__init__()
+        self.in_dim, self.n_classes, self.z_dim, self.bce = in_dim, n_classes, z_dim, bce
+        # hidden sizes as upstream: linspace(fc_units, h_dim) over the fc_layers-1 hidden layers
+        hidden = [h_dim] if fc_layers == 2 else [int(s) for s in np.linspace(fc_units, h_dim, num=fc_layers - 1)]
+        sizes: List[int] = [in_dim] + hidden
+        enc = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            enc += [nn.Linear(a, b), nn.ReLU()]
+        self.fcE = nn.Sequential(*enc)
+        self.to_mu = nn.Linear(sizes[-1], z_dim)
+        self.to_logvar = nn.Linear(sizes[-1], z_dim, bias=False)
+        self.classifier = nn.Linear(sizes[-1], n_classes)
+        gen = torch.Generator().manual_seed(gate_seed)
+        down = sizes[::-1]  # h_dim ... fc_units, in_dim
+        self.fromZ = GatedLinear(z_dim, down[0], n_classes, dg_prop, gen)
+        self.fcD = nn.ModuleList(GatedLinear(a, b, n_classes, dg_prop, gen) for a, b in zip(down[:-2], down[1:-1]))
+        self.out = nn.Linear(down[-2], down[-1])  # final decoder layer: not gated, no non-linearity
+        self.prior_mu = nn.Parameter(torch.randn(n_classes, z_dim))
+        self.prior_logvar = nn.Parameter(torch.randn(n_classes, z_dim))  # N(0, 1) as upstream, not zeros
+
+    # --- pieces -----------------------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor):
+        hE = self.fcE(x)
+        return hE, self.to_mu(hE), self.to_logvar(hE)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of all classes, from the hidden representation before z (upstream 'beforeZ')."""
+        return self.classifier(self.fcE(x))
+
+    def decode(self, z: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.fromZ(z, gate))
+        for layer in self.fcD:
+            h = torch.relu(layer(h, gate))
+        return self.out(h)
+
+    def output(self, recon: torch.Tensor) -> torch.Tensor:
+        """Decoder output in data space: features as they are, pixels through a sigmoid."""
+        return torch.sigmoid(recon) if self.bce else recon
+
+    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> Forward:
+        hE, mu, logvar = self.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return Forward(hE, mu, logvar, z, self.decode(z, gate), self.classifier(hE))
+
+    @torch.no_grad()
+    def generate(self, classes: torch.Tensor) -> torch.Tensor:
+        """Replay samples of the given classes: z from the class's prior mode, decoded with its hard gate."""
+        mu, logvar = self.prior_mu[classes], self.prior_logvar[classes]
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        gate = F.one_hot(classes, self.n_classes).to(z.dtype)
+        return self.output(self.decode(z, gate))
+
+    def si_parameters(self) -> List[nn.Parameter]:
+        """The parameters SI collects importance for: fcE and the classifier (spec 1.10, quirk kept)."""
+        return list(self.fcE.parameters()) + list(self.classifier.parameters())

@@ -1,0 +1,89 @@
+"""The C3-5x16-bn convolutional encoder (spec 1.2) and loading of its weights, original format included."""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Dict
+
+import torch
+from torch import nn
+
+from birsweep.errors import ConfigError
+
+ARCH_NAME = "C3-5x16-bn"
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int, last: bool):
+        super().__init__()
+        # the conv keeps its bias even where batch-norm follows, as upstream
+        self.conv = nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=True)
+        self.bn = None if last else nn.BatchNorm2d(c_out, eps=1e-5, momentum=0.1)
+        self.last = last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        return x if self.last else torch.relu(self.bn(x))
+
+
+class ConvEncoder(nn.Module):
+    """depth 5, 16 start channels, the last 4 layers halve the resolution; last layer linear, no BN.
+
+    32x32x3 images -> 256x2x2 = 1024 unbounded features. Module names follow the original state dict
+    (``convLayer{i}.conv``, ``convLayer{i}.bn``) so its weight files load as they are.
+    """
+
+    def __init__(self, in_channels: int = 3, depth: int = 5, channels: int = 16):
+        super().__init__()
+        c_in = in_channels
+        for i in range(1, depth + 1):
+            c_out = channels * 2 ** (i - 1)
+            stride = 1 if i == 1 else 2
+            self.add_module(f"convLayer{i}", ConvBlock(c_in, c_out, stride, last=(i == depth)))
+            c_in = c_out
+        self.depth = depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(1, self.depth + 1):
+            x = getattr(self, f"convLayer{i}")(x)
+        return x.flatten(1)
+
+    def freeze(self) -> "ConvEncoder":
+        """Frozen as BI-R does: no gradients and batch-norm always on its running statistics."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+        return self.eval()
+
+    def train(self, mode: bool = True) -> "ConvEncoder":
+        # once frozen, the encoder stays in eval mode whatever a caller asks (fork bug F9 cannot happen)
+        frozen = not any(p.requires_grad for p in self.parameters())
+        return super().train(False if frozen else mode)
+
+
+def load_encoder_state(path: str) -> Dict[str, torch.Tensor]:
+    """Read a weights file: the original ``{'state': state_dict}`` (possibly CUDA tensors), ours, or a bare state dict."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ConfigError(f"model.encoder.weights={path!r} cannot be read as torch weights ({err})") from None
+    state = obj.get("state", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError(f"model.encoder.weights={path!r} holds no state dict of tensors")
+    return state
+
+
+def load_encoder_weights(encoder: ConvEncoder, path: str) -> None:
+    state = load_encoder_state(os.path.expanduser(path))
+    missing, unexpected = encoder.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ConfigError(f"model.encoder.weights={path!r} does not fit {ARCH_NAME}: "
+                          f"missing {list(missing)[:4]}, unexpected {list(unexpected)[:4]}")
+
+
+def state_digest(module: nn.Module) -> str:
+    """Content hash of a module's parameters and buffers (keys the feature cache)."""
+    h = hashlib.blake2b(digest_size=12)
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

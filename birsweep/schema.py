@@ -1,0 +1,179 @@
+"""Typed schema of the whole configuration, registered in Hydra's ConfigStore.
+
+Every YAML file under ``conf/`` is merged into these dataclasses, so a misspelt key or a value of the
+wrong type fails at start-up with Hydra's one-line message. Value ranges and choices are checked by
+:func:`birsweep.config_check.check_config`, which runs before any work starts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class PathsConfig:
+    data_dir: str = "data"  # where datasets live or are downloaded to
+    cache_dir: str = ".cache/birsweep"  # pre-trained encoders and frozen-feature caches
+
+
+@dataclass
+class SyntheticConfig:
+    shape: List[int] = field(default_factory=lambda: [1, 8, 8])  # C x H x W of one sample
+    n_classes: int = 10
+    train_per_class: int = 100
+    test_per_class: int = 20
+    noise: float = 0.5  # std of the per-sample noise around each class prototype
+    data_seed: int = 0  # the data are a fixed dataset: they do not change with the run's seed
+
+
+@dataclass
+class DataConfig:
+    name: str = "cifar100"  # cifar100 | cifar10 | mnist | fashion_mnist | digits | synthetic
+    root: str = "${paths.data_dir}"
+    download: bool = True  # fetch with torchvision when the files are missing (needs internet)
+    n_tasks: int = 10  # class-incremental tasks of equal class count
+    normalize: bool = True  # CIFAR per-channel normalisation with the dataset's statistics
+    augment: bool = False  # upstream random crop (pad 4, symmetric) + horizontal flip of current images
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+@dataclass
+class PretrainConfig:
+    # recipe of the CIFAR-10 pre-training of the conv encoder (spec 6.3 / 9.3)
+    dataset: str = "cifar10"
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1e-4
+    augment: bool = False
+    seed: int = 0
+    max_iters: Optional[int] = None  # cap on optimiser steps (tests, quick looks); null = all epochs
+
+
+@dataclass
+class EncoderConfig:
+    type: str = "conv"  # conv: frozen pre-trained C3-5x16-bn, features replayed (internal replay) | none: pixels
+    depth: int = 5
+    channels: int = 16
+    weights: str = "pretrain"  # pretrain (cached CIFAR-10 pre-training) | random | path to a weights file
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "bir_conv"
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    fc_layers: int = 3  # fc layers counting the latent/classifier layer: 3 = two hidden layers
+    fc_units: int = 2000
+    h_dim: int = 2000
+    z_dim: int = 100
+    recon: str = "mse"  # mse (Gaussian, hidden features) | bce (Bernoulli, pixels in [0, 1])
+    dg_prop: float = 0.6  # probability that a decoder unit is gated off for a class
+    replay: str = "generative"  # generative (BI-R) | none (fine-tuning)
+    distill_temp: float = 2.0
+    si_c: float = 1e8
+    si_epsilon: float = 0.1
+
+
+@dataclass
+class TrainerConfig:
+    iters: int = 5000  # optimiser steps per task
+    batch_size: int = 256
+    batch_replay: Optional[int] = None  # replayed samples per step; null = batch_size
+    lr: float = 1e-4
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "32"  # 32 | bf16 (autocast)
+    compile: bool = False  # torch.compile the fused forward pass
+    threads: Optional[int] = None  # torch CPU threads; null = torch's default
+    log_every: int = 100  # iterations between loss records (and the only host syncs of the loop)
+    eval_batch: int = 1024
+    progress: bool = True  # tqdm progress bar
+
+
+@dataclass
+class RepulsionConfig:
+    enabled: bool = False
+    lamda_rep: float = 1e-6
+    divergence: str = "js"  # js (fork's Gaussian-midpoint approximation) | kl
+    average: bool = False  # class-mean representative instead of one random sample
+    eps: float = 1e-8
+
+
+@dataclass
+class ReconConfig:
+    repulsion: bool = False
+    attraction: bool = False
+    lamda_rep: float = 1e-6
+    lamda_atr: float = 1e-6
+    average: bool = False  # class-mean reference features instead of one random representative
+    eps: float = 1e-8
+
+
+@dataclass
+class ContrastiveConfig:
+    enabled: bool = False
+    c_temp: float = 1.0
+    base_temp: float = 0.07
+    c_lr: float = 1e-8
+    c_drop: float = 0.5
+    c_scores: bool = False
+    proj_dim: int = 100
+    include_current: bool = True
+    feat_drop: float = 0.1
+    feat_noise: float = 0.1
+    weight: float = 1.0
+
+
+@dataclass
+class VariantConfig:
+    name: str = "baseline"
+    use_rep_f: bool = False
+    rep_f: float = 20.0
+    repulsion: RepulsionConfig = field(default_factory=RepulsionConfig)
+    recon: ReconConfig = field(default_factory=ReconConfig)
+    contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "none"  # wandb | none
+    mode: str = "offline"  # offline | online | disabled
+    project: str = "birsweep"
+    entity: Optional[str] = None
+    group: Optional[str] = None  # null = study name in a sweep, else the experiment name
+    job_type: Optional[str] = None  # null = variant name
+    tags: List[str] = field(default_factory=list)
+    name_format: str = "{variant}-s{seed}{trial}"
+    log_samples: bool = True
+
+
+@dataclass
+class TrialConfig:
+    """Filled in by the Optuna sweeper for each job: who the trial is and where its study lives."""
+
+    storage: str = "???"
+    study_name: str = "???"
+    trial_number: int = -1
+    pruner: Any = None
+    params: Any = None
+
+
+@dataclass
+class Config:
+    task: str = "train"  # train | pretrain
+    seed: int = 0
+    resume: str = "auto"  # auto (continue if a checkpoint is in the run dir) | true (must) | false (start over)
+    experiment_name: str = "default"
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    variant: VariantConfig = field(default_factory=VariantConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    optuna: Optional[TrialConfig] = None
+
+
+def register_configs() -> None:
+    ConfigStore.instance().store(name="birsweep_schema", node=Config)

@@ -1,0 +1,184 @@
+"""One continual-learning run: set up data, encoder and model, train task by task, evaluate, checkpoint, record."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable, Optional
+
+import optuna
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from birsweep.data.features import Inputs, build_inputs
+from birsweep.data.sources import load_source
+from birsweep.data.stream import ClassIncrementalStream, IndexBatches
+from birsweep.device import pick_device, seed_everything
+from birsweep.errors import ResumeError
+from birsweep.methods.replay import GenerativeReplay, frozen_copy
+from birsweep.methods.si import SynapticIntelligence
+from birsweep.methods.variants import build_terms
+from birsweep.models.bir import BIRNet
+from birsweep.models.pretrain import build_encoder
+from birsweep.tracking.callbacks import CallbackList, RunCallback
+from birsweep.tracking.env import environment
+from birsweep.tracking.record import RunRecord
+from birsweep.tracking.secrets import mask_secrets
+from birsweep.train import checkpoint
+from birsweep.train.evaluate import task_accuracies
+from birsweep.train.losslog import LossMeter, check_finite
+from birsweep.train.step import TrainStep
+
+log = logging.getLogger(__name__)
+
+
+class Run:
+    """Everything a run holds; built once, then ``fit`` trains the remaining tasks."""
+
+    def __init__(self, cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()):
+        self.cfg, self.run_dir = cfg, run_dir
+        self.config = mask_secrets(OmegaConf.to_container(cfg, resolve=True))
+        self.device = pick_device(cfg.trainer.device)
+        self.callbacks = CallbackList(callbacks)
+        self.record = RunRecord(run_dir, cfg.data.n_tasks, self.config, environment(self.device))
+        self.timings = self.record.data["timings"]
+
+    # --- set-up -----------------------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        cfg, t0 = self.cfg, time.time()
+        seed_everything(cfg.seed)
+        arrays = load_source(cfg.data)
+        self.timings["data_s"] = round(time.time() - t0, 3)
+        self.stream = ClassIncrementalStream(arrays.train_y, arrays.test_y, arrays.n_classes, cfg.data.n_tasks,
+                                             cfg.seed)
+        self.record.data["class_order"] = [self.stream.original_classes(k) for k in range(cfg.data.n_tasks)]
+        t1 = time.time()
+        encoder = None
+        if cfg.model.encoder.type == "conv":
+            encoder = build_encoder(cfg.model.encoder, cfg.paths.cache_dir, cfg.data.root, cfg.data.download,
+                                    self.device, in_channels=arrays.shape[0], progress=cfg.trainer.progress)
+        self.inputs: Inputs = build_inputs(arrays, encoder, cfg.data.normalize, cfg.data.augment, self.device,
+                                           cfg.paths.cache_dir, progress=cfg.trainer.progress)
+        self.timings["features_s"] = round(time.time() - t1, 3)
+        self.train_y = self.stream.train_y.to(self.device)
+        self.test_y = self.stream.test_y.to(self.device)
+        self.train_idx = [i.to(self.device) for i in self.stream.train_idx]
+        self.test_idx = [i.to(self.device) for i in self.stream.test_idx]
+
+        # the model's initialisation must not depend on whether the encoder or features came from a cache
+        seed_everything(cfg.seed)
+        m = cfg.model
+        self.model = BIRNet(self.inputs.dim, arrays.n_classes, m.fc_layers, m.fc_units, m.h_dim, m.z_dim,
+                            m.dg_prop, bce=(m.recon == "bce"), gate_seed=cfg.seed).to(self.device)
+        self.terms = build_terms(cfg.variant, self.model, self.inputs, self.device)
+        groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
+        for term in self.terms:
+            groups += getattr(term, "param_groups", lambda: [])()
+        self.optimizer = torch.optim.Adam(groups, lr=cfg.trainer.lr, betas=tuple(cfg.trainer.betas), eps=1e-8,
+                                          fused=True)  # fused Adam: same update, far fewer kernels
+        self.si = SynapticIntelligence(self.model.si_parameters(), m.si_c, m.si_epsilon)
+        self.step = TrainStep(self.model, self.optimizer, self.si, self.inputs.n_pixels, m.distill_temp,
+                              self.terms, cfg.trainer.precision, cfg.trainer.compile)
+        self.previous: Optional[BIRNet] = None
+        self.start_task = 0
+
+    def restore(self) -> None:
+        """Continue from the run dir's checkpoint, as ``resume`` asks."""
+        mode = str(self.cfg.resume).lower()
+        if mode == "false":
+            return
+        payload = checkpoint.load(self.run_dir, self.config)
+        if payload is None:
+            if mode == "true":
+                raise ResumeError(f"resume=true but there is no checkpoint in {self.run_dir}; "
+                                  "give the run's directory with hydra.run.dir=... or use resume=auto")
+            return
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.si.load_state_dict(payload["si"])
+        for term, state in zip(self.terms, payload.get("terms", [])):
+            term.load_state_dict(state)
+        self.record.restore(payload["history"])
+        self.start_task = payload["tasks_done"]
+        self.previous = frozen_copy(self.model)
+        checkpoint.set_rng_state(payload["rng"])
+        log.info("resuming %s after task %d of %d", self.run_dir, self.start_task, self.cfg.data.n_tasks)
+
+    def save_checkpoint(self, tasks_done: int) -> None:
+        checkpoint.save(self.run_dir, {
+            "tasks_done": tasks_done, "config": self.config, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "si": self.si.state_dict(),
+            "terms": [term.state_dict() for term in self.terms],
+            "history": self.record.history(), "rng": checkpoint.rng_state(),
+        })
+
+    # --- training ---------------------------------------------------------------------------------------------------
+    def train_task(self, task: int) -> None:
+        """Train task ``task`` (0-based) for ``trainer.iters`` steps."""
+        cfg, n_tasks = self.cfg.trainer, self.cfg.data.n_tasks
+        n_active = self.stream.classes_seen(task + 1)
+        replay = None
+        if task > 0 and self.cfg.model.replay == "generative":
+            replay = GenerativeReplay(self.previous, self.stream.classes_seen(task), cfg.batch_replay or cfg.batch_size)
+        batches = IndexBatches(self.train_idx[task], cfg.batch_size)
+        self.si.begin_task()
+        meter = LossMeter()
+        bar = tqdm(range(1, cfg.iters + 1), desc=f"task {task + 1}/{n_tasks}", disable=not cfg.progress,
+                   dynamic_ncols=True, leave=True)
+        for it in bar:
+            idx = next(batches)
+            meter.add(self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay))
+            if it % cfg.log_every == 0 or it == cfg.iters:
+                values = meter.flush()
+                if self.si.has_omega:
+                    values["si_penalty"] = self.si.c * float(self.si.penalty())
+                check_finite(values, task + 1, it)
+                step = task * cfg.iters + it
+                self.record.add_losses({"task": task + 1, "iter": it, "step": step, **values})
+                self.callbacks.on_losses(step, task + 1, values)
+                bar.set_postfix(loss=f"{values['loss']:.4f}")
+        bar.close()
+        self.si.end_task()
+
+    def fit(self) -> float:
+        n_tasks = self.cfg.data.n_tasks
+        for task in range(self.start_task, n_tasks):
+            t0 = time.time()
+            self.train_task(task)
+            accs = task_accuracies(self.model, self.inputs.test, self.test_y, self.test_idx[: task + 1],
+                                   self.stream.classes_seen(task + 1), self.cfg.trainer.eval_batch)
+            self.record.add_task(accs, time.time() - t0)
+            self.previous = frozen_copy(self.model)
+            self.save_checkpoint(task + 1)
+            self.record.save()
+            log.info("after task %d/%d: average accuracy %.2f%% (%s)", task + 1, n_tasks,
+                     100 * self.record.data["avg_acc"][-1], " ".join(f"{100 * a:.1f}" for a in accs))
+            self.callbacks.on_task_end(task + 1, self.record)
+        return self.record.data["final_avg_acc"]
+
+
+def train(cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()) -> float:
+    """Train (or resume) the run in ``run_dir`` and return its objective, the final average accuracy."""
+    run = Run(cfg, run_dir, callbacks)
+    record = run.record
+    record.save()
+    started = time.time()
+    try:
+        run.setup()
+        run.restore()
+        run.callbacks.on_start(record)
+        objective = run.fit()
+        record.data["timings"]["total_s"] = round(time.time() - started, 3)
+        iters = cfg.trainer.iters * cfg.data.n_tasks
+        record.data["timings"]["it_per_s"] = round(iters / max(record.data["timings"]["train_s"], 1e-9), 2)
+        record.finish("completed")
+        return objective
+    except optuna.TrialPruned:
+        record.finish("pruned", "pruned by the study's pruner")
+        raise
+    except BaseException as err:  # KeyboardInterrupt and SystemExit too: the record must say what happened
+        reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
+        record.finish("failed", reason)
+        raise
+    finally:
+        run.callbacks.on_end(record)

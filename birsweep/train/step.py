@@ -1,0 +1,113 @@
+"""One optimiser step of BI-R + SI (spec 1.8), with the variant's extra loss terms composed in.
+
+Current and replayed samples go through the network in one fused pass (the fc layers have no batch-norm or
+dropout, so this is exact); the losses are computed per slice. Nothing here reads a value back to the host.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, fields
+from typing import Dict, List, Optional, Protocol, Tuple
+
+import torch
+from torch.nn import functional as F
+
+from birsweep.methods import bir_losses as L
+from birsweep.methods.replay import GenerativeReplay
+from birsweep.methods.si import SynapticIntelligence
+from birsweep.models.bir import BIRNet, Forward
+
+
+def slice_forward(out: Forward, sl: slice) -> Forward:
+    return Forward(**{f.name: getattr(out, f.name)[sl].float() for f in fields(Forward)})
+
+
+@dataclass
+class ReplayBatch:
+    """What the extra loss terms of a variant see in a step with replay."""
+
+    x: torch.Tensor  # replayed inputs (features or pixels)
+    scores: torch.Tensor  # previous model's logits over the old classes
+    pi: torch.Tensor  # softmax(scores / T) zero-padded to the active classes
+    out: Forward  # current model's pass over the replayed inputs
+    model: BIRNet
+    current_x: torch.Tensor
+    current_y: torch.Tensor
+    n_active: int
+
+
+class LossTerm(Protocol):
+    """An extra loss term of a variant. It returns its value and how many samples took part (both tensors)."""
+
+    name: str
+    weight: float
+    in_replay: bool  # True: added inside L_rep (so scaled by 1 - 1/t); False: added to the total as it is
+
+    def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class TrainStep:
+    def __init__(self, model: BIRNet, optimizer: torch.optim.Optimizer, si: SynapticIntelligence, n_pixels: int,
+                 distill_temp: float, terms: Optional[List[LossTerm]] = None, precision: str = "32",
+                 compile_forward: bool = False):
+        self.model, self.optimizer, self.si = model, optimizer, si
+        self.n_pixels, self.temp = n_pixels, distill_temp
+        self.terms = list(terms or [])
+        self.bf16 = precision == "bf16"
+        self.forward = model
+        if compile_forward:
+            self.forward = torch.compile(model)
+
+    def _autocast(self, device: torch.device):
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, task: int, n_active: int,
+                 replay: Optional[GenerativeReplay]) -> Dict[str, torch.Tensor]:
+        """Train on one batch of task ``task`` (1-based); returns detached loss values as device tensors."""
+        model, C = self.model, self.model.n_classes
+        model.train()
+        gate = F.one_hot(y, C).to(x.dtype)
+        inputs = x
+        if replay is not None:
+            x_r, scores = replay.sample()
+            pi = L.soft_targets(scores, self.temp, n_active)
+            gate = torch.cat([gate, F.pad(pi, (0, C - n_active))])  # soft gate for replay, as upstream
+            inputs = torch.cat([x, x_r])
+        with self._autocast(x.device):
+            out_all = self.forward(inputs, gate)
+        B = x.shape[0]
+        cur = slice_forward(out_all, slice(0, B))
+        logs: Dict[str, torch.Tensor] = {}
+        logs["recon"] = L.recon_loss(x, cur.recon, model.bce)
+        logs["variat"] = L.variational_loss(cur.z, cur.mu, cur.logvar, model.prior_mu, model.prior_logvar,
+                                            self.n_pixels, y=y)
+        logs["pred"] = L.prediction_loss(cur.logits[:, :n_active], y)
+        loss_cur = logs["recon"] + logs["variat"] + logs["pred"]
+        total = loss_cur
+        if replay is not None:
+            rep = slice_forward(out_all, slice(B, None))
+            logs["recon_r"] = L.recon_loss(x_r, rep.recon, model.bce)
+            logs["variat_r"] = L.variational_loss(rep.z, rep.mu, rep.logvar, model.prior_mu, model.prior_logvar,
+                                                  self.n_pixels, weights=pi)
+            logs["distil_r"] = L.distillation_loss(rep.logits[:, :n_active], pi, self.temp)
+            loss_rep = logs["recon_r"] + logs["variat_r"] + logs["distil_r"]
+            outside = torch.zeros((), device=x.device)
+            batch = ReplayBatch(x_r, scores, pi, rep, model, x, y, n_active)
+            for term in self.terms:
+                value, count = term(batch)
+                logs[term.name], logs[term.name + "_n"] = value.detach(), count
+                if term.in_replay:
+                    loss_rep = loss_rep + term.weight * value
+                else:
+                    outside = outside + term.weight * value
+            r = 1.0 / task
+            total = r * loss_cur + (1.0 - r) * loss_rep + outside
+        logs["loss"] = total.detach()
+        self.optimizer.zero_grad(set_to_none=False)
+        total.backward()
+        self.si.add_penalty_grad()
+        self.optimizer.step()
+        self.si.after_step()
+        return {k: v.detach() for k, v in logs.items()}

@@ -1,0 +1,131 @@
+"""End-to-end training runs: the record, determinism, resume after a kill, failures and the science check."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from birsweep.app import run
+from birsweep.errors import NonFiniteLossError, ResumeError
+from birsweep.tracking.callbacks import RunCallback
+from birsweep.train.run import train
+from tests.conftest import ROOT, make_cfg
+
+
+def load(run_dir):
+    with open(os.path.join(run_dir, "results.json")) as f:
+        return json.load(f)
+
+
+def test_record_has_every_field(tiny_cfg, tmp_path):
+    objective = run(tiny_cfg(), run_dir=str(tmp_path))
+    rec = load(tmp_path)
+    assert rec["status"] == "completed" and rec["error"] is None
+    assert len(rec["acc_matrix"]) == 5 and all(len(r) == 5 for r in rec["acc_matrix"])
+    assert rec["acc_matrix"][1][2:] == [None, None, None] and rec["acc_matrix"][1][1] is not None
+    assert len(rec["avg_acc"]) == 5 and rec["final_avg_acc"] == rec["avg_acc"][-1] == pytest.approx(objective)
+    assert rec["final_task_acc"] == rec["acc_matrix"][-1]
+    assert rec["avg_acc"][0] == rec["acc_matrix"][0][0]
+    assert rec["forgetting"] is not None and rec["bwt"] is not None
+    assert rec["config"]["trainer"]["iters"] == 30 and rec["env"]["versions"]["torch"] == torch.__version__
+    assert set(rec["timings"]) >= {"tasks_s", "train_s", "total_s", "it_per_s", "data_s", "features_s"}
+    assert len(rec["class_order"]) == 5 and sorted(sum(rec["class_order"], [])) == list(range(10))
+    # losses: every 10 iterations, replay terms from task 2 on, SI penalty once importance exists
+    assert len(rec["losses"]) == 15 and rec["losses"][-1]["step"] == 150
+    assert "distil_r" not in rec["losses"][0] and rec["losses"][3]["distil_r"] > 0
+    assert rec["losses"][3]["si_penalty"] >= 0
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("task,avg_acc,acc_task_1") and len(lines) == 6
+    assert lines[2].split(",")[1] == str(rec["avg_acc"][1])
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tiny_cfg, tmp_path):
+    a, b, c = (tmp_path / n for n in "abc")
+    train(tiny_cfg(), str(a))
+    train(tiny_cfg(), str(b))
+    train(tiny_cfg("seed=1"), str(c))
+    ra, rb, rc = load(a), load(b), load(c)
+    assert ra["acc_matrix"] == rb["acc_matrix"] and ra["losses"] == rb["losses"]
+    assert ra["losses"] != rc["losses"] and ra["class_order"] != rc["class_order"]
+
+
+class KillAfter(RunCallback):
+    def __init__(self, task):
+        self.task = task
+
+    def on_task_end(self, task, record):
+        if task == self.task:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_to_the_same_record(tiny_cfg, tmp_path):
+    full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
+    train(tiny_cfg(), full)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg(), cut, callbacks=[KillAfter(2)])
+    partial = load(cut)
+    assert partial["status"] == "failed" and partial["error"] == "interrupted" and partial["tasks_done"] == 2
+    train(tiny_cfg(), cut)  # resume=auto
+    a, b = load(full), load(cut)
+    assert b["status"] == "completed" and b["resumed_from_task"] == 2
+    for key in ("acc_matrix", "avg_acc", "final_avg_acc", "forgetting", "bwt", "losses"):
+        assert a[key] == b[key], key
+
+
+def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tiny_cfg, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg(), str(tmp_path), callbacks=[KillAfter(1)])
+    with pytest.raises(ResumeError, match="trainer.iters: 30 -> 31"):
+        train(tiny_cfg("trainer.iters=31"), str(tmp_path))
+    train(tiny_cfg("trainer.iters=31", "resume=false"), str(tmp_path))
+    assert load(tmp_path)["status"] == "completed"
+    with pytest.raises(ResumeError, match="no checkpoint"):
+        train(tiny_cfg("resume=true"), str(tmp_path / "empty"))
+
+
+def test_nan_loss_fails_with_its_reason(tiny_cfg, tmp_path, monkeypatch):
+    import birsweep.methods.bir_losses as L
+
+    real = L.recon_loss
+    monkeypatch.setattr(L, "recon_loss", lambda x, r, bce: real(x, r, bce) * float("nan"))
+    with pytest.raises(NonFiniteLossError, match="became nan in task 1"):
+        train(tiny_cfg(), str(tmp_path))
+    rec = load(tmp_path)
+    assert rec["status"] == "failed" and "NonFiniteLossError" in rec["error"]
+
+
+def test_killed_process_resumes_from_its_checkpoint(tmp_path):
+    """SIGKILL a real `launch.py` after task 2's checkpoint, re-run the same command, get the same record."""
+    args = [sys.executable, str(ROOT / "launch.py"), "data=synthetic", "trainer.iters=150", "trainer.log_every=50",
+            "trainer.progress=false", "model.fc_units=64", "model.h_dim=64", "model.z_dim=16", "logger=none"]
+    env = {**os.environ, "BIRSWEEP_CACHE_DIR": str(tmp_path / "cache")}
+    full = subprocess.run(args + [f"hydra.run.dir={tmp_path / 'full'}"], env=env, capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+    cut_dir = tmp_path / "cut"
+    proc = subprocess.Popen(args + [f"hydra.run.dir={cut_dir}"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (cut_dir / "results.json").exists() and load(cut_dir)["tasks_done"] >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = load(cut_dir)
+    assert killed["status"] == "running" and 2 <= killed["tasks_done"] < 5
+    again = subprocess.run(args + [f"hydra.run.dir={cut_dir}"], env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    a, b = load(tmp_path / "full"), load(cut_dir)
+    assert b["status"] == "completed" and a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
+
+
+def test_bir_beats_fine_tuning_on_split_digits(tmp_path):
+    """The science check: BI-R + SI keeps old classes; no-replay fine-tuning collapses to about 1/n_tasks."""
+    common = ["data=digits", "trainer.iters=300", "trainer.progress=false", "logger=none"]
+    bir = train(make_cfg(common), str(tmp_path / "bir"))
+    ft = train(make_cfg(common + ["model.replay=none", "model.si_c=0"]), str(tmp_path / "ft"))
+    assert bir > 0.75 and ft < 0.3, (bir, ft)
