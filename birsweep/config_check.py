@@ -57,6 +57,8 @@ RANGES = {
     "variant.contrastive.feat_noise": (0.0, math.inf, True, False),
     "variant.contrastive.proj_dim": (1, math.inf, True, False),
     "variant.contrastive.weight": (0.0, math.inf, True, False),
+    "variant.contrastive.c_hard_beta": (0.0, math.inf, True, False),
+    "variant.contrastive.c_hard_tau_plus": (0.0, 1.0, True, False),
 }
 
 MNIST_LIKE = ("mnist", "fashion_mnist", "digits")
@@ -102,5 +104,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"model.encoder.weights={weights!r}: no such file; give pretrain, random or a path")
     if cfg.model.encoder.type == "conv" and (cfg.model.encoder.depth, cfg.model.encoder.channels) != (5, 16):
         raise ConfigError("only the C3-5x16-bn encoder (model.encoder.depth=5, channels=16) is implemented")
+    if cfg.variant.contrastive.c_hard and cfg.variant.contrastive.c_scores:
+        raise ConfigError("variant.contrastive.c_hard needs hard positives: it cannot be combined with c_scores=true")
     if cfg.task == "pretrain" and cfg.model.encoder.type != "conv":
         raise ConfigError("task=pretrain pre-trains the conv encoder: select a conv model (model=bir_conv)")

@@ -124,6 +124,9 @@ class ContrastiveConfig:
     feat_drop: float = 0.1
     feat_noise: float = 0.1
     weight: float = 1.0
+    c_hard: bool = False
+    c_hard_beta: float = 1.0
+    c_hard_tau_plus: float = 0.05
 
 
 @dataclass
