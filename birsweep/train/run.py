@@ -57,8 +57,10 @@ class Run:
         if cfg.model.encoder.type == "conv":
             encoder = build_encoder(cfg.model.encoder, cfg.paths.cache_dir, cfg.data.root, cfg.data.download,
                                     self.device, in_channels=arrays.shape[0], progress=cfg.trainer.progress)
+        contrast = cfg.variant.contrastive
         self.inputs: Inputs = build_inputs(arrays, encoder, cfg.data.normalize, cfg.data.augment, self.device,
-                                           cfg.paths.cache_dir, progress=cfg.trainer.progress)
+                                           cfg.paths.cache_dir, keep_images=contrast.enabled and contrast.include_current,
+                                           progress=cfg.trainer.progress)
         self.timings["features_s"] = round(time.time() - t1, 3)
         self.train_y = self.stream.train_y.to(self.device)
         self.test_y = self.stream.test_y.to(self.device)
@@ -70,7 +72,7 @@ class Run:
         m = cfg.model
         self.model = BIRNet(self.inputs.dim, arrays.n_classes, m.fc_layers, m.fc_units, m.h_dim, m.z_dim,
                             m.dg_prop, bce=(m.recon == "bce"), gate_seed=cfg.seed).to(self.device)
-        self.terms = build_terms(cfg.variant, self.model, self.inputs, self.device)
+        self.terms = build_terms(cfg.variant, self.model, self.inputs, m.distill_temp)
         groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         for term in self.terms:
             groups += getattr(term, "param_groups", lambda: [])()
@@ -127,7 +129,7 @@ class Run:
                    dynamic_ncols=True, leave=True)
         for it in bar:
             idx = next(batches)
-            meter.add(self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay))
+            meter.add(self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay, idx))
             if it % cfg.log_every == 0 or it == cfg.iters:
                 values = meter.flush()
                 if self.si.has_omega:

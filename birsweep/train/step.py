@@ -6,7 +6,7 @@ dropout, so this is exact); the losses are computed per slice. Nothing here read
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Dict, List, Optional, Protocol, Tuple
 
 import torch
@@ -33,7 +33,9 @@ class ReplayBatch:
     model: BIRNet
     current_x: torch.Tensor
     current_y: torch.Tensor
+    current_idx: Optional[torch.Tensor]  # indices of the current samples in the training set (for image views)
     n_active: int
+    cache: Dict[str, object] = field(default_factory=dict)  # shared work between terms (competitor selection)
 
 
 class LossTerm(Protocol):
@@ -64,7 +66,7 @@ class TrainStep:
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, task: int, n_active: int,
-                 replay: Optional[GenerativeReplay]) -> Dict[str, torch.Tensor]:
+                 replay: Optional[GenerativeReplay], idx: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """Train on one batch of task ``task`` (1-based); returns detached loss values as device tensors."""
         model, C = self.model, self.model.n_classes
         model.train()
@@ -94,7 +96,7 @@ class TrainStep:
             logs["distil_r"] = L.distillation_loss(rep.logits[:, :n_active], pi, self.temp)
             loss_rep = logs["recon_r"] + logs["variat_r"] + logs["distil_r"]
             outside = torch.zeros((), device=x.device)
-            batch = ReplayBatch(x_r, scores, pi, rep, model, x, y, n_active)
+            batch = ReplayBatch(x_r, scores, pi, rep, model, x, y, idx, n_active)
             for term in self.terms:
                 value, count = term(batch)
                 logs[term.name], logs[term.name + "_n"] = value.detach(), count

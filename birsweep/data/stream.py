@@ -1,0 +1,69 @@
+"""Class-incremental stream: seeded class order, equal-size tasks, global labels, batches drawn by index."""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+import torch
+
+from birsweep.errors import ConfigError
+
+
+def class_permutation(seed: int, n_classes: int) -> np.ndarray:
+    """``perm[y]`` is the new label of original class ``y``: upstream's ``np.random.seed(seed); permutation(n)``."""
+    return np.random.RandomState(seed).permutation(n_classes)
+
+
+class ClassIncrementalStream:
+    """Relabels classes by the seeded permutation and splits them into ``n_tasks`` tasks.
+
+    Task ``k`` (0-based) holds the new labels ``k*cpt .. (k+1)*cpt-1``; labels stay global (class-IL).
+    """
+
+    def __init__(self, train_y: torch.Tensor, test_y: torch.Tensor, n_classes: int, n_tasks: int, seed: int):
+        if n_classes % n_tasks:
+            raise ConfigError(f"data.n_tasks={n_tasks} does not divide the {n_classes} classes into equal tasks; "
+                              f"pick a divisor of {n_classes}")
+        self.n_classes, self.n_tasks = n_classes, n_tasks
+        self.classes_per_task = n_classes // n_tasks
+        self.perm = torch.from_numpy(class_permutation(seed, n_classes))
+        self.train_y = self.perm[train_y]
+        self.test_y = self.perm[test_y]
+        self.train_idx: List[torch.Tensor] = [self._task_indices(self.train_y, k) for k in range(n_tasks)]
+        self.test_idx: List[torch.Tensor] = [self._task_indices(self.test_y, k) for k in range(n_tasks)]
+
+    def _task_indices(self, labels: torch.Tensor, task: int) -> torch.Tensor:
+        lo = task * self.classes_per_task
+        return torch.nonzero((labels >= lo) & (labels < lo + self.classes_per_task)).flatten()
+
+    def original_classes(self, task: int) -> List[int]:
+        """Original dataset class ids of a task, in new-label order."""
+        inverse = torch.argsort(self.perm)
+        lo = task * self.classes_per_task
+        return inverse[lo: lo + self.classes_per_task].tolist()
+
+    def classes_seen(self, n_tasks_done: int) -> int:
+        return n_tasks_done * self.classes_per_task
+
+
+class IndexBatches:
+    """Endless batches of indices into one task's samples: reshuffled each pass, last partial batch dropped.
+
+    Works on the device of ``indices`` with the global torch RNG, so the loop never syncs with the host.
+    """
+
+    def __init__(self, indices: torch.Tensor, batch_size: int):
+        if len(indices) < batch_size:
+            raise ConfigError(f"a task has only {len(indices)} training samples, fewer than trainer.batch_size="
+                              f"{batch_size}; lower trainer.batch_size")
+        self.indices, self.batch_size = indices, batch_size
+        self.per_pass = len(indices) // batch_size
+        self._order, self._next = None, self.per_pass
+
+    def __next__(self) -> torch.Tensor:
+        if self._next == self.per_pass:
+            self._order = self.indices[torch.randperm(len(self.indices), device=self.indices.device)]
+            self._next = 0
+        start = self._next * self.batch_size
+        self._next += 1
+        return self._order[start: start + self.batch_size]

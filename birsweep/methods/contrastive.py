@@ -1,0 +1,147 @@
+"""Supervised contrastive learning on a projection head (spec 2.4, 9.7).
+
+Anchors are two views of every replayed sample and (``include_current``) of every current image:
+- replayed inputs: two stochastic feature-space views (a dropout mask and Gaussian noise), positives by the
+  previous model's top-1 pseudo-label, or with ``c_scores`` soft positive weights p_i . p_j where
+  p = softmax(s / T) (the fork used raw logits, F10);
+- current images: two kornia views (flip, resized crop, colour jitter, grayscale) through the frozen encoder,
+  positives by the true label.
+All views go through the current model's fcE, then dropout (training only), the linear head and L2
+normalisation. The head has its own learning rate (a parameter group); the contrastive gradient reaches fcE at
+the main learning rate, as it effectively did in the fork (F12). ``c_hard`` re-weights negatives towards hard
+ones as Robinson et al. (2021), debiased with tau+ (the fork's version was faulty, F11).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import kornia.augmentation as KA
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from birsweep.methods.terms import Term
+
+
+def supcon_loss(features: torch.Tensor, weights: torch.Tensor, temp: float, base_temp: float):
+    """SupCon (Khosla et al. 2020) with weighted positives; returns (mean over anchors, number of anchors).
+
+    loss_i = -(temp / base_temp) * sum_{j != i} w_ij [a_ij - log sum_{k != i} exp a_ik] / sum_{j != i} w_ij,
+    a_ij = f_i . f_j / temp. Anchors without positive weight are left out.
+    """
+    n = features.shape[0]
+    self_mask = torch.eye(n, dtype=torch.bool, device=features.device)
+    logits = features @ features.t() / temp
+    logits = logits - logits.max(dim=1, keepdim=True).values.detach()
+    log_prob = logits - torch.logsumexp(logits.masked_fill(self_mask, float("-inf")), dim=1, keepdim=True)
+    w = weights.masked_fill(self_mask, 0.0)
+    w_sum = w.sum(1)
+    valid = w_sum > 0
+    per_anchor = -(temp / base_temp) * (w * log_prob).sum(1) / w_sum.clamp(min=1e-12)
+    count = valid.sum()
+    return torch.where(valid, per_anchor, torch.zeros_like(per_anchor)).sum() / count.clamp(min=1), count
+
+
+def hard_negative_loss(features: torch.Tensor, positive: torch.Tensor, temp: float, base_temp: float,
+                       beta: float, tau_plus: float):
+    """Debiased hard-negative contrastive loss (Robinson et al. 2021) with several positives per anchor.
+
+    For anchor i and positive p: -log pos / (pos + Ng), with Ng = max((-N tau+ pos + R) / (1 - tau+), N e^{-1/t}),
+    R = N sum_k v_k neg_k where v = softmax(beta * a_ik) over the N negatives. Computed after a shift by 1/t
+    (the largest possible similarity), which leaves the ratio unchanged.
+    """
+    n = features.shape[0]
+    self_mask = torch.eye(n, dtype=torch.bool, device=features.device)
+    shifted = (features @ features.t() - 1.0) / temp
+    exp = torch.exp(shifted)
+    pos_mask = positive & ~self_mask
+    neg_mask = ~positive & ~self_mask
+    n_neg = neg_mask.sum(1, keepdim=True).float()
+    v = torch.softmax((beta * shifted).masked_fill(~neg_mask, float("-inf")), dim=1).nan_to_num(0.0)
+    reweighted = n_neg * (v * exp).sum(1, keepdim=True)
+    ng = ((-n_neg * tau_plus * exp + reweighted) / (1 - tau_plus)).clamp(min=n_neg * math.exp(-2.0 / temp))
+    per_pair = -(shifted - torch.log(exp + ng))
+    n_pos = pos_mask.sum(1)
+    valid = (n_pos > 0) & (n_neg.squeeze(1) > 0)
+    per_anchor = (per_pair * pos_mask).sum(1) / n_pos.clamp(min=1) * (temp / base_temp)
+    count = valid.sum()
+    return torch.where(valid, per_anchor, torch.zeros_like(per_anchor)).sum() / count.clamp(min=1), count
+
+
+class ProjectionHead(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)  # a module: off in eval mode (the fork's was always on, F13)
+        self.linear = nn.Linear(in_dim, out_dim)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.linear(self.dropout(h)), dim=1)
+
+
+def image_views(channels: int, size) -> KA.AugmentationSequential:
+    """Kornia views of images in [0, 1]; colour jitter in saturation/hue and grayscale only for RGB."""
+    colour = ([KA.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8), KA.RandomGrayscale(p=0.2)] if channels == 3
+              else [KA.ColorJitter(0.4, 0.4, p=0.8)])
+    return KA.AugmentationSequential(KA.RandomHorizontalFlip(), KA.RandomResizedCrop(tuple(size), scale=(0.6, 1.0)),
+                                     *colour)
+
+
+class SupervisedContrastive(Term):
+    name = "contrastive"
+    in_replay = False  # the fork adds it to the total, unweighted and without the (1 - 1/t) factor
+
+    def __init__(self, model, inputs, c_temp: float, base_temp: float, c_lr: float, c_drop: float, c_scores: bool,
+                 proj_dim: int, include_current: bool, feat_drop: float, feat_noise: float, weight: float,
+                 c_hard: bool = False, hard_beta: float = 1.0, hard_tau_plus: float = 0.05):
+        self.model, self.inputs = model, inputs
+        self.temp, self.base_temp, self.c_lr, self.c_scores = c_temp, base_temp, c_lr, c_scores
+        self.include_current, self.feat_drop, self.feat_noise = include_current, feat_drop, feat_noise
+        self.weight = weight
+        self.c_hard, self.hard_beta, self.hard_tau_plus = c_hard, hard_beta, hard_tau_plus
+        device = next(model.parameters()).device
+        self.head = ProjectionHead(model.classifier.in_features, proj_dim, c_drop).to(device)
+        self.augment: Optional[KA.AugmentationSequential] = None
+        if include_current:
+            shape = inputs.arrays.shape
+            self.augment = image_views(shape[0], shape[1:])
+
+    def param_groups(self):
+        return [{"params": list(self.head.parameters()), "lr": self.c_lr}]
+
+    def state_dict(self):
+        return {"head": self.head.state_dict()}
+
+    def load_state_dict(self, state):
+        self.head.load_state_dict(state["head"])
+
+    def feature_views(self, x: torch.Tensor) -> torch.Tensor:
+        """Two stochastic views of each replayed input: dropout mask plus Gaussian noise (scaled to the batch)."""
+        scale = self.feat_noise * x.detach().std()
+        views = [F.dropout(x, self.feat_drop, training=True) + scale * torch.randn_like(x) for _ in range(2)]
+        return torch.cat(views)
+
+    @torch.no_grad()
+    def current_views(self, idx: torch.Tensor) -> torch.Tensor:
+        images = self.inputs.unit_images(idx)
+        views = [self.inputs.encode(self.inputs.normalise(self.augment(images))) for _ in range(2)]
+        return torch.cat(views)
+
+    def __call__(self, batch):
+        self.head.train(batch.model.training)
+        pi_r = batch.pi  # soft targets over the active classes (zeros on the current task's classes)
+        views, probs = [self.feature_views(batch.x)], [pi_r, pi_r]
+        if self.include_current:
+            views.append(self.current_views(batch.current_idx))
+            onehot = F.one_hot(batch.current_y, batch.n_active).to(pi_r.dtype)
+            probs += [onehot, onehot]
+        # the order of probs must follow the views: [replay v1, replay v2, current v1, current v2]
+        features = self.head(batch.model.fcE(torch.cat(views)))
+        p = torch.cat(probs)
+        if self.c_scores:
+            return supcon_loss(features, p @ p.t(), self.temp, self.base_temp)
+        labels = p.argmax(1)  # top-1 pseudo-labels for replay, true labels for current data
+        same = labels[:, None] == labels[None, :]
+        if self.c_hard:
+            return hard_negative_loss(features, same, self.temp, self.base_temp, self.hard_beta, self.hard_tau_plus)
+        return supcon_loss(features, same.to(features.dtype), self.temp, self.base_temp)

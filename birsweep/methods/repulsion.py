@@ -1,0 +1,36 @@
+"""Distribution repulsion (spec 2.2 version (a), 9.4): L = mean_i 1 / (D(q_i, q_rival(i)) + eps).
+
+q_i is the current model's posterior of replayed sample i; q_rival(i) that of the random representative of its
+competitor class in the same batch, or with ``average`` the class mean (mean mu, variance sum sigma^2 / n^2).
+Both come from the same forward pass, so the gradient moves both posteriors apart.
+"""
+from __future__ import annotations
+
+import torch
+
+from birsweep.methods.competitors import competition_of
+from birsweep.methods.divergences import DIVERGENCES
+from birsweep.methods.terms import Term, masked_mean
+
+
+class DistributionRepulsion(Term):
+    name = "repulsion"
+
+    def __init__(self, lamda_rep: float, divergence: str, average: bool, eps: float, use_rep_f: bool, rep_f: float):
+        self.weight, self.divergence, self.average, self.eps = lamda_rep, DIVERGENCES[divergence], average, eps
+        self.use_rep_f, self.rep_f = use_rep_f, rep_f
+
+    def rival_posteriors(self, comp, mu: torch.Tensor, logvar: torch.Tensor):
+        if self.average:
+            mean_mu = comp.class_mean(mu)
+            var_of_mean = comp.class_sum(torch.exp(logvar)) / comp.counts.clamp(min=1).unsqueeze(1) ** 2
+            return mean_mu[comp.rival], torch.log(var_of_mean[comp.rival].clamp(min=1e-30))
+        j = comp.representative[comp.rival]
+        return mu[j], logvar[j]
+
+    def __call__(self, batch):
+        comp = competition_of(batch, self.use_rep_f, self.rep_f)
+        mu, logvar = batch.out.mu, batch.out.logvar
+        rival_mu, rival_logvar = self.rival_posteriors(comp, mu, logvar)
+        d = self.divergence(mu, logvar, rival_mu, rival_logvar)
+        return masked_mean(1.0 / (d + self.eps), comp.repel)
