@@ -141,26 +141,36 @@ class VariantConfig:
 
 @dataclass
 class LoggerConfig:
-    name: str = "none"  # wandb | none
-    mode: str = "offline"  # offline | online | disabled
+    name: str = "none"  # wandb | none (the local run record is always written)
+    mode: str = "offline"  # offline (no account or network; `wandb sync` later) | online | disabled
     project: str = "birsweep"
-    entity: Optional[str] = None
+    entity: Optional[str] = None  # W&B user or team; null = the account's default
     group: Optional[str] = None  # null = study name in a sweep, else the experiment name
     job_type: Optional[str] = None  # null = variant name
-    tags: List[str] = field(default_factory=list)
+    tags: List[str] = field(default_factory=list)  # added to the automatic ones (variant, data, sweep)
+    # run name; fields: variant, seed, trial ("-t<number>" in a sweep, else ""), experiment, data, study
     name_format: str = "{variant}-s{seed}{trial}"
-    log_samples: bool = True
+    notes: Optional[str] = None
+    dir: Optional[str] = None  # parent of W&B's "wandb/" folder; null = the Hydra job dir
+    log_samples: bool = True  # after each task: replayed images (pixel models) or latent prior statistics
+    samples_per_class: int = 8  # images per class in the replay grid
 
 
 @dataclass
 class TrialConfig:
-    """Filled in by the Optuna sweeper for each job: who the trial is and where its study lives."""
+    """Filled in by the Optuna sweeper for each job: who the trial is and where its study lives.
 
-    storage: str = "???"
+    The job reports its average accuracy after every task to this trial and stops when ``pruner`` (rebuilt here
+    from its ``_target_`` config: Optuna does not store pruners) says so. A job gets it as ``+optuna=trial``
+    followed by ``optuna.<field>=...`` overrides (the group is registered by ``birsweep.sweep``).
+    """
+
+    storage: str = "???"  # database URL or journal file (.log); may be an ${oc.env:...} interpolation
     study_name: str = "???"
     trial_number: int = -1
-    pruner: Any = None
-    params: Any = None
+    pruner: Any = None  # _target_ config of an optuna pruner; null = never prune
+    params: Any = None  # the sampled parameters, {override key: value} (for the record; the overrides set them)
+    owner: Optional[str] = None  # "host|pid|start" of the sweep process; the job stops if it is gone
 
 
 @dataclass

@@ -1,0 +1,292 @@
+"""Weights & Biases logger: one W&B run per job, mirroring the run record.
+
+* ``logger.mode``: ``offline`` (default; no account or network, ``wandb sync`` prints at the end), ``online``,
+  ``disabled``. The run's files live inside the Hydra job dir (``<job>/wandb/``) unless ``logger.dir`` says
+  otherwise.
+* Logged: the resolved (secret-masked) config; losses every ``trainer.log_every`` iterations as ``train/<name>``
+  with the global iteration as step; after each task ``acc/task_<k>``, ``acc/avg`` and ``time/task_s`` (charted
+  against ``task``); at the end the accuracy matrix as a table and a heatmap, and a summary with the record's
+  names (``final_avg_acc``, ``forgetting``, ``bwt``, ``status``, ``trial_number``, ``params.<name>``, timings).
+  With the ``on_model`` hook, a grid of replayed images per class (pixel models) or a plot of the class prior
+  modes (hidden replay) after each task, drawn with the logger's own ``torch.Generator``.
+* The run is always finished, whatever happens (exit code 0 for completed and pruned runs, 1 for failures;
+  ``status`` in the summary, ``pruned``/``failed`` as a tag).
+* A W&B failure logs one warning and switches the logger off: training goes on, the record stays complete.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import string
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from birsweep.errors import ConfigError
+from birsweep.tracking.callbacks import RunCallback
+from birsweep.tracking.secrets import mask_secrets
+
+log = logging.getLogger(__name__)
+
+NAME_FIELDS = ("variant", "seed", "trial", "experiment", "data", "study")
+EXIT_CODES = {"completed": 0, "pruned": 0, "failed": 1, "running": 1}
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "digits": (1, 8, 8),
+                "cifar10": (3, 32, 32), "cifar100": (3, 32, 32)}
+MAX_SAMPLE_CLASSES = 20
+
+
+def _study_name(cfg: DictConfig) -> Optional[str]:
+    return str(cfg.optuna.study_name) if cfg.get("optuna") is not None else None
+
+
+def _trial_number(cfg: DictConfig) -> Optional[int]:
+    return int(cfg.optuna.trial_number) if cfg.get("optuna") is not None else None
+
+
+def run_name(cfg: DictConfig) -> str:
+    """The W&B run name from ``logger.name_format``; an unknown field is a config error."""
+    fmt = str(cfg.logger.name_format)
+    fields = [f for _, f, _, _ in string.Formatter().parse(fmt) if f is not None]
+    bad = [f for f in fields if f not in NAME_FIELDS]
+    if bad:
+        raise ConfigError(f"logger.name_format={fmt!r}: unknown field {{{bad[0]}}}; "
+                          f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}")
+    number = _trial_number(cfg)
+    return fmt.format(variant=cfg.variant.name, seed=cfg.seed, trial="" if number is None else f"-t{number}",
+                      experiment=cfg.experiment_name, data=cfg.data.name, study=_study_name(cfg) or "")
+
+
+def image_shape(cfg: DictConfig) -> Optional[tuple]:
+    if cfg.data.name == "synthetic":
+        return tuple(int(s) for s in cfg.data.synthetic.shape)
+    return IMAGE_SHAPES.get(str(cfg.data.name))
+
+
+class WandbLogger(RunCallback):
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+        lc = cfg.logger
+        self.mode = str(lc.mode)
+        self.name = run_name(cfg)  # fails at start on a bad format
+        study = _study_name(cfg)
+        self.group = lc.group or study or str(cfg.experiment_name)
+        self.job_type = lc.job_type or str(cfg.variant.name)
+        tags = list(lc.tags) + [str(cfg.variant.name), str(cfg.data.name)] + (["sweep"] if study else [])
+        self.tags = list(dict.fromkeys(t for t in tags if t))[:64]
+        self.iters = int(cfg.trainer.iters)
+        self.run = None
+        self.broken = False
+        self.record = None
+        self.logged_tasks = 0
+        self.last_step = 0
+
+    # --- safety net ---------------------------------------------------------------------------------------------
+    def _safe(self, what: str, fn, *args, **kwargs):
+        """Run a W&B call; on any error warn once, give up on W&B and let training go on."""
+        if self.broken:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - whatever W&B raises must not stop training
+            self.broken = True
+            log.warning("W&B %s failed (%s: %s): W&B logging is off for this run, training goes on; "
+                        "the run record (results.json) is complete", what, type(err).__name__, err)
+            run, self.run = self.run, None
+            if run is not None:
+                try:
+                    run.finish(exit_code=1)
+                except Exception:  # noqa: BLE001
+                    pass
+            return None
+
+    # --- callbacks ----------------------------------------------------------------------------------------------
+    def on_start(self, record) -> None:
+        self.record = record
+        if self.run is None and not self.broken:
+            self._safe("init", self._init, record)
+        # a resumed run: send the history the checkpoint restored, so the W&B run is complete
+        self._safe("log", self._replay, record)
+
+    def on_losses(self, step: int, task: int, values: Dict[str, float]) -> None:
+        if self.run is None:
+            return
+        # the values as the record keeps them (rounded to 6 decimals), so W&B and results.json agree exactly
+        rows = self.record.data["losses"] if self.record is not None else []
+        if rows and rows[-1].get("step") == step:
+            values = {k: v for k, v in rows[-1].items() if k not in ("task", "iter", "step")}
+        row = {f"train/{k}": float(v) for k, v in values.items()}
+        row["task"] = task
+        self._safe("log", self._log, row, step)
+
+    def on_task_end(self, task: int, record) -> None:
+        if self.run is not None:
+            self._safe("log", self._log_tasks, record)
+
+    def on_model(self, task: int, model, inputs=None) -> None:
+        """After task ``task``'s evaluation: replayed samples (images) or the class prior (hidden replay)."""
+        if self.run is None or not self.cfg.logger.log_samples:
+            return
+        self._safe("sample logging", self._log_samples, task, model)
+
+    def on_end(self, record) -> None:
+        self.record = record
+        if self.run is None and not self.broken:  # set-up failed before on_start: still one finished run
+            self._safe("init", self._init, record)
+        if self.run is None:
+            return
+        self._safe("log", self._log_tasks, record)
+        self._safe("log", self._log_matrix, record)
+        self._safe("summary", self._summary, record)
+        run, self.run = self.run, None
+        status = record.data["status"]
+        files_dir = getattr(run, "dir", None)
+        self._safe("finish", run.finish, exit_code=EXIT_CODES.get(status, 1))
+        if self.mode == "offline" and not self.broken and files_dir:
+            print(f"W&B offline run ({status}): upload with  wandb sync {os.path.dirname(files_dir.rstrip(os.sep))}")
+
+    # --- pieces -------------------------------------------------------------------------------------------------
+    def _init(self, record) -> None:
+        import wandb
+
+        lc = self.cfg.logger
+        wandb_parent = lc.dir or record.run_dir
+        os.makedirs(wandb_parent, exist_ok=True)
+        config = mask_secrets(record.data["config"])
+        config["run_dir"] = record.data["run_dir"]
+        self.run = wandb.init(project=lc.project, entity=lc.entity, group=self.group, job_type=self.job_type,
+                              name=self.name, tags=self.tags, notes=lc.notes, config=config, dir=wandb_parent,
+                              mode=self.mode, reinit="finish_previous")
+        self.run.define_metric("task")
+        for prefix in ("acc/*", "time/*", "samples/*"):
+            self.run.define_metric(prefix, step_metric="task")
+
+    def _log(self, row: Dict[str, Any], step: int) -> None:
+        self.run.log(row, step=step)
+        self.last_step = max(self.last_step, step)
+
+    def _replay(self, record) -> None:
+        if self.run is None or (not record.data["losses"] and not record.data["tasks_done"]):
+            return
+        losses = record.data["losses"]
+        for t in range(1, record.data["tasks_done"] + 1):
+            for row in losses:
+                if row["task"] == t:
+                    values = {k: v for k, v in row.items() if k not in ("task", "iter", "step")}
+                    self.on_losses(row["step"], t, values)
+            self._log_tasks(record, upto=t)
+
+    def _log_tasks(self, record, upto: Optional[int] = None) -> None:
+        """Per-task accuracies of every finished task not sent yet (also catches up after a pruned task)."""
+        data = record.data
+        upto = data["tasks_done"] if upto is None else upto
+        for t in range(self.logged_tasks + 1, upto + 1):
+            row: Dict[str, Any] = {"task": t, "acc/avg": data["avg_acc"][t - 1]}
+            for k, acc in enumerate(data["acc_matrix"][t - 1][:t]):
+                row[f"acc/task_{k + 1}"] = acc
+            tasks_s = data["timings"]["tasks_s"]
+            if len(tasks_s) >= t:
+                row["time/task_s"] = tasks_s[t - 1]
+            self._log(row, max(self.last_step, t * self.iters))
+            self.logged_tasks = t
+
+    def _log_matrix(self, record) -> None:
+        import wandb
+
+        from birsweep.tracking.figures import accuracy_heatmap, figure_rgb
+
+        matrix = record.data["acc_matrix"]
+        if not matrix:
+            return
+        n = record.data["n_tasks"]
+        table = wandb.Table(columns=["after_task"] + [f"task_{k + 1}" for k in range(n)],
+                            data=[[t + 1] + list(row) for t, row in enumerate(matrix)])
+        title = f"{self.name}: accuracy after each task ({record.data['status']})"
+        heatmap = wandb.Image(figure_rgb(accuracy_heatmap(matrix, title=title)),
+                              caption="row t: after training task t; column k: accuracy on task k (%)")
+        self._log({"acc_matrix": table, "acc_matrix_heatmap": heatmap}, max(self.last_step, 1))
+
+    def _summary(self, record) -> None:
+        data = record.data
+        summary: Dict[str, Any] = {
+            key: data.get(key) for key in ("status", "error", "final_avg_acc", "forgetting", "bwt", "objective",
+                                           "tasks_done", "n_tasks")}
+        timings = data.get("timings") or {}
+        for key, value in timings.items():
+            if not isinstance(value, list):
+                summary[key] = value
+        trial = data.get("trial") or {}
+        number = trial.get("number", _trial_number(self.cfg))
+        study = trial.get("study_name", _study_name(self.cfg))
+        if number is not None:
+            summary["trial_number"] = number
+            summary["study_name"] = study
+        params = trial.get("params")
+        if params is None and self.cfg.get("optuna") is not None and self.cfg.optuna.params is not None:
+            params = dict(self.cfg.optuna.params)
+        for key, value in (params or {}).items():
+            summary[f"params.{key}"] = value
+        summary["run_dir"] = data["run_dir"]
+        for key, value in summary.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            self.run.summary[key] = value
+        status = data["status"]
+        if status != "completed":
+            self.run.tags = tuple(self.run.tags or ()) + (status,)
+
+    # --- samples ------------------------------------------------------------------------------------------------
+    def _class_labels(self, n: int) -> List[str]:
+        order = (self.record.data.get("class_order") if self.record is not None else None) or []
+        flat = [c for task in order for c in task]
+        return [str(flat[i]) if i < len(flat) else str(i) for i in range(n)]
+
+    @torch.no_grad()
+    def _log_samples(self, task: int, model) -> None:
+        import wandb
+
+        from birsweep.tracking.figures import figure_rgb, image_grid, prior_statistics
+
+        n_seen = len(self._class_labels_seen(task))
+        labels = self._class_labels(n_seen)
+        shape = image_shape(self.cfg)
+        step = max(self.last_step, task * self.iters)
+        pixel_model = (self.cfg.model.encoder.type == "none" and shape is not None
+                       and int(np.prod(shape)) == int(model.in_dim))
+        if pixel_model:
+            shown = min(n_seen, MAX_SAMPLE_CLASSES)
+            k = int(self.cfg.logger.samples_per_class)
+            x = self._generate(model, torch.arange(shown).repeat_interleave(k), task)
+            if not model.bce:  # not bounded to [0, 1]: stretch for display
+                x = (x - x.min()) / (x.max() - x.min() + 1e-12)
+            grid = image_grid(x.reshape(shown, k, *shape).numpy())
+            caption = (f"after task {task}: {k} replayed samples per class; rows = classes "
+                       f"{', '.join(labels[:shown])} (original labels)")
+            self._log({"samples/replay": wandb.Image(grid, caption=caption), "task": task}, step)
+        else:
+            mu = model.prior_mu[:n_seen].detach().float().cpu().numpy()
+            logvar = model.prior_logvar[:n_seen].detach().float().cpu().numpy()
+            fig = prior_statistics(mu, logvar, labels, title=f"class prior modes after task {task}")
+            caption = f"after task {task}: latent prior of the {n_seen} classes seen (replay is in feature space)"
+            self._log({"samples/prior": wandb.Image(figure_rgb(fig), caption=caption), "task": task}, step)
+
+    def _class_labels_seen(self, task: int) -> List[Any]:
+        order = (self.record.data.get("class_order") if self.record is not None else None) or []
+        if order:
+            return [c for t in order[:task] for c in t]
+        per_task = self.cfg.data.synthetic.n_classes if self.cfg.data.name == "synthetic" else None
+        n_classes = per_task or 10
+        return list(range(task * n_classes // int(self.cfg.data.n_tasks)))
+
+    @torch.no_grad()
+    def _generate(self, model, classes: torch.Tensor, task: int) -> torch.Tensor:
+        """``model.generate`` with the logger's own generator: the run's RNG streams are left untouched."""
+        gen = torch.Generator().manual_seed(int(self.cfg.seed) * 1_000_003 + task)
+        mu = model.prior_mu[classes].detach().float().cpu()
+        std = torch.exp(0.5 * model.prior_logvar[classes].detach().float().cpu())
+        z = mu + std * torch.randn(mu.shape, generator=gen)
+        device, dtype = model.prior_mu.device, model.prior_mu.dtype
+        gate = torch.nn.functional.one_hot(classes, model.n_classes).to(device=device, dtype=dtype)
+        return model.output(model.decode(z.to(device=device, dtype=dtype), gate)).float().cpu()
