@@ -1,0 +1,218 @@
+"""Hydra's override grammar mapped to Optuna distributions, and back to override strings. Pure functions.
+
+=================================  ==========================================================
+``key=interval(a, b)``             ``FloatDistribution(a, b)``
+``key=int(interval(a, b))``        ``IntDistribution(a, b)``
+``key=tag(log, interval(a, b))``   ``FloatDistribution(a, b, log=True)`` (also with ``int(...)``)
+``key=range(a, b, step)``          the values Hydra's range gives (end excluded, as in Hydra):
+                                   ``IntDistribution`` / ``FloatDistribution`` with that step
+``key=choice(x, y, ...)``          ``CategoricalDistribution([x, y, ...])`` (also ``key=x,y``)
+``key=value``, ``~key``            fixed: passed to every job unchanged
+=================================  ==========================================================
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, Glob, IntervalSweep, Override, RangeSweep
+from hydra.errors import HydraException
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from birsweep.errors import ConfigError
+
+_PARSER: Optional[OverridesParser] = None
+_CHOICE_TYPES = (str, int, float, bool)
+
+
+def _parser() -> OverridesParser:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = OverridesParser.create()
+    return _PARSER
+
+
+@dataclass
+class SearchSpace:
+    """What the sweeper samples (``distributions``) and what every job gets as is (``fixed``, override strings)."""
+
+    distributions: Dict[str, BaseDistribution] = field(default_factory=dict)
+    fixed: List[str] = field(default_factory=list)
+
+    def overrides(self, params: Mapping[str, Any]) -> List[str]:
+        """The job's overrides for sampled ``params``: fixed ones first, then one ``key=value`` per parameter."""
+        return list(self.fixed) + [f"{key}={format_value(params[key])}" for key in self.distributions]
+
+
+def parse_override(text: str) -> Override:
+    try:
+        return _parser().parse_override(text)
+    except HydraException as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"bad sweep parameter '{text}': {first}") from None
+
+
+def distribution(override: Override) -> Optional[BaseDistribution]:
+    """The Optuna distribution of a sweep override, ``None`` for a fixed value. Raises ConfigError otherwise."""
+    if not override.is_sweep_override():
+        return None
+    key, value = override.get_key_element(), override.value()
+    tags = set(getattr(value, "tags", set()) or set())
+    log = "log" in tags
+    if isinstance(value, Glob):
+        raise ConfigError(f"{key}: glob(...) selects config group options; use choice(...) to search over them")
+    if isinstance(value, ChoiceSweep):
+        if log:
+            raise ConfigError(f"{key}: tag(log, ...) needs an interval or a range, not choice(...)")
+        choices = [v for v in override.sweep_iterator()]
+        bad = [v for v in choices if not isinstance(v, _CHOICE_TYPES)]
+        if bad:
+            raise ConfigError(f"{key}: choice(...) values must be strings, numbers or booleans, got {bad[0]!r}")
+        if len(set(map(repr, choices))) != len(choices):
+            raise ConfigError(f"{key}: choice(...) lists a value twice")
+        return CategoricalDistribution(choices)
+    if isinstance(value, RangeSweep):
+        return _range_distribution(key, override, value, log)
+    if isinstance(value, IntervalSweep):
+        return _interval_distribution(key, value, log)
+    raise ConfigError(f"{key}: {override.input_line!r} is not a sweep the Optuna sweeper understands")
+
+
+def _interval_distribution(key: str, value: IntervalSweep, log: bool) -> BaseDistribution:
+    low, high = value.start, value.end
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        raise ConfigError(f"{key}: interval(a, b) needs two finite bounds")
+    if not low < high:
+        raise ConfigError(f"{key}: interval({low}, {high}) is empty: the lower bound must be below the upper")
+    if log and low <= 0:
+        raise ConfigError(f"{key}: tag(log, interval({low}, {high})) needs a lower bound above 0")
+    if isinstance(low, int) and isinstance(high, int):
+        return IntDistribution(low, high, log=log)
+    return FloatDistribution(float(low), float(high), log=log)
+
+
+def _range_distribution(key: str, override: Override, value: RangeSweep, log: bool) -> BaseDistribution:
+    values = list(override.sweep_iterator())
+    if not values:
+        raise ConfigError(f"{key}: {override.input_line!r} has no values (the end is excluded)")
+    if value.shuffle:
+        if log:
+            raise ConfigError(f"{key}: tag(log, ...) cannot be used with shuffle(...)")
+        return CategoricalDistribution(sorted(values))  # the order is the sampler's business
+    step = abs(value.step)
+    low = min(values)
+    n = len(values)
+    if all(isinstance(v, int) for v in values) and isinstance(step, int):
+        if log and step != 1:
+            raise ConfigError(f"{key}: tag(log, range(...)) needs step 1 (Optuna's log scale has no step)")
+        if log and low <= 0:
+            raise ConfigError(f"{key}: tag(log, range(...)) needs values above 0")
+        return IntDistribution(low, low + step * (n - 1), log=log, step=step)
+    if log:
+        raise ConfigError(f"{key}: tag(log, range(...)) needs integers; use tag(log, interval(a, b)) for floats")
+    step = float(step)
+    high = round(float(low) + step * (n - 1), 12)
+    return FloatDistribution(float(low), high, step=step) if n > 1 else CategoricalDistribution([float(low)])
+
+
+def parse_search_space(params: Optional[Mapping[str, Any]], arguments: Sequence[str] = ()) -> SearchSpace:
+    """The search space from the sweeper's ``params`` and the command line's overrides (which win on a clash)."""
+    lines: Dict[str, str] = {}
+    for key, text in (params or {}).items():
+        lines[str(key)] = f"{key}={text if isinstance(text, str) else format_value(text)}"
+    for text in arguments:
+        override = parse_override(text)
+        lines[_identity(override)] = text
+    space = SearchSpace()
+    for text in lines.values():
+        override = parse_override(text)
+        dist = None if override.is_delete() else distribution(override)
+        if dist is None:
+            space.fixed.append(override.input_line or text)
+        else:
+            space.distributions[override.get_key_element()] = dist
+    return space
+
+
+def _identity(override: Override) -> str:
+    """Two overrides of the same key (whatever their +/++/~ prefix) clash; the later one wins."""
+    key = override.key_or_group
+    if override.package:
+        key = f"{key}@{override.package}"
+    return key
+
+
+def format_value(value: Any) -> str:
+    """A Python value as override text that Hydra parses back to the same value (strings quoted only if needed)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return value if _round_trips(value, value) else quote(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{_dict_key(k)}:{format_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot pass a {type(value).__name__} to a job as an override value: {value!r}")
+
+
+def _dict_key(key: Any) -> str:
+    text = str(key)
+    if not _round_trips("{" + text + ":0}", {text: 0}):
+        raise ConfigError(f"cannot pass the dict key {text!r} in an override")
+    return text
+
+
+def _round_trips(text: str, expected: Any) -> bool:
+    try:
+        override = _parser().parse_override(f"k={text}")
+    except HydraException:
+        return False
+    if override.is_sweep_override():
+        return False
+    value = override.value()
+    return type(value) is type(expected) and value == expected
+
+
+def quote(text: str) -> str:
+    """Single-quoted override string; backslashes before a quote and the quotes themselves are escaped."""
+    out, backslashes = [], 0
+    for ch in text:
+        if ch == "\\":
+            backslashes += 1
+            continue
+        if ch == "'":
+            out.append("\\" * (2 * backslashes) + "\\'")
+        else:
+            out.append("\\" * backslashes + ch)
+        backslashes = 0
+    out.append("\\" * (2 * backslashes))  # a trailing run of backslashes precedes the closing quote
+    return "'" + "".join(out) + "'"
+
+
+def grid_values(key: str, dist: BaseDistribution) -> List[Any]:
+    """The finite values of a distribution, for the grid sampler."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, IntDistribution) and not dist.log:
+        return list(range(dist.low, dist.high + 1, dist.step))
+    if isinstance(dist, FloatDistribution) and dist.step is not None:
+        n = int(round((dist.high - dist.low) / dist.step)) + 1
+        return [round(dist.low + i * dist.step, 12) for i in range(n)]
+    raise ConfigError(f"the grid sampler needs a finite set of values: give {key} as choice(...) or range(...)")

@@ -1,0 +1,121 @@
+"""What a sweep leaves in its sweep dir: ``optimization_results.yaml``, ``trials.csv``, and a one-screen summary."""
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from typing import Any, Dict, List, Optional
+
+import optuna
+from omegaconf import OmegaConf
+from optuna.trial import FrozenTrial, TrialState
+
+from birsweep.io import write_text
+from birsweep.tracking.secrets import mask_url
+
+RESULTS_FILE = "optimization_results.yaml"
+TRIALS_FILE = "trials.csv"
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+
+
+def counts(trials: List[FrozenTrial]) -> Dict[str, int]:
+    c = Counter(t.state.name for t in trials)
+    return {s: int(c.get(s, 0)) for s in STATES}
+
+
+def _plain(value: Any) -> Any:
+    """YAML-friendly: numpy scalars and tuples become Python numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
+
+
+def best_trial(study: optuna.Study) -> Optional[FrozenTrial]:
+    try:
+        return study.best_trial
+    except ValueError:  # no COMPLETE trial yet
+        return None
+
+
+def summary_dict(study: optuna.Study, storage: str, n_trials: int) -> Dict[str, Any]:
+    trials = study.get_trials(deepcopy=False)
+    best = best_trial(study)
+    return {
+        "name": "optuna",
+        "study_name": study.study_name,
+        "storage": mask_url(storage),
+        "direction": study.direction.name.lower(),
+        "n_trials": n_trials,
+        "best_trial": None if best is None else best.number,
+        "best_value": None if best is None else float(best.value),
+        "best_params": None if best is None else _plain(dict(best.params)),
+        "best_run_dir": None if best is None else best.user_attrs.get("run_dir"),
+        "counts": counts(trials),
+    }
+
+
+def write(study: optuna.Study, sweep_dir: str, storage: str, n_trials: int) -> Dict[str, Any]:
+    """Write both files (atomically) and return the summary."""
+    os.makedirs(sweep_dir, exist_ok=True)
+    data = summary_dict(study, storage, n_trials)
+    write_text(os.path.join(sweep_dir, RESULTS_FILE), OmegaConf.to_yaml(OmegaConf.create(data)))
+    frame = study.trials_dataframe(multi_index=False)
+    write_text(os.path.join(sweep_dir, TRIALS_FILE), frame.to_csv(index=False))
+    return data
+
+
+def _fmt_params(params: Dict[str, Any], width: int = 90) -> str:
+    parts = []
+    for k, v in params.items():
+        short = k.split(".")[-1]
+        parts.append(f"{short}={v:.4g}" if isinstance(v, float) else f"{short}={v}")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _fmt_value(value: Optional[float]) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def render(study: optuna.Study, storage: str, n_trials: int, sweep_dir: str, dashboard: Optional[str] = None,
+           top: int = 5) -> str:
+    """The one-screen summary printed at the end of a sweep."""
+    data = summary_dict(study, storage, n_trials)
+    trials = study.get_trials(deepcopy=False)
+    c = data["counts"]
+    lines = [
+        f"Optuna study {data['study_name']!r} ({data['direction']})  storage: {data['storage']}",
+        "trials: " + ", ".join(f"{c[s]} {s.lower()}" for s in STATES if c[s] or s in STATES[:3])
+        + f"  (target {n_trials} finished)",
+    ]
+    if data["best_trial"] is not None:
+        lines.append(f"best: trial {data['best_trial']}  value {data['best_value']:.4f}  "
+                     f"{_fmt_params(data['best_params'])}")
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    sign = -1 if data["direction"] == "maximize" else 1
+    done.sort(key=lambda t: sign * t.value)
+    if done:
+        lines.append(f"top {min(top, len(done))} complete:")
+        for t in done[:top]:
+            lines.append(f"  #{t.number:<4d} {_fmt_value(t.value)}  {_fmt_params(t.params)}")
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    if pruned:
+        lines.append("pruned: " + ", ".join(f"#{t.number} after task {t.last_step} "
+                                            f"({_fmt_value(t.intermediate_values.get(t.last_step))})"
+                                            for t in pruned[:12]) + (" ..." if len(pruned) > 12 else ""))
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    for t in failed[:5]:
+        reason = str(t.user_attrs.get("fail_reason", "no reason recorded"))
+        lines.append(f"failed: #{t.number} {reason[:100]}")
+    if len(failed) > 5:
+        lines.append(f"failed: ... and {len(failed) - 5} more (trials.csv, user_attrs_fail_reason)")
+    lines.append(f"results: {os.path.join(sweep_dir, RESULTS_FILE)}, {os.path.join(sweep_dir, TRIALS_FILE)}")
+    if dashboard:
+        lines.append(f"watch:   optuna-dashboard {dashboard}")
+    width = max(len(line) for line in lines)
+    rule = "=" * min(width, 110)
+    return "\n".join([rule, *lines, rule])

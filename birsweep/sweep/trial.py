@@ -1,0 +1,131 @@
+"""The job side of a sweep: report the average accuracy after every task to the job's Optuna trial and stop when the
+study's pruner says so.
+
+The sweeper passes the trial's identity, the storage and the pruner's config through the job's ``optuna`` config
+node (:class:`birsweep.schema.TrialConfig`). The job opens the storage itself, so this works in the sweeper's own
+process (basic launcher), in joblib's worker processes and on other machines (submitit), and rebuilds the same
+pruner from its config, since Optuna does not store pruners with the study.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional
+
+import optuna
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from birsweep.errors import BirsweepError, ConfigError
+from birsweep.sweep.owner import Owner
+from birsweep.sweep.storage import open_storage
+from birsweep.tracking.callbacks import RunCallback
+from birsweep.tracking.secrets import mask_url
+
+log = logging.getLogger(__name__)
+
+
+class TrialClosedError(BirsweepError):
+    """The job's trial was finished by someone else (a later sweep failed it as stale), or its sweep is gone."""
+
+
+def build_pruner(config: Any) -> optuna.pruners.BasePruner:
+    """An Optuna pruner from a ``_target_`` config (dict or DictConfig); ``None`` is the NopPruner."""
+    if config is None:
+        return optuna.pruners.NopPruner()
+    if OmegaConf.is_config(config):
+        config = OmegaConf.to_container(config, resolve=True)
+    if not isinstance(config, dict) or "_target_" not in config:
+        raise ConfigError(f"the pruner must be a config with a _target_, got {config!r}")
+    try:
+        pruner = instantiate(config)
+    except Exception as err:  # hydra's InstantiationException carries the cause on several lines
+        raise ConfigError(f"cannot build the pruner {config['_target_']!r}: {_first_line(err)}") from None
+    if not isinstance(pruner, optuna.pruners.BasePruner):
+        raise ConfigError(f"{config['_target_']!r} is not an optuna pruner")
+    return pruner
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(err).__name__
+
+
+class TrialHandle(RunCallback):
+    def __init__(self, storage: str, study_name: str, trial_number: int, pruner: Any = None,
+                 params: Optional[Dict[str, Any]] = None, owner: Optional[str] = None):
+        self.storage_spec, self.study_name, self.number = str(storage), str(study_name), int(trial_number)
+        self.pruner_config = pruner
+        self.params = dict(params or {})
+        self.owner = Owner.decode(owner)
+        self.n_tasks: Optional[int] = None
+        self._trial: Optional[optuna.Trial] = None
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> "TrialHandle":
+        t = cfg.optuna
+        params = OmegaConf.to_container(t.params, resolve=True) if OmegaConf.is_config(t.params) else t.params
+        handle = cls(t.storage, t.study_name, t.trial_number, t.pruner, params, t.owner)
+        handle.n_tasks = int(cfg.data.n_tasks)
+        return handle
+
+    # --- the trial in the storage ---------------------------------------------------------------------------------
+    def connect(self) -> optuna.Trial:
+        if self._trial is None:
+            storage = open_storage(self.storage_spec)
+            pruner = build_pruner(self.pruner_config)
+            try:
+                study = optuna.load_study(study_name=self.study_name, storage=storage, pruner=pruner)
+                study_id = storage.get_study_id_from_name(self.study_name)
+                trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, self.number)
+            except KeyError as err:
+                raise ConfigError(f"no trial {self.number} in study {self.study_name!r} at "
+                                  f"{mask_url(self.storage_spec)}: {err}") from None
+            self._storage, self._trial_id = storage, trial_id
+            self._trial = optuna.Trial(study, trial_id)
+        return self._trial
+
+    def state(self) -> optuna.trial.TrialState:
+        self.connect()
+        return self._storage.get_trial(self._trial_id).state
+
+    def _check_open(self) -> None:
+        state = self.state()
+        if state != optuna.trial.TrialState.RUNNING:
+            raise TrialClosedError(f"trial {self.number} of study {self.study_name!r} is already {state.name}: "
+                                   "a later sweep closed it (its sweep had stopped); this job stops")
+        if self.owner is not None and self.owner.alive() is False:
+            raise TrialClosedError(f"the sweep that launched trial {self.number} ({self.owner}) is gone; this job "
+                                   "stops: re-run the sweep to resume the study")
+
+    # --- callbacks ------------------------------------------------------------------------------------------------
+    def on_start(self, record) -> None:
+        trial = self.connect()
+        self._check_open()
+        params = self.params or dict(self._storage.get_trial(self._trial_id).params)
+        record.data["trial"] = {"study_name": self.study_name, "number": self.number, "params": params,
+                                "storage": mask_url(self.storage_spec)}
+        trial.set_user_attr("run_dir", record.data["run_dir"])
+        record.save()
+
+    def on_task_end(self, task: int, record) -> None:
+        value = float(record.data["avg_acc"][-1])
+        trial = self.connect()
+        self._check_open()
+        trial.report(value, step=task)
+        final = self.n_tasks is not None and task >= self.n_tasks
+        if not final and trial.should_prune():  # a finished run is never thrown away
+            log.info("trial %d pruned after task %d: average accuracy %.4f", self.number, task, value)
+            raise optuna.TrialPruned(f"pruned after task {task}: average accuracy {value:.4f}")
+
+    def on_end(self, record) -> None:
+        """A completed record whose trial a later sweep already failed must not claim success."""
+        if record.data.get("status") != "completed" or self._trial is None:
+            return
+        try:
+            state = self.state()
+        except Exception:  # the storage is unreachable: the sweeper decides from the job's return value
+            return
+        if state.is_finished():
+            record.finish("failed", f"TrialClosedError: trial {self.number} was already {state.name} when the run "
+                                    "finished (a later sweep closed it)")
