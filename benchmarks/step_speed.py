@@ -2,7 +2,8 @@
 batch 256 + 256 replayed), on synthetic data.
 
 Prints iterations per second and peak memory for task 1 (no replay) and tasks 2+ (replay), for birsweep's step
-and for a straightforward per-sample implementation (benchmarks/naive_step.py), with their ratio; then one
+and for a straightforward per-sample implementation (benchmarks/naive_step.py), with their ratio; each
+variant's step next to the baseline (tasks 2+, where its terms are active); then one
 end-to-end figure: seconds for a full 10-task run of N iterations per task through ``birsweep.train``.
 Each configuration runs in its own process so peak memory is its own.
 
@@ -20,6 +21,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+VARIANTS = ("baseline", "repulsion", "recon", "contrastive")
 sys.path.insert(0, os.path.dirname(HERE))
 
 
@@ -31,15 +33,20 @@ def peak_memory_mb(device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def measure(mode: str, task: int, iters: int, device_name: str, variant_overrides=()) -> dict:
+def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "baseline") -> dict:
     """Run one configuration in this process and return its figures."""
     import torch
 
+    from birsweep.data.features import build_inputs
+    from birsweep.data.synthetic import make_synthetic
     from birsweep.device import pick_device
     from birsweep.methods.replay import GenerativeReplay, frozen_copy
     from birsweep.methods.si import SynapticIntelligence
+    from birsweep.methods.variants import build_terms
     from birsweep.models.bir import BIRNet
+    from birsweep.models.encoder import ConvEncoder
     from birsweep.train.step import TrainStep
+    from tests.conftest import make_cfg
 
     sys.path.insert(0, HERE)
     from naive_step import NaiveStep
@@ -47,8 +54,12 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant_override
     device = pick_device(device_name)
     torch.manual_seed(0)
     n_classes, per_task, B = 100, 10, 256
-    x_all = torch.randn(5000, 1024, device=device)
-    y_all = torch.randint((task - 1) * per_task, task * per_task, (5000,), device=device)
+    # CIFAR-100 shapes: 5,000 32x32x3 images through a frozen (random) C3-5x16-bn encoder -> 1024-d features
+    arrays = make_synthetic([3, 32, 32], n_classes, 50, 1, 0.5, 0)
+    with tempfile.TemporaryDirectory() as cache:
+        inputs = build_inputs(arrays, ConvEncoder().to(device).freeze(), False, False, device, cache,
+                              keep_images=True, progress=False)
+    y_all = torch.randint((task - 1) * per_task, task * per_task, (len(inputs.train),), device=device)
     model = BIRNet(1024, n_classes).to(device)
     previous = frozen_copy(model) if task > 1 else None
     n_old, n_active = (task - 1) * per_task, task * per_task
@@ -56,18 +67,13 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant_override
         step = NaiveStep(model, 1e8, 0.1, 1e-4, 3072)
 
         def one():
-            idx = torch.randint(0, 5000, (B,), device=device)
-            step(x_all[idx], y_all[idx], task, n_active, previous, n_old, B)
+            idx = torch.randint(0, len(y_all), (B,), device=device)
+            step(inputs.train[idx], y_all[idx], task, n_active, previous, n_old, B)
     else:
-        terms = []
-        if variant_overrides:
-            from birsweep.methods.variants import build_terms
-            from tests.conftest import make_cfg
-
-            terms = build_terms(make_cfg(list(variant_overrides)).variant, model, None, device)
+        terms = build_terms(make_cfg([f"variant={variant}"]).variant, model, inputs)
         groups = [{"params": list(model.parameters())}]
         for t in terms:
-            groups += getattr(t, "param_groups", lambda: [])()
+            groups += t.param_groups()
         opt = torch.optim.Adam(groups, lr=1e-4, fused=True)
         si = SynapticIntelligence(model.si_parameters(), 1e8, 0.1)
         si.has_omega = task > 1
@@ -75,8 +81,8 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant_override
         replay = GenerativeReplay(previous, n_old, B) if previous is not None else None
 
         def one():
-            idx = torch.randint(0, 5000, (B,), device=device)
-            step(x_all[idx], y_all[idx], task, n_active, replay)
+            idx = torch.randint(0, len(y_all), (B,), device=device)
+            step(inputs.train[idx], y_all[idx], task, n_active, replay, idx)
 
     def sync():
         if device.type == "cuda":
@@ -90,8 +96,8 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant_override
         one()
     sync()
     seconds = time.perf_counter() - start
-    return {"mode": mode, "task": task, "it_per_s": iters / seconds, "peak_mb": peak_memory_mb(device),
-            "device": str(device), "threads": torch.get_num_threads()}
+    return {"mode": mode, "task": task, "variant": variant, "it_per_s": iters / seconds,
+            "peak_mb": peak_memory_mb(device), "device": str(device), "threads": torch.get_num_threads()}
 
 
 def end_to_end(iters: int, device_name: str) -> dict:
@@ -126,8 +132,7 @@ def child(args) -> None:
         out = end_to_end(args.e2e_iters, args.device)
     else:
         mode, task = args.child.split(":")
-        extra = args.variant.split() if args.variant else ()
-        out = measure(mode, int(task), args.iters, args.device, extra)
+        out = measure(mode, int(task), args.iters, args.device, args.variant or "baseline")
     print("RESULT " + json.dumps(out))
 
 
@@ -152,17 +157,22 @@ def main() -> None:
     if args.child:
         return child(args)
     print(f"BI-R + SI training step at CIFAR-100 shapes (batch 256 + 256 replay), {args.iters} timed steps")
-    print(f"{'step':<10}{'task':<8}{'it/s':>10}{'peak MB':>10}{'device':>8}")
+    print(f"{'step':<22}{'task':<6}{'it/s':>8}{'peak MB':>9}{'vs baseline':>13}")
     rows = {}
+    plan = [("birsweep", 1, "baseline"), ("naive", 1, "baseline"), ("birsweep", 2, "baseline"),
+            ("naive", 2, "baseline")] + [("birsweep", 2, v) for v in VARIANTS if v != "baseline"]
+    for mode, task, variant in plan:
+        r = run_child(f"{mode}:{task}", args, variant)
+        rows[(mode, task, variant)] = r
+        base = rows.get(("birsweep", task, "baseline"))
+        rel = "" if mode == "naive" or variant == "baseline" else f"{r['it_per_s'] / base['it_per_s']:.2f}x"
+        label = mode if variant == "baseline" else f"{mode} {variant}"
+        print(f"{label:<22}{'1' if task == 1 else '2+':<6}{r['it_per_s']:>8.2f}{r['peak_mb']:>9.0f}{rel:>13}")
     for task in (1, 2):
-        for mode in ("birsweep", "naive"):
-            r = run_child(f"{mode}:{task}", args)
-            rows[(mode, task)] = r
-            print(f"{mode:<10}{'1' if task == 1 else '2+':<8}{r['it_per_s']:>10.2f}{r['peak_mb']:>10.0f}"
-                  f"{r['device']:>8}")
-    for task in (1, 2):
-        ratio = rows[("birsweep", task)]["it_per_s"] / rows[("naive", task)]["it_per_s"]
+        ratio = rows[("birsweep", task, "baseline")]["it_per_s"] / rows[("naive", task, "baseline")]["it_per_s"]
         print(f"speed-up over the naive step, task {'1' if task == 1 else '2+'}: x{ratio:.2f}")
+    print(f"device: {rows[('birsweep', 1, 'baseline')]['device']}, "
+          f"torch threads: {rows[('birsweep', 1, 'baseline')]['threads']}")
     e2e = run_child("e2e", args)
     print(f"end to end: 10 tasks x {e2e['iters']} iterations in {e2e['total_s']:.1f} s "
           f"(training {e2e['train_s']:.1f} s, encoder features {e2e['features_s']:.1f} s)")

@@ -60,3 +60,9 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     aug = launch(*common, "data.augment=true", f"hydra.run.dir={tmp_path / 'run3'}", tmp_path=tmp_path)
     assert aug.returncode == 0, aug.stderr
     assert json.loads((tmp_path / "run3" / "results.json").read_text())["losses"] != rec["losses"]
+    # contrastive with kornia views of the RGB images through the frozen encoder, on augmented data
+    con = launch(*common, "data.augment=true", "variant=contrastive", f"hydra.run.dir={tmp_path / 'run4'}",
+                 tmp_path=tmp_path)
+    assert con.returncode == 0, con.stderr
+    later = [r for r in json.loads((tmp_path / "run4" / "results.json").read_text())["losses"] if r["task"] > 1]
+    assert later and all(r["contrastive"] > 0 and r["contrastive_n"] == 4 * 32 for r in later)

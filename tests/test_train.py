@@ -129,3 +129,11 @@ def test_bir_beats_fine_tuning_on_split_digits(tmp_path):
     bir = train(make_cfg(common), str(tmp_path / "bir"))
     ft = train(make_cfg(common + ["model.replay=none", "model.si_c=0"]), str(tmp_path / "ft"))
     assert bir > 0.75 and ft < 0.3, (bir, ft)
+
+
+def test_bf16_autocast_runs_and_stays_close(tiny_cfg, tmp_path):
+    a = train(tiny_cfg(), str(tmp_path / "fp32"))
+    b = train(tiny_cfg("trainer.precision=bf16"), str(tmp_path / "bf16"))
+    rec = load(tmp_path / "bf16")
+    assert rec["status"] == "completed" and rec["config"]["trainer"]["precision"] == "bf16"
+    assert abs(a - b) < 0.25 and load(tmp_path / "fp32")["losses"] != rec["losses"]
