@@ -1,0 +1,148 @@
+"""Comparisons across runs: labels for configurations, mean ± s.e.m. over seeds, curves and mean matrices."""
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.runs import IDENTITY, OUTCOME, TRIAL
+
+METRICS = ("final_avg_acc", "forgetting", "bwt")
+METRIC_NAMES = {"final_avg_acc": "final average accuracy", "forgetting": "forgetting", "bwt": "BWT"}
+# config keys that never make two runs different configurations
+IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "optuna.")
+IGNORED_KEYS = {"seed", "resume", "experiment_name", "task", "trainer.device", "trainer.progress",
+                "trainer.threads", "data.root", "data.download", "trainer.eval_batch", "variant.name"}
+NOT_CONFIG = set(IDENTITY + OUTCOME + TRIAL) | {"label"}
+
+
+def config_columns(runs: pd.DataFrame) -> List[str]:
+    return [c for c in runs.columns
+            if c not in NOT_CONFIG and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs."))]
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _varying(frame: pd.DataFrame, cols: Sequence[str]) -> List[str]:
+    out = []
+    for c in cols:
+        if c in IGNORED_KEYS or c.startswith(IGNORED_PREFIXES):
+            continue
+        if frame[c].astype(str).nunique(dropna=False) > 1:
+            out.append(c)
+    return out
+
+
+def _short_names(keys: Sequence[str]) -> Dict[str, str]:
+    """Last dotted component where that is unambiguous, else the full key."""
+    last = [k.split(".")[-1] for k in keys]
+    return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
+
+
+def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    """A ``label`` column naming each configuration, so runs that differ only by seed share it.
+
+    Default: the variant (with the experiment in front when several experiments are mixed), followed by the
+    settings that differ between runs of that variant, e.g. ``repulsion (lamda_rep=1e-05, rep_f=20)``.
+    ``by=["variant"]`` (any columns) labels by those columns alone, e.g. to pool the trials of a study.
+    """
+    runs = runs.copy()
+    if runs.empty:
+        runs["label"] = pd.Series(dtype=str)
+        return runs
+    if by:
+        runs["label"] = runs[list(by)].astype(str).agg(" / ".join, axis=1)
+        return runs
+    # the experiment goes in front when a variant ran under several experiments (e.g. demo vs demo-finetune);
+    # an experiment name that only follows the variant (the default ${data.name}-${variant.name}) adds nothing
+    several = "experiment" in runs and (runs.groupby(runs["variant"].astype(str))["experiment"]
+                                        .nunique(dropna=False) > 1).any()
+    base = runs["variant"].astype(str)
+    if several:
+        base = runs["experiment"].astype(str) + " / " + base
+    runs["label"] = base
+    cols = config_columns(runs)
+    for name, group in runs.groupby(base, sort=False):
+        varying = _varying(group, cols)
+        if not varying:
+            continue
+        short = _short_names(varying)
+        runs.loc[group.index, "label"] = [
+            f"{name} (" + ", ".join(f"{short[c]}={_fmt(v)}" for c, v in zip(varying, values)) + ")"
+            for values in group[varying].itertuples(index=False, name=None)]
+    return runs
+
+
+def sem(values: pd.Series) -> float:
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    n = len(values)
+    return float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+
+
+def compare(runs: pd.DataFrame, completed_only: bool = True) -> pd.DataFrame:
+    """One row per label: runs, seeds, and mean / s.e.m. over seeds of final average accuracy, forgetting and
+    BWT, best first. Runs that did not complete are counted (``n_runs``) but left out of the means."""
+    if "label" not in runs:
+        runs = add_labels(runs)
+    rows = []
+    for label, group in runs.groupby("label", sort=False):
+        done = group[group["status"] == "completed"] if completed_only else group
+        row = {"label": label, "variant": group["variant"].iloc[0], "n_runs": len(group), "n_completed":
+               int((group["status"] == "completed").sum()),
+               "seeds": ",".join(str(s) for s in sorted(done["seed"].dropna().unique()))}
+        for m in METRICS:
+            values = pd.to_numeric(done[m], errors="coerce") if m in done else pd.Series(dtype=float)
+            row[f"{m}_mean"] = float(values.mean()) if values.notna().any() else float("nan")
+            row[f"{m}_sem"] = sem(values)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values("final_avg_acc_mean", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def task_curves(tasks: pd.DataFrame, runs: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """Average accuracy after each task per label: ``label``, ``task``, ``mean``, ``sem``, ``n`` (runs that
+    reached the task)."""
+    if "label" not in tasks:
+        labels = add_labels(runs)[["run_dir", "label"]] if runs is not None else None
+        if labels is None:
+            raise ValueError("task_curves needs the runs (for labels) or a 'label' column")
+        tasks = tasks.merge(labels, on="run_dir", how="left")
+    reached = tasks[tasks["avg_acc"].notna()]
+    out = reached.groupby(["label", "task"], sort=False)["avg_acc"].agg(
+        mean="mean", sem=sem, n="count").reset_index()
+    out["task"] = out["task"].astype(int)
+    return out.sort_values(["label", "task"]).reset_index(drop=True)
+
+
+def mean_matrix(tasks: pd.DataFrame) -> np.ndarray:
+    """Mean accuracy matrix over the runs in ``tasks`` (rows after task t, NaN where unseen or not reached)."""
+    cols = sorted((c for c in tasks.columns if c.startswith("acc_task_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+    stacked = tasks.groupby("task")[cols].mean()
+    n = len(cols)
+    matrix = np.full((n, n), np.nan)
+    for t, row in stacked.iterrows():
+        matrix[int(t) - 1] = row.to_numpy(dtype=float)
+    return matrix
+
+
+def best_trial(runs: pd.DataFrame, trials: Optional[pd.DataFrame] = None, direction: str = "maximize"):
+    """The best completed trial: its row from ``trials`` (a :func:`load_study` frame) if given, else from the
+    runs of a sweep; None when there is no completed trial."""
+    frame = trials if trials is not None else runs
+    value = "trial_value" if trials is not None else "final_avg_acc"
+    state = "trial_state" if trials is not None else "status"
+    done = frame[(frame[state] == ("COMPLETE" if trials is not None else "completed")) & frame[value].notna()]
+    if "trial_number" in done:
+        done = done[done["trial_number"].notna()]
+    if done.empty:
+        return None
+    idx = done[value].astype(float).idxmax() if direction == "maximize" else done[value].astype(float).idxmin()
+    return done.loc[idx]

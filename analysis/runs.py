@@ -1,0 +1,229 @@
+"""Run records (``results.json`` under single-run or multirun dirs) -> tidy pandas DataFrames.
+
+Column names are shared by every source (records here, W&B in :mod:`analysis.wandb_api`):
+
+* identity: ``run_dir``, ``sweep_dir`` (the multirun dir, else null), ``job`` (Hydra job number), ``experiment``,
+  ``variant``, ``seed``, ``data``, ``overrides`` (the job's command-line overrides, when Hydra kept them)
+* outcome: ``status``, ``error``, ``tasks_done``, ``n_tasks``, ``final_avg_acc``, ``forgetting``, ``bwt``,
+  ``objective``, ``train_s``, ``total_s``, ``it_per_s``, ``started_at``, ``finished_at``, ``git_commit``
+* trial (in an Optuna sweep, else null): ``study_name``, ``trial_number``, ``trial_state``, ``params.<name>``
+  (one column per searched parameter, named by its override key)
+* the resolved config, flattened with dotted names (``variant.repulsion.lamda_rep``, ``trainer.iters``, ...;
+  lists as tuples); the ``optuna`` block is given by the trial columns instead.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+import pandas as pd
+
+RESULTS = "results.json"
+SKIP_DIRS = {"wandb", ".hydra", "__pycache__", ".git", "media", "files"}
+STATE_OF_STATUS = {"completed": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "running": "RUNNING"}
+IDENTITY = ["run_dir", "sweep_dir", "job", "experiment", "variant", "seed", "data", "overrides"]
+OUTCOME = ["status", "error", "tasks_done", "n_tasks", "final_avg_acc", "forgetting", "bwt", "objective",
+           "train_s", "total_s", "it_per_s", "started_at", "finished_at", "git_commit"]
+TRIAL = ["study_name", "trial_number", "trial_state"]
+Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
+
+
+# --- discovery --------------------------------------------------------------------------------------------------------
+def _as_list(paths: Paths) -> List[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    return [os.fspath(p) for p in paths]
+
+
+def find_records(paths: Paths) -> List[str]:
+    """Every ``results.json`` under the given dirs (or the files themselves), sorted, without duplicates."""
+    found = []
+    for path in _as_list(paths):
+        if os.path.isfile(path):
+            found.append(os.path.abspath(path))
+            continue
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"no such run or sweep dir: {path}")
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("offline-run-"))
+            if RESULTS in files:
+                found.append(os.path.abspath(os.path.join(root, RESULTS)))
+    return sorted(dict.fromkeys(found), key=_natural)
+
+
+def _natural(path: str):
+    """Sort job dirs 0, 1, 2, ..., 10 rather than 0, 1, 10, 2."""
+    return [int(p) if p.isdigit() else p for p in path.split(os.sep)]
+
+
+def read_record(path: str) -> Dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def iter_records(paths: Paths) -> Iterator[Dict[str, Any]]:
+    for path in find_records(paths):
+        data = read_record(path)
+        data["_path"] = path
+        yield data
+
+
+# --- flattening -------------------------------------------------------------------------------------------------------
+def flatten(obj: Dict[str, Any], prefix: str = "", skip: Iterable[str] = ()) -> Dict[str, Any]:
+    """Nested dicts -> one level with dotted keys; lists become tuples (hashable, comparable)."""
+    out: Dict[str, Any] = {}
+    skip = set(skip)
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if name in skip:
+            continue
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, name + ".", skip))
+        elif isinstance(value, list):
+            out[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        elif isinstance(value, dict):
+            out[name] = None
+        else:
+            out[name] = value
+    return out
+
+
+def _hydra_job(run_dir: str) -> Dict[str, Any]:
+    """Job number, sweep dir and overrides from Hydra's files, when the run came from Hydra."""
+    info: Dict[str, Any] = {"job": None, "sweep_dir": None, "overrides": None}
+    parent = os.path.dirname(run_dir)
+    if os.path.isfile(os.path.join(parent, "multirun.yaml")):
+        info["sweep_dir"] = parent
+        name = os.path.basename(run_dir)
+        info["job"] = int(name) if name.isdigit() else None
+    overrides = os.path.join(run_dir, ".hydra", "overrides.yaml")
+    if os.path.isfile(overrides):
+        from omegaconf import OmegaConf
+
+        try:
+            items = OmegaConf.to_container(OmegaConf.load(overrides))
+            info["overrides"] = " ".join(str(o) for o in items or [])
+        except Exception:  # noqa: BLE001 - a damaged Hydra file only loses this column
+            pass
+    return info
+
+
+def trial_info(data: Dict[str, Any]) -> Dict[str, Any]:
+    """Study name, trial number and parameters: the sweeper's entry in the record, else the job's config."""
+    trial = data.get("trial") or {}
+    optuna_cfg = (data.get("config") or {}).get("optuna") or {}
+    number = trial.get("number", optuna_cfg.get("trial_number"))
+    if number is not None and number < 0:
+        number = None
+    study = trial.get("study_name", optuna_cfg.get("study_name"))
+    params = trial.get("params")
+    if params is None:
+        params = optuna_cfg.get("params")
+    return {"study_name": study if number is not None else None, "trial_number": number,
+            "params": dict(params or {}) if number is not None else {}}
+
+
+def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
+    """One record -> one row (see the module doc for the columns)."""
+    config = data.get("config") or {}
+    run_dir = data.get("run_dir") or os.path.dirname(data.get("_path", ""))
+    row: Dict[str, Any] = {"run_dir": run_dir}
+    row.update(_hydra_job(run_dir))
+    row.update({
+        "experiment": config.get("experiment_name"),
+        "variant": (config.get("variant") or {}).get("name"),
+        "seed": config.get("seed"),
+        "data": (config.get("data") or {}).get("name"),
+    })
+    for key in OUTCOME:
+        if key in data:
+            row[key] = data[key]
+    timings = data.get("timings") or {}
+    for key in ("train_s", "total_s", "it_per_s"):
+        row[key] = timings.get(key)
+    row["git_commit"] = (data.get("env") or {}).get("git_commit")
+    trial = trial_info(data)
+    row["study_name"], row["trial_number"] = trial["study_name"], trial["trial_number"]
+    row["trial_state"] = STATE_OF_STATUS.get(data.get("status")) if trial["trial_number"] is not None else None
+    for key, value in trial["params"].items():
+        row[f"params.{key}"] = value
+    for key, value in flatten(config, skip=("optuna",)).items():
+        row.setdefault(key, value)
+    return row
+
+
+def _frame(rows: List[Dict[str, Any]], first: Sequence[str]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=list(first))
+    front = [c for c in first if c in df.columns]
+    params = sorted(c for c in df.columns if c.startswith("params."))
+    rest = [c for c in df.columns if c not in front and c not in params]
+    df = df[front + params + rest]
+    for col in ("seed", "trial_number", "job", "tasks_done", "n_tasks"):
+        if col in df.columns:
+            df[col] = df[col].astype("Int64")
+    return df
+
+
+def load_runs(path: Paths) -> pd.DataFrame:
+    """Every run record under ``path`` (a run dir, a multirun dir, any tree of them, or a list) -> one row per run."""
+    rows = [run_row(data) for data in iter_records(path)]
+    return _frame(rows, IDENTITY + OUTCOME + TRIAL)
+
+
+def task_rows(data: Dict[str, Any], base: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """One row per task 1..n_tasks: average and per-task accuracies after it (NaN where not reached)."""
+    base = base if base is not None else _task_base(run_row(data))
+    n = int(data.get("n_tasks") or len(data.get("acc_matrix") or []))
+    matrix, avg = data.get("acc_matrix") or [], data.get("avg_acc") or []
+    tasks_s = (data.get("timings") or {}).get("tasks_s") or []
+    rows = []
+    for t in range(n):
+        reached = t < len(matrix)
+        row = dict(base)
+        row.update({"task": t + 1, "reached": reached, "avg_acc": avg[t] if reached else None,
+                    "task_s": tasks_s[t] if t < len(tasks_s) else None})
+        for k in range(n):
+            row[f"acc_task_{k + 1}"] = matrix[t][k] if reached else None
+        rows.append(row)
+    return rows
+
+
+def _task_base(row: Dict[str, Any]) -> Dict[str, Any]:
+    keep = IDENTITY + ["status", "final_avg_acc"] + TRIAL
+    base = {k: row.get(k) for k in keep}
+    base.update({k: v for k, v in row.items() if k.startswith("params.")})
+    return base
+
+
+def load_tasks(path: Paths) -> pd.DataFrame:
+    """Long format: one row per run x task (``task`` 1..n_tasks, ``reached``, ``avg_acc``, ``acc_task_<k>``,
+    ``task_s``) with the run's identity, status and trial columns. Tasks a pruned or failed run did not reach
+    are kept with NaN accuracies, so every run has n_tasks rows."""
+    rows: List[Dict[str, Any]] = []
+    for data in iter_records(path):
+        rows += task_rows(data)
+    df = _frame(rows, IDENTITY + ["status", "final_avg_acc"] + TRIAL + ["task", "reached", "avg_acc"])
+    if "task" in df.columns:
+        df["task"] = df["task"].astype("Int64")
+        for col in [c for c in df.columns if c.startswith("acc_task_")] + ["avg_acc", "task_s"]:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+def load_losses(path: Paths) -> pd.DataFrame:
+    """Long format: one row per logged loss interval (``step`` = global iteration, ``task``, ``iter``, losses)."""
+    rows: List[Dict[str, Any]] = []
+    for data in iter_records(path):
+        base = {k: v for k, v in _task_base(run_row(data)).items() if not k.startswith("params.")}
+        for loss in data.get("losses") or []:
+            rows.append({**base, **loss})
+    return _frame(rows, IDENTITY + ["status"] + TRIAL + ["step", "task", "iter"])
+
+
+def acc_matrices(path: Paths) -> Dict[str, List[List[Optional[float]]]]:
+    """run_dir -> accuracy matrix (rows after each finished task, None for tasks not seen yet)."""
+    return {data.get("run_dir") or os.path.dirname(data["_path"]): data.get("acc_matrix") or []
+            for data in iter_records(path)}

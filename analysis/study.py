@@ -1,0 +1,165 @@
+"""Optuna studies -> DataFrames with the same column names as :func:`analysis.load_runs`.
+
+``load_study(storage, study_name)``: one row per trial: ``study_name``, ``trial_number``, ``trial_state``,
+``trial_value``, ``params.<name>``, ``intermediate.<step>`` (the average accuracy reported after each task),
+``last_step``, ``datetime_start``, ``datetime_complete``, ``duration_s``, ``run_dir`` (the job that ran it, as
+the sweeper records it) and the other user attributes as ``user_attrs.<name>``. Join with the runs on
+``["study_name", "trial_number"]`` (or ``run_dir``).
+
+``storage`` is a database URL (``sqlite:///...``, ``postgresql://...``), a SQLite file, a journal file, or a sweep
+dir, where the storage is found: an SQLite file (``*.db``) or journal file in it, else the ``optuna.storage`` of
+its jobs.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import pandas as pd
+
+from analysis.runs import find_records, read_record, trial_info
+
+JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+
+
+def _is_journal(path: str) -> bool:
+    """An Optuna journal file: JSON lines with ``op_code`` (Hydra's job logs also end with .log)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+        return "op_code" in json.loads(first)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def storage_url(spec: str) -> str:
+    """A file path becomes an SQLite URL; URLs and journal files pass through."""
+    if "://" in spec:
+        return spec
+    path = os.path.abspath(os.path.expanduser(spec))
+    if _is_journal(path):
+        return path
+    return f"sqlite:///{path}"
+
+
+def open_storage(spec: str):
+    """What optuna's functions take as ``storage``: the URL, or a JournalStorage for a journal file."""
+    if "://" not in spec and not os.path.isfile(os.path.expanduser(spec)):
+        raise FileNotFoundError(f"no such Optuna storage file: {spec}")
+    url = storage_url(spec)
+    if "://" not in url:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(url))
+    return url
+
+
+def find_storages(path: str) -> List[str]:
+    """Storages a sweep dir (or a tree of them) points at: database/journal files in it and its jobs' config."""
+    found: List[str] = []
+    if os.path.isfile(path):
+        return [storage_url(path)]
+    for pattern in ("*.db", "*.sqlite", "*.sqlite3", *("*" + s for s in JOURNAL_SUFFIXES)):
+        for file in sorted(glob.glob(os.path.join(path, pattern)) + glob.glob(os.path.join(path, "*", pattern))):
+            if file.endswith(JOURNAL_SUFFIXES) and not _is_journal(file):
+                continue
+            if "/.hydra/" in file:
+                continue
+            found.append(storage_url(file))
+    for record in find_records(path):
+        storage = ((read_record(record).get("config") or {}).get("optuna") or {}).get("storage")
+        if storage and "***" not in str(storage) and storage != "???":
+            found.append(storage_url(str(storage)) if "://" not in str(storage) else str(storage))
+    return list(dict.fromkeys(found))
+
+
+def study_names(path: str) -> List[str]:
+    """The study names a sweep's records mention."""
+    names = []
+    for record in find_records(path):
+        name = trial_info(read_record(record))["study_name"]
+        if name:
+            names.append(name)
+    return list(dict.fromkeys(names))
+
+
+def find_studies(path: str) -> List[Tuple[str, str]]:
+    """(storage, study_name) pairs that hold studies under ``path``: every study in every storage found."""
+    import optuna
+
+    out = []
+    for storage in find_storages(path):
+        try:
+            for summary in optuna.get_all_study_summaries(open_storage(storage), include_best_trial=False):
+                out.append((storage, summary.study_name))
+        except Exception:  # noqa: BLE001 - an unreadable file is not a study
+            continue
+    return list(dict.fromkeys(out))
+
+
+def load_study(storage: str, study_name: Optional[str] = None) -> pd.DataFrame:
+    """The trials of one study (the only one in the storage when ``study_name`` is None)."""
+    import optuna
+
+    if os.path.isdir(storage):
+        studies = find_studies(storage)
+        if study_name is not None:
+            studies = [s for s in studies if s[1] == study_name]
+        if not studies:
+            raise FileNotFoundError(f"no Optuna study{' ' + repr(study_name) if study_name else ''} found in "
+                                    f"{storage} (looked for *.db / journal files and the jobs' optuna.storage)")
+        if len({s[1] for s in studies}) > 1:
+            raise ValueError(f"{storage} holds several studies ({', '.join(sorted({s[1] for s in studies}))}): "
+                             "pass study_name")
+        storage, study_name = studies[0]
+    store = open_storage(storage)
+    if study_name is None:
+        names = [s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False)]
+        if len(names) != 1:
+            raise ValueError(f"storage {storage} holds {len(names)} studies ({', '.join(names)}): pass study_name")
+        study_name = names[0]
+    study = optuna.load_study(study_name=study_name, storage=store)
+    rows = [trial_row(study_name, t) for t in study.get_trials(deepcopy=False)]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=["study_name", "trial_number", "trial_state", "trial_value"])
+    front = ["study_name", "trial_number", "trial_state", "trial_value", "run_dir"]
+    params = sorted(c for c in df.columns if c.startswith("params."))
+    inter = sorted((c for c in df.columns if c.startswith("intermediate.")), key=lambda c: int(c.split(".")[1]))
+    rest = [c for c in df.columns if c not in front + params + inter]
+    df = df[[c for c in front if c in df.columns] + params + inter + rest]
+    df["trial_number"] = df["trial_number"].astype("Int64")
+    df.attrs["direction"] = study.direction.name.lower()
+    df.attrs["storage"] = storage
+    return df
+
+
+def trial_row(study_name: str, trial) -> Dict[str, Any]:
+    row: Dict[str, Any] = {"study_name": study_name, "trial_number": trial.number, "trial_state": trial.state.name,
+                           "trial_value": trial.value, "run_dir": trial.user_attrs.get("run_dir")}
+    for key, value in trial.params.items():
+        row[f"params.{key}"] = value
+    for step, value in sorted(trial.intermediate_values.items()):
+        row[f"intermediate.{step}"] = value
+    row["last_step"] = trial.last_step
+    row["datetime_start"] = trial.datetime_start
+    row["datetime_complete"] = trial.datetime_complete
+    if trial.datetime_start is not None and trial.datetime_complete is not None:
+        row["duration_s"] = (trial.datetime_complete - trial.datetime_start).total_seconds()
+    else:
+        row["duration_s"] = None
+    for key, value in trial.user_attrs.items():
+        if key != "run_dir":
+            row[f"user_attrs.{key}"] = value
+    return row
+
+
+def intermediate_long(trials: pd.DataFrame) -> pd.DataFrame:
+    """``intermediate.<step>`` columns -> one row per trial x step (``step``, ``value``)."""
+    cols = [c for c in trials.columns if c.startswith("intermediate.")]
+    keep = ["study_name", "trial_number", "trial_state"]
+    long = trials[keep + cols].melt(id_vars=keep, var_name="step", value_name="value").dropna(subset=["value"])
+    long["step"] = long["step"].str.split(".").str[1].astype(int)
+    return long.sort_values(["trial_number", "step"]).reset_index(drop=True)

@@ -1,0 +1,66 @@
+"""Small real sweeps for the analysis, report and notebook tests, made once per test session.
+
+``grid_sweep``: Hydra's basic sweeper over two variants x two seeds (4 jobs), W&B offline.
+``optuna_sweep``: birsweep's Optuna sweeper on the repulsion search space (4 trials, median pruner), W&B offline;
+skipped while the sweeper is not installed in this checkout.
+Each is built under the session's temp dir and reused by every module that imports the fixtures.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+SMALL = ["data=synthetic", "data.synthetic.n_classes=6", "data.n_tasks=3", "trainer.iters=30", "trainer.log_every=10",
+         "trainer.progress=false", "trainer.threads=1", "model.fc_units=64", "model.h_dim=64", "model.z_dim=16",
+         "logger=wandb", "logger.mode=offline"]
+N_TASKS = 3
+
+
+def sweeper_available() -> bool:
+    return (importlib.util.find_spec("hydra_plugins.birsweep_optuna_sweeper") is not None
+            and (ROOT / "conf" / "hparams_search" / "repulsion.yaml").is_file())
+
+
+def _launch(args, sweep_dir: Path, base: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update({"WANDB_SILENT": "true", "WANDB_CACHE_DIR": str(base / "wandb-cache"),
+                "WANDB_CONFIG_DIR": str(base / "wandb-config"), "BIRSWEEP_CACHE_DIR": str(base / "cache")})
+    out = subprocess.run([sys.executable, str(ROOT / "launch.py"), "-m", *args, *SMALL,
+                          f"hydra.sweep.dir={sweep_dir}"], env=env, cwd=str(base), capture_output=True, text=True,
+                         timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(f"sweep failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+
+
+def _cached(tmp_path_factory, name: str, args) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    sweep_dir = base / name
+    done = base / f"{name}.done"
+    if not done.exists():
+        started = time.time()
+        _launch(args, sweep_dir, base)
+        done.write_text(f"{time.time() - started:.1f} s\n")
+    return sweep_dir
+
+
+@pytest.fixture(scope="session")
+def grid_sweep(tmp_path_factory) -> Path:
+    """4 jobs: variant=baseline,repulsion x seed=0,1 (job dirs 0..3)."""
+    return _cached(tmp_path_factory, "grid-sweep", ["variant=baseline,repulsion", "seed=0,1"])
+
+
+@pytest.fixture(scope="session")
+def optuna_sweep(tmp_path_factory) -> Path:
+    """4 trials of hparams_search=repulsion; the study in optuna.db in the sweep dir."""
+    if not sweeper_available():
+        pytest.skip("birsweep's Optuna sweeper is not in this checkout")
+    return _cached(tmp_path_factory, "optuna-sweep", ["hparams_search=repulsion", "hydra.sweeper.n_trials=4",
+                                                      "hydra.sweeper.study_name=rep-test"])
