@@ -321,9 +321,9 @@ class OptunaSweeper(Sweeper):
             outcome = Outcome(TrialState.COMPLETE, value=float(record["objective"]))
         elif status == "pruned":
             outcome = Outcome(TrialState.PRUNED, reason=record.get("error"))
-        elif status == "failed":
+        elif status == "failed" and not str(record.get("error")).startswith("SweepGoneError"):
             outcome = Outcome(TrialState.FAIL, reason=record.get("error") or "failed")
-        else:
+        else:  # never finished, or the job stopped because its sweep had died: a casualty of the crash
             outcome = Outcome(TrialState.FAIL, reason=f"left RUNNING: {why}")
             self._store.set_trial_user_attr(trial_id, "retryable", True)
             if record is not None and status == "running":

@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 
 
 class TrialClosedError(BirsweepError):
-    """The job's trial was finished by someone else (a later sweep failed it as stale), or its sweep is gone."""
+    """The job's trial was finished by someone else (a later sweep closed it as stale)."""
+
+
+class SweepGoneError(TrialClosedError):
+    """The sweep process that launched the job died: nobody would record the trial's end, so the job stops."""
 
 
 def build_pruner(config: Any) -> optuna.pruners.BasePruner:
@@ -95,7 +99,7 @@ class TrialHandle(RunCallback):
             raise TrialClosedError(f"trial {self.number} of study {self.study_name!r} is already {state.name}: "
                                    "a later sweep closed it (its sweep had stopped); this job stops")
         if self.owner is not None and self.owner.alive() is False:
-            raise TrialClosedError(f"the sweep that launched trial {self.number} ({self.owner}) is gone; this job "
+            raise SweepGoneError(f"the sweep that launched trial {self.number} ({self.owner}) is gone; this job "
                                    "stops: re-run the sweep to resume the study")
 
     # --- callbacks ------------------------------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+"""The sweeper's config groups: every sampler and pruner option builds, hparams_search presets compose, bad
+settings give one clear line."""
+import optuna
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+from birsweep.errors import ConfigError
+from birsweep.sweep import pruners
+from birsweep.sweep.grammar import parse_search_space
+from birsweep.sweep.sweeper import OptunaSweeper, joblib_pool_size
+from birsweep.sweep.trial import build_pruner
+from tests.conftest import ROOT
+from tests.sweep_helpers import compose_with_hydra
+
+SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
+            "grid": optuna.samplers.GridSampler, "cmaes": optuna.samplers.CmaEsSampler,
+            "gp": optuna.samplers.GPSampler, "qmc": optuna.samplers.QMCSampler}
+PRUNERS = {"median": pruners.MedianPruner, "percentile": pruners.PercentilePruner,
+           "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+           "hyperband": optuna.pruners.HyperbandPruner, "nop": optuna.pruners.NopPruner}
+
+
+def options(group):
+    return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
+
+
+def sweeper_from(cfg, **extra):
+    kwargs = {k: v for k, v in OmegaConf.to_container(cfg.hydra.sweeper, resolve=True).items()
+              if not k.startswith("_")}
+    kwargs.update(extra)
+    return OptunaSweeper(**kwargs)
+
+
+def test_the_option_lists_are_complete():
+    assert options("hydra/sweeper/sampler") == sorted(SAMPLERS)
+    assert options("hydra/sweeper/pruner") == sorted(PRUNERS)
+    assert options("hparams_search") == ["contrastive", "recon", "repulsion"]
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_every_sampler_builds_seeded(name):
+    if name == "cmaes":
+        pytest.importorskip("cmaes")
+    cfg = compose_with_hydra(["hydra/sweeper=optuna", f"hydra/sweeper/sampler={name}", "seed=7"])
+    assert cfg.hydra.sweeper.sampler.seed == 7  # seeded from the run's seed
+    sweeper = sweeper_from(cfg, params={"a": "choice(1, 2, 3)", "b": "range(0, 4)"})
+    sweeper.space = parse_search_space(sweeper.params)
+    sampler, target = sweeper._build_sampler()
+    assert type(sampler) is SAMPLERS[name]
+    assert target == (12 if name == "grid" else 20)  # the grid caps n_trials at its size
+
+
+def test_tpe_is_the_default_and_the_same_seed_proposes_the_same_trials():
+    cfg = compose_with_hydra(["hydra/sweeper=optuna"])
+    assert cfg.hydra.sweeper.sampler._target_ == "optuna.samplers.TPESampler"
+    assert cfg.hydra.sweeper.pruner._target_ == "birsweep.sweep.pruners.MedianPruner"
+    proposals = []
+    for _ in range(2):
+        study = optuna.create_study(sampler=instantiate(cfg.hydra.sweeper.sampler))
+        proposals.append([study.ask({"x": FloatDistribution(0, 1)}).params["x"] for _ in range(3)])
+    assert proposals[0] == proposals[1]
+
+
+@pytest.mark.parametrize("name", sorted(PRUNERS))
+def test_every_pruner_builds_from_its_config(name):
+    cfg = compose_with_hydra(["hydra/sweeper=optuna", f"hydra/sweeper/pruner={name}", "data=synthetic"])
+    as_dict = OmegaConf.to_container(cfg.hydra.sweeper.pruner, resolve=True)
+    assert type(build_pruner(as_dict)) is PRUNERS[name]  # what a job rebuilds from its optuna.pruner
+    if name == "hyperband":
+        assert as_dict["max_resource"] == 5  # the number of tasks
+
+
+def test_pruner_none_never_prunes_and_bad_pruners_are_refused():
+    assert type(build_pruner(None)) is optuna.pruners.NopPruner
+    with pytest.raises(ConfigError, match="cannot build the pruner 'optuna.pruners.NoSuch'"):
+        build_pruner({"_target_": "optuna.pruners.NoSuch"})
+    with pytest.raises(ConfigError, match="is not an optuna pruner"):
+        build_pruner({"_target_": "optuna.samplers.RandomSampler"})
+
+
+@pytest.mark.parametrize("name", ["repulsion", "recon", "contrastive"])
+def test_hparams_search_presets(name):
+    cfg = compose_with_hydra([f"hparams_search={name}", "experiment=demo"])
+    sw = cfg.hydra.sweeper
+    assert cfg.variant.name == name and sw._target_ == "hydra_plugins.birsweep_optuna_sweeper.OptunaSweeper"
+    assert sw.study_name == f"{name}-digits" and sw.direction == "maximize"
+    assert cfg.hydra.sweep.dir == f"multirun/{name}-digits"
+    assert OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"] == "${hydra.job.num}"
+    assert sw.sampler._target_.endswith("TPESampler") and sw.pruner._target_.endswith("MedianPruner")
+    space = parse_search_space(OmegaConf.to_container(sw.params, resolve=True))
+    keys = set(space.distributions)
+    expected = {
+        "repulsion": {"variant.repulsion.lamda_rep", "variant.rep_f", "variant.use_rep_f",
+                      "variant.repulsion.divergence"},
+        "recon": {"variant.recon.lamda_rep", "variant.recon.lamda_atr", "variant.recon.average"},
+        "contrastive": {"variant.contrastive.c_temp", "variant.contrastive.c_lr", "variant.contrastive.c_drop",
+                        "variant.contrastive.c_scores"},
+    }[name]
+    assert keys == expected and not space.fixed
+    for key, dist in space.distributions.items():  # every searched key exists in the typed config
+        assert OmegaConf.select(cfg, key, throw_on_missing=True) is not None
+        if key.endswith(("lamda_rep", "lamda_atr", "c_temp", "c_lr")):
+            assert isinstance(dist, FloatDistribution) and dist.log
+        if key.endswith(("use_rep_f", "average", "c_scores")):
+            assert dist == CategoricalDistribution([True, False])
+
+
+@pytest.mark.parametrize("setting, fragment", [
+    ({"direction": "up"}, "hydra.sweeper.direction='up' is not one of maximize, minimize"),
+    ({"n_trials": 0}, "hydra.sweeper.n_trials=0 must be a whole number"),
+    ({"n_jobs": "two"}, "hydra.sweeper.n_jobs='two' must be a whole number"),
+    ({"max_failure_rate": 1.5}, "max_failure_rate=1.5 is out of range [0, 1]"),
+    ({"dispatch": "fast"}, "hydra.sweeper.dispatch='fast' is not one of auto, slots, batch"),
+    ({"job_threads": 0}, "hydra.sweeper.job_threads=0 must be auto, null"),
+    ({"study_name": ""}, "hydra.sweeper.study_name is empty"),
+    ({"grace_period": 10, "heartbeat_interval": 30}, "grace_period must be longer than heartbeat_interval"),
+])
+def test_bad_settings_give_one_clear_line(setting, fragment):
+    cfg = compose_with_hydra(["hydra/sweeper=optuna"])
+    with pytest.raises(ConfigError) as err:
+        sweeper_from(cfg, **setting)._check_settings()
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_sampler_and_ungriddable_space_are_refused():
+    cfg = compose_with_hydra(["hydra/sweeper=optuna"])
+    sweeper = sweeper_from(cfg, sampler={"_target_": "optuna.samplers.NoSuchSampler"})
+    sweeper.space = parse_search_space({"a": "interval(0, 1)"})
+    with pytest.raises(ConfigError, match=r"^unknown sampler 'optuna.samplers.NoSuchSampler': choose hydra/sweeper"):
+        sweeper._build_sampler()
+    grid = sweeper_from(compose_with_hydra(["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid"]))
+    grid.space = parse_search_space({"a": "interval(0, 1)"})
+    with pytest.raises(ConfigError, match="the grid sampler needs a finite set of values: give a as choice"):
+        grid._build_sampler()
+
+
+def test_joblib_pool_size_follows_joblibs_meaning():
+    assert joblib_pool_size(3, cpus=8) == 3
+    assert joblib_pool_size(-1, cpus=8) == 8 and joblib_pool_size(-2, cpus=8) == 7
+    assert joblib_pool_size(None, cpus=2) == 2 and joblib_pool_size(-9, cpus=2) == 1

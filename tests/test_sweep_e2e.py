@@ -1,0 +1,196 @@
+"""Real sweeps through ``python launch.py -m``: pruning across processes with joblib and slots refilled at once,
+failures recorded with their reason, a killed sweep resumed, SQLite and journal storages, optuna-dashboard."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import optuna
+import pytest
+import yaml
+
+from birsweep.sweep.storage import open_storage
+from tests.sweep_helpers import assert_records_agree, load_study, run_sweep, states
+
+LR = "trainer.lr=tag(log, interval(1e-6, 1e-2))"
+GOOD, BAD = 3e-3, 1e-6
+
+
+def enqueue(storage, name, *params_list):
+    study = optuna.create_study(study_name=name, storage=open_storage(storage), direction="maximize")
+    for params in params_list:
+        study.enqueue_trial(params)
+
+
+def test_joblib_sweep_prunes_across_processes_and_refills_slots(tmp_path):
+    storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
+    # trial 0 is long, 1 short: slot-filling starts trial 2 as soon as 1 ends, while 0 still runs;
+    # 2 and 3 learn nothing (tiny lr) and are pruned by the job-side median pruner after task 2
+    enqueue(storage, "e2e", {"trainer.lr": GOOD, "trainer.iters": 150}, {"trainer.lr": GOOD, "trainer.iters": 30},
+            {"trainer.lr": BAD, "trainer.iters": 30}, {"trainer.lr": BAD, "trainer.iters": 30})
+    out = run_sweep(tmp_path, "hydra/launcher=joblib", LR, "trainer.iters=choice(30, 150)",
+                    "hydra.sweeper.study_name=e2e", "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=2",
+                    "hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=2")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    study = load_study(storage, "e2e")
+    trials = study.trials
+    assert len(trials) == 5 and states(study).get("RUNNING", 0) == 0
+    assert [t.state.name for t in trials[:4]] == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
+    assert trials[2].last_step == 2 and trials[3].last_step == 2
+    assert_records_agree(study, tmp_path / "sweep")
+    assert trials[2].datetime_start < trials[0].datetime_complete, "slot freed by trial 1 not refilled at once"
+    # one torch thread per job
+    cfg = yaml.safe_load((tmp_path / "sweep" / "2" / ".hydra" / "config.yaml").read_text())
+    assert cfg["trainer"]["threads"] == 1 and cfg["optuna"]["trial_number"] == 2
+    results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    assert results["counts"]["PRUNED"] >= 2 and results["best_trial"] in (0, 1, 4)
+    assert results["best_value"] == pytest.approx(study.best_value)
+    assert set(results["best_params"]) == {"trainer.lr", "trainer.iters"}
+    csv_lines = (tmp_path / "sweep" / "trials.csv").read_text().splitlines()
+    assert len(csv_lines) == 6 and "state" in csv_lines[0] and "params_trainer.lr" in csv_lines[0]
+    assert "Optuna study 'e2e' (maximize)" in out.stdout and "optuna-dashboard sqlite:///" in out.stdout
+
+
+@pytest.mark.parametrize("store", ["sqlite", "journal"])
+def test_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path, store):
+    storage = f"sqlite:///{tmp_path}/sweep/optuna.db" if store == "sqlite" else str(tmp_path / "study.log")
+    nan, missing = {"trainer.lr": 1e30, "data.name": "synthetic"}, {"trainer.lr": 1e-3, "data.name": "mnist"}
+    ok = {"trainer.lr": 1e-3, "data.name": "synthetic"}
+    enqueue(storage, "fail", ok, nan, missing, ok)
+    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(1e-4, 1e30))", "data.name=choice(synthetic, mnist)",
+                    "data.root=/nonexistent", "data.download=false", f"hydra.sweeper.storage={storage}",
+                    "hydra.sweeper.study_name=fail", "hydra.sweeper.n_trials=4", "hydra.sweeper.max_failure_rate=0.5")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    study = load_study(storage, "fail")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "FAIL", "COMPLETE"]
+    assert study.trials[1].user_attrs["fail_reason"].startswith("NonFiniteLossError: loss ")
+    assert "became nan" in study.trials[1].user_attrs["fail_reason"]
+    assert study.trials[2].user_attrs["fail_reason"].startswith("DataNotFoundError: MNIST not found at /nonexistent")
+    assert_records_agree(study, tmp_path / "sweep")
+    assert "failed: #1 NonFiniteLossError" in out.stdout
+
+
+def test_too_many_failures_stop_the_sweep(tmp_path):
+    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(1e29, 1e30))", "hydra.sweeper.study_name=bad",
+                    "hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.25")
+    assert out.returncode == 1
+    assert "error: 4 of 4 trials failed, more than max_failure_rate=0.25; the sweep stops" in out.stderr
+    study = load_study(f"sqlite:///{tmp_path}/sweep/optuna.db", "bad")
+    assert states(study) == {"FAIL": 4}
+    assert (tmp_path / "sweep" / "optimization_results.yaml").exists()
+
+
+def test_bad_sweeper_config_is_one_line(tmp_path):
+    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(0, 1))")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == \
+        "error: trainer.lr: tag(log, interval(0.0, 1.0)) needs a lower bound above 0"
+    out = run_sweep(tmp_path, LR, "hydra.sweeper.storage=study.txt")
+    assert out.returncode == 2 and "is neither a database URL" in out.stderr.strip().splitlines()[-1]
+    out = run_sweep(tmp_path, "trainer.lr=0.1")
+    assert out.returncode == 2 and "error: nothing to search" in out.stderr
+
+
+def _descendants(pid):
+    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.split("\n")
+    children = {}
+    for line in out:
+        if line.strip():
+            p, pp = map(int, line.split())
+            children.setdefault(pp, []).append(p)
+    found, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
+@pytest.mark.parametrize("store", ["journal", "sqlite"])
+def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
+    storage = str(tmp_path / "study.log") if store == "journal" else f"sqlite:///{tmp_path}/study.db"
+    args = ["hydra/launcher=joblib", LR, "trainer.iters=60", f"hydra.sweeper.storage={storage}",
+            "hydra.sweeper.study_name=kill", "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2",
+            "hydra.sweeper.retry_failed=true"]
+    proc = run_sweep(tmp_path, *args, wait=False)
+    workers = []
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:  # kill the sweep once a trial finished and others are in flight
+            time.sleep(0.5)
+            if not os.path.exists(storage.replace("sqlite:///", "")):
+                continue
+            try:
+                s = states(load_study(storage, "kill"))
+            except Exception:
+                continue
+            if s.get("COMPLETE", 0) + s.get("PRUNED", 0) >= 1 and s.get("RUNNING", 0) >= 1:
+                break
+        workers = _descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)  # the sweep process only: its joblib workers are orphaned
+        proc.wait(timeout=30)
+        killed = load_study(storage, "kill")
+        running = [t.number for t in killed.trials if t.state.name == "RUNNING"]
+        assert running, states(killed)
+        out = run_sweep(tmp_path, *args)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    finally:
+        for pid in workers:  # orphans of the killed sweep still idling in joblib's pool
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    study = load_study(storage, "kill")
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
+    assert len(finished) == 6 and states(study).get("RUNNING", 0) == 0 and states(study).get("WAITING", 0) == 0
+    for number in running:  # failed as stale, or closed from the job's record if it got to finish
+        t = study.trials[number]
+        assert t.state.name in ("FAIL", "COMPLETE", "PRUNED")
+        if t.state.name == "FAIL":
+            assert "left RUNNING: its sweep (pid" in t.user_attrs["fail_reason"]
+            retry = [r for r in study.trials if r.user_attrs.get("retry_of") == number]
+            assert len(retry) == 1 and retry[0].params == t.params  # retry_failed: same parameters again
+    # jobs are numbered on by trial number: every job dir is a trial's, the re-run's trials come after the killed
+    dirs = {int(p.name) for p in (tmp_path / "sweep").iterdir() if p.name.isdigit()}
+    assert dirs <= {t.number for t in study.trials} and max(dirs) == study.trials[-1].number > max(running)
+    time.sleep(3)  # an orphaned job notices its sweep is gone at its next task end
+    assert_records_agree(study, tmp_path / "sweep")
+    assert "left RUNNING" in out.stderr + out.stdout
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("store", ["sqlite", "journal"])
+def test_optuna_dashboard_opens_the_storage(tmp_path, store):
+    pytest.importorskip("optuna_dashboard")
+    storage = f"sqlite:///{tmp_path}/d.db" if store == "sqlite" else str(tmp_path / "d.log")
+    study = optuna.create_study(study_name="dash", storage=open_storage(storage), direction="maximize")
+    study.add_trial(optuna.create_trial(value=0.5, params={"x": 0.1},
+                                        distributions={"x": optuna.distributions.FloatDistribution(0, 1)}))
+    port = _free_port()
+    exe = os.path.join(os.path.dirname(sys.executable), "optuna-dashboard")
+    dash = subprocess.Popen([exe, storage, "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body, deadline = None, time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as r:
+                    body = json.loads(r.read())
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, "optuna-dashboard did not answer"
+        names = [s["study_name"] for s in body["study_summaries"]]
+        assert names == ["dash"]
+    finally:
+        dash.terminate()
+        dash.wait(timeout=30)
