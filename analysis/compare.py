@@ -133,16 +133,15 @@ def mean_matrix(tasks: pd.DataFrame) -> np.ndarray:
     return matrix
 
 
-def best_trial(runs: pd.DataFrame, trials: Optional[pd.DataFrame] = None, direction: str = "maximize"):
-    """The best completed trial: its row from ``trials`` (a :func:`load_study` frame) if given, else from the
-    runs of a sweep; None when there is no completed trial."""
-    frame = trials if trials is not None else runs
-    value = "trial_value" if trials is not None else "final_avg_acc"
-    state = "trial_state" if trials is not None else "status"
-    done = frame[(frame[state] == ("COMPLETE" if trials is not None else "completed")) & frame[value].notna()]
-    if "trial_number" in done:
-        done = done[done["trial_number"].notna()]
+def best_trial(runs: Optional[pd.DataFrame], trials: Optional[pd.DataFrame] = None, direction: str = "maximize"):
+    """The best completed trial as a row: from ``trials`` (a :func:`load_study` frame) when given, else the best
+    completed run of ``runs`` (a sweep's trials, or any runs); None when nothing completed."""
+    if trials is not None:
+        frame, value, done = trials, "trial_value", trials["trial_state"] == "COMPLETE"
+    else:
+        frame, value, done = runs, "final_avg_acc", runs["status"] == "completed"
+    done = frame[done & frame[value].notna()]
     if done.empty:
         return None
-    idx = done[value].astype(float).idxmax() if direction == "maximize" else done[value].astype(float).idxmin()
-    return done.loc[idx]
+    values = done[value].astype(float)
+    return done.loc[values.idxmax() if direction == "maximize" else values.idxmin()]

@@ -144,7 +144,8 @@ class WandbLogger(RunCallback):
         status = record.data["status"]
         files_dir = getattr(run, "dir", None)
         self._safe("finish", run.finish, exit_code=EXIT_CODES.get(status, 1))
-        if self.mode == "offline" and not self.broken and files_dir:
+        quiet = os.environ.get("WANDB_SILENT", "").lower() in ("1", "true", "yes")
+        if self.mode == "offline" and not self.broken and files_dir and quiet:  # else W&B prints it itself
             print(f"W&B offline run ({status}): upload with  wandb sync {os.path.dirname(files_dir.rstrip(os.sep))}")
 
     # --- pieces -------------------------------------------------------------------------------------------------
@@ -212,7 +213,8 @@ class WandbLogger(RunCallback):
         data = record.data
         summary: Dict[str, Any] = {
             key: data.get(key) for key in ("status", "error", "final_avg_acc", "forgetting", "bwt", "objective",
-                                           "tasks_done", "n_tasks")}
+                                           "tasks_done", "n_tasks", "started_at", "finished_at")}
+        summary["git_commit"] = (data.get("env") or {}).get("git_commit")
         timings = data.get("timings") or {}
         for key, value in timings.items():
             if not isinstance(value, list):
