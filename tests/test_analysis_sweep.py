@@ -1,0 +1,71 @@
+"""An Optuna sweep seen through analysis: trial columns, joins with the study, W&B runs of every trial."""
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+import analysis
+from birsweep.tracking.wandb_offline import find_runs, read_run
+from tests.test_analysis_fixtures import N_TASKS, optuna_sweep  # noqa: F401 - fixture
+
+SEARCHED = ["variant.rep_f", "variant.repulsion.divergence", "variant.repulsion.lamda_rep", "variant.use_rep_f"]
+
+
+def test_load_runs_has_one_row_per_trial_with_its_parameters(optuna_sweep):
+    runs = analysis.load_runs(optuna_sweep)
+    assert len(runs) == 4
+    assert sorted(runs["trial_number"]) == [0, 1, 2, 3]
+    assert (runs["study_name"] == "rep-test").all() and (runs["variant"] == "repulsion").all()
+    assert {"variant", "seed", "final_avg_acc", "status", "trial_number", "trial_state"} <= set(runs.columns)
+    assert sorted(c for c in runs.columns if c.startswith("params.")) == [f"params.{p}" for p in SEARCHED]
+    for _, row in runs.iterrows():
+        with open(os.path.join(row["run_dir"], "results.json")) as f:
+            rec = json.load(f)
+        assert row["status"] == rec["status"] and row["final_avg_acc"] == rec["final_avg_acc"]
+        for p in SEARCHED:
+            assert row[f"params.{p}"] == rec["trial"]["params"][p]
+            # the job really ran with the sampled value: the flattened config agrees
+            used, sampled = row[p], row[f"params.{p}"]
+            assert used == (pytest.approx(sampled) if isinstance(sampled, float) else sampled), p
+    tasks = analysis.load_tasks(optuna_sweep)
+    assert len(tasks) == 4 * N_TASKS
+    assert set(tasks["trial_number"]) == {0, 1, 2, 3}
+
+
+def test_study_trials_join_the_runs(optuna_sweep):
+    runs = analysis.load_runs(optuna_sweep)
+    trials = analysis.load_study(str(optuna_sweep))
+    assert trials.attrs["storage"] == f"sqlite:///{optuna_sweep / 'optuna.db'}"
+    joined = runs.merge(trials, on=["study_name", "trial_number"], suffixes=("", "_study"))
+    assert len(joined) == 4
+    assert (joined["trial_state"] == joined["trial_state_study"]).all()
+    assert (joined["run_dir"] == joined["run_dir_study"]).all()
+    done = joined[joined["trial_state"] == "COMPLETE"]
+    assert (done["trial_value"] == done["final_avg_acc"]).all()
+    # the average accuracy reported after each task is the record's
+    for _, row in joined.iterrows():
+        with open(os.path.join(row["run_dir"], "results.json")) as f:
+            avg = json.load(f)["avg_acc"]
+        reported = [row[f"intermediate.{t}"] for t in range(1, len(avg) + 1)]
+        assert reported == pytest.approx(avg)
+    for p in SEARCHED:
+        pd.testing.assert_series_equal(joined[f"params.{p}"], joined[f"params.{p}_study"], check_names=False)
+
+
+def test_every_trial_has_a_finished_offline_wandb_run_grouped_by_study(optuna_sweep):
+    runs = analysis.load_runs(optuna_sweep)
+    for _, row in runs.iterrows():
+        found = find_runs(row["run_dir"])
+        assert len(found) == 1
+        wb = read_run(found[0], wait=60)
+        assert wb["exit_code"] == 0 and wb["summary"]["status"] == row["status"]
+        assert wb["run"]["group"] == "rep-test" and wb["run"]["job_type"] == "repulsion"
+        assert wb["run"]["name"] == f"repulsion-s0-t{row['trial_number']}"
+        assert wb["summary"]["trial_number"] == row["trial_number"]
+        for p in SEARCHED:
+            assert wb["summary"][f"params.{p}"] == row[f"params.{p}"]
+        assert [r["acc/avg"] for r in wb["history"] if "acc/avg" in r] == pytest.approx(
+            analysis.load_tasks(row["run_dir"])["avg_acc"].dropna().tolist())
