@@ -1,7 +1,8 @@
 """Where a study lives. One rule, the same as ``optuna-dashboard``'s:
 
 * a string with ``://`` is a database URL for Optuna's RDBStorage: ``sqlite:////abs/path/optuna.db``,
-  ``postgresql://user:password@host:5432/db`` (needs ``psycopg2``: ``pip install -e '.[postgres]'``), ...;
+  ``postgresql://user:password@host:5432/db`` (SQLAlchemy 2.1 drives it with psycopg 3: ``pip install -e '.[postgres]'``;
+  ``postgresql+psycopg2://`` uses psycopg2), ...;
 * a path ending in ``.log`` is a journal file (Optuna's ``JournalFileBackend``: appends only, locks with a
   symlink, safe on NFS where SQLite's locking is not);
 * nothing (``null``) is the sweeper's default, a SQLite file ``optuna.db`` in the sweep dir.
@@ -62,12 +63,17 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     try:
         return optuna.storages.RDBStorage(spec, engine_kwargs=engine_kwargs)
-    except ImportError as err:  # e.g. no psycopg2 for postgresql://
+    except ImportError as err:  # e.g. no psycopg (3) for postgresql://
         raise ConfigError(f"storage {mask_url(spec)!r} needs a database driver that is not installed "
-                          f"({err}); for PostgreSQL: pip install -e '.[postgres]'") from None
+                          f"({_first_line(err)}); for PostgreSQL: pip install 'psycopg[binary]'") from None
     except Exception as err:  # SQLAlchemy's connection errors, bad URLs
-        msg = mask_url(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
+        msg = mask_url(_first_line(err))
         raise ConfigError(f"cannot open storage {mask_url(spec)!r}: {msg}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def describe(spec: Optional[str]) -> str:

@@ -45,6 +45,7 @@ from birsweep.tracking.secrets import mask_url
 log = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+OWNERLESS_GRACE_S = 5.0  # a RUNNING trial nobody has marked as theirs after this long was asked by a dead sweep
 MIN_TRIALS_FOR_FAILURE_RATE = 4  # the failure rate is judged once this many trials (or all) have finished
 OUT_OF_PROCESS_LAUNCHERS = ("JoblibLauncher", "BaseSubmititLauncher")
 
@@ -95,6 +96,12 @@ def outcome_of(ret: Any) -> Outcome:
     if isinstance(value, BaseException):
         return Outcome(TrialState.FAIL, reason=f"{type(value).__name__}: {_first_line(value)}")
     return Outcome(TrialState.FAIL, reason=f"job status {ret.status.name}")
+
+
+def runs_jobs_side_by_side_here(launcher: Any) -> bool:
+    """joblib and submitit's local executor run several jobs as processes on this machine's cores."""
+    names = {c.__name__ for c in type(launcher).__mro__}
+    return "JoblibLauncher" in names or ("LocalLauncher" in names and "submitit" in type(launcher).__module__)
 
 
 def joblib_pool_size(n_jobs: Any, cpus: Optional[int] = None) -> int:
@@ -272,8 +279,7 @@ class OptunaSweeper(Sweeper):
         if any(a.lstrip("+~").startswith("trainer.threads=") for a in arguments):
             return None
         if jt == "auto":
-            names = {c.__name__ for c in type(self.launcher).__mro__}
-            if "JoblibLauncher" not in names:
+            if not runs_jobs_side_by_side_here(self.launcher):
                 return None
             jt = 1
         return f"trainer.threads={jt}"
@@ -296,11 +302,23 @@ class OptunaSweeper(Sweeper):
 
         A RUNNING trial is stale when its owner (the sweep process) is known dead on this host, or its heartbeat
         is older than ``grace_period`` (owner on another machine, which may still be running it)."""
-        now = time.time()
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             owner = Owner.decode(t.user_attrs.get("owner"))
+            if owner is None and t.datetime_start is not None:
+                # a sweep marks its trial right after asking for it: wait that long before judging an unmarked one
+                age = time.time() - t.datetime_start.timestamp()
+                if age < OWNERLESS_GRACE_S:
+                    time.sleep(OWNERLESS_GRACE_S - age)
+                t = self._store.get_trial(self._trial_id(t))
+                if t.state != TrialState.RUNNING:
+                    continue
+                owner = Owner.decode(t.user_attrs.get("owner"))
+                if owner is None:
+                    self._close_stale(t, "its sweep stopped before marking it")
+                    continue
             if owner == self.owner:
                 continue
+            now = time.time()
             alive = owner.alive() if owner is not None else None
             beat = t.user_attrs.get("heartbeat") or (t.datetime_start.timestamp() if t.datetime_start else now)
             if alive is True or (alive is None and now - float(beat) <= self.grace_period):
