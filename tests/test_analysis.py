@@ -295,3 +295,12 @@ def test_wandb_report_builds_without_network(grid_sweep, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     with pytest.raises(RuntimeError, match="needs the W&B server"):
         analysis.wandb_report("birsweep", "my-team", group="g", save=True)
+
+
+def test_load_wandb_without_a_login_says_so(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    with pytest.raises(WandbUnavailable, match="API key|wandb login"):
+        load_wandb("birsweep")

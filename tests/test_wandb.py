@@ -33,6 +33,12 @@ def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    # train() is called directly (not through app.run, which applies trainer.threads): one thread, as the
+    # W&B service process shares the cores
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def only_run(job_dir) -> dict:
