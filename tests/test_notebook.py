@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import nbformat
-import pytest
 
 import analysis
 from tests.conftest import ROOT
-from tests.test_analysis_fixtures import N_TASKS, grid_sweep, optuna_sweep  # noqa: F401 - fixtures
+from tests.test_analysis_fixtures import grid_sweep, optuna_sweep  # noqa: F401 - fixtures
 
 NOTEBOOK = ROOT / "analysis" / "notebooks" / "results.ipynb"
 

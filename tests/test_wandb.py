@@ -226,6 +226,8 @@ def test_disabled_mode_and_bad_name_format(tmp_path):
     train(cfg, str(tmp_path / "job"), [WandbLogger(cfg)])
     assert results(tmp_path / "job")["status"] == "completed"
     assert not os.path.exists(tmp_path / "job" / "wandb") or not find_runs(str(tmp_path / "job"))
+    with pytest.raises(ConfigError, match="logger.samples_per_class=0 must be at least 1"):
+        WandbLogger(make_cfg(WANDB + ["logger.samples_per_class=0"]))
     with pytest.raises(ConfigError, match=r"unknown field \{trail\}"):
         WandbLogger(make_cfg(WANDB + ["logger.name_format='{variant}{trail}'"]))
     assert run_name(make_cfg(WANDB + ["logger.name_format='{experiment}/{data}-{seed}'", "seed=4"])) == \

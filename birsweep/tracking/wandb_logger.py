@@ -71,6 +71,9 @@ class WandbLogger(RunCallback):
         lc = cfg.logger
         self.mode = str(lc.mode)
         self.name = run_name(cfg)  # fails at start on a bad format
+        if lc.log_samples and int(lc.samples_per_class) < 1:
+            raise ConfigError(f"logger.samples_per_class={lc.samples_per_class} must be at least 1 "
+                              "(or logger.log_samples=false)")
         study = _study_name(cfg)
         self.group = lc.group or study or str(cfg.experiment_name)
         self.job_type = lc.job_type or str(cfg.variant.name)
@@ -240,10 +243,12 @@ class WandbLogger(RunCallback):
             self.run.tags = tuple(self.run.tags or ()) + (status,)
 
     # --- samples ------------------------------------------------------------------------------------------------
-    def _class_labels(self, n: int) -> List[str]:
+    def _seen_labels(self, task: int, model) -> List[str]:
+        """Original labels of the classes seen after ``task`` tasks, in the model's (relabelled) class order."""
         order = (self.record.data.get("class_order") if self.record is not None else None) or []
-        flat = [c for task in order for c in task]
-        return [str(flat[i]) if i < len(flat) else str(i) for i in range(n)]
+        if order:
+            return [str(c) for t in order[:task] for c in t]
+        return [str(c) for c in range(model.n_classes * task // int(self.cfg.data.n_tasks))]
 
     @torch.no_grad()
     def _log_samples(self, task: int, model) -> None:
@@ -251,8 +256,8 @@ class WandbLogger(RunCallback):
 
         from birsweep.tracking.figures import figure_rgb, image_grid, prior_statistics
 
-        n_seen = len(self._class_labels_seen(task))
-        labels = self._class_labels(n_seen)
+        labels = self._seen_labels(task, model)
+        n_seen = len(labels)
         shape = image_shape(self.cfg)
         step = max(self.last_step, task * self.iters)
         pixel_model = (self.cfg.model.encoder.type == "none" and shape is not None
@@ -273,14 +278,6 @@ class WandbLogger(RunCallback):
             fig = prior_statistics(mu, logvar, labels, title=f"class prior modes after task {task}")
             caption = f"after task {task}: latent prior of the {n_seen} classes seen (replay is in feature space)"
             self._log({"samples/prior": wandb.Image(figure_rgb(fig), caption=caption), "task": task}, step)
-
-    def _class_labels_seen(self, task: int) -> List[Any]:
-        order = (self.record.data.get("class_order") if self.record is not None else None) or []
-        if order:
-            return [c for t in order[:task] for c in t]
-        per_task = self.cfg.data.synthetic.n_classes if self.cfg.data.name == "synthetic" else None
-        n_classes = per_task or 10
-        return list(range(task * n_classes // int(self.cfg.data.n_tasks)))
 
     @torch.no_grad()
     def _generate(self, model, classes: torch.Tensor, task: int) -> torch.Tensor:
