@@ -33,6 +33,7 @@ def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE")  # conftest disables W&B; here logger.mode decides
     # train() is called directly (not through app.run, which applies trainer.threads): one thread, as the
     # W&B service process shares the cores
     threads = torch.get_num_threads()
@@ -221,11 +222,17 @@ def test_interrupted_then_resumed_job_logs_the_whole_history(tmp_path):
     assert_mirrors(read_run(second[0], wait=60), rec)
 
 
-def test_disabled_mode_and_bad_name_format(tmp_path):
+def test_disabled_mode_and_bad_name_format(tmp_path, monkeypatch):
     cfg = make_cfg(WANDB + ["logger.mode=disabled"])
     train(cfg, str(tmp_path / "job"), [WandbLogger(cfg)])
     assert results(tmp_path / "job")["status"] == "completed"
     assert not os.path.exists(tmp_path / "job" / "wandb") or not find_runs(str(tmp_path / "job"))
+    # WANDB_MODE in the environment wins over logger.mode (how tests and CI keep W&B off)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    cfg = make_cfg(WANDB)
+    assert WandbLogger(cfg).mode == "disabled"
+    train(cfg, str(tmp_path / "job2"), [WandbLogger(cfg)])
+    assert results(tmp_path / "job2")["status"] == "completed" and not find_runs(str(tmp_path / "job2"))
     with pytest.raises(ConfigError, match="logger.samples_per_class=0 must be at least 1"):
         WandbLogger(make_cfg(WANDB + ["logger.samples_per_class=0"]))
     with pytest.raises(ConfigError, match=r"unknown field \{trail\}"):

@@ -1,7 +1,7 @@
 """Weights & Biases logger: one W&B run per job, mirroring the run record.
 
 * ``logger.mode``: ``offline`` (default; no account or network, ``wandb sync`` prints at the end), ``online``,
-  ``disabled``. The run's files live inside the Hydra job dir (``<job>/wandb/``) unless ``logger.dir`` says
+  ``disabled``; ``WANDB_MODE`` in the environment, when set, wins (CI, clusters without network, tests). The run's files live inside the Hydra job dir (``<job>/wandb/``) unless ``logger.dir`` says
   otherwise.
 * Logged: the resolved (secret-masked) config; losses every ``trainer.log_every`` iterations as ``train/<name>``
   with the global iteration as step; after each task ``acc/task_<k>``, ``acc/avg`` and ``time/task_s`` (charted
@@ -36,6 +36,7 @@ EXIT_CODES = {"completed": 0, "pruned": 0, "failed": 1, "running": 1}
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "digits": (1, 8, 8),
                 "cifar10": (3, 32, 32), "cifar100": (3, 32, 32)}
 MAX_SAMPLE_CLASSES = 20
+ENV_MODES = {"offline": "offline", "dryrun": "offline", "online": "online", "run": "online", "disabled": "disabled"}
 
 
 def _study_name(cfg: DictConfig) -> Optional[str]:
@@ -70,6 +71,10 @@ class WandbLogger(RunCallback):
         self.cfg = cfg
         lc = cfg.logger
         self.mode = str(lc.mode)
+        env_mode = ENV_MODES.get(os.environ.get("WANDB_MODE", "").strip().lower())
+        if env_mode and env_mode != self.mode:  # CI, clusters and test harnesses force a mode this way
+            log.info("W&B mode %s from WANDB_MODE (logger.mode=%s)", env_mode, self.mode)
+            self.mode = env_mode
         self.name = run_name(cfg)  # fails at start on a bad format
         if lc.log_samples and int(lc.samples_per_class) < 1:
             raise ConfigError(f"logger.samples_per_class={lc.samples_per_class} must be at least 1 "
