@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import pandas as pd
@@ -63,8 +64,15 @@ def read_record(path: str) -> Dict[str, Any]:
 
 
 def iter_records(paths: Paths) -> Iterator[Dict[str, Any]]:
+    """The records under ``paths``; an unreadable file (not a run record) is skipped with a warning."""
     for path in find_records(paths):
-        data = read_record(path)
+        try:
+            data = read_record(path)
+            if not isinstance(data, dict) or "status" not in data:
+                raise ValueError("not a run record")
+        except (OSError, ValueError) as err:
+            warnings.warn(f"skipping {path}: {err}", stacklevel=2)
+            continue
         data["_path"] = path
         yield data
 

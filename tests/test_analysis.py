@@ -101,6 +101,10 @@ def test_flatten_and_missing_dirs(tmp_path):
     with pytest.raises(FileNotFoundError):
         analysis.load_runs(tmp_path / "nope")
     assert analysis.load_runs(tmp_path).empty
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="skipping .*broken"):
+        assert analysis.load_runs(tmp_path).empty
 
 
 # --- comparisons ------------------------------------------------------------------------------------------------------
