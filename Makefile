@@ -14,12 +14,18 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[dev,dashboard]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,dashboard,postgres]"
 	touch $(STAMP)
 
+# the demo: a small Optuna study of distribution repulsion on split digits (8 trials, 2 at a time, pruning after
+# each task), then the HTML comparison report of its trials
+DEMO_DIR := multirun/repulsion-digits
 demo: $(STAMP)
-	$(BIN)/python launch.py experiment=demo
-	$(BIN)/python launch.py experiment=demo model.replay=none model.si_c=0 experiment_name=demo-finetune
+	WANDB_SILENT=true $(BIN)/python launch.py -m hparams_search=repulsion experiment=demo hydra/launcher=joblib \
+		hydra.sweeper.n_trials=8 hydra.sweeper.n_jobs=2
+	$(BIN)/python -m analysis.report $(DEMO_DIR) -o $(DEMO_DIR)/report.html
+	@echo "results: $(DEMO_DIR)/ (optuna.db, trials.csv, optimization_results.yaml, one job dir per trial)"
+	@echo "report:  $(DEMO_DIR)/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

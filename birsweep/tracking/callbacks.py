@@ -13,6 +13,10 @@ class RunCallback:
     def on_losses(self, step: int, task: int, values: Dict[str, float]) -> None:
         pass
 
+    def on_model(self, task: int, model, inputs) -> None:
+        """After task ``task``'s evaluation, before ``on_task_end``: the trained model and its inputs, read-only
+        (draw random numbers from your own generator, so the run's numbers do not change)."""
+
     def on_task_end(self, task: int, record) -> None:
         """Called after a task's evaluation and checkpoint; may raise optuna.TrialPruned to stop the run."""
 
@@ -31,6 +35,10 @@ class CallbackList(RunCallback):
     def on_losses(self, step, task, values) -> None:
         for c in self.callbacks:
             c.on_losses(step, task, values)
+
+    def on_model(self, task, model, inputs) -> None:
+        for c in self.callbacks:
+            c.on_model(task, model, inputs)
 
     def on_task_end(self, task, record) -> None:
         for c in self.callbacks:

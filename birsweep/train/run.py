@@ -155,6 +155,7 @@ class Run:
             self.record.save()
             log.info("after task %d/%d: average accuracy %.2f%% (%s)", task + 1, n_tasks,
                      100 * self.record.data["avg_acc"][-1], " ".join(f"{100 * a:.1f}" for a in accs))
+            self.callbacks.on_model(task + 1, self.model, self.inputs)
             self.callbacks.on_task_end(task + 1, self.record)
         return self.record.data["final_avg_acc"]
 
