@@ -31,11 +31,15 @@ class SynapticIntelligence:
         torch._foreach_zero_(self.W)
         torch._foreach_copy_(self.prev, [p.detach() for p in self.params])
 
+    def _drift(self) -> List[torch.Tensor]:
+        """theta - theta_tilde for every tracked parameter."""
+        return torch._foreach_sub([p.detach() for p in self.params], self.anchor)
+
     @torch.no_grad()
     def add_penalty_grad(self) -> None:
         if not (self.enabled and self.has_omega):
             return
-        diff = torch._foreach_sub([p.detach() for p in self.params], self.anchor)
+        diff = self._drift()
         torch._foreach_mul_(diff, self.omega)
         torch._foreach_add_([p.grad for p in self.params], diff, alpha=2.0 * self.c)
 
@@ -44,8 +48,7 @@ class SynapticIntelligence:
         """sum_i omega_i (theta_i - theta_tilde_i)^2 (unweighted by c), as a device scalar."""
         if not self.has_omega:
             return torch.zeros((), device=self.params[0].device)
-        diff = torch._foreach_sub([p.detach() for p in self.params], self.anchor)
-        return sum((o * d * d).sum() for o, d in zip(self.omega, diff))
+        return sum((o * d * d).sum() for o, d in zip(self.omega, self._drift()))
 
     @torch.no_grad()
     def after_step(self) -> None:
@@ -64,7 +67,7 @@ class SynapticIntelligence:
         if not self.enabled:
             return
         now = [p.detach() for p in self.params]
-        denom = torch._foreach_sub(now, self.anchor)
+        denom = self._drift()
         torch._foreach_mul_(denom, denom)
         torch._foreach_add_(denom, self.epsilon)
         torch._foreach_add_(self.omega, torch._foreach_div(self.W, denom))
