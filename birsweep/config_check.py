@@ -16,7 +16,6 @@ CHOICES = {
     "model.recon": ("mse", "bce"),
     "model.replay": ("generative", "none"),
     "trainer.precision": ("32", "bf16"),
-    "variant.name": ("baseline", "repulsion", "recon", "contrastive"),
     "variant.repulsion.divergence": ("js", "kl"),
     "logger.name": ("wandb", "none"),
     "logger.mode": ("offline", "online", "disabled"),
@@ -25,6 +24,7 @@ CHOICES = {
 # key: (low, high, low_inclusive, high_inclusive)
 RANGES = {
     "data.n_tasks": (1, math.inf, True, False),
+    "data.natural_order_below_seed": (0, math.inf, True, False),
     "model.fc_layers": (2, math.inf, True, False),
     "model.fc_units": (1, math.inf, True, False),
     "model.h_dim": (1, math.inf, True, False),
@@ -45,10 +45,10 @@ RANGES = {
     "trainer.threads": (1, math.inf, True, False),
     "variant.rep_f": (0.0, math.inf, False, False),
     "variant.repulsion.lamda_rep": (0.0, math.inf, True, False),
-    "variant.repulsion.eps": (0.0, math.inf, True, False),
+    "variant.repulsion.eps": (0.0, math.inf, False, False),  # the inverse needs a floor
     "variant.recon.lamda_rep": (0.0, math.inf, True, False),
     "variant.recon.lamda_atr": (0.0, math.inf, True, False),
-    "variant.recon.eps": (0.0, math.inf, True, False),
+    "variant.recon.eps": (0.0, math.inf, False, False),  # the inverse needs a floor
     "variant.contrastive.c_temp": (0.0, math.inf, False, False),
     "variant.contrastive.base_temp": (0.0, math.inf, False, False),
     "variant.contrastive.c_lr": (0.0, math.inf, True, False),
@@ -104,6 +104,18 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"model.encoder.weights={weights!r}: no such file; give pretrain, random or a path")
     if cfg.model.encoder.type == "conv" and (cfg.model.encoder.depth, cfg.model.encoder.channels) != (5, 16):
         raise ConfigError("only the C3-5x16-bn encoder (model.encoder.depth=5, channels=16) is implemented")
+    v = cfg.variant
+    terms = [name for name, on in (("repulsion", v.repulsion.enabled), ("recon.repulsion", v.recon.repulsion),
+                                   ("recon.attraction", v.recon.attraction), ("contrastive", v.contrastive.enabled))
+             if on]
+    if not str(v.name).strip():
+        raise ConfigError("variant.name is empty: name the variant (it labels runs, W&B groups and reports)")
+    if v.name == "baseline" and terms:
+        raise ConfigError(f"variant.name=baseline but variant.{terms[0]} is on: name what you run, "
+                          f"e.g. variant.name={'+'.join(t.split('.')[0] for t in terms)}")
+    if terms and cfg.model.replay == "none":
+        raise ConfigError(f"variant.{terms[0]} acts on replayed samples, which model.replay=none switches off: "
+                          "use variant=baseline for fine-tuning")
     if cfg.variant.contrastive.c_hard and cfg.variant.contrastive.c_scores:
         raise ConfigError("variant.contrastive.c_hard needs hard positives: it cannot be combined with c_scores=true")
     if cfg.task == "pretrain" and cfg.model.encoder.type != "conv":

@@ -34,6 +34,7 @@ class DataConfig:
     root: str = "${paths.data_dir}"
     download: bool = True  # fetch with torchvision when the files are missing (needs internet)
     n_tasks: int = 10  # class-incremental tasks of equal class count
+    natural_order_below_seed: int = 0  # seeds below this keep the natural class order (upstream splitMNIST: 10)
     normalize: bool = True  # CIFAR per-channel normalisation with the dataset's statistics
     augment: bool = False  # upstream random crop (pad 4, symmetric) + horizontal flip of current images
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)

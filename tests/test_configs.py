@@ -56,6 +56,16 @@ def test_bad_values_give_one_clear_line(override, fragment):
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
+def test_variant_names_must_describe_the_terms_and_terms_need_replay():
+    with pytest.raises(ConfigError, match="variant.name=baseline but variant.repulsion is on"):
+        check_config(make_cfg(["variant.repulsion.enabled=true"]))
+    check_config(make_cfg(["variant.repulsion.enabled=true", "variant.name=rep-only"]))
+    with pytest.raises(ConfigError, match="model.replay=none switches off"):
+        check_config(make_cfg(["variant=recon", "model.replay=none"]))
+    with pytest.raises(ConfigError, match="variant.repulsion.eps=0.0 is out of range"):
+        check_config(make_cfg(["variant=repulsion", "variant.repulsion.eps=0"]))
+
+
 def test_conv_model_on_grey_digits_is_refused():
     with pytest.raises(ConfigError, match="use model=bir_mlp"):
         check_config(make_cfg(["data=digits", "model=bir_conv"]))

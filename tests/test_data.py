@@ -132,3 +132,14 @@ def test_crop_flip_returns_crops_of_the_padded_image():
         assert plain or mirrored
         flipped += int(mirrored and not plain)
     assert 15 < flipped < 49  # about half are flipped
+
+
+def test_mnist_like_data_keep_the_natural_order_for_seeds_below_10():
+    y = torch.arange(10)
+    for seed in (0, 9):
+        stream = ClassIncrementalStream(y, y, 10, 5, seed, natural_order_below_seed=10)
+        assert [stream.original_classes(k) for k in range(5)] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+    inverse = np.argsort(np.random.RandomState(10).permutation(10))
+    assert ClassIncrementalStream(y, y, 10, 5, 10, natural_order_below_seed=10).original_classes(0) == \
+        inverse[:2].tolist()
+    assert ClassIncrementalStream(y, y, 10, 5, 0).original_classes(0) == [8, 4]  # CIFAR's rule: always permuted

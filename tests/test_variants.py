@@ -308,3 +308,27 @@ def test_each_variant_runs_the_demo_and_logs_its_terms(tmp_path, variant, keys):
                 assert key not in row  # no replay, no term
             else:
                 assert row[key] > 0 and row[key + "_n"] > 0, (key, row)
+
+
+def test_a_zero_distance_of_an_excluded_sample_keeps_the_gradient_finite(model):
+    """One old class: every sample's 'competitor' is its own class, D = 0 there; excluded, and no NaN leaks."""
+    one_old_class = torch.ones(4, 1)
+    for term in (DistributionRepulsion(1.0, "kl", False, 1e-12, False, 20.0),
+                 ReconRepulsion(1.0, False, 1e-12, False, 20.0)):
+        model.zero_grad()
+        value, count = term(replay_batch(model, torch.randn(4, 6), one_old_class, n_active=2))
+        value.backward()
+        assert count.item() == 0 and value.item() == 0.0
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_pixel_models_contrast_unit_pixels_even_on_cifar():
+    from birsweep.data.arrays import ArrayData
+    from birsweep.data.features import build_inputs
+
+    x = torch.randint(0, 256, (10, 3, 4, 4), dtype=torch.uint8)
+    arrays = ArrayData("cifar10", x, torch.arange(10), x, torch.arange(10), 10, 255.0, (0.5,) * 3, (0.25,) * 3)
+    inputs = build_inputs(arrays, None, True, False, torch.device("cpu"), "/nonexistent", keep_images=True)
+    idx = torch.arange(10)
+    views = inputs.encode(inputs.normalise(inputs.unit_images(idx)))
+    assert torch.equal(views, inputs.train[idx]) and inputs.train.max() <= 1.0

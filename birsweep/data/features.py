@@ -97,12 +97,13 @@ def build_inputs(arrays: ArrayData, encoder: Optional[ConvEncoder], normalize: b
     """Input vectors for training and evaluation; ``keep_images`` also keeps the training images on the device
     (needed by ``data.augment`` and by terms that make image views, such as the contrastive variant)."""
     n_pixels = int(torch.tensor(arrays.shape).prod())
-    normalise = _normaliser(arrays, normalize, device)
     if encoder is None:
-        encode = lambda x: x.reshape(len(x), -1)  # noqa: E731  pixel models see flattened pixels
+        normalise = lambda x: x  # noqa: E731  pixel models see unit pixels (BCE), never standardised ones
+        encode = lambda x: x.reshape(len(x), -1)  # noqa: E731
         train = encode(arrays.to_unit(arrays.train_x)).to(device)
         test = encode(arrays.to_unit(arrays.test_x)).to(device)
     else:
+        normalise = _normaliser(arrays, normalize, device)
         encode = encoder
         train, test = _cached_features(arrays, encoder, normalize, lambda x: normalise(arrays.to_unit(x)), device,
                                        cache_dir, progress)

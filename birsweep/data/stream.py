@@ -9,8 +9,14 @@ import torch
 from birsweep.errors import ConfigError
 
 
-def class_permutation(seed: int, n_classes: int) -> np.ndarray:
-    """``perm[y]`` is the new label of original class ``y``: upstream's ``np.random.seed(seed); permutation(n)``."""
+def class_permutation(seed: int, n_classes: int, natural_order_below_seed: int = 0) -> np.ndarray:
+    """``perm[y]`` is the new label of original class ``y``: upstream's ``np.random.seed(seed); permutation(n)``.
+
+    Upstream's splitMNIST keeps the natural order for seeds below 10 (``exception=seed<10``); CIFAR-100 always
+    permutes. ``natural_order_below_seed`` carries that rule (10 for the MNIST-like data, 0 for CIFAR).
+    """
+    if seed < natural_order_below_seed:
+        return np.arange(n_classes)
     return np.random.RandomState(seed).permutation(n_classes)
 
 
@@ -20,13 +26,14 @@ class ClassIncrementalStream:
     Task ``k`` (0-based) holds the new labels ``k*cpt .. (k+1)*cpt-1``; labels stay global (class-IL).
     """
 
-    def __init__(self, train_y: torch.Tensor, test_y: torch.Tensor, n_classes: int, n_tasks: int, seed: int):
+    def __init__(self, train_y: torch.Tensor, test_y: torch.Tensor, n_classes: int, n_tasks: int, seed: int,
+                 natural_order_below_seed: int = 0):
         if n_classes % n_tasks:
             raise ConfigError(f"data.n_tasks={n_tasks} does not divide the {n_classes} classes into equal tasks; "
                               f"pick a divisor of {n_classes}")
         self.n_classes, self.n_tasks = n_classes, n_tasks
         self.classes_per_task = n_classes // n_tasks
-        self.perm = torch.from_numpy(class_permutation(seed, n_classes))
+        self.perm = torch.from_numpy(class_permutation(seed, n_classes, natural_order_below_seed))
         self.train_y = self.perm[train_y]
         self.test_y = self.perm[test_y]
         self.train_idx: List[torch.Tensor] = [self._task_indices(self.train_y, k) for k in range(n_tasks)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from birsweep.methods.competitors import competition_of
-from birsweep.methods.terms import Term, masked_mean
+from birsweep.methods.terms import Term, inverse_mean, masked_mean
 
 
 def unit_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,7 @@ class ReconRepulsion(_ReconTerm):
     def __call__(self, batch):
         comp, recon, x = self.parts(batch)
         e = unit_mse(self.references(comp, x, comp.rival), recon)
-        return masked_mean(1.0 / (e + self.eps), comp.repel)
+        return inverse_mean(e, comp.repel, self.eps)
 
 
 class ReconAttraction(_ReconTerm):

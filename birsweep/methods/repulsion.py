@@ -10,7 +10,7 @@ import torch
 
 from birsweep.methods.competitors import competition_of
 from birsweep.methods.divergences import DIVERGENCES
-from birsweep.methods.terms import Term, masked_mean
+from birsweep.methods.terms import Term, inverse_mean
 
 
 class DistributionRepulsion(Term):
@@ -33,4 +33,4 @@ class DistributionRepulsion(Term):
         mu, logvar = batch.out.mu, batch.out.logvar
         rival_mu, rival_logvar = self.rival_posteriors(comp, mu, logvar)
         d = self.divergence(mu, logvar, rival_mu, rival_logvar)
-        return masked_mean(1.0 / (d + self.eps), comp.repel)
+        return inverse_mean(d, comp.repel, self.eps)

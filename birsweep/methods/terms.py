@@ -34,10 +34,23 @@ class Term:
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Mean of ``values`` over ``mask`` and the number of samples used, without leaving the device.
 
-    Non-finite values are left out (NaN guard); with nothing left the mean is 0. The values are replaced
-    before the reduction, so a NaN in an excluded sample cannot reach the gradient.
+    Non-finite values are left out (NaN guard); with nothing left the mean is 0. Excluded entries get a zero
+    gradient; for that to stay finite the values must be finite functions of their inputs there too (see
+    :func:`inverse_mean`).
     """
     keep = mask & torch.isfinite(values)
     safe = torch.where(keep, values, torch.zeros_like(values))
     count = keep.sum()
     return safe.sum() / count.clamp(min=1), count
+
+
+def inverse_mean(distance: torch.Tensor, mask: torch.Tensor, eps: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Mean of 1 / (distance + eps) over ``mask``: the repulsion terms' inverse.
+
+    Excluded or non-finite distances are replaced by 1 before the inverse (so e.g. a zero distance of a sample
+    without competitor cannot put inf * 0 = NaN into the gradient), and distances are floored at 0 (a divergence
+    can come out a hair below 0 in float32).
+    """
+    keep = mask & torch.isfinite(distance)
+    safe = torch.where(keep, distance.clamp_min(0.0), torch.ones_like(distance))
+    return masked_mean(1.0 / (safe + eps), keep)

@@ -50,7 +50,7 @@ class Run:
         arrays = load_source(cfg.data)
         self.timings["data_s"] = round(time.time() - t0, 3)
         self.stream = ClassIncrementalStream(arrays.train_y, arrays.test_y, arrays.n_classes, cfg.data.n_tasks,
-                                             cfg.seed)
+                                             cfg.seed, cfg.data.natural_order_below_seed)
         self.record.data["class_order"] = [self.stream.original_classes(k) for k in range(cfg.data.n_tasks)]
         t1 = time.time()
         encoder = None
