@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[dev,dashboard,postgres]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,dashboard,postgres,reports]"
 	touch $(STAMP)
 
 # the demo: a small Optuna study of distribution repulsion on split digits (8 trials, 2 at a time, pruning after

@@ -7,7 +7,7 @@ set -euo pipefail
 cmd=${1:?start|stop}; dir=${2:-/tmp/birsweep-pg}; port=${BIRSWEEP_PG_PORT:-54329}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/initdb" ] || { echo "no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 case $cmd in
 start)
   mkdir -p "$dir"; [ "$(id -u)" = 0 ] && chown postgres "$dir"

@@ -7,7 +7,6 @@ Each is built under the session's temp dir and reused by every module that impor
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -22,11 +21,6 @@ SMALL = ["data=synthetic", "data.synthetic.n_classes=6", "data.n_tasks=3", "trai
          "trainer.progress=false", "trainer.threads=1", "model.fc_units=64", "model.h_dim=64", "model.z_dim=16",
          "logger=wandb", "logger.mode=offline"]
 N_TASKS = 3
-
-
-def sweeper_available() -> bool:
-    return (importlib.util.find_spec("hydra_plugins.birsweep_optuna_sweeper") is not None
-            and (ROOT / "conf" / "hparams_search" / "repulsion.yaml").is_file())
 
 
 def _launch(args, sweep_dir: Path, base: Path) -> None:
@@ -60,7 +54,5 @@ def grid_sweep(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def optuna_sweep(tmp_path_factory) -> Path:
     """4 trials of hparams_search=repulsion; the study in optuna.db in the sweep dir."""
-    if not sweeper_available():
-        pytest.skip("birsweep's Optuna sweeper is not in this checkout")
     return _cached(tmp_path_factory, "optuna-sweep", ["hparams_search=repulsion", "hydra.sweeper.n_trials=4",
                                                       "hydra.sweeper.study_name=rep-test"])

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(not URL, reason="set BIRSWEEP_TEST_POSTGRES_URL 
 
 
 def test_a_joblib_sweep_on_postgresql_keeps_the_password_out_of_files(tmp_path):
-    pytest.importorskip("psycopg2")
+    pytest.importorskip("psycopg")  # psycopg 3: the postgres extra; SQLAlchemy 2.1 uses it for postgresql://
     name = f"pg-{uuid.uuid4().hex[:8]}"
     # the URL reaches the sweeper and the jobs through an environment variable, never through a file
     out = run_sweep(tmp_path, "hydra/launcher=joblib", "trainer.lr=tag(log, interval(1e-4, 1e-2))",

@@ -285,7 +285,6 @@ def test_hidden_replay_logs_class_prior_statistics(tmp_path):
     assert os.path.getsize(os.path.join(os.path.dirname(wb["path"]), "files", row["samples/prior/path"])) > 10_000
 
 
-@pytest.mark.skipif(not hasattr(RunCallback, "on_model"), reason="training loop has no on_model hook yet")
 def test_training_loop_sends_the_model_after_each_task(tmp_path):
     cfg = make_cfg(WANDB)
     job = tmp_path / "job"
