@@ -19,3 +19,15 @@ class NonFiniteLossError(BirsweepError):
 
 class ResumeError(BirsweepError):
     """A checkpoint cannot be resumed with the current configuration."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type name if it has none), for one-line errors."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def last_line(err: BaseException) -> str:
+    """The last non-empty line: where Hydra's InstantiationException puts the underlying cause."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__

@@ -1,7 +1,6 @@
 """Shared fixtures: compose configs with the Hydra compose API; keep caches, data and W&B in temp dirs."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List
 

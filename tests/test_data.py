@@ -1,5 +1,4 @@
 """Data sources in their real on-disk formats, the class-incremental stream and batching."""
-import os
 import urllib.error
 
 import numpy as np

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from birsweep.errors import DataNotFoundError
+from birsweep.errors import DataNotFoundError, first_line
 
 
 def fetch_or_explain(what: str, expected: str, url: str, download: bool, fetch: Callable[[], object]) -> None:
@@ -15,5 +15,5 @@ def fetch_or_explain(what: str, expected: str, url: str, download: bool, fetch: 
     try:
         fetch()
     except Exception as err:  # torchvision raises URLError, RuntimeError, OSError... when offline
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataNotFoundError(f"{what} not found at {expected} and the download failed ({reason}): {hint}") from None
+        raise DataNotFoundError(f"{what} not found at {expected} and the download failed ({first_line(err)}): "
+                                f"{hint}") from None

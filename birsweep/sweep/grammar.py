@@ -26,7 +26,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from birsweep.errors import ConfigError
+from birsweep.errors import ConfigError, first_line
 
 _PARSER: Optional[OverridesParser] = None
 _CHOICE_TYPES = (str, int, float, bool)
@@ -55,8 +55,7 @@ def parse_override(text: str) -> Override:
     try:
         return _parser().parse_override(text)
     except HydraException as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"bad sweep parameter '{text}': {first}") from None
+        raise ConfigError(f"bad sweep parameter '{text}': {first_line(err)}") from None
 
 
 def distribution(override: Override) -> Optional[BaseDistribution]:

@@ -17,7 +17,7 @@ from typing import Optional
 
 import optuna
 
-from birsweep.errors import ConfigError
+from birsweep.errors import ConfigError, first_line
 from birsweep.tracking.secrets import mask_url
 
 DEFAULT_FILE = "optuna.db"
@@ -65,15 +65,10 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
         return optuna.storages.RDBStorage(spec, engine_kwargs=engine_kwargs)
     except ImportError as err:  # e.g. no psycopg (3) for postgresql://
         raise ConfigError(f"storage {mask_url(spec)!r} needs a database driver that is not installed "
-                          f"({_first_line(err)}); for PostgreSQL: pip install 'psycopg[binary]'") from None
+                          f"({first_line(err)}); for PostgreSQL: pip install 'psycopg[binary]'") from None
     except Exception as err:  # SQLAlchemy's connection errors, bad URLs
-        msg = mask_url(_first_line(err))
+        msg = mask_url(first_line(err))
         raise ConfigError(f"cannot open storage {mask_url(spec)!r}: {msg}") from None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def describe(spec: Optional[str]) -> str:

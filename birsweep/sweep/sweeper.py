@@ -33,13 +33,13 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from birsweep.errors import BirsweepError, ConfigError
+from birsweep.errors import BirsweepError, ConfigError, last_line
 from birsweep.io import write_json
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep import storage as storages
 from birsweep.sweep.grammar import SearchSpace, format_value, grid_values, parse_search_space
 from birsweep.sweep.owner import Owner
-from birsweep.sweep.trial import _first_line, build_pruner
+from birsweep.sweep.trial import build_pruner
 from birsweep.tracking.secrets import mask_url
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Tally:
 def outcome_of(ret: Any) -> Outcome:
     """How a job ended, from its JobReturn (or the exception the launcher raised instead of returning one)."""
     if isinstance(ret, BaseException):
-        return Outcome(TrialState.FAIL, reason=f"launcher: {type(ret).__name__}: {_first_line(ret)}")
+        return Outcome(TrialState.FAIL, reason=f"launcher: {type(ret).__name__}: {last_line(ret)}")
     if not isinstance(ret, JobReturn):
         return Outcome(TrialState.FAIL, reason=f"launcher returned {type(ret).__name__}, not a JobReturn")
     value = getattr(ret, "_return_value", None)  # JobReturn.return_value re-raises a job's exception
@@ -94,7 +94,7 @@ def outcome_of(ret: Any) -> Outcome:
     if isinstance(value, optuna.TrialPruned):
         return Outcome(TrialState.PRUNED, reason=str(value) or None)
     if isinstance(value, BaseException):
-        return Outcome(TrialState.FAIL, reason=f"{type(value).__name__}: {_first_line(value)}")
+        return Outcome(TrialState.FAIL, reason=f"{type(value).__name__}: {last_line(value)}")
     return Outcome(TrialState.FAIL, reason=f"job status {ret.status.name}")
 
 
@@ -237,7 +237,7 @@ class OptunaSweeper(Sweeper):
         try:
             sampler = instantiate({k: v for k, v in cfg.items() if k != "search_space" or not extra}, **extra)
         except Exception as err:
-            raise ConfigError(f"cannot build the sampler {target!r}: {_first_line(err)}") from None
+            raise ConfigError(f"cannot build the sampler {target!r}: {last_line(err)}") from None
         return sampler, target_n
 
     def _pruner_dict(self) -> Optional[Dict[str, Any]]:
@@ -487,7 +487,7 @@ class OptunaSweeper(Sweeper):
             if retryable:
                 storage.set_trial_user_attr(trial_id, "retryable", True)
         except Exception as err:  # already finished by someone else
-            log.warning("trial %d: cannot annotate (%s)", number, _first_line(err))
+            log.warning("trial %d: cannot annotate (%s)", number, last_line(err))
         try:
             self.study.tell(number, values=outcome.value if outcome.state == TrialState.COMPLETE else None,
                             state=outcome.state, skip_if_finished=True)

@@ -15,7 +15,7 @@ import optuna
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from birsweep.errors import BirsweepError, ConfigError
+from birsweep.errors import BirsweepError, ConfigError, last_line
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.tracking.callbacks import RunCallback
@@ -43,16 +43,10 @@ def build_pruner(config: Any) -> optuna.pruners.BasePruner:
     try:
         pruner = instantiate(config)
     except Exception as err:  # hydra's InstantiationException carries the cause on several lines
-        raise ConfigError(f"cannot build the pruner {config['_target_']!r}: {_first_line(err)}") from None
+        raise ConfigError(f"cannot build the pruner {config['_target_']!r}: {last_line(err)}") from None
     if not isinstance(pruner, optuna.pruners.BasePruner):
         raise ConfigError(f"{config['_target_']!r} is not an optuna pruner")
     return pruner
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else type(err).__name__
 
 
 class TrialHandle(RunCallback):
