@@ -31,3 +31,7 @@ def last_line(err: BaseException) -> str:
     """The last non-empty line: where Hydra's InstantiationException puts the underlying cause."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return lines[-1] if lines else type(err).__name__
+
+
+class RunPruned(BirsweepError):
+    """The run was stopped early by its study's pruner (raised by the trial handle, caught by the loop)."""
