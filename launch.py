@@ -1,4 +1,8 @@
-"""Entry point: ``python launch.py [overrides]`` runs one job; ``python launch.py -m ...`` a sweep."""
+"""Entry point: ``python launch.py [overrides]`` runs one job; ``python launch.py -m ...`` a sweep.
+
+Errors a user can act on (:class:`birsweep.errors.BirsweepError`) end here as one ``error: ...`` line on stderr:
+exit code 2 for bad input, 1 when a sweep stopped because too many of its trials failed.
+"""
 import sys
 
 import hydra
@@ -8,6 +12,7 @@ from omegaconf import DictConfig
 
 from birsweep.errors import BirsweepError
 from birsweep.schema import register_configs
+from birsweep.sweep.errors import PassThroughHydra, SweepError
 
 register_configs()
 
@@ -21,9 +26,21 @@ def main(cfg: DictConfig) -> float:
     try:
         return run(cfg)
     except BirsweepError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        raise PassThroughHydra(err) from err  # past Hydra's handler, which would print a traceback
+
+
+def exit_code(err: BirsweepError) -> int:
+    return 1 if isinstance(err, SweepError) else 2
+
+
+def cli() -> int:
+    try:
+        main()
+    except PassThroughHydra as carried:
+        print(f"error: {carried.error}", file=sys.stderr)
+        return exit_code(carried.error)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from analysis.runs import IDENTITY, OUTCOME, TRIAL
+from birsweep.sweep.labels import short_names
 
 METRICS = ("final_avg_acc", "forgetting", "bwt")
 METRIC_NAMES = {"final_avg_acc": "final average accuracy", "forgetting": "forgetting", "bwt": "BWT"}
@@ -39,12 +40,6 @@ def _varying(frame: pd.DataFrame, cols: Sequence[str]) -> List[str]:
     return out
 
 
-def _short_names(keys: Sequence[str]) -> Dict[str, str]:
-    """Last dotted component where that is unambiguous, else the full key."""
-    last = [k.split(".")[-1] for k in keys]
-    return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
-
-
 def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.DataFrame:
     """A ``label`` column naming each configuration, so runs that differ only by seed share it.
 
@@ -72,7 +67,7 @@ def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.Dat
         varying = _varying(group, cols)
         if not varying:
             continue
-        short = _short_names(varying)
+        short = short_names(varying)
         runs.loc[group.index, "label"] = [
             f"{name} (" + ", ".join(f"{short[c]}={_fmt(v)}" for c, v in zip(varying, values)) + ")"
             for values in group[varying].itertuples(index=False, name=None)]

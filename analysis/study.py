@@ -13,47 +13,26 @@ its jobs.
 from __future__ import annotations
 
 import glob
-import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 
 from analysis.runs import find_records, read_record, trial_info
+from birsweep.sweep import storage as storages
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
-
-
-def _is_journal(path: str) -> bool:
-    """An Optuna journal file: JSON lines with ``op_code`` (Hydra's job logs also end with .log)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            first = f.readline()
-        return "op_code" in json.loads(first)
-    except (OSError, ValueError, TypeError):
-        return False
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def storage_url(spec: str) -> str:
-    """A file path becomes an SQLite URL; URLs and journal files pass through."""
-    if "://" in spec:
-        return spec
-    path = os.path.abspath(os.path.expanduser(spec))
-    if _is_journal(path):
-        return path
-    return f"sqlite:///{path}"
+    """The database URL or journal path ``spec`` stands for (:func:`birsweep.sweep.storage.parse`)."""
+    return storages.normalise(spec)
 
 
-def open_storage(spec: str):
-    """What optuna's functions take as ``storage``: the URL, or a JournalStorage for a journal file."""
-    if "://" not in spec and not os.path.isfile(os.path.expanduser(spec)):
-        raise FileNotFoundError(f"no such Optuna storage file: {spec}")
-    url = storage_url(spec)
-    if "://" not in url:
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        return JournalStorage(JournalFileBackend(url))
-    return url
+def open_storage(spec: str) -> Any:
+    """What optuna's functions take as ``storage``; FileNotFoundError for a path that holds no study."""
+    return storages.open_storage(spec)
 
 
 def find_storages(path: str) -> List[str]:
@@ -61,17 +40,18 @@ def find_storages(path: str) -> List[str]:
     found: List[str] = []
     if os.path.isfile(path):
         return [storage_url(path)]
-    for pattern in ("*.db", "*.sqlite", "*.sqlite3", *("*" + s for s in JOURNAL_SUFFIXES)):
+    for pattern in ("*" + s for s in SQLITE_SUFFIXES + JOURNAL_SUFFIXES):
         for file in sorted(glob.glob(os.path.join(path, pattern)) + glob.glob(os.path.join(path, "*", pattern))):
-            if file.endswith(JOURNAL_SUFFIXES) and not _is_journal(file):
-                continue
-            if "/.hydra/" in file:
-                continue
+            if "/.hydra/" in file or not (storages.is_sqlite_file(file) or storages.is_journal_file(file)):
+                continue  # Hydra's job logs end with .log too
             found.append(storage_url(file))
     for record in find_records(path):
         storage = ((read_record(record).get("config") or {}).get("optuna") or {}).get("storage")
         if storage and "***" not in str(storage) and storage != "???":
-            found.append(storage_url(str(storage)) if "://" not in str(storage) else str(storage))
+            try:
+                found.append(storage_url(str(storage)))
+            except storages.StorageNotFoundError:  # the study's file was moved or deleted
+                continue
     return list(dict.fromkeys(found))
 
 

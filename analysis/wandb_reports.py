@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from typing import Optional, Sequence
 
+from birsweep.sweep.labels import short_names
+
 METRIC = "final_avg_acc"
 
 
@@ -87,8 +89,8 @@ def wandb_report(project: str, entity: str, group: Optional[str] = None, params:
         ]),
     ]
     if params:
-        columns = [wr.ParallelCoordinatesPlotColumn(metric=wr.Config(p), display_name=p.split(".")[-1])
-                   for p in params]
+        short = short_names(params)
+        columns = [wr.ParallelCoordinatesPlotColumn(metric=wr.Config(p), display_name=short[p]) for p in params]
         columns.append(wr.ParallelCoordinatesPlotColumn(metric=wr.SummaryMetric(METRIC),
                                                         display_name="final average accuracy"))
         blocks += [

@@ -66,3 +66,18 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     assert con.returncode == 0, con.stderr
     later = [r for r in json.loads((tmp_path / "run4" / "results.json").read_text())["losses"] if r["task"] > 1]
     assert later and all(r["contrastive"] > 0 and r["contrastive_n"] == 4 * 32 for r in later)
+
+
+def test_info_lists_the_sweeper_once(tmp_path):
+    out = launch("--info", "plugins", tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr
+    sweepers = out.stdout.split("Sweeper:")[1].split("Profiling")[0].split()
+    assert sweepers.count("OptunaSweeper") == 1 and "BasicSweeper" in sweepers
+
+
+def test_a_sweeper_setting_out_of_range_is_one_line_with_exit_code_2(tmp_path):
+    out = launch("-m", "hydra/sweeper=optuna", "hydra.sweeper.max_failure_rate=2", "trainer.lr=interval(0.1, 0.2)",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}", "logger=none", tmp_path=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == \
+        ["error: hydra.sweeper.max_failure_rate=2.0 is out of range [0, 1]"]

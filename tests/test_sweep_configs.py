@@ -9,8 +9,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from birsweep.errors import ConfigError
 from birsweep.sweep import pruners
 from birsweep.sweep.grammar import parse_search_space
-from birsweep.sweep.sweeper import OptunaSweeper, joblib_pool_size
-from birsweep.sweep.trial import build_pruner
+from birsweep.sweep.config import OptunaSweeperConfig, check_settings
+from birsweep.sweep.factory import build_pruner, build_sampler
 from tests.conftest import ROOT
 from tests.sweep_helpers import compose_with_hydra
 
@@ -26,11 +26,11 @@ def options(group):
     return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
 
 
-def sweeper_from(cfg, **extra):
+def settings_from(cfg, **extra):
     kwargs = {k: v for k, v in OmegaConf.to_container(cfg.hydra.sweeper, resolve=True).items()
               if not k.startswith("_")}
     kwargs.update(extra)
-    return OptunaSweeper(**kwargs)
+    return OptunaSweeperConfig(**kwargs)
 
 
 def test_the_option_lists_are_complete():
@@ -45,9 +45,8 @@ def test_every_sampler_builds_seeded(name):
         pytest.importorskip("cmaes")
     cfg = compose_with_hydra(["hydra/sweeper=optuna", f"hydra/sweeper/sampler={name}", "seed=7"])
     assert cfg.hydra.sweeper.sampler.seed == 7  # seeded from the run's seed
-    sweeper = sweeper_from(cfg, params={"a": "choice(1, 2, 3)", "b": "range(0, 4)"})
-    sweeper.space = parse_search_space(sweeper.params)
-    sampler, target = sweeper._build_sampler()
+    space = parse_search_space({"a": "choice(1, 2, 3)", "b": "range(0, 4)"})
+    sampler, target = build_sampler(cfg.hydra.sweeper.sampler, space, cfg.hydra.sweeper.n_trials)
     assert type(sampler) is SAMPLERS[name]
     assert target == (12 if name == "grid" else 20)  # the grid caps n_trials at its size
 
@@ -120,23 +119,16 @@ def test_hparams_search_presets(name):
 def test_bad_settings_give_one_clear_line(setting, fragment):
     cfg = compose_with_hydra(["hydra/sweeper=optuna"])
     with pytest.raises(ConfigError) as err:
-        sweeper_from(cfg, **setting)._check_settings()
+        check_settings(settings_from(cfg, **setting))
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
 def test_unknown_sampler_and_ungriddable_space_are_refused():
-    cfg = compose_with_hydra(["hydra/sweeper=optuna"])
-    sweeper = sweeper_from(cfg, sampler={"_target_": "optuna.samplers.NoSuchSampler"})
-    sweeper.space = parse_search_space({"a": "interval(0, 1)"})
+    space = parse_search_space({"a": "interval(0, 1)"})
     with pytest.raises(ConfigError, match=r"^unknown sampler 'optuna.samplers.NoSuchSampler': choose hydra/sweeper"):
-        sweeper._build_sampler()
-    grid = sweeper_from(compose_with_hydra(["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid"]))
-    grid.space = parse_search_space({"a": "interval(0, 1)"})
+        build_sampler({"_target_": "optuna.samplers.NoSuchSampler"}, space, 20)
+    with pytest.raises(ConfigError, match="is not an optuna sampler"):
+        build_sampler({"_target_": "optuna.pruners.NopPruner"}, space, 20)
+    grid = compose_with_hydra(["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid"]).hydra.sweeper.sampler
     with pytest.raises(ConfigError, match="the grid sampler needs a finite set of values: give a as choice"):
-        grid._build_sampler()
-
-
-def test_joblib_pool_size_follows_joblibs_meaning():
-    assert joblib_pool_size(3, cpus=8) == 3
-    assert joblib_pool_size(-1, cpus=8) == 8 and joblib_pool_size(-2, cpus=8) == 7
-    assert joblib_pool_size(None, cpus=2) == 2 and joblib_pool_size(-9, cpus=2) == 1
+        build_sampler(grid, space, 20)

@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
-from birsweep.sweep.sweeper import OptunaSweeper
+from birsweep.sweep.recovery import recover_stale
 
 SPACE = {"x": FloatDistribution(0, 1)}
 
@@ -21,11 +21,8 @@ def dead_owner():
     return Owner(Owner.current().host, p.pid, "1").encode()
 
 
-def sweeper_on(study, retry=True):
-    sw = OptunaSweeper(retry_failed=retry, heartbeat_interval=1, grace_period=60)
-    sw.study, sw._store = study, study._storage
-    sw._study_id = study._storage.get_study_id_from_name(study.study_name)
-    return sw
+def recover(study, retry=True):
+    recover_stale(study, Owner.current(), grace_period=60, retry_failed=retry)
 
 
 def running(study, owner=None, heartbeat=None, record=None, tmp_path=None):
@@ -58,7 +55,7 @@ def test_stale_trials_are_closed_and_retried(tmp_path, store):
     n_gone = running(study, owner=dead, tmp_path=tmp_path,
                      record={"status": "failed", "error": "SweepGoneError: the sweep ... is gone"})
     n_unmarked = running(study)  # asked, then the sweep died before marking it
-    sweeper_on(study)._recover_stale()
+    recover(study)
 
     by = {t.number: t for t in study.get_trials()}
     assert by[n_live].state == by[n_remote].state == TrialState.RUNNING
@@ -78,12 +75,12 @@ def test_stale_trials_are_closed_and_retried(tmp_path, store):
     for t in waiting:
         assert t.system_attrs["fixed_params"] == by[t.user_attrs["retry_of"]].params
     # a second recovery does not queue them again
-    sweeper_on(study)._recover_stale()
+    recover(study)
     assert len(study.get_trials(states=(TrialState.WAITING,))) == len(failed)
 
 
 def test_without_retry_nothing_is_queued(tmp_path):
     study = optuna.create_study(study_name="r", storage=open_storage(f"sqlite:///{tmp_path}/s.db"))
     running(study, owner=dead_owner())
-    sweeper_on(study, retry=False)._recover_stale()
+    recover(study, retry=False)
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL]

@@ -1,14 +1,20 @@
 """The Optuna sweeper (a Hydra Sweeper, ``hydra/sweeper=optuna``) and the job-side trial handle used for pruning.
 
-Importing this package registers the config group option ``optuna/trial`` (the typed :class:`TrialConfig`),
-which a job's ``+optuna=trial`` override selects before its ``optuna.*`` values are set: Hydra 1.3 cannot merge
-a dict override into the schema's ``optuna: null`` node directly.
+Importing this package registers two configs in Hydra's ConfigStore (Hydra's plugin scan imports it through
+``hydra_plugins.birsweep_optuna_sweeper``, so the sweep process and its jobs both have them):
+
+* ``hydra/sweeper/base_optuna``, the typed sweeper settings (:class:`birsweep.sweep.config.OptunaSweeperConfig`)
+  that ``conf/hydra/sweeper/optuna.yaml`` extends;
+* ``optuna/trial`` (the typed :class:`TrialConfig`), which a job's ``+optuna=trial`` override selects before its
+  ``optuna.*`` values are set: Hydra 1.3 cannot merge a dict override into the schema's ``optuna: null`` node.
 """
 from hydra.core.config_store import ConfigStore
 
 from birsweep.schema import TrialConfig
+from birsweep.sweep.config import GROUP, SCHEMA_NAME, OptunaSweeperConfig
 
 TRIAL_GROUP = "optuna"
 TRIAL_OPTION = "trial"
 
 ConfigStore.instance().store(group=TRIAL_GROUP, name=TRIAL_OPTION, node=TrialConfig)
+ConfigStore.instance().store(group=GROUP, name=SCHEMA_NAME, node=OptunaSweeperConfig)

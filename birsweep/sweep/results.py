@@ -11,11 +11,13 @@ from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from birsweep.io import write_text
+from birsweep.sweep.labels import format_params
 from birsweep.tracking.secrets import mask_url
 
 RESULTS_FILE = "optimization_results.yaml"
 TRIALS_FILE = "trials.csv"
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+WIDTH = 90  # characters of parameters shown per trial
 
 
 def counts(trials: List[FrozenTrial]) -> Dict[str, int]:
@@ -68,15 +70,6 @@ def write(study: optuna.Study, sweep_dir: str, storage: str, n_trials: int) -> D
     return data
 
 
-def _fmt_params(params: Dict[str, Any], width: int = 90) -> str:
-    parts = []
-    for k, v in params.items():
-        short = k.split(".")[-1]
-        parts.append(f"{short}={v:.4g}" if isinstance(v, float) else f"{short}={v}")
-    text = " ".join(parts)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 def _fmt_value(value: Optional[float]) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
@@ -94,14 +87,14 @@ def render(study: optuna.Study, storage: str, n_trials: int, sweep_dir: str, das
     ]
     if data["best_trial"] is not None:
         lines.append(f"best: trial {data['best_trial']}  value {data['best_value']:.4f}  "
-                     f"{_fmt_params(data['best_params'])}")
+                     f"{format_params(data['best_params'], WIDTH)}")
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     sign = -1 if data["direction"] == "maximize" else 1
     done.sort(key=lambda t: sign * t.value)
     if done:
         lines.append(f"top {min(top, len(done))} complete:")
         for t in done[:top]:
-            lines.append(f"  #{t.number:<4d} {_fmt_value(t.value)}  {_fmt_params(t.params)}")
+            lines.append(f"  #{t.number:<4d} {_fmt_value(t.value)}  {format_params(t.params, WIDTH)}")
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     if pruned:
         lines.append("pruned: " + ", ".join(f"#{t.number} after task {t.last_step} "

@@ -1,10 +1,12 @@
-"""Where a study lives. One rule, the same as ``optuna-dashboard``'s:
+"""Where a study lives: the one reading of a storage spec, for the sweeper, its jobs and ``analysis``.
 
 * a string with ``://`` is a database URL for Optuna's RDBStorage: ``sqlite:////abs/path/optuna.db``,
   ``postgresql://user:password@host:5432/db`` (SQLAlchemy 2.1 drives it with psycopg 3: ``pip install -e '.[postgres]'``;
   ``postgresql+psycopg2://`` uses psycopg2), ...;
 * a path ending in ``.log`` is a journal file (Optuna's ``JournalFileBackend``: appends only, locks with a
   symlink, safe on NFS where SQLite's locking is not);
+* an existing file is what its content says: an SQLite database, or a journal (whatever its suffix);
+* an existing directory holding ``optuna.db`` (a sweep dir) is that SQLite file;
 * nothing (``null``) is the sweeper's default, a SQLite file ``optuna.db`` in the sweep dir.
 
 Passwords never reach a log, a record or a file written by the sweeper: everything shown goes through
@@ -12,64 +14,101 @@ Passwords never reach a log, a record or a file written by the sweeper: everythi
 """
 from __future__ import annotations
 
+import json
 import os
-from typing import Optional
-
-import optuna
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from birsweep.errors import ConfigError, first_line
 from birsweep.tracking.secrets import mask_url
 
 DEFAULT_FILE = "optuna.db"
 SQLITE_TIMEOUT_S = 60  # parallel trials write to one SQLite file: wait for its lock instead of failing
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+if TYPE_CHECKING:  # optuna is imported when a storage is opened: reading a spec (analysis) does not need it
+    import optuna
+
+
+class StorageNotFoundError(ConfigError, FileNotFoundError):
+    """A storage given as a path that holds no study: no such file, or not an SQLite or journal file."""
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    kind: Literal["rdb", "journal"]
+    location: str  # the database URL (SQLite paths absolute), or the journal file's absolute path
 
 
 def default_storage(sweep_dir: str) -> str:
     return "sqlite:///" + os.path.join(os.path.abspath(sweep_dir), DEFAULT_FILE)
 
 
-def kind(spec: str) -> str:
-    """``rdb`` or ``journal``; ConfigError for anything else."""
+def is_journal_file(path: str) -> bool:
+    """An Optuna journal: JSON lines with ``op_code`` (Hydra's job logs also end with .log)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return "op_code" in json.loads(f.readline())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def is_sqlite_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def parse(spec: str) -> StorageSpec:
+    """What ``spec`` names (module docstring); relative paths made absolute, since jobs may run elsewhere."""
     spec = str(spec).strip()
     if "://" in spec:
-        return "rdb"
-    if spec.endswith(".log"):
-        return "journal"
-    raise ConfigError(f"storage {mask_url(spec)!r} is neither a database URL (sqlite:///path.db, "
-                      "postgresql://user@host/db) nor a journal file path ending in .log")
+        if spec.startswith("sqlite:///") and not spec.startswith("sqlite:////") and spec != "sqlite:///:memory:":
+            spec = "sqlite:///" + os.path.abspath(spec[len("sqlite:///"):])
+        return StorageSpec("rdb", spec)
+    path = os.path.abspath(os.path.expanduser(spec))
+    if path.endswith(".log"):
+        return StorageSpec("journal", path)
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, DEFAULT_FILE)):
+        path = os.path.join(path, DEFAULT_FILE)
+    if is_sqlite_file(path):
+        return StorageSpec("rdb", "sqlite:///" + path)
+    if is_journal_file(path):
+        return StorageSpec("journal", path)
+    what = "holds no study" if os.path.exists(path) else "does not exist"
+    raise StorageNotFoundError(
+        f"storage {mask_url(spec)!r} is neither a database URL (sqlite:///path.db, postgresql://user@host/db) "
+        f"nor a journal file path ending in .log, and as a path it {what} (an SQLite or journal file, or a sweep "
+        f"dir holding {DEFAULT_FILE})")
 
 
 def normalise(spec: str) -> str:
-    """Relative paths made absolute (jobs may run in another working directory or on another machine's mount)."""
-    spec = str(spec).strip()
-    if kind(spec) == "journal":
-        return os.path.abspath(os.path.expanduser(spec))
-    if spec.startswith("sqlite:///") and not spec.startswith("sqlite:////") and spec != "sqlite:///:memory:":
-        return "sqlite:///" + os.path.abspath(spec[len("sqlite:///"):])
-    return spec
+    """The URL or journal path ``spec`` stands for (:func:`parse`)."""
+    return parse(spec).location
 
 
 def open_storage(spec: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``spec`` (see the module's docstring), creating the SQLite or journal file's folder."""
-    spec = normalise(spec)
-    if kind(spec) == "journal":
-        os.makedirs(os.path.dirname(spec) or ".", exist_ok=True)
+    import optuna
+
+    parsed = parse(spec)
+    location = parsed.location
+    if parsed.kind == "journal":
+        os.makedirs(os.path.dirname(location) or ".", exist_ok=True)
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        return JournalStorage(JournalFileBackend(spec))
+        return JournalStorage(JournalFileBackend(location))
     engine_kwargs = None
-    if spec.startswith("sqlite:///") and spec != "sqlite:///:memory:":
-        os.makedirs(os.path.dirname(spec[len("sqlite:///"):]) or ".", exist_ok=True)
+    if location.startswith("sqlite:///") and location != "sqlite:///:memory:":
+        os.makedirs(os.path.dirname(location[len("sqlite:///"):]) or ".", exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     try:
-        return optuna.storages.RDBStorage(spec, engine_kwargs=engine_kwargs)
+        return optuna.storages.RDBStorage(location, engine_kwargs=engine_kwargs)
     except ImportError as err:  # e.g. no psycopg (3) for postgresql://
-        raise ConfigError(f"storage {mask_url(spec)!r} needs a database driver that is not installed "
+        raise ConfigError(f"storage {mask_url(location)!r} needs a database driver that is not installed "
                           f"({first_line(err)}); for PostgreSQL: pip install 'psycopg[binary]'") from None
     except Exception as err:  # SQLAlchemy's connection errors, bad URLs
         msg = mask_url(first_line(err))
-        raise ConfigError(f"cannot open storage {mask_url(spec)!r}: {msg}") from None
-
-
-def describe(spec: Optional[str]) -> str:
-    return mask_url(str(spec)) if spec else "(default)"
+        raise ConfigError(f"cannot open storage {mask_url(location)!r}: {msg}") from None

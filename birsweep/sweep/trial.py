@@ -12,10 +12,10 @@ import logging
 from typing import Any, Dict, Optional
 
 import optuna
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from birsweep.errors import BirsweepError, ConfigError, last_line
+from birsweep.errors import BirsweepError, ConfigError
+from birsweep.sweep.factory import build_pruner
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.tracking.callbacks import RunCallback
@@ -30,23 +30,6 @@ class TrialClosedError(BirsweepError):
 
 class SweepGoneError(TrialClosedError):
     """The sweep process that launched the job died: nobody would record the trial's end, so the job stops."""
-
-
-def build_pruner(config: Any) -> optuna.pruners.BasePruner:
-    """An Optuna pruner from a ``_target_`` config (dict or DictConfig); ``None`` is the NopPruner."""
-    if config is None:
-        return optuna.pruners.NopPruner()
-    if OmegaConf.is_config(config):
-        config = OmegaConf.to_container(config, resolve=True)
-    if not isinstance(config, dict) or "_target_" not in config:
-        raise ConfigError(f"the pruner must be a config with a _target_, got {config!r}")
-    try:
-        pruner = instantiate(config)
-    except Exception as err:  # hydra's InstantiationException carries the cause on several lines
-        raise ConfigError(f"cannot build the pruner {config['_target_']!r}: {last_line(err)}") from None
-    if not isinstance(pruner, optuna.pruners.BasePruner):
-        raise ConfigError(f"{config['_target_']!r} is not an optuna pruner")
-    return pruner
 
 
 class TrialHandle(RunCallback):

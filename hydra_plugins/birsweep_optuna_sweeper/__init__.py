@@ -1,10 +1,24 @@
 """birsweep's Optuna sweeper as a Hydra plugin (``hydra/sweeper=optuna``, conf/hydra/sweeper/optuna.yaml).
 
 Hydra 1.3 instantiates a sweeper only if its class lives in the ``hydra_plugins`` namespace package and was found
-by its plugin scan; this module puts the class there. The code is in :mod:`birsweep.sweep.sweeper`.
+by its plugin scan; this module puts the class there. The code is in :mod:`birsweep.sweep.sweeper`; importing it
+registers the sweeper's typed config (``hydra/sweeper/base_optuna``) before Hydra composes the config.
+
+The scan lists every Plugin subclass it finds among a module's names, so the base class is reached through its
+module, not imported by name (it would be listed a second time by ``--info``).
 """
-from birsweep.sweep.sweeper import OptunaSweeper as _OptunaSweeper
+from typing import Any, List
+
+from birsweep.errors import BirsweepError
+from birsweep.sweep import sweeper as _sweeper
+from birsweep.sweep.errors import PassThroughHydra
 
 
-class OptunaSweeper(_OptunaSweeper):
-    """See :class:`birsweep.sweep.sweeper.OptunaSweeper`."""
+class OptunaSweeper(_sweeper.OptunaSweeper):
+    """See :class:`birsweep.sweep.sweeper.OptunaSweeper`. Its errors go to ``launch.py`` past Hydra's handler."""
+
+    def sweep(self, arguments: List[str]) -> Any:
+        try:
+            return super().sweep(arguments)
+        except BirsweepError as err:
+            raise PassThroughHydra(err) from err

@@ -1,0 +1,68 @@
+"""The sweeper's settings, typed: ``hydra.sweeper.*`` for ``hydra/sweeper=optuna``.
+
+:class:`OptunaSweeperConfig` is stored in Hydra's ConfigStore as ``hydra/sweeper/base_optuna`` and
+``conf/hydra/sweeper/optuna.yaml`` extends it, so a misspelt key (``hydra.sweeper.n_trails=3``) or a value of the
+wrong type fails when the config is composed, with Hydra's message. :func:`check_settings` adds the checks a type
+cannot express (ranges and word lists); the sweeper runs it before it opens anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from birsweep.errors import ConfigError
+
+GROUP = "hydra/sweeper"
+SCHEMA_NAME = "base_optuna"
+DIRECTIONS = ("maximize", "minimize")
+DISPATCHES = ("auto", "slots", "batch")
+
+
+@dataclass
+class OptunaSweeperConfig:
+    _target_: str = "hydra_plugins.birsweep_optuna_sweeper.OptunaSweeper"
+    _recursive_: bool = False  # the sweeper builds sampler and pruner itself and passes the pruner's config to jobs
+
+    direction: str = "maximize"  # maximize | minimize the job's return value (final average accuracy)
+    study_name: Optional[str] = None  # a re-run with the same study_name and storage resumes the study
+    # null = SQLite file optuna.db in the sweep dir | database URL (sqlite:////abs/x.db, postgresql://user@host/db) |
+    # journal file: a path ending in .log (NFS-safe). Keep passwords out: storage: ${oc.env:STUDY_DB}
+    storage: Optional[str] = None
+    n_trials: int = 20  # finished trials (complete + pruned + failed) the study should hold
+    n_jobs: int = 1  # trials in flight (hydra/launcher=joblib or submitit_* run them side by side)
+    max_failure_rate: float = 0.5  # stop once more than this fraction of this run's trials failed (judged after 4)
+    retry_failed: bool = False  # queue trials left RUNNING by a killed sweep again, with the same parameters
+    dispatch: str = "auto"  # auto: slots for joblib/submitit, one by one for basic | slots | batch
+    job_threads: Any = "auto"  # torch threads per job: auto = 1 with joblib/submitit_local | null | N
+    heartbeat_interval: float = 30.0  # s between "still running" marks on the trials in flight
+    grace_period: float = 600.0  # s without a heartbeat after which another machine's RUNNING trial counts as dead
+    dashboard_hint: bool = True  # print the optuna-dashboard command with the summary
+    sampler: Any = None  # _target_ config of an optuna sampler (hydra/sweeper/sampler=...); null = TPE
+    pruner: Any = None  # _target_ config of an optuna pruner (hydra/sweeper/pruner=...); null = never prune
+    # search space in Hydra's override grammar: interval(a,b), int(interval(a,b)), tag(log, interval(a,b)),
+    # range(a,b,step) (end excluded, as in Hydra), choice(a,b,...); a plain value stays fixed
+    params: Optional[Dict[str, Any]] = None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_settings(s: OptunaSweeperConfig) -> None:
+    """ConfigError naming the first setting out of range; the types were checked when the config was composed."""
+    if str(s.direction).lower() not in DIRECTIONS:
+        raise ConfigError(f"hydra.sweeper.direction={s.direction!r} is not one of {', '.join(DIRECTIONS)}")
+    if not s.study_name or not str(s.study_name).strip():
+        raise ConfigError("hydra.sweeper.study_name is empty: name the study (it is how a re-run resumes it)")
+    for key, value in (("n_trials", s.n_trials), ("n_jobs", s.n_jobs)):
+        if not _whole(value) or value < 1:
+            raise ConfigError(f"hydra.sweeper.{key}={value!r} must be a whole number of at least 1")
+    if not 0.0 <= float(s.max_failure_rate) <= 1.0:
+        raise ConfigError(f"hydra.sweeper.max_failure_rate={s.max_failure_rate} is out of range [0, 1]")
+    if s.dispatch not in DISPATCHES:
+        raise ConfigError(f"hydra.sweeper.dispatch={s.dispatch!r} is not one of {', '.join(DISPATCHES)}")
+    jt = s.job_threads
+    if not (jt is None or jt == "auto" or (_whole(jt) and jt >= 1)):
+        raise ConfigError(f"hydra.sweeper.job_threads={jt!r} must be auto, null or a number of at least 1")
+    if float(s.heartbeat_interval) <= 0 or float(s.grace_period) <= float(s.heartbeat_interval):
+        raise ConfigError("hydra.sweeper.grace_period must be longer than heartbeat_interval (both > 0)")

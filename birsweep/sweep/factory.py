@@ -1,0 +1,75 @@
+"""Optuna samplers and pruners from their ``_target_`` configs (``hydra/sweeper/sampler=...``, ``.../pruner=...``).
+
+The sweeper builds both; a job rebuilds the same pruner from the config it was given (Optuna does not store
+pruners with the study), so both sides go through :func:`build_pruner`.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Dict, Optional, Tuple, Type, TypeVar
+
+import optuna
+from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
+
+from birsweep.errors import ConfigError, last_line
+from birsweep.sweep.grammar import SearchSpace, grid_values
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def plain_config(config: Any, what: str) -> Optional[Dict[str, Any]]:
+    """A ``_target_`` config as a plain dict (interpolations resolved); ``None`` stays ``None``."""
+    if config is None:
+        return None
+    if OmegaConf.is_config(config):
+        config = OmegaConf.to_container(config, resolve=True)
+    if not isinstance(config, dict) or "_target_" not in config:
+        raise ConfigError(f"the {what} must be a config with a _target_, got {config!r}")
+    return {str(k): v for k, v in config.items()}
+
+
+def _build(config: Dict[str, Any], base: Type[T], what: str, **extra: Any) -> T:
+    try:
+        built = instantiate(config, **extra)
+    except Exception as err:  # hydra's InstantiationException carries the cause on several lines
+        raise ConfigError(f"cannot build the {what} {config['_target_']!r}: {last_line(err)}") from None
+    if not isinstance(built, base):
+        raise ConfigError(f"{config['_target_']!r} is not an optuna {what}")
+    return built
+
+
+def build_pruner(config: Any) -> optuna.pruners.BasePruner:
+    """An Optuna pruner from a ``_target_`` config (dict or DictConfig); ``None`` is the NopPruner."""
+    plain = plain_config(config, "pruner")
+    if plain is None:
+        return optuna.pruners.NopPruner()
+    return _build(plain, optuna.pruners.BasePruner, "pruner")
+
+
+def build_sampler(config: Any, space: SearchSpace, n_trials: int) -> Tuple[optuna.samplers.BaseSampler, int]:
+    """The sampler, and the number of finished trials to aim for: ``n_trials``, or the grid's size if smaller.
+
+    ``None`` is Optuna's default TPE. The grid sampler's ``search_space`` is the grid of ``space``."""
+    plain = plain_config(config, "sampler")
+    if plain is None:
+        return optuna.samplers.TPESampler(), n_trials
+    target = plain["_target_"]
+    try:
+        cls = get_class(target)
+    except Exception:
+        raise ConfigError(f"unknown sampler {target!r}: choose hydra/sweeper/sampler=tpe|random|grid|cmaes|gp|qmc"
+                          " or give the _target_ of an optuna sampler class") from None
+    if not (isinstance(cls, type) and issubclass(cls, optuna.samplers.BaseSampler)):
+        raise ConfigError(f"{target!r} is not an optuna sampler")
+    if not issubclass(cls, optuna.samplers.GridSampler):
+        return _build(plain, optuna.samplers.BaseSampler, "sampler"), n_trials
+    grid = {k: grid_values(k, d) for k, d in space.distributions.items()}
+    size = math.prod(len(v) for v in grid.values())
+    if size < n_trials:
+        log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
+    plain.pop("search_space", None)
+    return _build(plain, optuna.samplers.BaseSampler, "sampler", search_space=grid), min(size, n_trials)

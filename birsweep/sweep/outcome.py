@@ -1,0 +1,100 @@
+"""How a trial ended, how Optuna is told, and when too many failures stop the sweep."""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+import optuna
+from hydra.core.utils import JobReturn, JobStatus
+from optuna.trial import TrialState
+
+from birsweep.errors import RunPruned, last_line
+
+log = logging.getLogger(__name__)
+
+MIN_TRIALS_FOR_FAILURE_RATE = 4  # the failure rate is judged once this many trials (or all) have finished
+
+
+@dataclass
+class Outcome:
+    state: TrialState
+    value: Optional[float] = None
+    reason: Optional[str] = None
+
+
+def outcome_of(ret: Any) -> Outcome:
+    """How a job ended, from its JobReturn (or the exception the launcher raised instead of returning one)."""
+    if isinstance(ret, BaseException):
+        return Outcome(TrialState.FAIL, reason=f"launcher: {type(ret).__name__}: {last_line(ret)}")
+    if not isinstance(ret, JobReturn):
+        return Outcome(TrialState.FAIL, reason=f"launcher returned {type(ret).__name__}, not a JobReturn")
+    value = getattr(ret, "_return_value", None)  # JobReturn.return_value re-raises a job's exception
+    if ret.status == JobStatus.COMPLETED:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return Outcome(TrialState.FAIL, reason=f"the job returned {value!r}, not a number")
+        if not math.isfinite(number):
+            return Outcome(TrialState.FAIL, reason=f"the job returned {number}")
+        return Outcome(TrialState.COMPLETE, value=number)
+    if isinstance(value, (optuna.TrialPruned, RunPruned)):
+        return Outcome(TrialState.PRUNED, reason=str(value) or None)
+    if isinstance(value, BaseException):
+        return Outcome(TrialState.FAIL, reason=f"{type(value).__name__}: {last_line(value)}")
+    return Outcome(TrialState.FAIL, reason=f"job status {ret.status.name}")
+
+
+@dataclass
+class Tally:
+    """Trials this invocation finished."""
+
+    states: Dict[str, int] = field(default_factory=lambda: {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0})
+    reasons: List[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> int:
+        return sum(self.states.values())
+
+    def failure_rate(self) -> float:
+        return self.states["FAIL"] / self.finished if self.finished else 0.0
+
+    def add(self, number: int, outcome: Outcome) -> None:
+        self.states[outcome.state.name] += 1
+        if outcome.state == TrialState.FAIL:
+            self.reasons.append(f"trial {number}: {outcome.reason}")
+
+    def too_many_failures(self, max_failure_rate: float, none_left: Callable[[], bool]) -> Optional[str]:
+        """Why the sweep must stop, once enough trials (or all: ``none_left()``) have finished and too many of
+        them failed."""
+        if self.failure_rate() <= max_failure_rate:
+            return None
+        if self.finished < MIN_TRIALS_FOR_FAILURE_RATE and not none_left():
+            return None
+        return (f"{self.states['FAIL']} of {self.finished} trials failed, more than "
+                f"max_failure_rate={max_failure_rate}; the sweep stops (last: {self.reasons[-1]})")
+
+
+def trial_id(study: optuna.Study, number: int) -> int:
+    """The storage's id of trial ``number`` (what storage-level calls take)."""
+    storage = study._storage
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
+
+
+def tell(study: optuna.Study, number: int, outcome: Outcome, retryable: bool = False) -> None:
+    """Finish trial ``number`` as ``outcome`` says, noting a failure's reason; a trial already finished stays so."""
+    tid, storage = trial_id(study, number), study._storage
+    try:
+        if outcome.reason and outcome.state == TrialState.FAIL:
+            storage.set_trial_user_attr(tid, "fail_reason", outcome.reason)
+        if retryable:
+            storage.set_trial_user_attr(tid, "retryable", True)
+    except Exception as err:  # already finished by someone else
+        log.warning("trial %d: cannot annotate (%s)", number, last_line(err))
+    try:
+        study.tell(number, values=outcome.value if outcome.state == TrialState.COMPLETE else None,
+                   state=outcome.state, skip_if_finished=True)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):  # the grid sampler stops the study when its grid is used up
+            raise
