@@ -122,8 +122,8 @@ class SupervisedContrastive(LossTerm):
     in_replay = False  # the fork adds it to the total, unweighted and without the (1 - 1/t) factor
 
     def __init__(self, model: BIRNet, inputs: Inputs, c_temp: float, base_temp: float, c_lr: float, c_drop: float,
-                 c_scores: bool, proj_dim: int, include_current: bool, feat_drop: float, feat_noise: float, weight: float,
-                 c_hard: bool = False, hard_beta: float = 1.0, hard_tau_plus: float = 0.05) -> None:
+                 c_scores: bool, proj_dim: int, include_current: bool, feat_drop: float, feat_noise: float,
+                 weight: float, c_hard: bool = False, hard_beta: float = 1.0, hard_tau_plus: float = 0.05) -> None:
         self.model, self.inputs = model, inputs
         self.temp, self.base_temp, self.c_lr, self.c_scores = c_temp, base_temp, c_lr, c_scores
         self.include_current, self.feat_drop, self.feat_noise = include_current, feat_drop, feat_noise

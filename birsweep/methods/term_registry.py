@@ -106,7 +106,7 @@ def term_config(spec: TermSpec[C], variant: DictConfig) -> C:
     """The typed config of ``spec``'s section of a composed ``variant`` node."""
     values = OmegaConf.to_container(variant[spec.name], resolve=True)
     assert isinstance(values, dict)
-    return spec.config(**values)
+    return spec.config(**{str(key): value for key, value in values.items()})
 
 
 def term_ranges() -> Dict[str, Range]:
