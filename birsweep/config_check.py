@@ -1,4 +1,8 @@
-"""Value checks the typed schema cannot express: choices and ranges, with one clear line per problem."""
+"""Value checks the typed schema cannot express: choices and ranges, with one clear line per problem.
+
+The loss terms declare their own ranges and choices beside their config fields (``birsweep.methods``); they are
+read from the term registry and checked here with the same messages.
+"""
 from __future__ import annotations
 
 import math
@@ -7,6 +11,7 @@ import os
 from omegaconf import DictConfig, OmegaConf
 
 from birsweep.errors import ConfigError
+from birsweep.methods.term_registry import term_choices, term_config, term_ranges, term_specs
 
 CHOICES = {
     "task": ("train", "pretrain"),
@@ -16,7 +21,6 @@ CHOICES = {
     "model.recon": ("mse", "bce"),
     "model.replay": ("generative", "none"),
     "trainer.precision": ("32", "bf16"),
-    "variant.repulsion.divergence": ("js", "kl"),
     "logger.name": ("wandb", "none"),
     "logger.mode": ("offline", "online", "disabled"),
 }
@@ -44,21 +48,6 @@ RANGES = {
     "trainer.eval_batch": (1, math.inf, True, False),
     "trainer.threads": (1, math.inf, True, False),
     "variant.rep_f": (0.0, math.inf, False, False),
-    "variant.repulsion.lamda_rep": (0.0, math.inf, True, False),
-    "variant.repulsion.eps": (0.0, math.inf, False, False),  # the inverse needs a floor
-    "variant.recon.lamda_rep": (0.0, math.inf, True, False),
-    "variant.recon.lamda_atr": (0.0, math.inf, True, False),
-    "variant.recon.eps": (0.0, math.inf, False, False),  # the inverse needs a floor
-    "variant.contrastive.c_temp": (0.0, math.inf, False, False),
-    "variant.contrastive.base_temp": (0.0, math.inf, False, False),
-    "variant.contrastive.c_lr": (0.0, math.inf, True, False),
-    "variant.contrastive.c_drop": (0.0, 1.0, True, False),
-    "variant.contrastive.feat_drop": (0.0, 1.0, True, False),
-    "variant.contrastive.feat_noise": (0.0, math.inf, True, False),
-    "variant.contrastive.proj_dim": (1, math.inf, True, False),
-    "variant.contrastive.weight": (0.0, math.inf, True, False),
-    "variant.contrastive.c_hard_beta": (0.0, math.inf, True, False),
-    "variant.contrastive.c_hard_tau_plus": (0.0, 1.0, True, False),
 }
 
 MNIST_LIKE = ("mnist", "fashion_mnist", "digits")
@@ -76,11 +65,11 @@ def _interval(low, high, low_incl, high_incl) -> str:
 
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first bad value and what would be accepted."""
-    for key, allowed in CHOICES.items():
+    for key, allowed in {**CHOICES, **term_choices()}.items():
         value = OmegaConf.select(cfg, key)
         if str(value).lower() not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
-    for key, (low, high, li, hi) in RANGES.items():
+    for key, (low, high, li, hi) in {**RANGES, **term_ranges()}.items():
         value = OmegaConf.select(cfg, key)
         if value is None:
             continue
@@ -105,9 +94,7 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.model.encoder.type == "conv" and (cfg.model.encoder.depth, cfg.model.encoder.channels) != (5, 16):
         raise ConfigError("only the C3-5x16-bn encoder (model.encoder.depth=5, channels=16) is implemented")
     v = cfg.variant
-    terms = [name for name, on in (("repulsion", v.repulsion.enabled), ("recon.repulsion", v.recon.repulsion),
-                                   ("recon.attraction", v.recon.attraction), ("contrastive", v.contrastive.enabled))
-             if on]
+    terms = [label for spec in term_specs() for label in spec.switched_on(v[spec.name])]
     if not str(v.name).strip():
         raise ConfigError("variant.name is empty: name the variant (it labels runs, W&B groups and reports)")
     if v.name == "baseline" and terms:
@@ -116,7 +103,9 @@ def check_config(cfg: DictConfig) -> None:
     if terms and cfg.model.replay == "none":
         raise ConfigError(f"variant.{terms[0]} acts on replayed samples, which model.replay=none switches off: "
                           "use variant=baseline for fine-tuning")
-    if cfg.variant.contrastive.c_hard and cfg.variant.contrastive.c_scores:
-        raise ConfigError("variant.contrastive.c_hard needs hard positives: it cannot be combined with c_scores=true")
+    for spec in term_specs():
+        problem = spec.check(term_config(spec, v)) if spec.check else None
+        if problem:
+            raise ConfigError(problem)
     if cfg.task == "pretrain" and cfg.model.encoder.type != "conv":
         raise ConfigError("task=pretrain pre-trains the conv encoder: select a conv model (model=bir_conv)")

@@ -6,10 +6,14 @@ wrong type fails at start-up with Hydra's one-line message. Value ranges and cho
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, List, Optional
+import functools
+from dataclasses import dataclass, field, make_dataclass
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Type, cast
 
 from hydra.core.config_store import ConfigStore
+
+if TYPE_CHECKING:
+    from birsweep.methods.term_registry import TermSpec
 
 
 @dataclass
@@ -94,50 +98,35 @@ class TrainerConfig:
 
 
 @dataclass
-class RepulsionConfig:
-    enabled: bool = False
-    lamda_rep: float = 1e-6
-    divergence: str = "js"  # js (fork's Gaussian-midpoint approximation) | kl
-    average: bool = False  # class-mean representative instead of one random sample
-    eps: float = 1e-8
+class SharedVariantConfig:
+    """The variant keys that belong to no single loss term; each term adds its own section (see VariantConfig)."""
 
-
-@dataclass
-class ReconConfig:
-    repulsion: bool = False
-    attraction: bool = False
-    lamda_rep: float = 1e-6
-    lamda_atr: float = 1e-6
-    average: bool = False  # class-mean reference features instead of one random representative
-    eps: float = 1e-8
-
-
-@dataclass
-class ContrastiveConfig:
-    enabled: bool = False
-    c_temp: float = 1.0
-    base_temp: float = 0.07
-    c_lr: float = 1e-8
-    c_drop: float = 0.5
-    c_scores: bool = False
-    proj_dim: int = 100
-    include_current: bool = True
-    feat_drop: float = 0.1
-    feat_noise: float = 0.1
-    weight: float = 1.0
-    c_hard: bool = False
-    c_hard_beta: float = 1.0
-    c_hard_tau_plus: float = 0.05
-
-
-@dataclass
-class VariantConfig:
     name: str = "baseline"
-    use_rep_f: bool = False
-    rep_f: float = 20.0
-    repulsion: RepulsionConfig = field(default_factory=RepulsionConfig)
-    recon: ReconConfig = field(default_factory=ReconConfig)
-    contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
+    use_rep_f: bool = False  # restrict repulsion to confusable replayed samples: p(c0) < rep_f * p(c1), at T = 1
+    rep_f: float = 20.0  # repulsion factor f (fork default)
+
+
+def compose_variant_config() -> Type[SharedVariantConfig]:
+    """The shared keys plus one typed section ``<term>`` per registered loss term, in the step's order.
+
+    The term configs live in their modules (``birsweep.methods``), which register themselves; importing them
+    costs torch but builds nothing.
+    """
+    from birsweep.methods.term_registry import term_specs
+
+    return _composed(tuple(term_specs()))
+
+
+@functools.lru_cache(maxsize=None)
+def _composed(specs: Tuple[TermSpec[Any], ...]) -> Type[SharedVariantConfig]:
+    # one class per set of terms, so the class a config was made with stays the one found by name
+    sections = [(spec.name, spec.config, field(default_factory=spec.config)) for spec in specs]
+    composed = make_dataclass("VariantConfig", sections, bases=(SharedVariantConfig,))
+    composed.__module__ = __name__  # found by name when a launcher pickles a composed config
+    return cast(Type[SharedVariantConfig], composed)
+
+
+VariantConfig = compose_variant_config()
 
 
 @dataclass
@@ -183,11 +172,14 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    variant: VariantConfig = field(default_factory=VariantConfig)
+    variant: SharedVariantConfig = field(default_factory=lambda: VariantConfig())  # composed
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     optuna: Optional[TrialConfig] = None
 
 
 def register_configs() -> None:
+    """Store the schema; terms registered after this module was imported (a plug-in, a test) join it here."""
+    global VariantConfig
+    VariantConfig = compose_variant_config()
     ConfigStore.instance().store(name="birsweep_schema", node=Config)

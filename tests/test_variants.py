@@ -14,9 +14,9 @@ from birsweep.methods.contrastive import hard_negative_loss, supcon_loss
 from birsweep.methods.divergences import js_midpoint, kl_diag
 from birsweep.methods.recon_terms import ReconAttraction, ReconRepulsion
 from birsweep.methods.repulsion import DistributionRepulsion
+from birsweep.methods.terms import ReplayBatch
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
-from birsweep.train.step import ReplayBatch, slice_forward
 from tests.conftest import ROOT, make_cfg
 
 
@@ -81,7 +81,7 @@ def test_repulsion_factor_mask():
 def replay_batch(model, x, scores, n_active=None):
     n_active = n_active or scores.shape[1]
     pi = F.pad(F.softmax(scores / 2.0, 1), (0, n_active - scores.shape[1]))
-    out = slice_forward(model(x, F.pad(pi, (0, model.n_classes - n_active))), slice(0, None))
+    out = model(x, F.pad(pi, (0, model.n_classes - n_active)))
     return ReplayBatch(x, scores, pi, out, model, x[:0], torch.zeros(0, dtype=torch.long), None, n_active)
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from birsweep.methods.terms import ReplayBatch
+
 
 @dataclass
 class Competition:
@@ -66,9 +68,10 @@ def select_competitors(scores: torch.Tensor, use_rep_f: bool, rep_f: float) -> C
     return Competition(own, rival, members, counts, representative, has_rival, confusable)
 
 
-def competition_of(batch, use_rep_f: bool, rep_f: float) -> Competition:
+def competition_of(batch: ReplayBatch, use_rep_f: bool, rep_f: float) -> Competition:
     """The batch's competition, computed once per step and shared by every term that needs it."""
     key = f"competition-{use_rep_f}-{rep_f}"
-    if key not in batch.cache:
-        batch.cache[key] = select_competitors(batch.scores, use_rep_f, rep_f)
-    return batch.cache[key]
+    comp = batch.cache.get(key)
+    if not isinstance(comp, Competition):
+        comp = batch.cache[key] = select_competitors(batch.scores, use_rep_f, rep_f)
+    return comp

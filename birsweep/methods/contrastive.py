@@ -14,17 +14,45 @@ ones as Robinson et al. (2021), debiased with tau+ (the fork's version was fault
 from __future__ import annotations
 
 import math
-from typing import Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-import kornia.augmentation as KA
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from birsweep.methods.terms import Term
+from birsweep.methods.term_registry import TermContext, TermSpec, bounded, register_term
+from birsweep.methods.terms import LossTerm, ReplayBatch
+
+if TYPE_CHECKING:
+    import kornia.augmentation as KA
+
+    from birsweep.data.features import Inputs
+    from birsweep.models.bir import BIRNet
 
 
-def supcon_loss(features: torch.Tensor, weights: torch.Tensor, temp: float, base_temp: float):
+@dataclass
+class ContrastiveConfig:
+    """``variant.contrastive``: supervised contrastive loss on a projection head."""
+
+    enabled: bool = False
+    c_temp: float = bounded(1.0, 0.0, low_inclusive=False)  # temperature tau (fork default)
+    base_temp: float = bounded(0.07, 0.0, low_inclusive=False)  # loss scaled by tau / base_temp, as SupCon
+    c_lr: float = bounded(1e-8, 0.0)  # learning rate of the projection head (its own parameter group); fork default
+    c_drop: float = bounded(0.5, 0.0, 1.0)  # dropout on the hidden representation before the head, training only
+    c_scores: bool = False  # soft positives p_i . p_j, p = softmax(previous logits / T), not the same top-1 class
+    proj_dim: int = bounded(100, 1)  # projection size (Linear h_dim -> proj_dim)
+    include_current: bool = True  # also contrast two kornia views of the current images (positives by true label)
+    feat_drop: float = bounded(0.1, 0.0, 1.0)  # replayed-feature views: dropout mask probability
+    feat_noise: float = bounded(0.1, 0.0)  # replayed-feature views: Gaussian noise std, relative to the feature std
+    weight: float = bounded(1.0, 0.0)  # the fork adds the loss unweighted, outside the replay loss
+    c_hard: bool = False  # hard-negative re-weighting (Robinson et al. 2021) instead of plain SupCon
+    c_hard_beta: float = bounded(1.0, 0.0)  # concentration on hard negatives (fork value)
+    c_hard_tau_plus: float = bounded(0.05, 0.0, 1.0)  # class-prior debiasing tau+ (fork value)
+
+
+def supcon_loss(features: torch.Tensor, weights: torch.Tensor, temp: float,
+                base_temp: float) -> Tuple[torch.Tensor, torch.Tensor]:
     """SupCon (Khosla et al. 2020) with weighted positives; returns (mean over anchors, number of anchors).
 
     loss_i = -(temp / base_temp) * sum_{j != i} w_ij [a_ij - log sum_{k != i} exp a_ik] / sum_{j != i} w_ij,
@@ -44,7 +72,7 @@ def supcon_loss(features: torch.Tensor, weights: torch.Tensor, temp: float, base
 
 
 def hard_negative_loss(features: torch.Tensor, positive: torch.Tensor, temp: float, base_temp: float,
-                       beta: float, tau_plus: float):
+                       beta: float, tau_plus: float) -> Tuple[torch.Tensor, torch.Tensor]:
     """Debiased hard-negative contrastive loss (Robinson et al. 2021) with several positives per anchor.
 
     For anchor i and positive p: -log pos / (pos + Ng), with Ng = max((-N tau+ pos + R) / (1 - tau+), N e^{-1/t}),
@@ -70,7 +98,7 @@ def hard_negative_loss(features: torch.Tensor, positive: torch.Tensor, temp: flo
 
 
 class ProjectionHead(nn.Module):
-    def __init__(self, in_dim: int, out_dim: int, dropout: float):
+    def __init__(self, in_dim: int, out_dim: int, dropout: float) -> None:
         super().__init__()
         self.dropout = nn.Dropout(dropout)  # a module: off in eval mode (the fork's was always on, F13)
         self.linear = nn.Linear(in_dim, out_dim)
@@ -79,21 +107,23 @@ class ProjectionHead(nn.Module):
         return F.normalize(self.linear(self.dropout(h)), dim=1)
 
 
-def image_views(channels: int, size) -> KA.AugmentationSequential:
+def image_views(channels: int, size: Sequence[int]) -> KA.AugmentationSequential:
     """Kornia views of images in [0, 1]; colour jitter in saturation/hue and grayscale only for RGB."""
+    import kornia.augmentation as KA  # here, not at the top: the schema imports this module for its config
+
     colour = ([KA.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8), KA.RandomGrayscale(p=0.2)] if channels == 3
               else [KA.ColorJitter(0.4, 0.4, p=0.8)])
     return KA.AugmentationSequential(KA.RandomHorizontalFlip(), KA.RandomResizedCrop(tuple(size), scale=(0.6, 1.0)),
                                      *colour)
 
 
-class SupervisedContrastive(Term):
+class SupervisedContrastive(LossTerm):
     name = "contrastive"
     in_replay = False  # the fork adds it to the total, unweighted and without the (1 - 1/t) factor
 
-    def __init__(self, model, inputs, c_temp: float, base_temp: float, c_lr: float, c_drop: float, c_scores: bool,
-                 proj_dim: int, include_current: bool, feat_drop: float, feat_noise: float, weight: float,
-                 c_hard: bool = False, hard_beta: float = 1.0, hard_tau_plus: float = 0.05):
+    def __init__(self, model: BIRNet, inputs: Inputs, c_temp: float, base_temp: float, c_lr: float, c_drop: float,
+                 c_scores: bool, proj_dim: int, include_current: bool, feat_drop: float, feat_noise: float,
+                 weight: float, c_hard: bool = False, hard_beta: float = 1.0, hard_tau_plus: float = 0.05) -> None:
         self.model, self.inputs = model, inputs
         self.temp, self.base_temp, self.c_lr, self.c_scores = c_temp, base_temp, c_lr, c_scores
         self.include_current, self.feat_drop, self.feat_noise = include_current, feat_drop, feat_noise
@@ -103,16 +133,17 @@ class SupervisedContrastive(Term):
         self.head = ProjectionHead(model.classifier.in_features, proj_dim, c_drop).to(device)
         self.augment: Optional[KA.AugmentationSequential] = None
         if include_current:
+            assert inputs.arrays is not None, "contrasting current images needs the images (keep_images)"
             shape = inputs.arrays.shape
             self.augment = image_views(shape[0], shape[1:])
 
-    def param_groups(self):
+    def param_groups(self) -> List[Dict[str, Any]]:
         return [{"params": list(self.head.parameters()), "lr": self.c_lr}]
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {"head": self.head.state_dict()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.head.load_state_dict(state["head"])
 
     def feature_views(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,15 +154,17 @@ class SupervisedContrastive(Term):
 
     @torch.no_grad()
     def current_views(self, idx: torch.Tensor) -> torch.Tensor:
+        assert self.augment is not None
         images = self.inputs.unit_images(idx)
         views = [self.inputs.encode(self.inputs.normalise(self.augment(images))) for _ in range(2)]
         return torch.cat(views)
 
-    def __call__(self, batch):
+    def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         self.head.train(batch.model.training)
         pi_r = batch.pi  # soft targets over the active classes (zeros on the current task's classes)
         views, probs = [self.feature_views(batch.x)], [pi_r, pi_r]
         if self.include_current:
+            assert batch.current_idx is not None, "the step passes the current samples' indices"
             views.append(self.current_views(batch.current_idx))
             onehot = F.one_hot(batch.current_y, batch.n_active).to(pi_r.dtype)
             probs += [onehot, onehot]
@@ -145,3 +178,22 @@ class SupervisedContrastive(Term):
         if self.c_hard:
             return hard_negative_loss(features, same, self.temp, self.base_temp, self.hard_beta, self.hard_tau_plus)
         return supcon_loss(features, same.to(features.dtype), self.temp, self.base_temp)
+
+
+def build(cfg: ContrastiveConfig, ctx: TermContext) -> List[LossTerm]:
+    if not cfg.enabled:
+        return []
+    return [SupervisedContrastive(
+        ctx.model, ctx.inputs, c_temp=cfg.c_temp, base_temp=cfg.base_temp, c_lr=cfg.c_lr, c_drop=cfg.c_drop,
+        c_scores=cfg.c_scores, proj_dim=cfg.proj_dim, include_current=cfg.include_current,
+        feat_drop=cfg.feat_drop, feat_noise=cfg.feat_noise, weight=cfg.weight, c_hard=cfg.c_hard,
+        hard_beta=cfg.c_hard_beta, hard_tau_plus=cfg.c_hard_tau_plus)]
+
+
+def check(cfg: ContrastiveConfig) -> Optional[str]:
+    if cfg.c_hard and cfg.c_scores:
+        return "variant.contrastive.c_hard needs hard positives: it cannot be combined with c_scores=true"
+    return None
+
+
+register_term(TermSpec("contrastive", ContrastiveConfig, build, order=30, check=check))

@@ -9,26 +9,42 @@ same batch (from the previous model, no gradient): a random representative of a 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import List, Tuple
+
 import torch
 
-from birsweep.methods.competitors import competition_of
-from birsweep.methods.terms import Term, inverse_mean, masked_mean
+from birsweep.methods.competitors import Competition, competition_of
+from birsweep.methods.term_registry import TermContext, TermSpec, bounded, register_term
+from birsweep.methods.terms import LossTerm, ReplayBatch, inverse_mean, masked_mean
+
+
+@dataclass
+class ReconConfig:
+    """``variant.recon``: reconstruction repulsion from the competitor / attraction to the own class."""
+
+    repulsion: bool = False
+    attraction: bool = False
+    lamda_rep: float = bounded(1e-6, 0.0)  # weight of 1 / e(competitor features, reconstruction); fork default
+    lamda_atr: float = bounded(1e-6, 0.0)  # weight of e(own-class features, reconstruction); fork default
+    average: bool = False  # class-mean features of the replay batch as references instead of one random sample
+    eps: float = bounded(1e-8, 0.0, low_inclusive=False)  # floor of the inverse: 1 / (e + eps)
 
 
 def unit_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (0.5 * (a - b) ** 2).mean(1)
 
 
-class _ReconTerm(Term):
+class _ReconTerm(LossTerm):
     def __init__(self, weight: float, average: bool, eps: float, use_rep_f: bool, rep_f: float):
         self.weight, self.average, self.eps, self.use_rep_f, self.rep_f = weight, average, eps, use_rep_f, rep_f
 
-    def references(self, comp, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    def references(self, comp: Competition, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         if self.average:
             return comp.class_mean(x)[classes]
         return x[comp.representative[classes]]
 
-    def parts(self, batch):
+    def parts(self, batch: ReplayBatch) -> Tuple[Competition, torch.Tensor, torch.Tensor]:
         comp = competition_of(batch, self.use_rep_f, self.rep_f)
         return comp, batch.model.output(batch.out.recon), batch.x
 
@@ -36,7 +52,7 @@ class _ReconTerm(Term):
 class ReconRepulsion(_ReconTerm):
     name = "recon_rep"
 
-    def __call__(self, batch):
+    def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         comp, recon, x = self.parts(batch)
         e = unit_mse(self.references(comp, x, comp.rival), recon)
         return inverse_mean(e, comp.repel, self.eps)
@@ -45,7 +61,19 @@ class ReconRepulsion(_ReconTerm):
 class ReconAttraction(_ReconTerm):
     name = "recon_atr"
 
-    def __call__(self, batch):
+    def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         comp, recon, x = self.parts(batch)
         e = unit_mse(self.references(comp, x, comp.own), recon)
         return masked_mean(e, torch.ones_like(comp.own, dtype=torch.bool))  # every sample has its own class
+
+
+def build(cfg: ReconConfig, ctx: TermContext) -> List[LossTerm]:
+    terms: List[LossTerm] = []
+    if cfg.repulsion:
+        terms.append(ReconRepulsion(cfg.lamda_rep, cfg.average, cfg.eps, ctx.use_rep_f, ctx.rep_f))
+    if cfg.attraction:
+        terms.append(ReconAttraction(cfg.lamda_atr, cfg.average, cfg.eps, ctx.use_rep_f, ctx.rep_f))
+    return terms
+
+
+register_term(TermSpec("recon", ReconConfig, build, order=20, switches=("repulsion", "attraction")))

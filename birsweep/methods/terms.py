@@ -1,34 +1,56 @@
-"""Base of a variant's extra loss term, and the masked mean every term reduces with."""
+"""What a variant's extra loss term sees (:class:`ReplayBatch`), what it must provide (:class:`LossTerm`), and the
+masked means every term reduces with."""
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from birsweep.models.bir import BIRNet, Forward
 
-class Term:
+
+@dataclass
+class ReplayBatch:
+    """What the extra loss terms of a variant see in a step with replay."""
+
+    x: torch.Tensor  # replayed inputs (features or pixels)
+    scores: torch.Tensor  # previous model's logits over the old classes
+    pi: torch.Tensor  # softmax(scores / T) zero-padded to the active classes
+    out: Forward  # current model's pass over the replayed inputs
+    model: BIRNet
+    current_x: torch.Tensor
+    current_y: torch.Tensor
+    current_idx: Optional[torch.Tensor]  # indices of the current samples in the training set (for image views)
+    n_active: int
+    cache: Dict[str, Any] = field(default_factory=dict)  # shared work between terms (competitor selection)
+
+
+class LossTerm(ABC):
     """A loss term added to the BI-R step for batches with replay.
 
     ``__call__(batch)`` returns ``(value, count)``: the term's value and how many samples took part (0 when the
-    term had nothing to act on this step, in which case the value is exactly 0 and no gradient flows).
+    term had nothing to act on this step, in which case the value is exactly 0 and no gradient flows). Both stay
+    on the device. The step logs them as ``<name>`` and ``<name>_n``.
     """
 
-    name = "term"
-    weight = 1.0
-    in_replay = True  # inside L_rep, so scaled by (1 - 1/t), as the fork places its terms
+    name: str = "term"
+    weight: float = 1.0
+    in_replay: bool = True  # True: inside L_rep, so scaled by (1 - 1/t), as the fork places its terms
 
-    def param_groups(self) -> List[dict]:
+    def param_groups(self) -> List[Dict[str, Any]]:
         """Extra optimiser parameter groups (e.g. a projection head with its own learning rate)."""
         return []
 
-    def state_dict(self) -> Dict[str, object]:
+    def state_dict(self) -> Dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state: Dict[str, object]) -> None:
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
         pass
 
-    def __call__(self, batch) -> Tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+    @abstractmethod
+    def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -72,7 +72,7 @@ class Run:
         m = cfg.model
         self.model = BIRNet(self.inputs.dim, arrays.n_classes, m.fc_layers, m.fc_units, m.h_dim, m.z_dim,
                             m.dg_prop, bce=(m.recon == "bce"), gate_seed=cfg.seed).to(self.device)
-        self.terms = build_terms(cfg.variant, self.model, self.inputs, m.distill_temp)
+        self.terms = build_terms(cfg.variant, self.model, self.inputs)
         groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         for term in self.terms:
             groups += getattr(term, "param_groups", lambda: [])()

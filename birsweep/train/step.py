@@ -7,8 +7,8 @@ dropout, so this is exact); the losses are computed per slice. Nothing here read
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field, fields
-from typing import Dict, List, Optional, Protocol, Tuple
+from dataclasses import fields
+from typing import Dict, List, Optional
 
 import torch
 from torch.nn import functional as F
@@ -16,37 +16,12 @@ from torch.nn import functional as F
 from birsweep.methods import bir_losses as L
 from birsweep.methods.replay import GenerativeReplay
 from birsweep.methods.si import SynapticIntelligence
+from birsweep.methods.terms import LossTerm, ReplayBatch
 from birsweep.models.bir import BIRNet, Forward
 
 
 def slice_forward(out: Forward, sl: slice) -> Forward:
     return Forward(**{f.name: getattr(out, f.name)[sl].float() for f in fields(Forward)})
-
-
-@dataclass
-class ReplayBatch:
-    """What the extra loss terms of a variant see in a step with replay."""
-
-    x: torch.Tensor  # replayed inputs (features or pixels)
-    scores: torch.Tensor  # previous model's logits over the old classes
-    pi: torch.Tensor  # softmax(scores / T) zero-padded to the active classes
-    out: Forward  # current model's pass over the replayed inputs
-    model: BIRNet
-    current_x: torch.Tensor
-    current_y: torch.Tensor
-    current_idx: Optional[torch.Tensor]  # indices of the current samples in the training set (for image views)
-    n_active: int
-    cache: Dict[str, object] = field(default_factory=dict)  # shared work between terms (competitor selection)
-
-
-class LossTerm(Protocol):
-    """An extra loss term of a variant. It returns its value and how many samples took part (both tensors)."""
-
-    name: str
-    weight: float
-    in_replay: bool  # True: added inside L_rep (so scaled by 1 - 1/t); False: added to the total as it is
-
-    def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]: ...
 
 
 class TrainStep:

@@ -1,0 +1,121 @@
+"""The loss terms a variant can switch on, each registered by its own module.
+
+A term module declares a config dataclass (its section ``variant.<name>``, with ranges and choices declared beside
+the fields by :func:`bounded` and :func:`one_of`), a builder, and calls :func:`register_term` at import. Every
+module of ``birsweep.methods`` is imported once when the registry is first read, so a new term needs no other
+Python edit: the schema composes its config, ``config_check`` checks its values and ``build_terms`` builds it.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import pkgutil
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, NamedTuple, Optional, Tuple, Type, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+
+from birsweep.methods.terms import LossTerm
+
+if TYPE_CHECKING:
+    from birsweep.data.features import Inputs
+    from birsweep.models.bir import BIRNet
+
+C = TypeVar("C")
+T = TypeVar("T")
+
+RANGE = "range"  # field metadata keys read by birsweep.config_check
+CHOICES = "choices"
+SHARED_KEYS = ("name", "use_rep_f", "rep_f")  # variant keys that belong to no single term
+
+
+class Range(NamedTuple):
+    low: float
+    high: float = math.inf
+    low_inclusive: bool = True
+    high_inclusive: bool = False
+
+
+def bounded(default: T, low: float, high: float = math.inf, low_inclusive: bool = True,
+            high_inclusive: bool = False) -> T:
+    """A config field whose value must lie in the given interval (checked before a run starts)."""
+    return field(default=default, metadata={RANGE: Range(low, high, low_inclusive, high_inclusive)})
+
+
+def one_of(default: str, *allowed: str) -> str:
+    """A config field whose value must be one of ``allowed`` (compared in lower case)."""
+    return field(default=default, metadata={CHOICES: allowed})
+
+
+@dataclass(frozen=True)
+class TermContext:
+    """What a builder may need besides its own section: the network, the inputs and the shared variant keys."""
+
+    model: BIRNet
+    inputs: Inputs
+    use_rep_f: bool
+    rep_f: float
+
+
+@dataclass(frozen=True)
+class TermSpec(Generic[C]):
+    name: str  # the config section variant.<name>
+    config: Type[C]  # dataclass of the section: fields, defaults, ranges, choices
+    build: Callable[[C, TermContext], List[LossTerm]]  # the enabled terms of the section ([] when off)
+    order: int  # place in the step and in the optimiser's parameter groups, lowest first
+    switches: Tuple[str, ...] = ("enabled",)  # boolean fields that switch a term of the section on
+    check: Optional[Callable[[C], Optional[str]]] = None  # a cross-field problem, as one line, or None
+
+    def switched_on(self, section: DictConfig) -> List[str]:
+        """Labels of the switches that are on: ``<name>`` for ``enabled``, else ``<name>.<switch>``."""
+        return [self.name if s == "enabled" else f"{self.name}.{s}" for s in self.switches if section[s]]
+
+
+_REGISTRY: Dict[str, TermSpec[Any]] = {}
+_discovered = False
+
+
+def register_term(spec: TermSpec[C]) -> TermSpec[C]:
+    """Add a term section to the registry; a name may be registered once (or again by the same config class)."""
+    if spec.name in SHARED_KEYS:
+        raise ValueError(f"loss term name {spec.name!r} is a shared variant key")
+    known = _REGISTRY.get(spec.name)
+    if known is not None and _origin(known.config) != _origin(spec.config):
+        raise ValueError(f"loss term {spec.name!r} is registered twice: {_origin(known.config)}, "
+                         f"{_origin(spec.config)}")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _origin(config: type) -> str:
+    return f"{config.__module__}.{config.__qualname__}"
+
+
+def term_specs() -> List[TermSpec[Any]]:
+    """Every registered term section, in the order of the step."""
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        package = importlib.import_module("birsweep.methods")
+        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            importlib.import_module(module.name)  # a term module registers itself
+    return sorted(_REGISTRY.values(), key=lambda spec: spec.order)
+
+
+def term_config(spec: TermSpec[C], variant: DictConfig) -> C:
+    """The typed config of ``spec``'s section of a composed ``variant`` node."""
+    values = OmegaConf.to_container(variant[spec.name], resolve=True)
+    assert isinstance(values, dict)
+    return spec.config(**{str(key): value for key, value in values.items()})
+
+
+def term_ranges() -> Dict[str, Range]:
+    """``variant.<term>.<field>`` -> its allowed interval, for every field declared with :func:`bounded`."""
+    return {f"variant.{spec.name}.{f.name}": f.metadata[RANGE]
+            for spec in term_specs() for f in fields(spec.config) if RANGE in f.metadata}
+
+
+def term_choices() -> Dict[str, Tuple[str, ...]]:
+    """``variant.<term>.<field>`` -> its allowed values, for every field declared with :func:`one_of`."""
+    return {f"variant.{spec.name}.{f.name}": f.metadata[CHOICES]
+            for spec in term_specs() for f in fields(spec.config) if CHOICES in f.metadata}
