@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from birsweep.io import write_text
-from birsweep.tracking.secrets import mask_url
+from birsweep.secrets import mask_url
 
 RESULTS_FILE = "optimization_results.yaml"
 TRIALS_FILE = "trials.csv"

@@ -35,12 +35,12 @@ from optuna.trial import TrialState
 
 from birsweep.errors import BirsweepError, ConfigError, last_line
 from birsweep.io import write_json
+from birsweep.secrets import mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep import storage as storages
 from birsweep.sweep.grammar import SearchSpace, format_value, grid_values, parse_search_space
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.trial import build_pruner
-from birsweep.tracking.secrets import mask_url
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from birsweep.errors import BirsweepError, ConfigError, last_line
+from birsweep.secrets import mask_url
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.tracking.callbacks import RunCallback
-from birsweep.tracking.secrets import mask_url
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.models.pretrain import build_encoder
+from birsweep.secrets import mask_secrets
 from birsweep.tracking.callbacks import CallbackList, RunCallback
 from birsweep.tracking.env import environment
 from birsweep.tracking.record import RunRecord
-from birsweep.tracking.secrets import mask_secrets
 from birsweep.train import checkpoint
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.losslog import LossMeter, check_finite
