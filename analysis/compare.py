@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 
 from analysis.runs import IDENTITY, OUTCOME, TRIAL
+from birsweep.config_keys import is_result_neutral
 from birsweep.sweep.labels import short_names
 
 METRICS = ("final_avg_acc", "forgetting", "bwt")
 METRIC_NAMES = {"final_avg_acc": "final average accuracy", "forgetting": "forgetting", "bwt": "BWT"}
-# config keys that never make two runs different configurations
-IGNORED_PREFIXES = ("paths.", "logger.", "hydra.", "optuna.")
-IGNORED_KEYS = {"seed", "resume", "experiment_name", "task", "trainer.device", "trainer.progress",
-                "trainer.threads", "data.root", "data.download", "trainer.eval_batch", "variant.name"}
+# besides the result-neutral keys, labels leave out the seed (runs of one configuration are averaged over seeds),
+# the variant's name (the label starts with it) and the task (every compared run trained)
+NOT_IN_LABELS = {"seed", "variant.name", "task"}
 NOT_CONFIG = set(IDENTITY + OUTCOME + TRIAL) | {"label"}
 
 
@@ -33,7 +33,7 @@ def _fmt(value) -> str:
 def _varying(frame: pd.DataFrame, cols: Sequence[str]) -> List[str]:
     out = []
     for c in cols:
-        if c in IGNORED_KEYS or c.startswith(IGNORED_PREFIXES):
+        if c in NOT_IN_LABELS or is_result_neutral(c):
             continue
         if frame[c].astype(str).nunique(dropna=False) > 1:
             out.append(c)

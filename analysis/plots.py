@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -14,10 +14,6 @@ from birsweep.tracking.figures import accuracy_heatmap
 
 STATE_STYLE = {"COMPLETE": ("tab:blue", "o"), "PRUNED": ("tab:orange", "x"), "FAIL": ("tab:red", "v"),
                "RUNNING": ("tab:gray", "."), "WAITING": ("tab:gray", ".")}
-
-
-def _top_labels(table: pd.DataFrame, top: int) -> List[str]:
-    return list(table["label"].head(top))
 
 
 def plot_task_curves(curves: pd.DataFrame, labels: Optional[Sequence[str]] = None, title: str = "") -> Figure:

@@ -26,7 +26,7 @@ from analysis.plots import (param_importances, plot_history, plot_importance, pl
 from analysis.runs import load_runs, load_tasks
 from analysis.study import find_studies, load_study
 from birsweep.tracking.figures import figure_png
-from birsweep.tracking.secrets import mask_url
+from birsweep.secrets import mask_url
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;

@@ -229,9 +229,3 @@ def load_losses(path: Paths) -> pd.DataFrame:
         for loss in data.get("losses") or []:
             rows.append({**base, **loss})
     return _frame(rows, IDENTITY + ["status"] + TRIAL + ["step", "task", "iter"])
-
-
-def acc_matrices(path: Paths) -> Dict[str, List[List[Optional[float]]]]:
-    """run_dir -> accuracy matrix (rows after each finished task, None for tasks not seen yet)."""
-    return {data.get("run_dir") or os.path.dirname(data["_path"]): data.get("acc_matrix") or []
-            for data in iter_records(path)}

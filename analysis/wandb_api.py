@@ -120,7 +120,7 @@ def load_wandb(project: str, filters: Optional[Dict[str, Any]] = None, entity: O
 
 def load_wandb_offline(path: str, tasks: bool = False) -> pd.DataFrame:
     """The same frames from offline W&B run files under ``path`` (before, or instead of, ``wandb sync``)."""
-    from birsweep.tracking.wandb_offline import find_runs, read_run
+    from analysis.wandb_offline import find_runs, read_run
 
     items = []
     for run_path in find_runs(path):

@@ -56,12 +56,12 @@ def pretrain(cfg: DictConfig) -> float:
     import json
 
     from birsweep.device import pick_device
-    from birsweep.models.pretrain import ensure_pretrained
+    from birsweep.train.pretrain import ensure_pretrained, summary_path
 
     enc = cfg.model.encoder
     path = ensure_pretrained(enc.pretrain, cfg.paths.cache_dir, cfg.data.root, cfg.data.download,
                              pick_device(cfg.trainer.device), cfg.trainer.progress, force=True)
-    with open(path[:-3] + ".json") as f:
+    with open(summary_path(path)) as f:
         summary = json.load(f)
     print(f"encoder weights: {path}  (test accuracy on {enc.pretrain.dataset}: "
           f"{100 * summary['test_accuracy']:.2f}% after {summary['steps']} steps)")

@@ -14,8 +14,8 @@ import analysis
 from analysis.runs import flatten
 from analysis.study import load_study
 from analysis.wandb_api import WandbUnavailable, load_wandb, load_wandb_offline, record_from_wandb
+from analysis.wandb_offline import find_runs, read_run
 from birsweep.tracking.record import RunRecord
-from birsweep.tracking.wandb_offline import find_runs, read_run
 from tests.test_analysis_fixtures import N_TASKS, grid_sweep  # noqa: F401 - fixture
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

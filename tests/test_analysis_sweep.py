@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import analysis
-from birsweep.tracking.wandb_offline import find_runs, read_run
+from analysis.wandb_offline import find_runs, read_run
 from tests.test_analysis_fixtures import N_TASKS, optuna_sweep  # noqa: F401 - fixture
 
 SEARCHED = ["variant.rep_f", "variant.repulsion.divergence", "variant.repulsion.lamda_rep", "variant.use_rep_f"]

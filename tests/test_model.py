@@ -92,3 +92,21 @@ def test_frozen_encoder_stays_in_eval_mode():
     before = enc.convLayer1.bn.running_mean.clone()
     enc(torch.randn(4, 3, 32, 32))
     assert torch.equal(before, enc.convLayer1.bn.running_mean)  # fork bug F9 cannot happen
+
+
+def test_build_encoder_loads_the_file_it_is_given_and_leaves_pre_training_to_the_caller(tmp_path):
+    from omegaconf import OmegaConf
+
+    from birsweep.models.encoder import build_encoder
+    from birsweep.train.pretrain import encoder_weights
+
+    cfg = OmegaConf.create({"depth": 5, "channels": 16, "weights": str(tmp_path / "w.pt")})
+    src = ConvEncoder()
+    torch.save({"state": src.state_dict()}, cfg.weights)
+    # a weights file or 'random' is used as given: nothing is pre-trained
+    assert encoder_weights(cfg, str(tmp_path / "cache"), "/no/data", False, torch.device("cpu")) == cfg.weights
+    enc = build_encoder(cfg, cfg.weights, torch.device("cpu"))
+    assert all(torch.equal(enc.state_dict()[k], v) for k, v in src.state_dict().items())
+    assert not enc.training and not any(p.requires_grad for p in enc.parameters())
+    with pytest.raises(ValueError, match="pre-trained weights file"):
+        build_encoder(cfg, "pretrain", torch.device("cpu"))

@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
+from analysis.wandb_offline import find_runs, history_of, read_run
 from birsweep.errors import ConfigError
 from birsweep.models.bir import BIRNet
 from birsweep.schema import TrialConfig
 from birsweep.tracking.callbacks import RunCallback
 from birsweep.tracking.record import RunRecord
 from birsweep.tracking.wandb_logger import WandbLogger, run_name
-from birsweep.tracking.wandb_offline import find_runs, history_of, read_run
 from birsweep.train.run import train
 from tests.conftest import TINY, make_cfg
 

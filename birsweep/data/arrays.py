@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
@@ -32,3 +32,11 @@ class ArrayData:
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         """Images as float in [0, 1]."""
         return x.float() / self.max_value if x.dtype == torch.uint8 else x.float()
+
+
+def channel_normaliser(mean: Sequence[float], std: Sequence[float],
+                       device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Unit images ``N x C x H x W`` -> per-channel standardised ones, ``(x - mean) / std``."""
+    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    return lambda x: (x - m) / s

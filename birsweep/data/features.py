@@ -3,6 +3,7 @@
 With the frozen conv encoder (BN in eval mode, no augmentation) its output is a fixed function of each image,
 so features are computed once per dataset and encoder and cached on disk (spec 5.2). With ``data.augment`` the
 current images are augmented and encoded per batch instead. Pixel-level models use the flattened pixels.
+The encoder is any frozen module; its parameters and buffers key the cache, so this layer needs no model code.
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import os
 from typing import Callable, Optional
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
-from birsweep.data.arrays import ArrayData
+from birsweep.data.arrays import ArrayData, channel_normaliser
 from birsweep.data.augment import crop_flip
 from birsweep.io import atomic_write
-from birsweep.models.encoder import ConvEncoder, state_digest
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,19 @@ def _data_digest(arrays: ArrayData) -> str:
     return h.hexdigest()
 
 
-def _normaliser(arrays: ArrayData, normalize: bool, device: torch.device):
+def state_digest(module: nn.Module) -> str:
+    """Content hash of a module's parameters and buffers (keys the feature cache)."""
+    h = hashlib.blake2b(digest_size=12)
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _normaliser(arrays: ArrayData, normalize: bool, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
     """Unit images -> the network's input scale (per-channel standardisation for CIFAR, identity otherwise)."""
-    if normalize and arrays.mean is not None:
-        mean = torch.tensor(arrays.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(arrays.std, device=device).view(1, -1, 1, 1)
-        return lambda x: (x - mean) / std
+    if normalize and arrays.mean is not None and arrays.std is not None:
+        return channel_normaliser(arrays.mean, arrays.std, device)
     return lambda x: x
 
 
@@ -77,7 +85,7 @@ def _encode_all(encode, x: torch.Tensor, prepare, device: torch.device, desc: st
     return torch.cat(out)
 
 
-def _cached_features(arrays: ArrayData, encoder: ConvEncoder, normalize: bool, prepare, device, cache_dir: str,
+def _cached_features(arrays: ArrayData, encoder: nn.Module, normalize: bool, prepare, device, cache_dir: str,
                      progress: bool):
     key = hashlib.blake2b(f"{arrays.name}|{normalize}|{arrays.mean}|{arrays.std}|{_data_digest(arrays)}|"
                           f"{state_digest(encoder)}".encode(), digest_size=12).hexdigest()
@@ -92,7 +100,7 @@ def _cached_features(arrays: ArrayData, encoder: ConvEncoder, normalize: bool, p
     return train, test
 
 
-def build_inputs(arrays: ArrayData, encoder: Optional[ConvEncoder], normalize: bool, augment: bool,
+def build_inputs(arrays: ArrayData, encoder: Optional[nn.Module], normalize: bool, augment: bool,
                  device: torch.device, cache_dir: str, keep_images: bool = False, progress: bool = True) -> Inputs:
     """Input vectors for training and evaluation; ``keep_images`` also keeps the training images on the device
     (needed by ``data.augment`` and by terms that make image views, such as the contrastive variant)."""

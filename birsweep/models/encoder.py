@@ -1,11 +1,12 @@
-"""The C3-5x16-bn convolutional encoder (spec 1.2) and loading of its weights, original format included."""
+"""The C3-5x16-bn convolutional encoder (spec 1.2), loading of its weights (original format included), and the
+frozen encoder a run uses. Pre-training the weights is a training job: see :mod:`birsweep.train.pretrain`."""
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Dict
 
 import torch
+from omegaconf import DictConfig
 from torch import nn
 
 from birsweep.errors import ConfigError
@@ -80,10 +81,16 @@ def load_encoder_weights(encoder: ConvEncoder, path: str) -> None:
                           f"missing {list(missing)[:4]}, unexpected {list(unexpected)[:4]}")
 
 
-def state_digest(module: nn.Module) -> str:
-    """Content hash of a module's parameters and buffers (keys the feature cache)."""
-    h = hashlib.blake2b(digest_size=12)
-    for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+def build_encoder(encoder_cfg: DictConfig, weights: str, device: torch.device, in_channels: int = 3) -> ConvEncoder:
+    """The frozen encoder of ``model.encoder``'s shape with ``weights``: a weights file, or ``random``.
+
+    ``model.encoder.weights=pretrain`` names the cached pre-trained file, which the caller resolves first
+    (:func:`birsweep.train.pretrain.encoder_weights`) so that this layer holds no training loop.
+    """
+    if weights == "pretrain":
+        raise ValueError("build_encoder needs the pre-trained weights file, not 'pretrain': "
+                         "resolve it with birsweep.train.pretrain.encoder_weights")
+    encoder = ConvEncoder(in_channels, encoder_cfg.depth, encoder_cfg.channels)
+    if weights != "random":
+        load_encoder_weights(encoder, weights)
+    return encoder.to(device).freeze()

@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from birsweep.io import write_text
 from birsweep.sweep.labels import format_params
-from birsweep.tracking.secrets import mask_url
+from birsweep.secrets import mask_url
 
 RESULTS_FILE = "optimization_results.yaml"
 TRIALS_FILE = "trials.csv"

@@ -10,7 +10,7 @@
 * nothing (``null``) is the sweeper's default, a SQLite file ``optuna.db`` in the sweep dir.
 
 Passwords never reach a log, a record or a file written by the sweeper: everything shown goes through
-:func:`birsweep.tracking.secrets.mask_url`. Keep them out of the config too: ``storage: ${oc.env:STUDY_DB}``.
+:func:`birsweep.secrets.mask_url`. Keep them out of the config too: ``storage: ${oc.env:STUDY_DB}``.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from birsweep.errors import ConfigError, first_line
-from birsweep.tracking.secrets import mask_url
+from birsweep.secrets import mask_url
 
 DEFAULT_FILE = "optuna.db"
 SQLITE_TIMEOUT_S = 60  # parallel trials write to one SQLite file: wait for its lock instead of failing

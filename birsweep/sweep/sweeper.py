@@ -40,7 +40,7 @@ from birsweep.sweep.outcome import Outcome, Tally, outcome_of, tell, trial_id
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.recovery import recover_stale
 from birsweep.sweep.storage import default_storage, normalise, open_storage
-from birsweep.tracking.secrets import mask_url
+from birsweep.secrets import mask_url
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from birsweep.errors import BirsweepError, ConfigError
 from birsweep.sweep.factory import build_pruner
+from birsweep.secrets import mask_url
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.tracking.callbacks import RunCallback
-from birsweep.tracking.secrets import mask_url
 
 log = logging.getLogger(__name__)
 

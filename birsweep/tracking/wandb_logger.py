@@ -26,8 +26,8 @@ import torch
 from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
+from birsweep.secrets import mask_secrets
 from birsweep.tracking.callbacks import RunCallback
-from birsweep.tracking.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,11 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from birsweep.config_keys import without_neutral
 from birsweep.errors import ResumeError
 from birsweep.io import atomic_write
 
 CHECKPOINT = "checkpoint.pt"
-# config keys that do not change the numbers a run produces, so a resumed run may differ in them
-IGNORED_FOR_RESUME = ("resume", "paths", "logger", "optuna", "trainer.progress", "trainer.log_every",
-                      "trainer.device", "trainer.threads", "trainer.eval_batch", "data.root", "data.download",
-                      "experiment_name")
 
 
 def path_in(run_dir: str) -> str:
@@ -36,18 +33,6 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _strip(cfg: Dict[str, Any]) -> Dict[str, Any]:
-    """The config without the keys listed in IGNORED_FOR_RESUME."""
-    out = {k: v for k, v in cfg.items()}
-    for key in IGNORED_FOR_RESUME:
-        head, _, rest = key.partition(".")
-        if not rest:
-            out.pop(head, None)
-        elif isinstance(out.get(head), dict):
-            out[head] = {k: v for k, v in out[head].items() if k != rest}
-    return out
 
 
 def differences(a: Any, b: Any, prefix: str = "") -> List[str]:
@@ -69,7 +54,8 @@ def load(run_dir: str, config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     if not os.path.isfile(path):
         return None
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    diffs = differences(_strip(payload["config"]), _strip(config))
+    # a resumed run may differ from the checkpoint's only in keys that do not change its numbers
+    diffs = differences(without_neutral(payload["config"]), without_neutral(config))
     if diffs:
         shown = "; ".join(diffs[:3]) + (" ..." if len(diffs) > 3 else "")
         raise ResumeError(f"the checkpoint in {run_dir} was made with other settings ({shown}); "

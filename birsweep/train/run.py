@@ -19,14 +19,15 @@ from birsweep.methods.replay import GenerativeReplay, frozen_copy
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
-from birsweep.models.pretrain import build_encoder
+from birsweep.models.encoder import build_encoder
+from birsweep.secrets import mask_secrets
 from birsweep.tracking.callbacks import CallbackList, RunCallback
 from birsweep.tracking.env import environment
 from birsweep.tracking.record import RunRecord
-from birsweep.tracking.secrets import mask_secrets
 from birsweep.train import checkpoint
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.losslog import LossMeter, check_finite
+from birsweep.train.pretrain import encoder_weights
 from birsweep.train.step import TrainStep
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,9 @@ class Run:
         t1 = time.time()
         encoder = None
         if cfg.model.encoder.type == "conv":
-            encoder = build_encoder(cfg.model.encoder, cfg.paths.cache_dir, cfg.data.root, cfg.data.download,
-                                    self.device, in_channels=arrays.shape[0], progress=cfg.trainer.progress)
+            weights = encoder_weights(cfg.model.encoder, cfg.paths.cache_dir, cfg.data.root, cfg.data.download,
+                                      self.device, cfg.trainer.progress)
+            encoder = build_encoder(cfg.model.encoder, weights, self.device, in_channels=arrays.shape[0])
         contrast = cfg.variant.contrastive
         self.inputs: Inputs = build_inputs(arrays, encoder, cfg.data.normalize, cfg.data.augment, self.device,
                                            cfg.paths.cache_dir, keep_images=contrast.enabled and contrast.include_current,

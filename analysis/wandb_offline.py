@@ -12,7 +12,7 @@ import json
 import os
 import struct
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List
 
 HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
 BLOCK = 32768
@@ -143,8 +143,3 @@ def find_runs(root: str) -> List[str]:
 def history_of(run: Dict[str, Any], key: str) -> List[Any]:
     """(step, value) pairs of one logged key."""
     return [(row.get("_step"), row[key]) for row in run["history"] if key in row]
-
-
-def latest_run(root: str) -> Optional[str]:
-    runs = find_runs(root)
-    return runs[-1] if runs else None

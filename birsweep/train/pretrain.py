@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from typing import Dict, Optional
+from typing import Callable, Dict
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -19,10 +19,11 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from birsweep.data.arrays import channel_normaliser
 from birsweep.data.augment import crop_flip
 from birsweep.data.sources import load_source
 from birsweep.io import atomic_write, write_json
-from birsweep.models.encoder import ARCH_NAME, ConvEncoder, load_encoder_weights
+from birsweep.models.encoder import ARCH_NAME, ConvEncoder
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +48,14 @@ def cached_weights_path(cache_dir: str, recipe: DictConfig) -> str:
     return os.path.join(os.path.expanduser(cache_dir), "encoders", f"{ARCH_NAME}-{recipe_key(recipe)}.pt")
 
 
-def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
-    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
-    return (x - m) / s
+def summary_path(weights_path: str) -> str:
+    """The JSON beside a weights file that says how it was pre-trained (steps, test accuracy, recipe)."""
+    return os.path.splitext(weights_path)[0] + ".json"
 
 
 @torch.no_grad()
-def _test_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, to_input, batch: int = 1000) -> float:
+def _test_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   to_input: Callable[[torch.Tensor], torch.Tensor], batch: int = 1000) -> float:
     model.eval()
     hits = 0
     for s in range(0, len(x), batch):
@@ -69,9 +70,10 @@ def pretrain_encoder(recipe: DictConfig, data_root: str, download: bool, device:
     torch.manual_seed(recipe.seed)
     arrays = load_source(OmegaConf.create({"name": recipe.dataset, "root": data_root, "download": download}))
     train_x, train_y = arrays.train_x.to(device), arrays.train_y.to(device)
+    normalise = channel_normaliser(arrays.mean, arrays.std, device)
 
     def to_input(xb: torch.Tensor) -> torch.Tensor:
-        return _normalise(arrays.to_unit(xb), arrays.mean, arrays.std)
+        return normalise(arrays.to_unit(xb))
 
     model = PretrainClassifier(arrays.n_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=(0.9, 0.999))
@@ -116,17 +118,15 @@ def ensure_pretrained(recipe: DictConfig, cache_dir: str, data_root: str, downlo
              ARCH_NAME, recipe.dataset, path)
     result = pretrain_encoder(recipe, data_root, download, device, progress)
     atomic_write(path, lambda tmp: torch.save({"state": result["state"]}, tmp))
-    write_json(path[:-3] + ".json", result["summary"])
+    write_json(summary_path(path), result["summary"])
     return path
 
 
-def build_encoder(encoder_cfg: DictConfig, cache_dir: str, data_root: str, download: bool, device: torch.device,
-                  in_channels: int = 3, progress: bool = True) -> ConvEncoder:
-    """The frozen encoder the run uses: pre-trained (cached), random, or from a given weights file."""
-    encoder = ConvEncoder(in_channels, encoder_cfg.depth, encoder_cfg.channels)
-    weights: Optional[str] = str(encoder_cfg.weights)
+def encoder_weights(encoder_cfg: DictConfig, cache_dir: str, data_root: str, download: bool, device: torch.device,
+                    progress: bool = True) -> str:
+    """What ``model.encoder.weights`` names, for :func:`birsweep.models.encoder.build_encoder`: ``pretrain``
+    becomes the cached pre-trained file (pre-trained first if missing); ``random`` and paths stay as given."""
+    weights = str(encoder_cfg.weights)
     if weights == "pretrain":
-        weights = ensure_pretrained(encoder_cfg.pretrain, cache_dir, data_root, download, device, progress)
-    if weights != "random":
-        load_encoder_weights(encoder, weights)
-    return encoder.to(device).freeze()
+        return ensure_pretrained(encoder_cfg.pretrain, cache_dir, data_root, download, device, progress)
+    return weights
