@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   creates .venv, installs, runs the demo study and prints where the results are
 #   make test   creates .venv if missing and runs the tests
+# `make help` lists every target; `make` alone only creates .venv and installs.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all test-slow bench clean
+.PHONY: demo help test test-all test-slow lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,24 +21,34 @@ $(STAMP): pyproject.toml Makefile
 # the demo: a small Optuna study of distribution repulsion on split digits (8 trials, 2 at a time, pruning after
 # each task), then the HTML comparison report of its trials
 DEMO_DIR := multirun/repulsion-digits
-demo: $(STAMP)
+demo: $(STAMP)  ## run the demo study (8 trials on split digits) and write its HTML report
 	WANDB_SILENT=true $(BIN)/python launch.py -m hparams_search=repulsion experiment=demo hydra/launcher=joblib \
 		hydra.sweeper.n_trials=8 hydra.sweeper.n_jobs=2
 	$(BIN)/python -m analysis.report $(DEMO_DIR) -o $(DEMO_DIR)/report.html
 	@echo "results: $(DEMO_DIR)/ (optuna.db, trials.csv, optimization_results.yaml, one job dir per trial)"
 	@echo "report:  $(DEMO_DIR)/report.html"
 
-test: $(STAMP)
+test: $(STAMP)  ## the fast tests (-m "not slow")
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP)  ## every test, the slow end-to-end ones included
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP)
+test-slow: $(STAMP)  ## only the slow end-to-end tests
 	$(BIN)/python -m pytest -q -m slow
 
-bench: $(STAMP)
+lint: $(STAMP)  ## ruff (lint and format check) and mypy, as configured in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP)  ## speed and memory of the training step (benchmarks/step_speed.py)
 	$(BIN)/python benchmarks/step_speed.py
 
-clean:
+clean:  ## remove .venv, outputs/, multirun/ and pytest's cache
 	rm -rf $(VENV) outputs multirun .pytest_cache
+
+# every target with a "## what it does" comment, one line each
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/\1\t\2/' | \
+		awk -F '\t' '{printf "  make %-10s %s\n", $$1, $$2}'

@@ -19,10 +19,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import TYPE_CHECKING, List
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+CONF = os.path.join(os.path.dirname(HERE), "conf")
 VARIANTS = ("baseline", "repulsion", "recon", "contrastive")
 sys.path.insert(0, os.path.dirname(HERE))
+
+
+def compose_config(overrides: List[str]) -> DictConfig:
+    """The config ``python launch.py`` would compose with ``overrides``."""
+    from hydra import compose, initialize_config_dir
+
+    from birsweep.schema import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose("config", overrides=list(overrides))
 
 
 def peak_memory_mb(device) -> float:
@@ -46,7 +62,6 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
     from birsweep.models.bir import BIRNet
     from birsweep.models.encoder import ConvEncoder
     from birsweep.train.step import TrainStep
-    from tests.conftest import make_cfg
 
     sys.path.insert(0, HERE)
     from naive_step import NaiveStep
@@ -70,7 +85,7 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
             idx = torch.randint(0, len(y_all), (B,), device=device)
             step(inputs.train[idx], y_all[idx], task, n_active, previous, n_old, B)
     else:
-        terms = build_terms(make_cfg([f"variant={variant}"]).variant, model, inputs)
+        terms = build_terms(compose_config([f"variant={variant}"]).variant, model, inputs)
         groups = [{"params": list(model.parameters())}]
         for t in terms:
             groups += t.param_groups()
@@ -101,23 +116,13 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
 
 
 def end_to_end(iters: int, device_name: str) -> dict:
-    from hydra import compose, initialize_config_dir
-
-    from birsweep.schema import register_configs
     from birsweep.train.run import train
 
-    register_configs()
-    overrides = ["data=synthetic", "model=bir_conv", "model.encoder.weights=random", "data.n_tasks=10",
-                 "data.synthetic.shape=[3,32,32]", "data.synthetic.n_classes=100",
-                 "data.synthetic.train_per_class=300", "data.synthetic.test_per_class=20",
-                 f"trainer.iters={iters}", "trainer.batch_size=256", "trainer.lr=1e-4", "trainer.progress=false",
-                 f"trainer.device={device_name}", "logger=none"]
-    with initialize_config_dir(config_dir=os.path.join(os.path.dirname(HERE), "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
+    # synthetic data at CIFAR-100 shapes through the conv model with a random frozen encoder
+    overrides = ["debug=cifar_shapes", f"trainer.iters={iters}", f"trainer.device={device_name}"]
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["BIRSWEEP_CACHE_DIR"] = os.path.join(tmp, "cache")
-        with initialize_config_dir(config_dir=os.path.join(os.path.dirname(HERE), "conf"), version_base="1.3"):
-            cfg = compose("config", overrides=overrides)
+        cfg = compose_config(overrides)
         start = time.perf_counter()
         train(cfg, os.path.join(tmp, "run"))
         total = time.perf_counter() - start
@@ -142,7 +147,7 @@ def run_child(spec: str, args, variant: str = "") -> dict:
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"benchmark child {spec} failed:\n{out.stderr}")
-    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    line = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")][-1]
     return json.loads(line[7:])
 
 

@@ -14,12 +14,15 @@ from hydra.core.config_store import ConfigStore
 
 if TYPE_CHECKING:
     from birsweep.methods.term_registry import TermSpec
+from birsweep.naming import register_resolvers
 
 
 @dataclass
 class PathsConfig:
     data_dir: str = "data"  # where datasets live or are downloaded to
     cache_dir: str = ".cache/birsweep"  # pre-trained encoders and frozen-feature caches
+    runs_dir: str = "outputs"  # root of single runs' output dirs (hydra.run.dir)
+    sweeps_dir: str = "multirun"  # root of sweeps' and studies' output dirs (hydra.sweep.dir)
 
 
 @dataclass
@@ -138,8 +141,9 @@ class LoggerConfig:
     group: Optional[str] = None  # null = study name in a sweep, else the experiment name
     job_type: Optional[str] = None  # null = variant name
     tags: List[str] = field(default_factory=list)  # added to the automatic ones (variant, data, sweep)
-    # run name; fields: variant, seed, trial ("-t<number>" in a sweep, else ""), experiment, data, study
-    name_format: str = "{variant}-s{seed}{trial}"
+    # run name; fields: method (bir_si, bir, si, finetune), variant, seed, trial ("-t<number>" in a sweep,
+    # else ""), experiment, data, study
+    name_format: str = "{method}-{variant}-s{seed}{trial}"
     notes: Optional[str] = None
     dir: Optional[str] = None  # parent of W&B's "wandb/" folder; null = the Hydra job dir
     log_samples: bool = True  # after each task: replayed images (pixel models) or latent prior statistics
@@ -182,4 +186,5 @@ def register_configs() -> None:
     """Store the schema; terms registered after this module was imported (a plug-in, a test) join it here."""
     global VariantConfig
     VariantConfig = compose_variant_config()
+    register_resolvers()  # the config's names use ${method:...}
     ConfigStore.instance().store(name="birsweep_schema", node=Config)

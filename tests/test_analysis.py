@@ -285,7 +285,7 @@ def test_wandb_report_builds_without_network(grid_sweep, monkeypatch):
     report = analysis.wandb_report("birsweep", "my-team", params=["variant.repulsion.lamda_rep", "variant.rep_f"],
                                    sweep=str(grid_sweep))
     assert isinstance(report, wr.Report) and report.entity == "my-team" and report.project == "birsweep"
-    assert report.title == "birsweep: synthetic-baseline"  # no study: the first experiment names the group
+    assert report.title == "birsweep: synthetic-bir_si-baseline"  # no study: the first experiment names the group
     grids = [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
     panels = [type(p).__name__ for g in grids for p in g.panels]
     for kind in ("BarPlot", "LinePlot", "MediaBrowser", "WeavePanelSummaryTable", "ScatterPlot",
@@ -293,7 +293,7 @@ def test_wandb_report_builds_without_network(grid_sweep, monkeypatch):
         assert kind in panels, kind
     assert panels.count("LinePlot") == 1 + N_TASKS
     assert all(rs.project == "birsweep" and rs.entity == "my-team" for g in grids for rs in g.runsets)
-    assert "synthetic-baseline" in grids[0].runsets[0].filters
+    assert "synthetic-bir_si-baseline" in grids[0].runsets[0].filters
     line = [p for g in grids for p in g.panels if isinstance(p, wr.LinePlot)][0]
     assert (line.x, line.y, line.groupby_rangefunc) == ("task", ["acc/avg"], "stderr")
     monkeypatch.setenv("WANDB_MODE", "offline")

@@ -7,29 +7,19 @@ Each is built under the session's temp dir and reused by every module that impor
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import SMALL_WANDB, launch
 
-SMALL = ["data=synthetic", "data.synthetic.n_classes=6", "data.n_tasks=3", "trainer.iters=30", "trainer.log_every=10",
-         "trainer.progress=false", "trainer.threads=1", "model.fc_units=64", "model.h_dim=64", "model.z_dim=16",
-         "logger=wandb", "logger.mode=offline"]
-N_TASKS = 3
+N_TASKS = 3  # SMALL_WANDB: 3 tasks of 2 classes
 
 
 def _launch(args, sweep_dir: Path, base: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update({"WANDB_SILENT": "true", "WANDB_CACHE_DIR": str(base / "wandb-cache"),
-                "WANDB_CONFIG_DIR": str(base / "wandb-config"), "BIRSWEEP_CACHE_DIR": str(base / "cache")})
-    out = subprocess.run([sys.executable, str(ROOT / "launch.py"), "-m", *args, *SMALL,
-                          f"hydra.sweep.dir={sweep_dir}"], env=env, cwd=str(base), capture_output=True, text=True,
-                         timeout=900)
+    out = launch(*args, *SMALL_WANDB, f"hydra.sweep.dir={sweep_dir}", cwd=base, multirun=True, wandb_dir=base,
+                 timeout=900)
     if out.returncode != 0:
         raise RuntimeError(f"sweep failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 

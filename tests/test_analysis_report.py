@@ -17,7 +17,7 @@ from PIL import Image
 
 import analysis
 from analysis.report import build_report
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.test_analysis_fixtures import N_TASKS, grid_sweep, optuna_sweep  # noqa: F401 - fixtures
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

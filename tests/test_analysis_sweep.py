@@ -63,7 +63,7 @@ def test_every_trial_has_a_finished_offline_wandb_run_grouped_by_study(optuna_sw
         wb = read_run(found[0], wait=60)
         assert wb["exit_code"] == 0 and wb["summary"]["status"] == row["status"]
         assert wb["run"]["group"] == "rep-test" and wb["run"]["job_type"] == "repulsion"
-        assert wb["run"]["name"] == f"repulsion-s0-t{row['trial_number']}"
+        assert wb["run"]["name"] == f"bir_si-repulsion-s0-t{row['trial_number']}"
         assert wb["summary"]["trial_number"] == row["trial_number"]
         for p in SEARCHED:
             assert wb["summary"][f"params.{p}"] == row[f"params.{p}"]

@@ -1,23 +1,14 @@
 """The command line as users run it: clear errors, CIFAR end to end (conv pre-training included) on tiny files."""
 import json
-import os
-import subprocess
-import sys
 
-from tests.conftest import ROOT
 from tests.fakedata import write_cifar10, write_cifar100
-
-
-def launch(*overrides, tmp_path, env_extra=None):
-    env = {**os.environ, "BIRSWEEP_CACHE_DIR": str(tmp_path / "cache"), **(env_extra or {})}
-    return subprocess.run([sys.executable, str(ROOT / "launch.py"), *overrides], env=env, capture_output=True,
-                          text=True, cwd=str(tmp_path), timeout=600)
+from tests.helpers import launch
 
 
 def test_cifar100_missing_offline_fails_with_one_clear_line(tmp_path):
     # a dead proxy makes the real torchvision download fail at once, without touching the network
     dead = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
-    out = launch("data=cifar100", f"paths.data_dir={tmp_path / 'nodata'}", "logger=none", tmp_path=tmp_path,
+    out = launch("data=cifar100", f"paths.data_dir={tmp_path / 'nodata'}", "logger=none", cwd=tmp_path,
                  env_extra=dead)
     assert out.returncode == 2
     err = [line for line in out.stderr.splitlines() if line.startswith("error:")]
@@ -27,7 +18,7 @@ def test_cifar100_missing_offline_fails_with_one_clear_line(tmp_path):
 
 
 def test_bad_value_on_the_command_line(tmp_path):
-    out = launch("model.dg_prop=2", "logger=none", tmp_path=tmp_path)
+    out = launch("model.dg_prop=2", "logger=none", cwd=tmp_path)
     assert out.returncode == 2 and "error: model.dg_prop=2.0 is out of range [0.0, 1.0)" in out.stderr
 
 
@@ -37,7 +28,7 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     write_cifar100(str(data), per_class_train=12, per_class_test=3)
     common = [f"paths.data_dir={data}", "logger=none", "trainer.progress=false", "data.n_tasks=5",
               "trainer.iters=4", "trainer.batch_size=32", "model.encoder.pretrain.epochs=2"]
-    first = launch(*common, f"hydra.run.dir={tmp_path / 'run1'}", tmp_path=tmp_path)
+    first = launch(*common, f"hydra.run.dir={tmp_path / 'run1'}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "final average accuracy" in first.stdout
     weights = list((tmp_path / "cache" / "encoders").glob("C3-5x16-bn-*.pt"))
@@ -51,18 +42,18 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     assert rec["losses"][-1]["recon_r"] > 0  # internal replay of 1024-d features ran
     # a second run reuses encoder and features (no new files) and gives the same numbers
     mtime = weights[0].stat().st_mtime
-    second = launch(*common, f"hydra.run.dir={tmp_path / 'run2'}", tmp_path=tmp_path)
+    second = launch(*common, f"hydra.run.dir={tmp_path / 'run2'}", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert weights[0].stat().st_mtime == mtime
     rec2 = json.loads((tmp_path / "run2" / "results.json").read_text())
     assert rec2["acc_matrix"] == rec["acc_matrix"] and rec2["losses"] == rec["losses"]
     # the augmentation-matched baseline encodes augmented current images per batch
-    aug = launch(*common, "data.augment=true", f"hydra.run.dir={tmp_path / 'run3'}", tmp_path=tmp_path)
+    aug = launch(*common, "data.augment=true", f"hydra.run.dir={tmp_path / 'run3'}", cwd=tmp_path)
     assert aug.returncode == 0, aug.stderr
     assert json.loads((tmp_path / "run3" / "results.json").read_text())["losses"] != rec["losses"]
     # contrastive with kornia views of the RGB images through the frozen encoder, on augmented data
     con = launch(*common, "data.augment=true", "variant=contrastive", f"hydra.run.dir={tmp_path / 'run4'}",
-                 tmp_path=tmp_path)
+                 cwd=tmp_path)
     assert con.returncode == 0, con.stderr
     later = [r for r in json.loads((tmp_path / "run4" / "results.json").read_text())["losses"] if r["task"] > 1]
     assert later and all(r["contrastive"] > 0 and r["contrastive_n"] == 4 * 32 for r in later)

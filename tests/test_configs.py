@@ -5,14 +5,16 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from birsweep.config_check import check_config
 from birsweep.errors import ConfigError
-from tests.conftest import ROOT, make_cfg
+from birsweep.naming import method_name
+from birsweep.tracking.wandb_logger import run_name
+from tests.helpers import ROOT, compose_with_hydra, make_cfg
 
 
 def options(group):
     return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
 
 
-@pytest.mark.parametrize("group", ["data", "model", "variant", "trainer", "logger", "experiment"])
+@pytest.mark.parametrize("group", ["data", "model", "variant", "trainer", "logger", "experiment", "paths", "debug"])
 def test_every_option_composes(group):
     assert options(group), f"conf/{group} is empty"
     for name in options(group):
@@ -75,3 +77,36 @@ def test_conv_model_on_grey_digits_is_refused():
 def test_unknown_keys_and_wrong_types_fail_at_composition(override):
     with pytest.raises((ConfigCompositionException, ConfigKeyError, ValidationError)):
         make_cfg([override])
+
+
+@pytest.mark.parametrize("overrides, method", [
+    ([], "bir_si"),
+    (["model.si_c=0"], "bir"),
+    (["model.replay=none"], "si"),
+    (["model.replay=none", "model.si_c=0"], "finetune"),
+])
+def test_run_names_say_which_method_ran(overrides, method):
+    cfg = make_cfg(["data=digits", "logger=wandb", *overrides])
+    assert method_name(cfg.model.replay, cfg.model.si_c) == method
+    assert cfg.experiment_name == f"digits-{method}-baseline"
+    assert run_name(cfg) == f"{method}-baseline-s0"
+    run_dir = compose_with_hydra(["data=digits", *overrides]).hydra.run.dir
+    assert run_dir.startswith(f"outputs/digits-{method}-baseline/")
+
+
+def test_paths_hold_the_data_cache_and_output_roots(monkeypatch):
+    cfg = compose_with_hydra()
+    assert (cfg.paths.runs_dir, cfg.paths.sweeps_dir) == ("outputs", "multirun")
+    assert cfg.hydra.run.dir.startswith("outputs/cifar100-bir_si-baseline/")
+    assert cfg.hydra.sweep.dir.startswith("multirun/cifar100-bir_si-baseline/")
+    moved = compose_with_hydra(["paths.runs_dir=/scratch/runs", "paths.sweeps_dir=/scratch/sweeps"])
+    assert moved.hydra.run.dir.startswith("/scratch/runs/cifar100-bir_si-baseline/")
+    assert moved.hydra.sweep.dir.startswith("/scratch/sweeps/cifar100-bir_si-baseline/")
+    # a study's dir is fixed under the sweeps root, named by the study
+    study = ["hparams_search=repulsion", "experiment=demo"]
+    assert compose_with_hydra(study).hydra.sweep.dir == "multirun/repulsion-digits"
+    assert compose_with_hydra([*study, "paths.sweeps_dir=/s"]).hydra.sweep.dir == "/s/repulsion-digits"
+    monkeypatch.setenv("BIRSWEEP_DATA_DIR", "/d")
+    monkeypatch.setenv("BIRSWEEP_CACHE_DIR", "/c")
+    cfg = make_cfg()
+    assert (cfg.paths.data_dir, cfg.data.root, cfg.paths.cache_dir) == ("/d", "/d", "/c")

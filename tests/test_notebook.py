@@ -4,7 +4,7 @@ from __future__ import annotations
 import nbformat
 
 import analysis
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.test_analysis_fixtures import grid_sweep, optuna_sweep  # noqa: F401 - fixtures
 
 NOTEBOOK = ROOT / "analysis" / "notebooks" / "results.ipynb"

@@ -11,8 +11,7 @@ from birsweep.sweep import pruners
 from birsweep.sweep.grammar import parse_search_space
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.factory import build_pruner, build_sampler
-from tests.conftest import ROOT
-from tests.sweep_helpers import compose_with_hydra
+from tests.helpers import ROOT, compose_with_hydra
 
 SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
             "grid": optuna.samplers.GridSampler, "cmaes": optuna.samplers.CmaEsSampler,

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from birsweep.sweep.storage import open_storage
-from tests.sweep_helpers import assert_records_agree, load_study, run_sweep, states
+from tests.helpers import assert_records_agree, load_study, run_sweep, states
 
 LR = "trainer.lr=tag(log, interval(1e-6, 1e-2))"
 GOOD, BAD = 3e-3, 1e-6

@@ -6,8 +6,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from tests.conftest import ROOT
-from tests.sweep_helpers import assert_records_agree, compose_with_hydra, load_study, run_sweep, states
+from tests.helpers import assert_records_agree, compose_with_hydra, load_study, run_sweep, states
 
 
 def test_slurm_launcher_fits_an_hour_long_gpu_run(tmp_path, monkeypatch):
@@ -40,11 +39,11 @@ def test_slurm_launcher_fits_an_hour_long_gpu_run(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_sweep_through_submitit_local(tmp_path):
     pytest.importorskip("submitit")
-    # submitit's job processes import the sweeper's plugin module from the pickled Hydra state
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # submitit's job processes import the sweeper's plugin module from the pickled Hydra state: the launcher's
+    # environment puts this checkout on PYTHONPATH
     out = run_sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
                     "trainer.lr=tag(log, interval(1e-4, 1e-2))", "hydra.sweeper.study_name=local",
-                    "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", env_extra=env)
+                    "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(f"sqlite:///{tmp_path}/sweep/optuna.db", "local")
     assert states(study) == {"COMPLETE": 3}

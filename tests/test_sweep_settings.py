@@ -9,7 +9,7 @@ from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, Plan, joblib_pool_size, plan, threads_override, user_set_threads
 from birsweep.sweep.labels import format_params, short_names
 from birsweep.sweep.storage import StorageNotFoundError, parse
-from tests.sweep_helpers import compose_with_hydra
+from tests.helpers import compose_with_hydra
 
 
 # --- settings ---------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.sweep_helpers import assert_records_agree, load_study, run_sweep, states
+from tests.helpers import assert_records_agree, load_study, run_sweep, states
 from tests.test_sweep_e2e import BAD, GOOD, LR, enqueue
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,7 @@ from birsweep.sweep.grammar import format_value
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.sweep.trial import SweepGoneError, TrialClosedError
-from tests.sweep_helpers import compose_with_hydra  # noqa: F401  (registers the optuna/trial group)
-from tests.conftest import TINY, make_cfg
+from tests.helpers import TINY, make_cfg  # tests.helpers registers the optuna/trial group
 
 MEDIAN = {"_target_": "birsweep.sweep.pruners.MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 2}
 

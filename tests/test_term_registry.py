@@ -19,7 +19,7 @@ from birsweep.methods.term_registry import TermSpec, register_term, term_ranges,
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.train.run import train
-from tests.conftest import ROOT, TINY, make_cfg
+from tests.helpers import ROOT, TINY, make_cfg
 
 TERM_YAML = """\
 defaults:

@@ -2,8 +2,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -13,7 +11,7 @@ from birsweep.app import run
 from birsweep.errors import NonFiniteLossError, ResumeError
 from birsweep.tracking.callbacks import RunCallback
 from birsweep.train.run import train
-from tests.conftest import ROOT, make_cfg
+from tests.helpers import TINY, launch, make_cfg, start
 
 
 def load(run_dir):
@@ -100,14 +98,11 @@ def test_nan_loss_fails_with_its_reason(tiny_cfg, tmp_path, monkeypatch):
 
 def test_killed_process_resumes_from_its_checkpoint(tmp_path):
     """SIGKILL a real `launch.py` after task 2's checkpoint, re-run the same command, get the same record."""
-    args = [sys.executable, str(ROOT / "launch.py"), "data=synthetic", "trainer.iters=150", "trainer.log_every=50",
-            "trainer.progress=false", "model.fc_units=64", "model.h_dim=64", "model.z_dim=16", "logger=none"]
-    env = {**os.environ, "BIRSWEEP_CACHE_DIR": str(tmp_path / "cache")}
-    full = subprocess.run(args + [f"hydra.run.dir={tmp_path / 'full'}"], env=env, capture_output=True, text=True)
+    args = [*TINY, "trainer.iters=150", "trainer.log_every=50"]
+    full = launch(*args, f"hydra.run.dir={tmp_path / 'full'}", cwd=tmp_path)
     assert full.returncode == 0, full.stderr
     cut_dir = tmp_path / "cut"
-    proc = subprocess.Popen(args + [f"hydra.run.dir={cut_dir}"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = start(*args, f"hydra.run.dir={cut_dir}", cwd=tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline:
         if (cut_dir / "results.json").exists() and load(cut_dir)["tasks_done"] >= 2:
@@ -117,7 +112,7 @@ def test_killed_process_resumes_from_its_checkpoint(tmp_path):
     proc.wait()
     killed = load(cut_dir)
     assert killed["status"] == "running" and 2 <= killed["tasks_done"] < 5
-    again = subprocess.run(args + [f"hydra.run.dir={cut_dir}"], env=env, capture_output=True, text=True)
+    again = launch(*args, f"hydra.run.dir={cut_dir}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     a, b = load(tmp_path / "full"), load(cut_dir)
     assert b["status"] == "completed" and a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
@@ -125,7 +120,7 @@ def test_killed_process_resumes_from_its_checkpoint(tmp_path):
 
 def test_bir_beats_fine_tuning_on_split_digits(tmp_path):
     """The science check: BI-R + SI keeps old classes; no-replay fine-tuning collapses to about 1/n_tasks."""
-    common = ["data=digits", "trainer.iters=300", "trainer.progress=false", "logger=none"]
+    common = ["debug=fast", "trainer.progress=false"]  # split digits, 300 iterations per task
     bir = train(make_cfg(common), str(tmp_path / "bir"))
     ft = train(make_cfg(common + ["model.replay=none", "model.si_c=0"]), str(tmp_path / "ft"))
     assert bir > 0.75 and ft < 0.3, (bir, ft)

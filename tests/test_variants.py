@@ -1,9 +1,6 @@
 """The memory-exaggeration terms against hand computations, their gradients, edge cases and end-to-end runs."""
 import json
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -17,7 +14,7 @@ from birsweep.methods.repulsion import DistributionRepulsion
 from birsweep.methods.terms import ReplayBatch
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
-from tests.conftest import ROOT, make_cfg
+from tests.helpers import ROOT, launch, make_cfg
 
 
 # --- divergences -------------------------------------------------------------------------------------------------
@@ -296,9 +293,8 @@ def test_disabled_terms_are_not_built():
     ("contrastive", ["contrastive"]),
 ])
 def test_each_variant_runs_the_demo_and_logs_its_terms(tmp_path, variant, keys):
-    args = [sys.executable, str(ROOT / "launch.py"), "experiment=demo", f"variant={variant}", "trainer.iters=40",
-            "trainer.log_every=20", "trainer.progress=false", "logger=none", f"hydra.run.dir={tmp_path}"]
-    out = subprocess.run(args, capture_output=True, text=True, env={**os.environ}, timeout=600)
+    out = launch("experiment=demo", f"variant={variant}", "trainer.iters=40", "trainer.log_every=20",
+                 "trainer.progress=false", "logger=none", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     rec = json.loads((tmp_path / "results.json").read_text())
     assert rec["status"] == "completed" and rec["config"]["variant"]["name"] == variant

@@ -20,11 +20,9 @@ from birsweep.tracking.callbacks import RunCallback
 from birsweep.tracking.record import RunRecord
 from birsweep.tracking.wandb_logger import WandbLogger, run_name
 from birsweep.train.run import train
-from tests.conftest import TINY, make_cfg
+from tests.helpers import SMALL_WANDB, make_cfg
 
-# 3 tasks of 2 classes keep each offline run short
-WANDB = TINY[:-1] + ["logger=wandb", "logger.mode=offline", "trainer.threads=1", "data.synthetic.n_classes=6",
-                     "data.n_tasks=3"]
+WANDB = SMALL_WANDB  # 3 tasks of 2 classes keep each offline run short
 
 
 @pytest.fixture(autouse=True)
@@ -95,8 +93,8 @@ def test_offline_run_mirrors_the_record(tmp_path):
     rec, wb = results(job), only_run(job)
     assert rec["status"] == "completed"
     assert wb["exit_code"] == 0
-    assert wb["run"]["name"] == "baseline-s0"
-    assert wb["run"]["group"] == cfg.experiment_name == "synthetic-baseline"
+    assert wb["run"]["name"] == "bir_si-baseline-s0"
+    assert wb["run"]["group"] == cfg.experiment_name == "synthetic-bir_si-baseline"
     assert wb["run"]["job_type"] == "baseline"
     assert wb["run"]["project"] == "birsweep"
     assert set(wb["run"]["tags"]) == {"mine", "baseline", "synthetic"}
@@ -130,7 +128,7 @@ def test_sweep_job_groups_by_study_masks_the_storage_password_and_records_the_tr
     wb = only_run(job)
     assert wb["run"]["group"] == "rep-study"
     assert wb["run"]["job_type"] == "repulsion"
-    assert wb["run"]["name"] == "repulsion-s3-t7"
+    assert wb["run"]["name"] == "bir_si-repulsion-s3-t7"
     assert "sweep" in wb["run"]["tags"]
     assert wb["summary"]["trial_number"] == 7 and wb["summary"]["study_name"] == "rep-study"
     assert wb["summary"]["params.variant.repulsion.lamda_rep"] == pytest.approx(1e-5)
@@ -238,7 +236,7 @@ def test_disabled_mode_and_bad_name_format(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"unknown field \{trail\}"):
         WandbLogger(make_cfg(WANDB + ["logger.name_format='{variant}{trail}'"]))
     assert run_name(make_cfg(WANDB + ["logger.name_format='{experiment}/{data}-{seed}'", "seed=4"])) == \
-        "synthetic-baseline/synthetic-4"
+        "synthetic-bir_si-baseline/synthetic-4"
 
 
 def _started_logger(cfg, tmp_path, n_tasks, class_order):

@@ -27,11 +27,12 @@ from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
 from birsweep.secrets import mask_secrets
+from birsweep.naming import method_name
 from birsweep.tracking.callbacks import RunCallback
 
 log = logging.getLogger(__name__)
 
-NAME_FIELDS = ("variant", "seed", "trial", "experiment", "data", "study")
+NAME_FIELDS = ("method", "variant", "seed", "trial", "experiment", "data", "study")
 EXIT_CODES = {"completed": 0, "pruned": 0, "failed": 1, "running": 1}
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "digits": (1, 8, 8),
                 "cifar10": (3, 32, 32), "cifar100": (3, 32, 32)}
@@ -56,8 +57,9 @@ def run_name(cfg: DictConfig) -> str:
         raise ConfigError(f"logger.name_format={fmt!r}: unknown field {{{bad[0]}}}; "
                           f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}")
     number = _trial_number(cfg)
-    return fmt.format(variant=cfg.variant.name, seed=cfg.seed, trial="" if number is None else f"-t{number}",
-                      experiment=cfg.experiment_name, data=cfg.data.name, study=_study_name(cfg) or "")
+    return fmt.format(method=method_name(cfg.model.replay, cfg.model.si_c), variant=cfg.variant.name, seed=cfg.seed,
+                      trial="" if number is None else f"-t{number}", experiment=cfg.experiment_name,
+                      data=cfg.data.name, study=_study_name(cfg) or "")
 
 
 def image_shape(cfg: DictConfig) -> Optional[tuple]:
