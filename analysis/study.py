@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 
-from analysis.runs import find_records, read_record, trial_info
+from analysis.runs import iter_records, trial_info
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 
@@ -68,8 +68,8 @@ def find_storages(path: str) -> List[str]:
             if "/.hydra/" in file:
                 continue
             found.append(storage_url(file))
-    for record in find_records(path):
-        storage = ((read_record(record).get("config") or {}).get("optuna") or {}).get("storage")
+    for record in iter_records(path):
+        storage = ((record.get("config") or {}).get("optuna") or {}).get("storage")
         if storage and "***" not in str(storage) and storage != "???":
             found.append(storage_url(str(storage)) if "://" not in str(storage) else str(storage))
     return list(dict.fromkeys(found))
@@ -78,8 +78,8 @@ def find_storages(path: str) -> List[str]:
 def study_names(path: str) -> List[str]:
     """The study names a sweep's records mention."""
     names = []
-    for record in find_records(path):
-        name = trial_info(read_record(record))["study_name"]
+    for record in iter_records(path):
+        name = trial_info(record)["study_name"]
         if name:
             names.append(name)
     return list(dict.fromkeys(names))

@@ -104,6 +104,7 @@ def end_to_end(iters: int, device_name: str) -> dict:
     from hydra import compose, initialize_config_dir
 
     from birsweep.schema import register_configs
+    from birsweep.tracking import record
     from birsweep.train.run import train
 
     register_configs()
@@ -121,8 +122,7 @@ def end_to_end(iters: int, device_name: str) -> dict:
         start = time.perf_counter()
         train(cfg, os.path.join(tmp, "run"))
         total = time.perf_counter() - start
-        with open(os.path.join(tmp, "run", "results.json")) as f:
-            rec = json.load(f)
+        rec = record.load(os.path.join(tmp, "run"))
     return {"iters": iters, "total_s": total, "train_s": rec["timings"]["train_s"],
             "features_s": rec["timings"]["features_s"]}
 

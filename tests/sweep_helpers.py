@@ -1,7 +1,6 @@
 """Helpers for the sweeper's tests: compose with the hydra node, run real sweeps through launch.py, read studies."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import birsweep.sweep  # noqa: F401  (registers the optuna/trial config group)
+from birsweep.tracking import record
+from birsweep.tracking.record import RunStatus
 from tests.conftest import CONF, ROOT, TINY
 
 SWEEP = ["hydra/sweeper=optuna", "hydra.sweeper.heartbeat_interval=2", "hydra.sweeper.grace_period=20"]
@@ -50,11 +51,11 @@ def states(study: optuna.Study) -> Dict[str, int]:
 
 
 def record_of(trial: optuna.trial.FrozenTrial, sweep_dir: Path) -> Optional[dict]:
-    path = sweep_dir / str(trial.number) / "results.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    run_dir = sweep_dir / str(trial.number)
+    return record.load(run_dir) if (run_dir / record.RESULTS).exists() else None
 
 
-RECORD_STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}
+RECORD_STATUS = {s.trial_state: s.value for s in RunStatus}  # Optuna state name -> the job record's status
 
 
 def assert_records_agree(study: optuna.Study, sweep_dir: Path) -> None:

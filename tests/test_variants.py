@@ -1,5 +1,4 @@
 """The memory-exaggeration terms against hand computations, their gradients, edge cases and end-to-end runs."""
-import json
 import math
 import os
 import subprocess
@@ -16,6 +15,7 @@ from birsweep.methods.recon_terms import ReconAttraction, ReconRepulsion
 from birsweep.methods.repulsion import DistributionRepulsion
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
+from birsweep.tracking import record
 from birsweep.train.step import ReplayBatch, slice_forward
 from tests.conftest import ROOT, make_cfg
 
@@ -300,7 +300,7 @@ def test_each_variant_runs_the_demo_and_logs_its_terms(tmp_path, variant, keys):
             "trainer.log_every=20", "trainer.progress=false", "logger=none", f"hydra.run.dir={tmp_path}"]
     out = subprocess.run(args, capture_output=True, text=True, env={**os.environ}, timeout=600)
     assert out.returncode == 0, out.stderr
-    rec = json.loads((tmp_path / "results.json").read_text())
+    rec = record.load(tmp_path)
     assert rec["status"] == "completed" and rec["config"]["variant"]["name"] == variant
     for row in rec["losses"]:
         for key in keys:

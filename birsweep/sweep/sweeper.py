@@ -3,7 +3,7 @@
 For every trial the sweeper asks Optuna for parameters, turns them into the job's overrides, adds the trial's
 identity (``+optuna=trial optuna.storage=... optuna.trial_number=N ...``) so the job can report to its trial and be
 pruned, launches the job with whichever Hydra launcher is selected, and tells Optuna how it ended: COMPLETE with
-the job's return value, PRUNED when the job raised ``optuna.TrialPruned``, FAIL with the reason otherwise.
+the job's return value, PRUNED when the job raised ``birsweep.errors.RunPruned``, FAIL with the reason otherwise.
 
 * Budget: ``n_trials`` is the number of finished trials (complete, pruned or failed) the study should hold; a
   re-run of the same command continues until it does, numbering jobs (``hydra.job.num``) by trial number.
@@ -33,13 +33,13 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from birsweep.errors import BirsweepError, ConfigError, last_line
-from birsweep.io import write_json
+from birsweep.errors import BirsweepError, ConfigError, RunPruned, last_line
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep import storage as storages
 from birsweep.sweep.grammar import SearchSpace, format_value, grid_values, parse_search_space
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.trial import build_pruner
+from birsweep.tracking.record import RunStatus, mark_stale, try_load
 from birsweep.tracking.secrets import mask_url
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def outcome_of(ret: Any) -> Outcome:
         if not math.isfinite(number):
             return Outcome(TrialState.FAIL, reason=f"the job returned {number}")
         return Outcome(TrialState.COMPLETE, value=number)
-    if isinstance(value, optuna.TrialPruned):
+    if isinstance(value, RunPruned):
         return Outcome(TrialState.PRUNED, reason=str(value) or None)
     if isinstance(value, BaseException):
         return Outcome(TrialState.FAIL, reason=f"{type(value).__name__}: {last_line(value)}")
@@ -331,23 +331,21 @@ class OptunaSweeper(Sweeper):
             self._enqueue_retries()
 
     def _close_stale(self, t: optuna.trial.FrozenTrial, why: str) -> None:
-        record_path = os.path.join(t.user_attrs["run_dir"], "results.json") if t.user_attrs.get("run_dir") else None
-        record = _read_json(record_path) if record_path else None
+        run_dir = t.user_attrs.get("run_dir")
+        record = try_load(run_dir)[0] if run_dir else None
         status = (record or {}).get("status")
         trial_id = self._trial_id(t)
-        if status == "completed" and record.get("objective") is not None:
+        if status == RunStatus.COMPLETED and record.get("objective") is not None:
             outcome = Outcome(TrialState.COMPLETE, value=float(record["objective"]))
-        elif status == "pruned":
+        elif status == RunStatus.PRUNED:
             outcome = Outcome(TrialState.PRUNED, reason=record.get("error"))
-        elif status == "failed" and not str(record.get("error")).startswith("SweepGoneError"):
+        elif status == RunStatus.FAILED and not str(record.get("error")).startswith("SweepGoneError"):
             outcome = Outcome(TrialState.FAIL, reason=record.get("error") or "failed")
         else:  # never finished, or the job stopped because its sweep had died: a casualty of the crash
             outcome = Outcome(TrialState.FAIL, reason=f"left RUNNING: {why}")
             self._store.set_trial_user_attr(trial_id, "retryable", True)
-            if record is not None and status == "running":
-                record.update(status="failed", error=f"SweepStopped: {outcome.reason}",
-                              finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-                write_json(record_path, record)
+            if run_dir:
+                mark_stale(run_dir, str(outcome.reason))
         log.warning("trial %d was left RUNNING (%s): now %s%s", t.number, why, outcome.state.name,
                     f" ({outcome.reason})" if outcome.reason else "")
         self._tell(t.number, outcome)
@@ -515,15 +513,3 @@ class OptunaSweeper(Sweeper):
 
     def _dashboard_arg(self) -> str:
         return mask_url(self.storage_url)
-
-
-def _read_json(path: Optional[str]) -> Optional[Dict[str, Any]]:
-    import json
-
-    if not path or not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
