@@ -234,9 +234,9 @@ class WandbLogger(RunCallback):
             if isinstance(value, float) and not math.isfinite(value):
                 value = None
             self.run.summary[key] = value
-        status = data["status"]
-        if status != "completed":
-            self.run.tags = tuple(self.run.tags or ()) + (status,)
+        status = RunStatus(data["status"])
+        if status != RunStatus.COMPLETED:
+            self.run.tags = tuple(self.run.tags or ()) + (status.value,)
 
     # --- samples ------------------------------------------------------------------------------------------------
     def _seen_labels(self, task: int, model: BIRNet) -> List[str]:
