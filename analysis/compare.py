@@ -10,6 +10,7 @@ import pandas as pd
 from analysis.runs import IDENTITY, OUTCOME, TRIAL
 from birsweep.config_keys import is_result_neutral
 from birsweep.sweep.labels import short_names
+from birsweep.tracking.record import RunStatus
 
 METRICS = ("final_avg_acc", "forgetting", "bwt")
 METRIC_NAMES = {"final_avg_acc": "final average accuracy", "forgetting": "forgetting", "bwt": "BWT"}
@@ -87,9 +88,9 @@ def compare(runs: pd.DataFrame, completed_only: bool = True) -> pd.DataFrame:
         runs = add_labels(runs)
     rows = []
     for label, group in runs.groupby("label", sort=False):
-        done = group[group["status"] == "completed"] if completed_only else group
+        done = group[group["status"] == RunStatus.COMPLETED.value] if completed_only else group
         row = {"label": label, "variant": group["variant"].iloc[0], "n_runs": len(group), "n_completed":
-               int((group["status"] == "completed").sum()),
+               int((group["status"] == RunStatus.COMPLETED.value).sum()),
                "seeds": ",".join(str(s) for s in sorted(done["seed"].dropna().unique()))}
         for m in METRICS:
             values = pd.to_numeric(done[m], errors="coerce") if m in done else pd.Series(dtype=float)
@@ -134,7 +135,7 @@ def best_trial(runs: Optional[pd.DataFrame], trials: Optional[pd.DataFrame] = No
     if trials is not None:
         frame, value, done = trials, "trial_value", trials["trial_state"] == "COMPLETE"
     else:
-        frame, value, done = runs, "final_avg_acc", runs["status"] == "completed"
+        frame, value, done = runs, "final_avg_acc", runs["status"] == RunStatus.COMPLETED.value
     done = frame[done & frame[value].notna()]
     if done.empty:
         return None

@@ -13,16 +13,16 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
 """
 from __future__ import annotations
 
-import json
 import os
 import warnings
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import pandas as pd
 
-RESULTS = "results.json"
+from birsweep.tracking.record import RESULTS, RunStatus, try_load
+
 SKIP_DIRS = {"wandb", ".hydra", "__pycache__", ".git", "media", "files"}
-STATE_OF_STATUS = {"completed": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL", "running": "RUNNING"}
+STATE_OF_STATUS = {s.value: s.trial_state for s in RunStatus}  # run status -> Optuna trial state name
 IDENTITY = ["run_dir", "sweep_dir", "job", "experiment", "variant", "seed", "data", "overrides"]
 OUTCOME = ["status", "error", "tasks_done", "n_tasks", "final_avg_acc", "forgetting", "bwt", "objective",
            "train_s", "total_s", "it_per_s", "started_at", "finished_at", "git_commit"]
@@ -58,21 +58,19 @@ def _natural(path: str):
     return [int(p) if p.isdigit() else p for p in path.split(os.sep)]
 
 
-def read_record(path: str) -> Dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+def read_records(paths: Paths) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """``(path, record)`` for every record under ``paths``; a bad one is skipped with a warning naming the file."""
+    for path in find_records(paths):
+        data, reason = try_load(path)
+        if data is None:
+            warnings.warn(f"skipping {reason}", stacklevel=3)
+            continue
+        yield path, data
 
 
 def iter_records(paths: Paths) -> Iterator[Dict[str, Any]]:
-    """The records under ``paths``; an unreadable file (not a run record) is skipped with a warning."""
-    for path in find_records(paths):
-        try:
-            data = read_record(path)
-            if not isinstance(data, dict) or "status" not in data:
-                raise ValueError("not a run record")
-        except (OSError, ValueError) as err:
-            warnings.warn(f"skipping {path}: {err}", stacklevel=2)
-            continue
+    """The records under ``paths``, each with its file as ``_path``; a bad one is skipped with a warning."""
+    for path, data in read_records(paths):
         data["_path"] = path
         yield data
 
@@ -153,7 +151,7 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     row["git_commit"] = (data.get("env") or {}).get("git_commit")
     trial = trial_info(data)
     row["study_name"], row["trial_number"] = trial["study_name"], trial["trial_number"]
-    row["trial_state"] = STATE_OF_STATUS.get(data.get("status")) if trial["trial_number"] is not None else None
+    row["trial_state"] = STATE_OF_STATUS.get(str(data.get("status"))) if trial["trial_number"] is not None else None
     for key, value in trial["params"].items():
         row[f"params.{key}"] = value
     for key, value in flatten(config, skip=("optuna",)).items():

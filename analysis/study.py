@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 
-from analysis.runs import find_records, read_record, trial_info
+from analysis.runs import iter_records, trial_info
 from birsweep.sweep import storage as storages
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
@@ -45,8 +45,8 @@ def find_storages(path: str) -> List[str]:
             if "/.hydra/" in file or not (storages.is_sqlite_file(file) or storages.is_journal_file(file)):
                 continue  # Hydra's job logs end with .log too
             found.append(storage_url(file))
-    for record in find_records(path):
-        storage = ((read_record(record).get("config") or {}).get("optuna") or {}).get("storage")
+    for record in iter_records(path):
+        storage = ((record.get("config") or {}).get("optuna") or {}).get("storage")
         if storage and "***" not in str(storage) and storage != "???":
             try:
                 found.append(storage_url(str(storage)))
@@ -58,8 +58,8 @@ def find_storages(path: str) -> List[str]:
 def study_names(path: str) -> List[str]:
     """The study names a sweep's records mention."""
     names = []
-    for record in find_records(path):
-        name = trial_info(read_record(record))["study_name"]
+    for record in iter_records(path):
+        name = trial_info(record)["study_name"]
         if name:
             names.append(name)
     return list(dict.fromkeys(names))

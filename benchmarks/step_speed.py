@@ -116,6 +116,7 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
 
 
 def end_to_end(iters: int, device_name: str) -> dict:
+    from birsweep.tracking import record
     from birsweep.train.run import train
 
     # synthetic data at CIFAR-100 shapes through the conv model with a random frozen encoder
@@ -126,8 +127,7 @@ def end_to_end(iters: int, device_name: str) -> dict:
         start = time.perf_counter()
         train(cfg, os.path.join(tmp, "run"))
         total = time.perf_counter() - start
-        with open(os.path.join(tmp, "run", "results.json")) as f:
-            rec = json.load(f)
+        rec = record.load(os.path.join(tmp, "run"))
     return {"iters": iters, "total_s": total, "train_s": rec["timings"]["train_s"],
             "features_s": rec["timings"]["features_s"]}
 

@@ -10,7 +10,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from birsweep.config_check import check_config
-from birsweep.tracking.callbacks import RunCallback
+from birsweep.tracking.record import record_path
+from birsweep.train.callbacks import RunCallback
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List
 
     callbacks = job_callbacks(cfg) if callbacks is None else callbacks
     objective = train(cfg, run_dir, callbacks)
-    print(f"final average accuracy: {100 * objective:.2f}%  (record: {os.path.join(run_dir, 'results.json')})")
+    print(f"final average accuracy: {100 * objective:.2f}%  (record: {record_path(run_dir)})")
     return objective
 
 

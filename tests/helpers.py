@@ -2,7 +2,6 @@
 with one environment, read the studies and records a sweep leaves."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from omegaconf import DictConfig
 
 import birsweep.sweep  # noqa: F401  (registers the optuna/trial config group)
 from birsweep.schema import register_configs
+from birsweep.tracking import record
+from birsweep.tracking.record import RunStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")
@@ -108,11 +109,11 @@ def states(study: optuna.Study) -> Dict[str, int]:
 
 
 def record_of(trial: optuna.trial.FrozenTrial, sweep_dir: Path) -> Optional[dict]:
-    path = sweep_dir / str(trial.number) / "results.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    run_dir = sweep_dir / str(trial.number)
+    return record.load(run_dir) if (run_dir / record.RESULTS).exists() else None
 
 
-RECORD_STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}
+RECORD_STATUS = {s.trial_state: s.value for s in RunStatus}  # Optuna state name -> the job record's status
 
 
 def assert_records_agree(study: optuna.Study, sweep_dir: Path) -> None:

@@ -1,7 +1,6 @@
 """analysis: records, studies and W&B runs -> DataFrames with one set of column names."""
 from __future__ import annotations
 
-import json
 import math
 import os
 
@@ -15,7 +14,8 @@ from analysis.runs import flatten
 from analysis.study import load_study
 from analysis.wandb_api import WandbUnavailable, load_wandb, load_wandb_offline, record_from_wandb
 from analysis.wandb_offline import find_runs, read_run
-from birsweep.tracking.record import RunRecord
+from birsweep.tracking import record as run_record
+from birsweep.tracking.record import RunRecord, RunStatus
 from tests.test_analysis_fixtures import N_TASKS, grid_sweep  # noqa: F401 - fixture
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -24,10 +24,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def records(sweep):
     out = {}
     for job in sorted(os.listdir(sweep)):
-        path = os.path.join(sweep, job, "results.json")
-        if os.path.isfile(path):
-            with open(path) as f:
-                out[os.path.join(str(sweep), job)] = json.load(f)
+        data, _ = run_record.try_load(os.path.join(sweep, job))
+        if data is not None:
+            out[os.path.join(str(sweep), job)] = data
     return out
 
 
@@ -81,7 +80,7 @@ def test_runs_that_stopped_early_keep_every_task_row_and_single_run_dirs_load(tm
                                                          "params": {"variant.recon.lamda_rep": 0.5}}}, {})
     rec.add_task([0.9], 1.0)
     rec.add_task([0.7, 0.8], 1.0)
-    rec.finish("pruned", "pruned by the study's pruner")
+    rec.finish(RunStatus.PRUNED, "pruned by the study's pruner")
     runs = analysis.load_runs(tmp_path / "run")  # a single run dir
     assert len(runs) == 1
     row = runs.iloc[0]
@@ -102,7 +101,7 @@ def test_flatten_and_missing_dirs(tmp_path):
         analysis.load_runs(tmp_path / "nope")
     assert analysis.load_runs(tmp_path).empty
     (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "results.json").write_text("{not json")
+    (tmp_path / "broken" / run_record.RESULTS).write_text("{not json")
     with pytest.warns(UserWarning, match="skipping .*broken"):
         assert analysis.load_runs(tmp_path).empty
 

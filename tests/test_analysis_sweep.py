@@ -1,14 +1,12 @@
 """An Optuna sweep seen through analysis: trial columns, joins with the study, W&B runs of every trial."""
 from __future__ import annotations
 
-import json
-import os
-
 import pandas as pd
 import pytest
 
 import analysis
 from analysis.wandb_offline import find_runs, read_run
+from birsweep.tracking import record
 from tests.test_analysis_fixtures import N_TASKS, optuna_sweep  # noqa: F401 - fixture
 
 SEARCHED = ["variant.rep_f", "variant.repulsion.divergence", "variant.repulsion.lamda_rep", "variant.use_rep_f"]
@@ -22,8 +20,7 @@ def test_load_runs_has_one_row_per_trial_with_its_parameters(optuna_sweep):
     assert {"variant", "seed", "final_avg_acc", "status", "trial_number", "trial_state"} <= set(runs.columns)
     assert sorted(c for c in runs.columns if c.startswith("params.")) == [f"params.{p}" for p in SEARCHED]
     for _, row in runs.iterrows():
-        with open(os.path.join(row["run_dir"], "results.json")) as f:
-            rec = json.load(f)
+        rec = record.load(row["run_dir"])
         assert row["status"] == rec["status"] and row["final_avg_acc"] == rec["final_avg_acc"]
         for p in SEARCHED:
             assert row[f"params.{p}"] == rec["trial"]["params"][p]
@@ -47,8 +44,7 @@ def test_study_trials_join_the_runs(optuna_sweep):
     assert (done["trial_value"] == done["final_avg_acc"]).all()
     # the average accuracy reported after each task is the record's
     for _, row in joined.iterrows():
-        with open(os.path.join(row["run_dir"], "results.json")) as f:
-            avg = json.load(f)["avg_acc"]
+        avg = record.load(row["run_dir"])["avg_acc"]
         reported = [row[f"intermediate.{t}"] for t in range(1, len(avg) + 1)]
         assert reported == pytest.approx(avg)
     for p in SEARCHED:

@@ -1,6 +1,7 @@
 """The command line as users run it: clear errors, CIFAR end to end (conv pre-training included) on tiny files."""
 import json
 
+from birsweep.tracking import record
 from tests.fakedata import write_cifar10, write_cifar100
 from tests.helpers import launch
 
@@ -37,7 +38,7 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     assert summary["steps"] == 2 * (300 // 256) and summary["recipe"]["dataset"] == "cifar10"
     features = list((tmp_path / "cache" / "features").glob("cifar100-*.pt"))
     assert len(features) == 1
-    rec = json.loads((tmp_path / "run1" / "results.json").read_text())
+    rec = record.load(tmp_path / "run1")
     assert rec["status"] == "completed" and len(rec["acc_matrix"]) == 5 and rec["tasks_done"] == 5
     assert rec["losses"][-1]["recon_r"] > 0  # internal replay of 1024-d features ran
     # a second run reuses encoder and features (no new files) and gives the same numbers
@@ -45,17 +46,17 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     second = launch(*common, f"hydra.run.dir={tmp_path / 'run2'}", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert weights[0].stat().st_mtime == mtime
-    rec2 = json.loads((tmp_path / "run2" / "results.json").read_text())
+    rec2 = record.load(tmp_path / "run2")
     assert rec2["acc_matrix"] == rec["acc_matrix"] and rec2["losses"] == rec["losses"]
     # the augmentation-matched baseline encodes augmented current images per batch
     aug = launch(*common, "data.augment=true", f"hydra.run.dir={tmp_path / 'run3'}", cwd=tmp_path)
     assert aug.returncode == 0, aug.stderr
-    assert json.loads((tmp_path / "run3" / "results.json").read_text())["losses"] != rec["losses"]
+    assert record.load(tmp_path / "run3")["losses"] != rec["losses"]
     # contrastive with kornia views of the RGB images through the frozen encoder, on augmented data
     con = launch(*common, "data.augment=true", "variant=contrastive", f"hydra.run.dir={tmp_path / 'run4'}",
                  cwd=tmp_path)
     assert con.returncode == 0, con.stderr
-    later = [r for r in json.loads((tmp_path / "run4" / "results.json").read_text())["losses"] if r["task"] > 1]
+    later = [r for r in record.load(tmp_path / "run4")["losses"] if r["task"] > 1]
     assert later and all(r["contrastive"] > 0 and r["contrastive_n"] == 4 * 32 for r in later)
 
 

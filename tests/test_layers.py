@@ -112,6 +112,6 @@ def test_nothing_imports_analysis():
     assert modules_importing("analysis", ".") == []
 
 
-@pytest.mark.xfail(strict=False, reason="train/run.py still catches optuna.TrialPruned until the loop uses RunPruned")
+@pytest.mark.xfail(strict=True, reason="train/run.py still catches optuna.TrialPruned until the loop uses RunPruned")
 def test_the_training_loop_does_not_import_optuna():
     assert modules_importing("optuna", "train") == []

@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.sweep.recovery import recover_stale
+from birsweep.tracking import record as run_record
 
 SPACE = {"x": FloatDistribution(0, 1)}
 
@@ -34,7 +35,7 @@ def running(study, owner=None, heartbeat=None, record=None, tmp_path=None):
     if record is not None:
         run_dir = tmp_path / f"job{t.number}"
         run_dir.mkdir()
-        (run_dir / "results.json").write_text(json.dumps(record))
+        (run_dir / run_record.RESULTS).write_text(json.dumps(record))
         t.set_user_attr("run_dir", str(run_dir))
     return t.number
 
@@ -67,7 +68,7 @@ def test_stale_trials_are_closed_and_retried(tmp_path, store):
     assert by[n_remote_old].user_attrs["fail_reason"].startswith("left RUNNING: no heartbeat for 3")
     assert by[n_unmarked].user_attrs["fail_reason"] == "left RUNNING: its sweep stopped before marking it"
     # the job record that said "running" now agrees with Optuna
-    rec = json.loads((tmp_path / f"job{n_cut}" / "results.json").read_text())
+    rec = run_record.load(tmp_path / f"job{n_cut}")
     assert rec["status"] == "failed" and rec["error"].startswith("SweepStopped: left RUNNING")
     # retry_failed: each casualty once more, with its parameters, as WAITING trials
     waiting = [t for t in by.values() if t.state == TrialState.WAITING]

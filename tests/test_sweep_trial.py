@@ -1,6 +1,5 @@
 """The job side: the training core reports the average accuracy after each task to its Optuna trial (opened from
 the job's config, as in a separate process) and stops when the rebuilt pruner says so; SQLite and journal."""
-import json
 import subprocess
 
 import optuna
@@ -8,10 +7,12 @@ import pytest
 from optuna.trial import TrialState
 
 from birsweep.app import run
+from birsweep.errors import RunPruned
 from birsweep.sweep.grammar import format_value
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.sweep.trial import SweepGoneError, TrialClosedError
+from birsweep.tracking import record
 from tests.helpers import TINY, make_cfg  # tests.helpers registers the optuna/trial group
 
 MEDIAN = {"_target_": "birsweep.sweep.pruners.MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 2}
@@ -37,7 +38,7 @@ def job_cfg(storage, number, pruner=None, owner=None, *extra):
 
 
 def read(run_dir):
-    return json.loads((run_dir / "results.json").read_text())
+    return record.load(run_dir)
 
 
 def test_a_job_reports_every_task_to_its_trial(storage, tmp_path):
@@ -58,7 +59,7 @@ def test_the_rebuilt_pruner_stops_a_weak_job_after_task_2(storage, tmp_path):
     study = new_study(storage)
     study.add_trial(optuna.create_trial(value=1.0, intermediate_values={t: 1.0 for t in range(1, 6)}))
     trial = study.ask()
-    with pytest.raises(optuna.TrialPruned, match="pruned after task 2"):
+    with pytest.raises(RunPruned, match="pruned after task 2"):
         run(job_cfg(storage, trial.number, MEDIAN), str(tmp_path / "job"))
     rec = read(tmp_path / "job")
     assert rec["status"] == "pruned" and rec["tasks_done"] == 2

@@ -1,5 +1,4 @@
 """End-to-end training runs: the record, determinism, resume after a kill, failures and the science check."""
-import json
 import os
 import signal
 import time
@@ -9,14 +8,14 @@ import torch
 
 from birsweep.app import run
 from birsweep.errors import NonFiniteLossError, ResumeError
-from birsweep.tracking.callbacks import RunCallback
+from birsweep.tracking import record
+from birsweep.train.callbacks import RunCallback
 from birsweep.train.run import train
 from tests.helpers import TINY, launch, make_cfg, start
 
 
 def load(run_dir):
-    with open(os.path.join(run_dir, "results.json")) as f:
-        return json.load(f)
+    return record.load(run_dir)
 
 
 def test_record_has_every_field(tiny_cfg, tmp_path):
@@ -55,8 +54,8 @@ class KillAfter(RunCallback):
     def __init__(self, task):
         self.task = task
 
-    def on_task_end(self, task, record):
-        if task == self.task:
+    def on_task_end(self, end):
+        if end.task == self.task:
             raise KeyboardInterrupt
 
 
@@ -105,7 +104,7 @@ def test_killed_process_resumes_from_its_checkpoint(tmp_path):
     proc = start(*args, f"hydra.run.dir={cut_dir}", cwd=tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if (cut_dir / "results.json").exists() and load(cut_dir)["tasks_done"] >= 2:
+        if (cut_dir / record.RESULTS).exists() and load(cut_dir)["tasks_done"] >= 2:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)

@@ -1,5 +1,4 @@
 """The memory-exaggeration terms against hand computations, their gradients, edge cases and end-to-end runs."""
-import json
 import math
 
 import pytest
@@ -14,6 +13,7 @@ from birsweep.methods.repulsion import DistributionRepulsion
 from birsweep.methods.terms import ReplayBatch
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
+from birsweep.tracking import record
 from tests.helpers import ROOT, launch, make_cfg
 
 
@@ -296,7 +296,7 @@ def test_each_variant_runs_the_demo_and_logs_its_terms(tmp_path, variant, keys):
     out = launch("experiment=demo", f"variant={variant}", "trainer.iters=40", "trainer.log_every=20",
                  "trainer.progress=false", "logger=none", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    rec = json.loads((tmp_path / "results.json").read_text())
+    rec = record.load(tmp_path)
     assert rec["status"] == "completed" and rec["config"]["variant"]["name"] == variant
     for row in rec["losses"]:
         for key in keys:

@@ -7,18 +7,18 @@ import logging
 import os
 
 import numpy as np
-import optuna
 import pytest
 import torch
 from PIL import Image
 
 from analysis.wandb_offline import find_runs, history_of, read_run
-from birsweep.errors import ConfigError
+from birsweep.errors import ConfigError, RunPruned
 from birsweep.models.bir import BIRNet
 from birsweep.schema import TrialConfig
-from birsweep.tracking.callbacks import RunCallback
+from birsweep.tracking import record as run_record
 from birsweep.tracking.record import RunRecord
 from birsweep.tracking.wandb_logger import WandbLogger, run_name
+from birsweep.train.callbacks import RunCallback
 from birsweep.train.run import train
 from tests.helpers import SMALL_WANDB, make_cfg
 
@@ -48,8 +48,7 @@ def only_run(job_dir) -> dict:
 
 
 def results(job_dir) -> dict:
-    with open(os.path.join(job_dir, "results.json")) as f:
-        return json.load(f)
+    return run_record.load(job_dir)
 
 
 class RaiseAt(RunCallback):
@@ -58,8 +57,8 @@ class RaiseAt(RunCallback):
     def __init__(self, task: int, exc: BaseException):
         self.task, self.exc = task, exc
 
-    def on_task_end(self, task, record):
-        if task == self.task:
+    def on_task_end(self, end):
+        if end.task == self.task:
             raise self.exc
 
 
@@ -143,8 +142,8 @@ def test_sweep_job_groups_by_study_masks_the_storage_password_and_records_the_tr
 def test_pruned_run_is_finished_with_its_status_and_every_finished_task(tmp_path):
     cfg = make_cfg(WANDB)
     job = tmp_path / "job"
-    with pytest.raises(optuna.TrialPruned):
-        train(cfg, str(job), [RaiseAt(2, optuna.TrialPruned()), WandbLogger(cfg)])
+    with pytest.raises(RunPruned):
+        train(cfg, str(job), [RaiseAt(2, RunPruned("pruned after task 2")), WandbLogger(cfg)])
     rec, wb = results(job), only_run(job)
     assert rec["status"] == "pruned" and rec["tasks_done"] == 2
     assert wb["exit_code"] == 0
@@ -243,7 +242,7 @@ def _started_logger(cfg, tmp_path, n_tasks, class_order):
     record = RunRecord(str(tmp_path / "job"), n_tasks, {"seed": 0}, {})
     record.data["class_order"] = class_order
     logger = WandbLogger(cfg)
-    logger.on_start(record)
+    logger.on_start(record.view())
     return logger, record
 
 
@@ -254,9 +253,9 @@ def test_replayed_images_for_pixel_models_leave_the_run_rng_alone(tmp_path):
     model = BIRNet(64, 10, 3, 32, 32, 8, 0.5, bce=True)
     torch.manual_seed(123)
     state = torch.get_rng_state()
-    logger.on_model(2, model)
+    logger.on_model(2, model, (1, 8, 8))
     assert torch.equal(state, torch.get_rng_state())
-    logger.on_end(record)
+    logger.on_end(record.view())
     wb = only_run(tmp_path / "job")
     row = [r for r in wb["history"] if "samples/replay/path" in r][0]
     assert row["task"] == 2
@@ -275,8 +274,8 @@ def test_hidden_replay_logs_class_prior_statistics(tmp_path):
                             "data.synthetic.n_classes=20", "data.n_tasks=4"])
     logger, record = _started_logger(cfg, tmp_path, 4, [[i, i + 1, i + 2, i + 3, i + 4] for i in range(0, 20, 5)])
     model = BIRNet(1024, 20, 3, 32, 32, 6, 0.6)
-    logger.on_model(3, model)
-    logger.on_end(record)
+    logger.on_model(3, model, (3, 32, 32))
+    logger.on_end(record.view())
     wb = only_run(tmp_path / "job")
     row = [r for r in wb["history"] if "samples/prior/path" in r][0]
     assert "15 classes" in row["samples/prior/caption"]

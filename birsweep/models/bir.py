@@ -4,7 +4,7 @@ class, and decoder layers gated per class by fixed random masks (registered buff
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -85,10 +85,17 @@ class BIRNet(nn.Module):
         return Forward(hE, mu, logvar, z, self.decode(z, gate), self.classifier(hE))
 
     @torch.no_grad()
-    def generate(self, classes: torch.Tensor) -> torch.Tensor:
-        """Replay samples of the given classes: z from the class's prior mode, decoded with its hard gate."""
+    def generate(self, classes: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Replay samples of the given classes: z from the class's prior mode, decoded with its hard gate.
+
+        ``generator`` (on any device) draws the noise instead of the global RNG, e.g. for samples that are shown
+        but must leave the run's random streams alone."""
         mu, logvar = self.prior_mu[classes], self.prior_logvar[classes]
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        if generator is None:
+            noise = torch.randn_like(mu)
+        else:
+            noise = torch.randn(mu.shape, generator=generator, device=generator.device).to(mu)
+        z = mu + torch.exp(0.5 * logvar) * noise
         gate = F.one_hot(classes, self.n_classes).to(z.dtype)
         return self.output(self.decode(z, gate))
 

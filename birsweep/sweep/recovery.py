@@ -8,16 +8,14 @@ is closed from its job's record when the job got to finish it (its state and val
 from __future__ import annotations
 
 import logging
-import os
 import time
-from typing import Any, Dict, Optional
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from birsweep.io import write_json
 from birsweep.sweep.outcome import Outcome, tell, trial_id
 from birsweep.sweep.owner import Owner
+from birsweep.tracking.record import RunStatus, mark_stale, try_load
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +56,20 @@ def recover_stale(study: optuna.Study, me: Owner, grace_period: float, retry_fai
 
 def close_stale(study: optuna.Study, t: FrozenTrial, why: str) -> None:
     """Finish a stale trial as its job's record says, or FAIL it (retryable) and mark a running record failed."""
-    record_path = os.path.join(t.user_attrs["run_dir"], "results.json") if t.user_attrs.get("run_dir") else None
-    record = _read_json(record_path) if record_path else None
-    status = (record or {}).get("status")
-    if status == "completed" and record.get("objective") is not None:
+    run_dir = t.user_attrs.get("run_dir")
+    record = try_load(run_dir)[0] if run_dir else None
+    status = record.get("status") if record is not None else None
+    if record is not None and status == RunStatus.COMPLETED and record.get("objective") is not None:
         outcome = Outcome(TrialState.COMPLETE, value=float(record["objective"]))
-    elif status == "pruned":
+    elif record is not None and status == RunStatus.PRUNED:
         outcome = Outcome(TrialState.PRUNED, reason=record.get("error"))
-    elif status == "failed" and not str(record.get("error")).startswith("SweepGoneError"):
+    elif record is not None and status == RunStatus.FAILED and not str(record.get("error")).startswith("SweepGoneError"):
         outcome = Outcome(TrialState.FAIL, reason=record.get("error") or "failed")
     else:  # never finished, or the job stopped because its sweep had died: a casualty of the crash
         outcome = Outcome(TrialState.FAIL, reason=f"left RUNNING: {why}")
         study._storage.set_trial_user_attr(trial_id(study, t.number), "retryable", True)
-        if record is not None and status == "running":
-            record.update(status="failed", error=f"SweepStopped: {outcome.reason}",
-                          finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-            write_json(record_path, record)
+        if run_dir:
+            mark_stale(run_dir, str(outcome.reason))
     log.warning("trial %d was left RUNNING (%s): now %s%s", t.number, why, outcome.state.name,
                 f" ({outcome.reason})" if outcome.reason else "")
     tell(study, t.number, outcome)
@@ -88,14 +84,3 @@ def enqueue_retries(study: optuna.Study) -> None:
             study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
             log.info("trial %d queued again with the same parameters (retry_failed=true)", t.number)
 
-
-def _read_json(path: Optional[str]) -> Optional[Dict[str, Any]]:
-    import json
-
-    if not path or not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)  # type: ignore[no-any-return]
-    except (OSError, ValueError):
-        return None

@@ -14,12 +14,13 @@ from typing import Any, Dict, Optional
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from birsweep.errors import BirsweepError, ConfigError
-from birsweep.sweep.factory import build_pruner
-from birsweep.secrets import mask_url
+from birsweep.errors import BirsweepError, ConfigError, RunPruned, last_line
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
-from birsweep.tracking.callbacks import RunCallback
+from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
+from birsweep.secrets import mask_url
+from birsweep.sweep.factory import build_pruner
+from birsweep.train.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)
 
@@ -80,33 +81,34 @@ class TrialHandle(RunCallback):
                                    "stops: re-run the sweep to resume the study")
 
     # --- callbacks ------------------------------------------------------------------------------------------------
-    def on_start(self, record) -> None:
+    def on_start(self, record: RecordView) -> Optional[TrialInfo]:
+        """Check the trial is still open, point it at the run dir and hand the loop the trial to record."""
         trial = self.connect()
         self._check_open()
         params = self.params or dict(self._storage.get_trial(self._trial_id).params)
-        record.data["trial"] = {"study_name": self.study_name, "number": self.number, "params": params,
-                                "storage": mask_url(self.storage_spec)}
-        trial.set_user_attr("run_dir", record.data["run_dir"])
-        record.save()
+        trial.set_user_attr("run_dir", record["run_dir"])
+        return TrialInfo(study_name=self.study_name, number=self.number, params=params,
+                         storage=mask_url(self.storage_spec))
 
-    def on_task_end(self, task: int, record) -> None:
-        value = float(record.data["avg_acc"][-1])
+    def on_task_end(self, end: TaskEnd) -> None:
+        task, value = end.task, float(end.avg_acc)
         trial = self.connect()
         self._check_open()
         trial.report(value, step=task)
         final = self.n_tasks is not None and task >= self.n_tasks
         if not final and trial.should_prune():  # a finished run is never thrown away
             log.info("trial %d pruned after task %d: average accuracy %.4f", self.number, task, value)
-            raise optuna.TrialPruned(f"pruned after task {task}: average accuracy {value:.4f}")
+            raise RunPruned(f"pruned after task {task}: average accuracy {value:.4f}")
 
-    def on_end(self, record) -> None:
-        """A completed record whose trial a later sweep already failed must not claim success."""
-        if record.data.get("status") != "completed" or self._trial is None:
-            return
+    def on_finish(self, status: RunStatus) -> Optional[str]:
+        """A completed run whose trial a later sweep already failed must not claim success."""
+        if status != RunStatus.COMPLETED or self._trial is None:
+            return None
         try:
             state = self.state()
         except Exception:  # the storage is unreachable: the sweeper decides from the job's return value
-            return
+            return None
         if state.is_finished():
-            record.finish("failed", f"TrialClosedError: trial {self.number} was already {state.name} when the run "
-                                    "finished (a later sweep closed it)")
+            return (f"TrialClosedError: trial {self.number} was already {state.name} when the run finished "
+                    "(a later sweep closed it)")
+        return None

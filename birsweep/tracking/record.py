@@ -1,33 +1,125 @@
 """The run record: ``results.json`` and ``metrics.csv`` in the run's output dir, rewritten atomically after each
-task and at the end, so a crash or kill always leaves a consistent record behind."""
+task and at the end, so a crash or kill always leaves a consistent record behind.
+
+This module is the only one that writes ``results.json`` and the one every reader goes through: ``load`` for a
+record that must be there (a one-line error naming the file otherwise), ``try_load`` for readers that skip bad
+records, ``mark_stale`` for the sweeper closing a record its crashed sweep left ``running``.
+"""
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import time
-from typing import Any, Dict, List, Optional
+from dataclasses import asdict, dataclass
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
+from birsweep.errors import BirsweepError
 from birsweep.io import write_json, write_text
 from birsweep.tracking import metrics as M
 
 RESULTS = "results.json"
 METRICS = "metrics.csv"
-STATUSES = ("running", "completed", "failed", "pruned")
+
+# a read-only, live view of a record's content, as callbacks and readers get it
+RecordView = Mapping[str, Any]
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class RunStatus(str, Enum):
+    """How a run stands; the record stores the plain word (``"completed"``), which compares equal to the member."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    PRUNED = "pruned"
+
+    @property
+    def trial_state(self) -> str:
+        """The name of the Optuna trial state a run in this status stands for."""
+        return {RunStatus.RUNNING: "RUNNING", RunStatus.COMPLETED: "COMPLETE", RunStatus.FAILED: "FAIL",
+                RunStatus.PRUNED: "PRUNED"}[self]
+
+
+class RecordError(BirsweepError):
+    """A run record is missing, unreadable or not a run record."""
+
+
+@dataclass(frozen=True)
+class TrialInfo:
+    """The sweep trial a run belongs to, as the record keeps it under ``"trial"`` (the storage password masked)."""
+
+    study_name: str
+    number: int
+    params: Dict[str, Any]
+    storage: str
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _rounded(value: Optional[float]) -> Optional[float]:
     return None if value is None else round(float(value), 6)
 
 
+# --- reading ---------------------------------------------------------------------------------------------------------
+def record_path(where: PathLike) -> str:
+    """The record file of a run dir; a path that already names a ``.json`` file is taken as it is."""
+    path = os.fspath(where)
+    return path if path.endswith(".json") else os.path.join(path, RESULTS)
+
+
+def load(where: PathLike) -> Dict[str, Any]:
+    """The record in a run dir (or at a file path); :class:`RecordError` naming the file when there is none."""
+    path = record_path(where)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise RecordError(f"run record {path}: no such file") from None
+    except OSError as err:
+        raise RecordError(f"run record {path}: cannot read it ({err.strerror or err})") from None
+    except ValueError as err:  # JSONDecodeError and bad UTF-8
+        raise RecordError(f"run record {path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"run record {path}: a JSON {type(data).__name__}, not an object")
+    if "status" not in data:
+        raise RecordError(f"run record {path}: no 'status', not a run record")
+    return data
+
+
+def try_load(where: PathLike) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """``(record, None)``, or ``(None, reason)`` for readers that skip a bad record; the reason names the file."""
+    try:
+        return load(where), None
+    except RecordError as err:
+        return None, str(err)
+
+
+def mark_stale(where: PathLike, reason: str) -> bool:
+    """Close a record its run left ``running`` (the run's sweep died) as failed with ``reason``; any other record,
+    or none, is left alone. True when the record was changed."""
+    data, _ = try_load(where)
+    if data is None or data["status"] != RunStatus.RUNNING:
+        return False
+    data.update(status=RunStatus.FAILED.value, error=f"SweepStopped: {reason}", finished_at=_now())
+    write_json(record_path(where), data)
+    return True
+
+
+# --- the live record of a run -----------------------------------------------------------------------------------------
 class RunRecord:
     def __init__(self, run_dir: str, n_tasks: int, config: Dict[str, Any], env: Dict[str, Any]):
         self.run_dir, self.n_tasks = run_dir, n_tasks
         self.data: Dict[str, Any] = {
-            "status": "running",
+            "status": RunStatus.RUNNING.value,
             "error": None,
             "run_dir": os.path.abspath(run_dir),
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "started_at": _now(),
             "finished_at": None,
             "n_tasks": n_tasks,
             "tasks_done": 0,
@@ -46,9 +138,21 @@ class RunRecord:
             "config": config,
         }
 
+    def view(self) -> RecordView:
+        """The content, read-only and live: what callbacks get."""
+        return MappingProxyType(self.data)
+
+    @property
+    def status(self) -> RunStatus:
+        return RunStatus(self.data["status"])
+
     # --- updates --------------------------------------------------------------------------------------------------
-    def add_losses(self, row: Dict[str, float]) -> None:
-        self.data["losses"].append({k: (v if isinstance(v, int) else _rounded(v)) for k, v in row.items()})
+    def add_losses(self, task: int, it: int, step: int, values: Mapping[str, float]) -> Dict[str, float]:
+        """Append the losses logged at global iteration ``step``; returns the values as recorded (floats rounded to
+        6 decimals), so whatever else reports them agrees with the record exactly."""
+        kept = {k: (v if isinstance(v, int) else round(float(v), 6)) for k, v in values.items()}
+        self.data["losses"].append({"task": task, "iter": it, "step": step, **kept})
+        return kept
 
     def add_task(self, accuracies: List[float], seconds: float) -> None:
         """Append the row 'after task t': accuracies of tasks 1..t, None for tasks not seen yet."""
@@ -67,11 +171,20 @@ class RunRecord:
             self.data["final_avg_acc"] = self.data["avg_acc"][-1]
             self.data["objective"] = self.data["final_avg_acc"]
 
-    def finish(self, status: str, error: Optional[str] = None) -> None:
-        assert status in STATUSES, status
-        self.data["status"] = status
+    def set_class_order(self, order: List[List[int]]) -> None:
+        """The original labels of each task's classes."""
+        self.data["class_order"] = order
+
+    def set_timing(self, key: str, value: float) -> None:
+        self.data["timings"][key] = value
+
+    def set_trial(self, trial: TrialInfo) -> None:
+        self.data["trial"] = asdict(trial)
+
+    def finish(self, status: RunStatus, error: Optional[str] = None) -> None:
+        self.data["status"] = RunStatus(status).value
         self.data["error"] = error
-        self.data["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.data["finished_at"] = _now()
         self.save()
 
     # --- files ----------------------------------------------------------------------------------------------------

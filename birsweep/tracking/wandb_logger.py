@@ -19,23 +19,23 @@ import logging
 import math
 import os
 import string
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
+from birsweep.models.bir import BIRNet
+from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
 from birsweep.secrets import mask_secrets
 from birsweep.naming import method_name
-from birsweep.tracking.callbacks import RunCallback
+from birsweep.train.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)
 
 NAME_FIELDS = ("method", "variant", "seed", "trial", "experiment", "data", "study")
-EXIT_CODES = {"completed": 0, "pruned": 0, "failed": 1, "running": 1}
-IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "digits": (1, 8, 8),
-                "cifar10": (3, 32, 32), "cifar100": (3, 32, 32)}
+EXIT_CODES = {RunStatus.COMPLETED: 0, RunStatus.PRUNED: 0, RunStatus.FAILED: 1, RunStatus.RUNNING: 1}
 MAX_SAMPLE_CLASSES = 20
 ENV_MODES = {"offline": "offline", "dryrun": "offline", "online": "online", "run": "online", "disabled": "disabled"}
 
@@ -62,12 +62,6 @@ def run_name(cfg: DictConfig) -> str:
                       data=cfg.data.name, study=_study_name(cfg) or "")
 
 
-def image_shape(cfg: DictConfig) -> Optional[tuple]:
-    if cfg.data.name == "synthetic":
-        return tuple(int(s) for s in cfg.data.synthetic.shape)
-    return IMAGE_SHAPES.get(str(cfg.data.name))
-
-
 class WandbLogger(RunCallback):
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
@@ -87,14 +81,14 @@ class WandbLogger(RunCallback):
         tags = list(lc.tags) + [str(cfg.variant.name), str(cfg.data.name)] + (["sweep"] if study else [])
         self.tags = list(dict.fromkeys(t for t in tags if t))[:64]
         self.iters = int(cfg.trainer.iters)
-        self.run = None
+        self.run: Any = None
         self.broken = False
-        self.record = None
+        self.record: Optional[RecordView] = None
         self.logged_tasks = 0
         self.last_step = 0
 
     # --- safety net ---------------------------------------------------------------------------------------------
-    def _safe(self, what: str, fn, *args, **kwargs):
+    def _safe(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a W&B call; on any error warn once, give up on W&B and let training go on."""
         if self.broken:
             return None
@@ -113,35 +107,33 @@ class WandbLogger(RunCallback):
             return None
 
     # --- callbacks ----------------------------------------------------------------------------------------------
-    def on_start(self, record) -> None:
+    def on_start(self, record: RecordView) -> Optional[TrialInfo]:
         self.record = record
         if self.run is None and not self.broken:
             self._safe("init", self._init, record)
         # a resumed run: send the history the checkpoint restored, so the W&B run is complete
         self._safe("log", self._replay, record)
+        return None
 
     def on_losses(self, step: int, task: int, values: Dict[str, float]) -> None:
+        """``values`` as the record keeps them (rounded to 6 decimals), so W&B and results.json agree exactly."""
         if self.run is None:
             return
-        # the values as the record keeps them (rounded to 6 decimals), so W&B and results.json agree exactly
-        rows = self.record.data["losses"] if self.record is not None else []
-        if rows and rows[-1].get("step") == step:
-            values = {k: v for k, v in rows[-1].items() if k not in ("task", "iter", "step")}
-        row = {f"train/{k}": float(v) for k, v in values.items()}
+        row: Dict[str, Any] = {f"train/{k}": float(v) for k, v in values.items()}
         row["task"] = task
         self._safe("log", self._log, row, step)
 
-    def on_task_end(self, task: int, record) -> None:
-        if self.run is not None:
-            self._safe("log", self._log_tasks, record)
+    def on_task_end(self, end: TaskEnd) -> None:
+        if self.run is not None and self.record is not None:
+            self._safe("log", self._log_tasks, self.record, end.task)
 
-    def on_model(self, task: int, model, inputs=None) -> None:
+    def on_model(self, task: int, model: BIRNet, image_shape: Tuple[int, ...]) -> None:
         """After task ``task``'s evaluation: replayed samples (images) or the class prior (hidden replay)."""
         if self.run is None or not self.cfg.logger.log_samples:
             return
-        self._safe("sample logging", self._log_samples, task, model)
+        self._safe("sample logging", self._log_samples, task, model, image_shape)
 
-    def on_end(self, record) -> None:
+    def on_end(self, record: RecordView) -> None:
         self.record = record
         if self.run is None and not self.broken:  # set-up failed before on_start: still one finished run
             self._safe("init", self._init, record)
@@ -151,22 +143,23 @@ class WandbLogger(RunCallback):
         self._safe("log", self._log_matrix, record)
         self._safe("summary", self._summary, record)
         run, self.run = self.run, None
-        status = record.data["status"]
+        status = RunStatus(record["status"])
         files_dir = getattr(run, "dir", None)
-        self._safe("finish", run.finish, exit_code=EXIT_CODES.get(status, 1))
+        self._safe("finish", run.finish, exit_code=EXIT_CODES[status])
         quiet = os.environ.get("WANDB_SILENT", "").lower() in ("1", "true", "yes")
         if self.mode == "offline" and not self.broken and files_dir and quiet:  # else W&B prints it itself
-            print(f"W&B offline run ({status}): upload with  wandb sync {os.path.dirname(files_dir.rstrip(os.sep))}")
+            synced = os.path.dirname(files_dir.rstrip(os.sep))
+            print(f"W&B offline run ({status.value}): upload with  wandb sync {synced}")
 
     # --- pieces -------------------------------------------------------------------------------------------------
-    def _init(self, record) -> None:
+    def _init(self, record: RecordView) -> None:
         import wandb
 
         lc = self.cfg.logger
-        wandb_parent = lc.dir or record.run_dir
+        wandb_parent = lc.dir or record["run_dir"]
         os.makedirs(wandb_parent, exist_ok=True)
-        config = mask_secrets(record.data["config"])
-        config["run_dir"] = record.data["run_dir"]
+        config = mask_secrets(record["config"])
+        config["run_dir"] = record["run_dir"]
         self.run = wandb.init(project=lc.project, entity=lc.entity, group=self.group, job_type=self.job_type,
                               name=self.name, tags=self.tags, notes=lc.notes, config=config, dir=wandb_parent,
                               mode=self.mode, reinit="finish_previous")
@@ -178,49 +171,47 @@ class WandbLogger(RunCallback):
         self.run.log(row, step=step)
         self.last_step = max(self.last_step, step)
 
-    def _replay(self, record) -> None:
-        if self.run is None or (not record.data["losses"] and not record.data["tasks_done"]):
+    def _replay(self, record: RecordView) -> None:
+        if self.run is None or (not record["losses"] and not record["tasks_done"]):
             return
-        losses = record.data["losses"]
-        for t in range(1, record.data["tasks_done"] + 1):
+        losses = record["losses"]
+        for t in range(1, record["tasks_done"] + 1):
             for row in losses:
                 if row["task"] == t:
                     values = {k: v for k, v in row.items() if k not in ("task", "iter", "step")}
                     self.on_losses(row["step"], t, values)
             self._log_tasks(record, upto=t)
 
-    def _log_tasks(self, record, upto: Optional[int] = None) -> None:
+    def _log_tasks(self, record: RecordView, upto: Optional[int] = None) -> None:
         """Per-task accuracies of every finished task not sent yet (also catches up after a pruned task)."""
-        data = record.data
-        upto = data["tasks_done"] if upto is None else upto
+        upto = record["tasks_done"] if upto is None else upto
         for t in range(self.logged_tasks + 1, upto + 1):
-            row: Dict[str, Any] = {"task": t, "acc/avg": data["avg_acc"][t - 1]}
-            for k, acc in enumerate(data["acc_matrix"][t - 1][:t]):
+            end = TaskEnd.of(record, t)
+            row: Dict[str, Any] = {"task": t, "acc/avg": end.avg_acc}
+            for k, acc in enumerate(end.accuracies):
                 row[f"acc/task_{k + 1}"] = acc
-            tasks_s = data["timings"]["tasks_s"]
-            if len(tasks_s) >= t:
-                row["time/task_s"] = tasks_s[t - 1]
+            if end.seconds is not None:
+                row["time/task_s"] = end.seconds
             self._log(row, max(self.last_step, t * self.iters))
             self.logged_tasks = t
 
-    def _log_matrix(self, record) -> None:
+    def _log_matrix(self, record: RecordView) -> None:
         import wandb
 
         from birsweep.tracking.figures import accuracy_heatmap, figure_rgb
 
-        matrix = record.data["acc_matrix"]
+        matrix = record["acc_matrix"]
         if not matrix:
             return
-        n = record.data["n_tasks"]
+        n = record["n_tasks"]
         table = wandb.Table(columns=["after_task"] + [f"task_{k + 1}" for k in range(n)],
                             data=[[t + 1] + list(row) for t, row in enumerate(matrix)])
-        title = f"{self.name}: accuracy after each task ({record.data['status']})"
+        title = f"{self.name}: accuracy after each task ({record['status']})"
         heatmap = wandb.Image(figure_rgb(accuracy_heatmap(matrix, title=title)),
                               caption="row t: after training task t; column k: accuracy on task k (%)")
         self._log({"acc_matrix": table, "acc_matrix_heatmap": heatmap}, max(self.last_step, 1))
 
-    def _summary(self, record) -> None:
-        data = record.data
+    def _summary(self, data: RecordView) -> None:
         summary: Dict[str, Any] = {
             key: data.get(key) for key in ("status", "error", "final_avg_acc", "forgetting", "bwt", "objective",
                                            "tasks_done", "n_tasks", "started_at", "finished_at")}
@@ -245,30 +236,28 @@ class WandbLogger(RunCallback):
             if isinstance(value, float) and not math.isfinite(value):
                 value = None
             self.run.summary[key] = value
-        status = data["status"]
-        if status != "completed":
-            self.run.tags = tuple(self.run.tags or ()) + (status,)
+        status = RunStatus(data["status"])
+        if status != RunStatus.COMPLETED:
+            self.run.tags = tuple(self.run.tags or ()) + (status.value,)
 
     # --- samples ------------------------------------------------------------------------------------------------
-    def _seen_labels(self, task: int, model) -> List[str]:
+    def _seen_labels(self, task: int, model: BIRNet) -> List[str]:
         """Original labels of the classes seen after ``task`` tasks, in the model's (relabelled) class order."""
-        order = (self.record.data.get("class_order") if self.record is not None else None) or []
+        order = (self.record.get("class_order") if self.record is not None else None) or []
         if order:
             return [str(c) for t in order[:task] for c in t]
         return [str(c) for c in range(model.n_classes * task // int(self.cfg.data.n_tasks))]
 
     @torch.no_grad()
-    def _log_samples(self, task: int, model) -> None:
+    def _log_samples(self, task: int, model: BIRNet, shape: Tuple[int, ...]) -> None:
         import wandb
 
         from birsweep.tracking.figures import figure_rgb, image_grid, prior_statistics
 
         labels = self._seen_labels(task, model)
         n_seen = len(labels)
-        shape = image_shape(self.cfg)
         step = max(self.last_step, task * self.iters)
-        pixel_model = (self.cfg.model.encoder.type == "none" and shape is not None
-                       and int(np.prod(shape)) == int(model.in_dim))
+        pixel_model = self.cfg.model.encoder.type == "none" and int(np.prod(shape)) == int(model.in_dim)
         if pixel_model:
             shown = min(n_seen, MAX_SAMPLE_CLASSES)
             k = int(self.cfg.logger.samples_per_class)
@@ -286,13 +275,7 @@ class WandbLogger(RunCallback):
             caption = f"after task {task}: latent prior of the {n_seen} classes seen (replay is in feature space)"
             self._log({"samples/prior": wandb.Image(figure_rgb(fig), caption=caption), "task": task}, step)
 
-    @torch.no_grad()
-    def _generate(self, model, classes: torch.Tensor, task: int) -> torch.Tensor:
+    def _generate(self, model: BIRNet, classes: torch.Tensor, task: int) -> torch.Tensor:
         """``model.generate`` with the logger's own generator: the run's RNG streams are left untouched."""
         gen = torch.Generator().manual_seed(int(self.cfg.seed) * 1_000_003 + task)
-        mu = model.prior_mu[classes].detach().float().cpu()
-        std = torch.exp(0.5 * model.prior_logvar[classes].detach().float().cpu())
-        z = mu + std * torch.randn(mu.shape, generator=gen)
-        device, dtype = model.prior_mu.device, model.prior_mu.dtype
-        gate = torch.nn.functional.one_hot(classes, model.n_classes).to(device=device, dtype=dtype)
-        return model.output(model.decode(z.to(device=device, dtype=dtype), gate)).float().cpu()
+        return model.generate(classes.to(model.prior_mu.device), generator=gen).float().cpu()

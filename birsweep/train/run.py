@@ -5,7 +5,6 @@ import logging
 import time
 from typing import Iterable, Optional
 
-import optuna
 import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
@@ -14,17 +13,17 @@ from birsweep.data.features import Inputs, build_inputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device, seed_everything
-from birsweep.errors import ResumeError
+from birsweep.errors import ResumeError, RunPruned
 from birsweep.methods.replay import GenerativeReplay, frozen_copy
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.models.encoder import build_encoder
 from birsweep.secrets import mask_secrets
-from birsweep.tracking.callbacks import CallbackList, RunCallback
 from birsweep.tracking.env import environment
-from birsweep.tracking.record import RunRecord
+from birsweep.tracking.record import RunRecord, RunStatus
 from birsweep.train import checkpoint
+from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.pretrain import encoder_weights
@@ -42,17 +41,16 @@ class Run:
         self.device = pick_device(cfg.trainer.device)
         self.callbacks = CallbackList(callbacks)
         self.record = RunRecord(run_dir, cfg.data.n_tasks, self.config, environment(self.device))
-        self.timings = self.record.data["timings"]
 
     # --- set-up -----------------------------------------------------------------------------------------------------
     def setup(self) -> None:
         cfg, t0 = self.cfg, time.time()
         seed_everything(cfg.seed)
         arrays = load_source(cfg.data)
-        self.timings["data_s"] = round(time.time() - t0, 3)
+        self.record.set_timing("data_s", round(time.time() - t0, 3))
         self.stream = ClassIncrementalStream(arrays.train_y, arrays.test_y, arrays.n_classes, cfg.data.n_tasks,
                                              cfg.seed, cfg.data.natural_order_below_seed)
-        self.record.data["class_order"] = [self.stream.original_classes(k) for k in range(cfg.data.n_tasks)]
+        self.record.set_class_order([self.stream.original_classes(k) for k in range(cfg.data.n_tasks)])
         t1 = time.time()
         encoder = None
         if cfg.model.encoder.type == "conv":
@@ -63,7 +61,8 @@ class Run:
         self.inputs: Inputs = build_inputs(arrays, encoder, cfg.data.normalize, cfg.data.augment, self.device,
                                            cfg.paths.cache_dir, keep_images=contrast.enabled and contrast.include_current,
                                            progress=cfg.trainer.progress)
-        self.timings["features_s"] = round(time.time() - t1, 3)
+        self.record.set_timing("features_s", round(time.time() - t1, 3))
+        self.image_shape = arrays.shape
         self.train_y = self.stream.train_y.to(self.device)
         self.test_y = self.stream.test_y.to(self.device)
         self.train_idx = [i.to(self.device) for i in self.stream.train_idx]
@@ -138,8 +137,8 @@ class Run:
                     values["si_penalty"] = self.si.c * float(self.si.penalty())
                 check_finite(values, task + 1, it)
                 step = task * cfg.iters + it
-                self.record.add_losses({"task": task + 1, "iter": it, "step": step, **values})
-                self.callbacks.on_losses(step, task + 1, values)
+                recorded = self.record.add_losses(task + 1, it, step, values)
+                self.callbacks.on_losses(step, task + 1, recorded)
                 bar.set_postfix(loss=f"{values['loss']:.4f}")
         bar.close()
         self.si.end_task()
@@ -155,10 +154,11 @@ class Run:
             self.previous = frozen_copy(self.model)
             self.save_checkpoint(task + 1)
             self.record.save()
+            end = TaskEnd.of(self.record.view(), task + 1)
             log.info("after task %d/%d: average accuracy %.2f%% (%s)", task + 1, n_tasks,
-                     100 * self.record.data["avg_acc"][-1], " ".join(f"{100 * a:.1f}" for a in accs))
-            self.callbacks.on_model(task + 1, self.model, self.inputs)
-            self.callbacks.on_task_end(task + 1, self.record)
+                     100 * end.avg_acc, " ".join(f"{100 * a:.1f}" for a in accs))
+            self.callbacks.on_model(task + 1, self.model, self.image_shape)
+            self.callbacks.on_task_end(end)
         return self.record.data["final_avg_acc"]
 
 
@@ -171,19 +171,25 @@ def train(cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()) 
     try:
         run.setup()
         run.restore()
-        run.callbacks.on_start(record)
+        trial = run.callbacks.on_start(record.view())
+        if trial is not None:
+            record.set_trial(trial)
+            record.save()
         objective = run.fit()
-        record.data["timings"]["total_s"] = round(time.time() - started, 3)
+        record.set_timing("total_s", round(time.time() - started, 3))
         iters = cfg.trainer.iters * cfg.data.n_tasks
-        record.data["timings"]["it_per_s"] = round(iters / max(record.data["timings"]["train_s"], 1e-9), 2)
-        record.finish("completed")
+        record.set_timing("it_per_s", round(iters / max(record.data["timings"]["train_s"], 1e-9), 2))
+        record.finish(RunStatus.COMPLETED)
         return objective
-    except optuna.TrialPruned:
-        record.finish("pruned", "pruned by the study's pruner")
+    except RunPruned:
+        record.finish(RunStatus.PRUNED, "pruned by the study's pruner")
         raise
     except BaseException as err:  # KeyboardInterrupt and SystemExit too: the record must say what happened
         reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
-        record.finish("failed", reason)
+        record.finish(RunStatus.FAILED, reason)
         raise
     finally:
-        run.callbacks.on_end(record)
+        veto = run.callbacks.on_finish(record.status)
+        if veto is not None:
+            record.finish(RunStatus.FAILED, veto)
+        run.callbacks.on_end(record.view())
