@@ -31,7 +31,7 @@ def job_callbacks(cfg: DictConfig) -> List[RunCallback]:
 
         callbacks.append(TrialHandle.from_config(cfg))
     if cfg.logger.name == "wandb":
-        from birsweep.tracking.wandb_logger import WandbLogger
+        from birsweep.loggers.wandb_logger import WandbLogger
 
         callbacks.append(WandbLogger(cfg))
     return callbacks

@@ -9,7 +9,7 @@ from analysis.runs import STATE_OF_STATUS, load_runs
 from birsweep.errors import BirsweepError, RunPruned
 from birsweep.tracking import record
 from birsweep.tracking.record import RecordError, RunRecord, RunStatus, TrialInfo
-from birsweep.tracking.wandb_logger import EXIT_CODES
+from birsweep.loggers.wandb_logger import EXIT_CODES
 from birsweep.train.callbacks import TaskEnd
 
 

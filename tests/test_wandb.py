@@ -17,7 +17,7 @@ from birsweep.models.bir import BIRNet
 from birsweep.schema import TrialConfig
 from birsweep.tracking import record as run_record
 from birsweep.tracking.record import RunRecord
-from birsweep.tracking.wandb_logger import WandbLogger, run_name
+from birsweep.loggers.wandb_logger import WandbLogger, run_name
 from birsweep.train.callbacks import RunCallback
 from birsweep.train.run import train
 from tests.helpers import SMALL_WANDB, make_cfg
