@@ -3,6 +3,7 @@
 Errors a user can act on (:class:`birsweep.errors.BirsweepError`) end here as one ``error: ...`` line on stderr:
 exit code 2 for bad input, 1 when a sweep stopped because too many of its trials failed.
 """
+
 import sys
 
 import hydra

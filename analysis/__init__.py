@@ -8,6 +8,7 @@
 
 ``python -m analysis.report <dirs> -o report.html`` writes the HTML report.
 """
+
 from analysis.compare import add_labels, best_trial, compare, mean_matrix, task_curves
 from analysis.runs import find_records, load_losses, load_runs, load_tasks
 from analysis.study import find_studies, intermediate_long, load_study
@@ -22,6 +23,22 @@ def build_report(*args, **kwargs):
     return build(*args, **kwargs)
 
 
-__all__ = ["load_runs", "load_tasks", "load_losses", "load_study", "load_wandb", "load_wandb_offline",
-           "find_records", "find_studies", "intermediate_long", "add_labels", "compare", "task_curves",
-           "mean_matrix", "best_trial", "wandb_report", "build_report", "WandbUnavailable"]
+__all__ = [
+    "load_runs",
+    "load_tasks",
+    "load_losses",
+    "load_study",
+    "load_wandb",
+    "load_wandb_offline",
+    "find_records",
+    "find_studies",
+    "intermediate_long",
+    "add_labels",
+    "compare",
+    "task_curves",
+    "mean_matrix",
+    "best_trial",
+    "wandb_report",
+    "build_report",
+    "WandbUnavailable",
+]

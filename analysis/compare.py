@@ -1,4 +1,5 @@
 """Comparisons across runs: labels for configurations, mean ± s.e.m. over seeds, curves and mean matrices."""
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,11 @@ NOT_CONFIG = set(IDENTITY + OUTCOME + TRIAL) | {"label"}
 
 
 def config_columns(runs: pd.DataFrame) -> List[str]:
-    return [c for c in runs.columns
-            if c not in NOT_CONFIG and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs."))]
+    return [
+        c
+        for c in runs.columns
+        if c not in NOT_CONFIG and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs."))
+    ]
 
 
 def _fmt(value) -> str:
@@ -57,8 +61,10 @@ def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.Dat
         return runs
     # the experiment goes in front when a variant ran under several experiments (e.g. demo vs demo-finetune);
     # an experiment name that only follows the variant (the default ${data.name}-${variant.name}) adds nothing
-    several = "experiment" in runs and (runs.groupby(runs["variant"].astype(str))["experiment"]
-                                        .nunique(dropna=False) > 1).any()
+    several = (
+        "experiment" in runs
+        and (runs.groupby(runs["variant"].astype(str))["experiment"].nunique(dropna=False) > 1).any()
+    )
     base = runs["variant"].astype(str)
     if several:
         base = runs["experiment"].astype(str) + " / " + base
@@ -71,7 +77,8 @@ def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.Dat
         short = short_names(varying)
         runs.loc[group.index, "label"] = [
             f"{name} (" + ", ".join(f"{short[c]}={_fmt(v)}" for c, v in zip(varying, values)) + ")"
-            for values in group[varying].itertuples(index=False, name=None)]
+            for values in group[varying].itertuples(index=False, name=None)
+        ]
     return runs
 
 
@@ -89,9 +96,13 @@ def compare(runs: pd.DataFrame, completed_only: bool = True) -> pd.DataFrame:
     rows = []
     for label, group in runs.groupby("label", sort=False):
         done = group[group["status"] == RunStatus.COMPLETED.value] if completed_only else group
-        row = {"label": label, "variant": group["variant"].iloc[0], "n_runs": len(group), "n_completed":
-               int((group["status"] == RunStatus.COMPLETED.value).sum()),
-               "seeds": ",".join(str(s) for s in sorted(done["seed"].dropna().unique()))}
+        row = {
+            "label": label,
+            "variant": group["variant"].iloc[0],
+            "n_runs": len(group),
+            "n_completed": int((group["status"] == RunStatus.COMPLETED.value).sum()),
+            "seeds": ",".join(str(s) for s in sorted(done["seed"].dropna().unique())),
+        }
         for m in METRICS:
             values = pd.to_numeric(done[m], errors="coerce") if m in done else pd.Series(dtype=float)
             row[f"{m}_mean"] = float(values.mean()) if values.notna().any() else float("nan")
@@ -112,8 +123,7 @@ def task_curves(tasks: pd.DataFrame, runs: Optional[pd.DataFrame] = None) -> pd.
             raise ValueError("task_curves needs the runs (for labels) or a 'label' column")
         tasks = tasks.merge(labels, on="run_dir", how="left")
     reached = tasks[tasks["avg_acc"].notna()]
-    out = reached.groupby(["label", "task"], sort=False)["avg_acc"].agg(
-        mean="mean", sem=sem, n="count").reset_index()
+    out = reached.groupby(["label", "task"], sort=False)["avg_acc"].agg(mean="mean", sem=sem, n="count").reset_index()
     out["task"] = out["task"].astype(int)
     return out.sort_values(["label", "task"]).reset_index(drop=True)
 

@@ -1,4 +1,5 @@
 """Comparison figures (matplotlib, object-oriented: no pyplot state, any backend; a Figure displays in Jupyter)."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,13 @@ from matplotlib.ticker import MaxNLocator
 from analysis.compare import METRIC_NAMES, METRICS, mean_matrix
 from birsweep.tracking.figures import accuracy_heatmap
 
-STATE_STYLE = {"COMPLETE": ("tab:blue", "o"), "PRUNED": ("tab:orange", "x"), "FAIL": ("tab:red", "v"),
-               "RUNNING": ("tab:gray", "."), "WAITING": ("tab:gray", ".")}
+STATE_STYLE = {
+    "COMPLETE": ("tab:blue", "o"),
+    "PRUNED": ("tab:orange", "x"),
+    "FAIL": ("tab:red", "v"),
+    "RUNNING": ("tab:gray", "."),
+    "WAITING": ("tab:gray", "."),
+}
 
 
 def plot_task_curves(curves: pd.DataFrame, labels: Optional[Sequence[str]] = None, title: str = "") -> Figure:
@@ -73,15 +79,19 @@ def plot_matrices(tasks: pd.DataFrame, labels: Sequence[str], ncols: int = 3) ->
         sub = tasks[tasks["label"] == label]
         n_runs = sub["run_dir"].nunique()
         matrix = mean_matrix(sub)
-        accuracy_heatmap([[None if np.isnan(a) else a for a in row] for row in matrix], ax=ax,
-                         title=f"{_clip(label, 40)} (n={n_runs})", colorbar=False)
-    for ax in axes[len(labels):]:
+        accuracy_heatmap(
+            [[None if np.isnan(a) else a for a in row] for row in matrix],
+            ax=ax,
+            title=f"{_clip(label, 40)} (n={n_runs})",
+            colorbar=False,
+        )
+    for ax in axes[len(labels) :]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
 
 
-# --- Optuna ------------------------------------------------------------------------------------------------------------
+# --- Optuna -----------------------------------------------------------------------------------------------------------
 def _objective_points(trials: pd.DataFrame) -> pd.DataFrame:
     """Each trial's value: the final value when complete, else its last reported intermediate value."""
     inter = sorted((c for c in trials.columns if c.startswith("intermediate.")), key=lambda c: int(c.split(".")[1]))
@@ -108,8 +118,7 @@ def plot_history(trials: pd.DataFrame, direction: str = "maximize", title: str =
         ax.step(done["trial_number"], 100 * best, where="post", color="tab:green", label="best so far")
     failed = pts[(pts["trial_state"] == "FAIL")]
     if len(failed):
-        ax.scatter(failed["trial_number"], np.zeros(len(failed)), color="tab:red", marker="v", s=28,
-                   label="failed")
+        ax.scatter(failed["trial_number"], np.zeros(len(failed)), color="tab:red", marker="v", s=28, label="failed")
     ax.set_xlabel("trial")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("objective: final average accuracy (%)")
@@ -127,15 +136,23 @@ def plot_intermediate(trials: pd.DataFrame, title: str = "") -> Figure:
     fig = Figure(figsize=(7.5, 4))
     ax = fig.add_subplot()
     long = intermediate_long(trials)
-    for number, group in long.groupby("trial_number"):
+    for _, group in long.groupby("trial_number"):
         state = group["trial_state"].iloc[0]
         color = STATE_STYLE.get(state, ("tab:gray", "."))[0]
-        ax.plot(group["step"], 100 * group["value"], color=color, alpha=0.7,
-                linestyle="--" if state == "PRUNED" else "-", marker=".", ms=4)
+        ax.plot(
+            group["step"],
+            100 * group["value"],
+            color=color,
+            alpha=0.7,
+            linestyle="--" if state == "PRUNED" else "-",
+            marker=".",
+            ms=4,
+        )
     for state in ("COMPLETE", "PRUNED", "FAIL"):
         if (long["trial_state"] == state).any():
-            ax.plot([], [], color=STATE_STYLE[state][0], linestyle="--" if state == "PRUNED" else "-",
-                    label=state.lower())
+            ax.plot(
+                [], [], color=STATE_STYLE[state][0], linestyle="--" if state == "PRUNED" else "-", label=state.lower()
+            )
     ax.set_xlabel("task (step reported to the pruner)")
     ax.set_ylabel("average accuracy (%)")
     ax.grid(alpha=0.3)
@@ -225,7 +242,7 @@ def plot_parallel(trials: pd.DataFrame, direction: str = "maximize", title: str 
         ax.axvline(i, color="black", linewidth=0.6)
         ax.text(i, -0.06, lo, ha="center", va="top", fontsize=7)
         ax.text(i, 1.06, hi, ha="center", va="bottom", fontsize=7)
-    names = [c[len("params."):] if c.startswith("params.") else "objective" for c in axes_cols]
+    names = [c[len("params.") :] if c.startswith("params.") else "objective" for c in axes_cols]
     ax.set_xticks(range(len(axes_cols)), [_clip(n, 28) for n in names], fontsize=7)
     ax.set_ylim(-0.15, 1.15)
     ax.set_yticks([])

@@ -8,6 +8,7 @@ after each task (lines with error bands), accuracy-matrix heatmaps, every run, a
 history, parameter importance, parallel coordinates, intermediate values and best parameters. Figures are
 embedded as PNG data (the file opens anywhere, offline) and also written to ``<name>_figures/`` beside it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,12 +22,20 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from analysis.compare import METRIC_NAMES, METRICS, add_labels, best_trial, compare, task_curves
-from analysis.plots import (param_importances, plot_history, plot_importance, plot_intermediate, plot_matrices,
-                            plot_metric_bars, plot_parallel, plot_task_curves)
+from analysis.plots import (
+    param_importances,
+    plot_history,
+    plot_importance,
+    plot_intermediate,
+    plot_matrices,
+    plot_metric_bars,
+    plot_parallel,
+    plot_task_curves,
+)
 from analysis.runs import load_runs, load_tasks
 from analysis.study import find_studies, load_study
-from birsweep.tracking.figures import figure_png
 from birsweep.secrets import mask_url
+from birsweep.tracking.figures import figure_png
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
@@ -103,15 +112,20 @@ class Report:
             f.write(png)
         self.figures.append(path)
         data = base64.b64encode(png).decode("ascii")
-        self.parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        self.parts.append(
+            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
 
     def write(self, preamble: str) -> None:
         nav = " ".join(f'<a href="#{a}">{html.escape(h)}</a>' for a, h in self.nav)
-        page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>\n<body>"
-                f"<h1>{html.escape(self.title)}</h1>{preamble}<nav>{nav}</nav>\n" + "\n".join(self.parts)
-                + f"\n<script>{IMAGE_CHECK}</script></body></html>\n")
+        page = (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>\n<body>"
+            f"<h1>{html.escape(self.title)}</h1>{preamble}<nav>{nav}</nav>\n"
+            + "\n".join(self.parts)
+            + f"\n<script>{IMAGE_CHECK}</script></body></html>\n"
+        )
         os.makedirs(os.path.dirname(self.out), exist_ok=True)
         tmp = self.out + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
@@ -124,17 +138,26 @@ def _slug(text: str) -> str:
 
 
 def _variants_table(table: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({"configuration": table["label"], "variant": table["variant"],
-                        "runs (completed/all)": [f"{c}/{n}" for c, n in zip(table["n_completed"], table["n_runs"])],
-                        "seeds": table["seeds"]})
+    out = pd.DataFrame(
+        {
+            "configuration": table["label"],
+            "variant": table["variant"],
+            "runs (completed/all)": [f"{c}/{n}" for c, n in zip(table["n_completed"], table["n_runs"])],
+            "seeds": table["seeds"],
+        }
+    )
     for m in METRICS:
         out[f"{METRIC_NAMES[m]} (%)"] = [_pct(a, b) for a, b in zip(table[f"{m}_mean"], table[f"{m}_sem"])]
     return out
 
 
 def _runs_table(runs: pd.DataFrame) -> pd.DataFrame:
-    cols = {"configuration": runs["label"], "seed": runs["seed"], "status": runs["status"],
-            "tasks": [f"{_num(a)}/{_num(b)}" for a, b in zip(runs["tasks_done"], runs["n_tasks"])]}
+    cols = {
+        "configuration": runs["label"],
+        "seed": runs["seed"],
+        "status": runs["status"],
+        "tasks": [f"{_num(a)}/{_num(b)}" for a, b in zip(runs["tasks_done"], runs["n_tasks"])],
+    }
     for m in METRICS:
         cols[f"{METRIC_NAMES[m]} (%)"] = [_num(v, pct=True) for v in runs[m]]
     if runs["trial_number"].notna().any():
@@ -150,41 +173,68 @@ def _study_section(rep: Report, storage: str, name: str, runs: pd.DataFrame) -> 
     slug = _slug(name)
     rep.h3(f"Study {name}", anchor=f"study-{slug}")
     counts = trials["trial_state"].value_counts().to_dict() if len(trials) else {}
-    rep.text(f"storage {mask_url(storage)}; direction {direction}; {len(trials)} trials: "
-             + ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items())))
+    rep.text(
+        f"storage {mask_url(storage)}; direction {direction}; {len(trials)} trials: "
+        + ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))
+    )
     best = best_trial(runs, trials, direction)
     if best is not None:
-        rep.text(f"Best trial: #{int(best['trial_number'])} with objective {100 * float(best['trial_value']):.2f}%"
-                 + (f" (run dir {best['run_dir']})" if isinstance(best.get("run_dir"), str) else ""))
-        params = [(c[len("params."):], best[c]) for c in trials.columns if c.startswith("params.")]
+        rep.text(
+            f"Best trial: #{int(best['trial_number'])} with objective {100 * float(best['trial_value']):.2f}%"
+            + (f" (run dir {best['run_dir']})" if isinstance(best.get("run_dir"), str) else "")
+        )
+        params = [(c[len("params.") :], best[c]) for c in trials.columns if c.startswith("params.")]
         rep.table(pd.DataFrame({"best parameter": [p for p, _ in params], "value": [_num(v) for _, v in params]}))
     else:
         rep.text("No complete trial yet: no best parameters.", "note")
-    rep.figure(f"study-{slug}-history", plot_history(trials, direction, f"optimisation history: {name}"),
-               "Objective per trial (pruned trials at their last reported value) and the best so far.")
+    rep.figure(
+        f"study-{slug}-history",
+        plot_history(trials, direction, f"optimisation history: {name}"),
+        "Objective per trial (pruned trials at their last reported value) and the best so far.",
+    )
     importances, why = param_importances(storage, name)
     if importances:
-        rep.figure(f"study-{slug}-importance", plot_importance(importances, f"parameter importance: {name}"),
-                   "Importance of each searched parameter for the objective (Optuna's default evaluator, complete trials).")
-        rep.table(pd.DataFrame({"parameter": list(importances), "importance": [f"{v:.3f}" for v in
-                                                                              importances.values()]}))
+        rep.figure(
+            f"study-{slug}-importance",
+            plot_importance(importances, f"parameter importance: {name}"),
+            "Importance of each searched parameter for the objective (Optuna's default evaluator, complete trials).",
+        )
+        rep.table(
+            pd.DataFrame({"parameter": list(importances), "importance": [f"{v:.3f}" for v in importances.values()]})
+        )
     else:
         rep.text(f"Parameter importance not available: {why}.", "note")
-    rep.figure(f"study-{slug}-parallel", plot_parallel(trials, direction),
-               "Parallel coordinates of the complete trials, coloured by the objective.")
+    rep.figure(
+        f"study-{slug}-parallel",
+        plot_parallel(trials, direction),
+        "Parallel coordinates of the complete trials, coloured by the objective.",
+    )
     if any(c.startswith("intermediate.") for c in trials.columns):
-        rep.figure(f"study-{slug}-intermediate", plot_intermediate(trials, f"intermediate values: {name}"),
-                   "Average accuracy after each task as reported to the pruner; pruned trials dashed.")
-    shown = trials[[c for c in trials.columns if c in ("trial_number", "trial_state", "trial_value", "last_step")
-                    or c.startswith("params.")]].copy()
+        rep.figure(
+            f"study-{slug}-intermediate",
+            plot_intermediate(trials, f"intermediate values: {name}"),
+            "Average accuracy after each task as reported to the pruner; pruned trials dashed.",
+        )
+    shown = trials[
+        [
+            c
+            for c in trials.columns
+            if c in ("trial_number", "trial_state", "trial_value", "last_step") or c.startswith("params.")
+        ]
+    ].copy()
     shown["trial_value"] = [_num(v, pct=True) for v in shown["trial_value"]]
     shown.columns = [c.replace("params.", "") if c.startswith("params.") else c for c in shown.columns]
     rep.table(shown)
 
 
-def build_report(paths: Sequence[str], out: str = "report.html", title: Optional[str] = None,
-                 by: Optional[Sequence[str]] = None, studies: Sequence[Tuple[str, Optional[str]]] = (),
-                 top: int = 10) -> Dict[str, object]:
+def build_report(
+    paths: Sequence[str],
+    out: str = "report.html",
+    title: Optional[str] = None,
+    by: Optional[Sequence[str]] = None,
+    studies: Sequence[Tuple[str, Optional[str]]] = (),
+    top: int = 10,
+) -> Dict[str, object]:
     """Write the report; returns what went in (runs, labels, studies, figure files)."""
     paths = [os.fspath(p) for p in paths]
     runs = load_runs(paths)
@@ -200,51 +250,78 @@ def build_report(paths: Sequence[str], out: str = "report.html", title: Optional
         found += find_studies(path) if os.path.isdir(path) else []
     for storage, name in studies:
         if name is None:
-            found += [s for s in find_studies(storage)] if os.path.isdir(storage) else [
-                (storage, n) for n in _study_names(storage)]
+            found += (
+                [s for s in find_studies(storage)]
+                if os.path.isdir(storage)
+                else [(storage, n) for n in _study_names(storage)]
+            )
         else:
             found.append((storage, name))
     found = list(dict.fromkeys(found))
 
     rep = Report(out, title or "birsweep comparison report")
     statuses = runs["status"].value_counts().to_dict()
-    preamble = (f"<p class=\"note\">Generated {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))} from "
-                + ", ".join(f"<code>{html.escape(os.path.abspath(p))}</code>" for p in paths)
-                + f": {len(runs)} runs (" + ", ".join(f"{v} {html.escape(str(k))}" for k, v in
-                                                       sorted(statuses.items())) + f"), {len(found)} "
-                + ("study" if len(found) == 1 else "studies") + ".</p>")
+    preamble = (
+        f'<p class="note">Generated {html.escape(time.strftime("%Y-%m-%d %H:%M:%S"))} from '
+        + ", ".join(f"<code>{html.escape(os.path.abspath(p))}</code>" for p in paths)
+        + f": {len(runs)} runs ("
+        + ", ".join(f"{v} {html.escape(str(k))}" for k, v in sorted(statuses.items()))
+        + f"), {len(found)} "
+        + ("study" if len(found) == 1 else "studies")
+        + ".</p>"
+    )
 
     rep.section("variants", "Variants")
-    rep.text("Mean ± standard error of the mean over seeds (completed runs); runs that differ only by seed "
-             "share a configuration. Accuracies in %, forgetting: drop from the best earlier accuracy, BWT: "
-             "final minus just-learnt accuracy (negative = forgetting).", "note")
+    rep.text(
+        "Mean ± standard error of the mean over seeds (completed runs); runs that differ only by seed "
+        "share a configuration. Accuracies in %, forgetting: drop from the best earlier accuracy, BWT: "
+        "final minus just-learnt accuracy (negative = forgetting).",
+        "note",
+    )
     rep.table(_variants_table(table))
-    rep.figure("variants-metrics", plot_metric_bars(table, top=top),
-               "Final average accuracy, forgetting and BWT per configuration (mean ± s.e.m.).")
+    rep.figure(
+        "variants-metrics",
+        plot_metric_bars(table, top=top),
+        "Final average accuracy, forgetting and BWT per configuration (mean ± s.e.m.).",
+    )
 
     rep.section("curves", "Average accuracy after each task")
     curves = task_curves(tasks)
-    rep.figure("avg-acc-per-task", plot_task_curves(curves, labels),
-               f"Average accuracy over the tasks seen after each task; band: ± s.e.m. over seeds "
-               f"(top {len(labels)} configurations).")
+    rep.figure(
+        "avg-acc-per-task",
+        plot_task_curves(curves, labels),
+        f"Average accuracy over the tasks seen after each task; band: ± s.e.m. over seeds "
+        f"(top {len(labels)} configurations).",
+    )
 
     rep.section("matrices", "Accuracy matrices")
-    rep.figure("acc-matrices", plot_matrices(tasks, labels),
-               "Accuracy on task k (columns) after training task t (rows), mean over the configuration's runs.")
+    rep.figure(
+        "acc-matrices",
+        plot_matrices(tasks, labels),
+        "Accuracy on task k (columns) after training task t (rows), mean over the configuration's runs.",
+    )
 
     rep.section("runs", "Runs")
     rep.table(_runs_table(runs.sort_values(["label", "seed"], kind="stable")))
 
     rep.section("studies", "Optuna studies")
     if not found:
-        rep.text("No Optuna study found (no *.db or journal file in the given dirs, no optuna.storage in the jobs' "
-                 "configs); pass one with --study STORAGE[::NAME].", "note")
+        rep.text(
+            "No Optuna study found (no *.db or journal file in the given dirs, no optuna.storage in the jobs' "
+            "configs); pass one with --study STORAGE[::NAME].",
+            "note",
+        )
     for storage, name in found:
         _study_section(rep, storage, name, runs)
 
     rep.write(preamble)
-    return {"html": rep.out, "figures": rep.figures, "runs": len(runs), "labels": list(table["label"]),
-            "studies": found}
+    return {
+        "html": rep.out,
+        "figures": rep.figures,
+        "runs": len(runs),
+        "labels": list(table["label"]),
+        "studies": found,
+    }
 
 
 def _study_names(storage: str) -> List[str]:
@@ -263,25 +340,42 @@ def _parse_study(spec: str) -> Tuple[str, Optional[str]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.report",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("paths", nargs="+", help="run dirs, multirun/sweep dirs or any tree of them")
     parser.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
     parser.add_argument("--title", default=None)
-    parser.add_argument("--by", default=None,
-                        help="comma-separated columns to group runs by (default: variant + differing settings)")
-    parser.add_argument("--study", action="append", default=[], metavar="STORAGE[::NAME]",
-                        help="an Optuna study to include (database URL, .db or journal file); repeatable")
+    parser.add_argument(
+        "--by", default=None, help="comma-separated columns to group runs by (default: variant + differing settings)"
+    )
+    parser.add_argument(
+        "--study",
+        action="append",
+        default=[],
+        metavar="STORAGE[::NAME]",
+        help="an Optuna study to include (database URL, .db or journal file); repeatable",
+    )
     parser.add_argument("--top", type=int, default=10, help="configurations shown in the plots (default 10)")
     args = parser.parse_args(argv)
     try:
-        info = build_report(args.paths, args.output, args.title, args.by.split(",") if args.by else None,
-                            [_parse_study(s) for s in args.study], args.top)
+        info = build_report(
+            args.paths,
+            args.output,
+            args.title,
+            args.by.split(",") if args.by else None,
+            [_parse_study(s) for s in args.study],
+            args.top,
+        )
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"report: {info['html']}  ({info['runs']} runs, {len(info['labels'])} configurations, "
-          f"{len(info['studies'])} studies; figures in {os.path.dirname(info['figures'][0])})")
+    print(
+        f"report: {info['html']}  ({info['runs']} runs, {len(info['labels'])} configurations, "
+        f"{len(info['studies'])} studies; figures in {os.path.dirname(info['figures'][0])})"
+    )
     return 0
 
 

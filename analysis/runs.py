@@ -11,6 +11,7 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
 * the resolved config, flattened with dotted names (``variant.repulsion.lamda_rep``, ``trainer.iters``, ...;
   lists as tuples); the ``optuna`` block is given by the trial columns instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,22 @@ from birsweep.tracking.record import RESULTS, RunStatus, try_load
 SKIP_DIRS = {"wandb", ".hydra", "__pycache__", ".git", "media", "files"}
 STATE_OF_STATUS = {s.value: s.trial_state for s in RunStatus}  # run status -> Optuna trial state name
 IDENTITY = ["run_dir", "sweep_dir", "job", "experiment", "variant", "seed", "data", "overrides"]
-OUTCOME = ["status", "error", "tasks_done", "n_tasks", "final_avg_acc", "forgetting", "bwt", "objective",
-           "train_s", "total_s", "it_per_s", "started_at", "finished_at", "git_commit"]
+OUTCOME = [
+    "status",
+    "error",
+    "tasks_done",
+    "n_tasks",
+    "final_avg_acc",
+    "forgetting",
+    "bwt",
+    "objective",
+    "train_s",
+    "total_s",
+    "it_per_s",
+    "started_at",
+    "finished_at",
+    "git_commit",
+]
 TRIAL = ["study_name", "trial_number", "trial_state"]
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
 
@@ -126,8 +141,11 @@ def trial_info(data: Dict[str, Any]) -> Dict[str, Any]:
     params = trial.get("params")
     if params is None:
         params = optuna_cfg.get("params")
-    return {"study_name": study if number is not None else None, "trial_number": number,
-            "params": dict(params or {}) if number is not None else {}}
+    return {
+        "study_name": study if number is not None else None,
+        "trial_number": number,
+        "params": dict(params or {}) if number is not None else {},
+    }
 
 
 def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
@@ -136,12 +154,14 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     run_dir = data.get("run_dir") or os.path.dirname(data.get("_path", ""))
     row: Dict[str, Any] = {"run_dir": run_dir}
     row.update(_hydra_job(run_dir))
-    row.update({
-        "experiment": config.get("experiment_name"),
-        "variant": (config.get("variant") or {}).get("name"),
-        "seed": config.get("seed"),
-        "data": (config.get("data") or {}).get("name"),
-    })
+    row.update(
+        {
+            "experiment": config.get("experiment_name"),
+            "variant": (config.get("variant") or {}).get("name"),
+            "seed": config.get("seed"),
+            "data": (config.get("data") or {}).get("name"),
+        }
+    )
     for key in OUTCOME:
         if key in data:
             row[key] = data[key]
@@ -189,8 +209,14 @@ def task_rows(data: Dict[str, Any], base: Optional[Dict[str, Any]] = None) -> Li
     for t in range(n):
         reached = t < len(matrix)
         row = dict(base)
-        row.update({"task": t + 1, "reached": reached, "avg_acc": avg[t] if reached else None,
-                    "task_s": tasks_s[t] if t < len(tasks_s) else None})
+        row.update(
+            {
+                "task": t + 1,
+                "reached": reached,
+                "avg_acc": avg[t] if reached else None,
+                "task_s": tasks_s[t] if t < len(tasks_s) else None,
+            }
+        )
         for k in range(n):
             row[f"acc_task_{k + 1}"] = matrix[t][k] if reached else None
         rows.append(row)

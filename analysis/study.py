@@ -10,6 +10,7 @@ the sweeper records it) and the other user attributes as ``user_attrs.<name>``. 
 dir, where the storage is found: an SQLite file (``*.db``) or journal file in it, else the ``optuna.storage`` of
 its jobs.
 """
+
 from __future__ import annotations
 
 import glob
@@ -88,11 +89,14 @@ def load_study(storage: str, study_name: Optional[str] = None) -> pd.DataFrame:
         if study_name is not None:
             studies = [s for s in studies if s[1] == study_name]
         if not studies:
-            raise FileNotFoundError(f"no Optuna study{' ' + repr(study_name) if study_name else ''} found in "
-                                    f"{storage} (looked for *.db / journal files and the jobs' optuna.storage)")
+            raise FileNotFoundError(
+                f"no Optuna study{' ' + repr(study_name) if study_name else ''} found in "
+                f"{storage} (looked for *.db / journal files and the jobs' optuna.storage)"
+            )
         if len({s[1] for s in studies}) > 1:
-            raise ValueError(f"{storage} holds several studies ({', '.join(sorted({s[1] for s in studies}))}): "
-                             "pass study_name")
+            raise ValueError(
+                f"{storage} holds several studies ({', '.join(sorted({s[1] for s in studies}))}): pass study_name"
+            )
         storage, study_name = studies[0]
     store = open_storage(storage)
     if study_name is None:
@@ -117,8 +121,13 @@ def load_study(storage: str, study_name: Optional[str] = None) -> pd.DataFrame:
 
 
 def trial_row(study_name: str, trial) -> Dict[str, Any]:
-    row: Dict[str, Any] = {"study_name": study_name, "trial_number": trial.number, "trial_state": trial.state.name,
-                           "trial_value": trial.value, "run_dir": trial.user_attrs.get("run_dir")}
+    row: Dict[str, Any] = {
+        "study_name": study_name,
+        "trial_number": trial.number,
+        "trial_state": trial.state.name,
+        "trial_value": trial.value,
+        "run_dir": trial.user_attrs.get("run_dir"),
+    }
     for key, value in trial.params.items():
         row[f"params.{key}"] = value
     for step, value in sorted(trial.intermediate_values.items()):

@@ -8,6 +8,7 @@ the same row builder: the columns cannot drift apart. W&B's own fields are added
 ``load_wandb`` reads the W&B API and needs network and a login (``wandb login`` or ``WANDB_API_KEY``);
 ``load_wandb_offline`` reads offline run files (``<job>/wandb/offline-run-*``) before ``wandb sync``.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,18 @@ import pandas as pd
 
 from analysis.runs import IDENTITY, OUTCOME, TRIAL, _frame, _task_base, run_row, task_rows
 
-SUMMARY_KEYS = ("status", "error", "tasks_done", "n_tasks", "final_avg_acc", "forgetting", "bwt", "objective",
-                "started_at", "finished_at")
+SUMMARY_KEYS = (
+    "status",
+    "error",
+    "tasks_done",
+    "n_tasks",
+    "final_avg_acc",
+    "forgetting",
+    "bwt",
+    "objective",
+    "started_at",
+    "finished_at",
+)
 TIMING_KEYS = ("train_s", "total_s", "it_per_s", "data_s", "features_s")
 
 
@@ -26,8 +37,9 @@ class WandbUnavailable(RuntimeError):
     """The W&B API cannot be used here (offline mode, no login, no network)."""
 
 
-def record_from_wandb(config: Dict[str, Any], summary: Dict[str, Any],
-                      history: Optional[Iterable[Dict[str, Any]]] = None) -> Dict[str, Any]:
+def record_from_wandb(
+    config: Dict[str, Any], summary: Dict[str, Any], history: Optional[Iterable[Dict[str, Any]]] = None
+) -> Dict[str, Any]:
     """A record-shaped dict (as ``results.json``) from what the logger sent to W&B."""
     config = {k: v for k, v in (config or {}).items() if not k.startswith("_")}
     run_dir = config.pop("run_dir", None) or summary.get("run_dir")
@@ -37,9 +49,8 @@ def record_from_wandb(config: Dict[str, Any], summary: Dict[str, Any],
     data["timings"] = {k: summary[k] for k in TIMING_KEYS if k in summary}
     data["env"] = {"git_commit": summary.get("git_commit")}
     if summary.get("trial_number") is not None:
-        params = {k[len("params."):]: v for k, v in summary.items() if k.startswith("params.")}
-        data["trial"] = {"study_name": summary.get("study_name"), "number": summary["trial_number"],
-                         "params": params}
+        params = {k[len("params.") :]: v for k, v in summary.items() if k.startswith("params.")}
+        data["trial"] = {"study_name": summary.get("study_name"), "number": summary["trial_number"], "params": params}
     if history is not None:
         per_task = {}
         for row in history:
@@ -75,8 +86,9 @@ def _frames(items: List[Dict[str, Any]], tasks: bool) -> pd.DataFrame:
     return _frame(rows, IDENTITY + OUTCOME + TRIAL)
 
 
-def load_wandb(project: str, filters: Optional[Dict[str, Any]] = None, entity: Optional[str] = None,
-               tasks: bool = False, api=None) -> pd.DataFrame:
+def load_wandb(
+    project: str, filters: Optional[Dict[str, Any]] = None, entity: Optional[str] = None, tasks: bool = False, api=None
+) -> pd.DataFrame:
     """Runs of a W&B project (``entity/project`` or ``project`` with ``entity``), optionally filtered with W&B's
     MongoDB-style ``filters`` (e.g. ``{"group": "repulsion-digits"}``, ``{"config.variant.name": "recon"}``,
     ``{"summary_metrics.status": "completed"}``) -> the :func:`load_runs` columns plus ``wandb_*``;
@@ -86,7 +98,8 @@ def load_wandb(project: str, filters: Optional[Dict[str, Any]] = None, entity: O
         raise WandbUnavailable(
             f"analysis.load_wandb reads the W&B server, but WANDB_MODE={mode}: unset it (and log in), or read "
             "the local records with analysis.load_runs(<sweep dir>) / offline W&B files with "
-            "analysis.load_wandb_offline(<sweep dir>); `wandb sync <dir>` uploads offline runs")
+            "analysis.load_wandb_offline(<sweep dir>); `wandb sync <dir>` uploads offline runs"
+        )
     if api is None:
         try:
             import wandb
@@ -95,11 +108,15 @@ def load_wandb(project: str, filters: Optional[Dict[str, Any]] = None, entity: O
             if not getattr(api, "api_key", None):
                 raise WandbUnavailable("no W&B API key")
         except WandbUnavailable:
-            raise WandbUnavailable("analysis.load_wandb needs a W&B login: run `wandb login` or set WANDB_API_KEY "
-                                   "(local records: analysis.load_runs(<sweep dir>))") from None
+            raise WandbUnavailable(
+                "analysis.load_wandb needs a W&B login: run `wandb login` or set WANDB_API_KEY "
+                "(local records: analysis.load_runs(<sweep dir>))"
+            ) from None
         except Exception as err:  # noqa: BLE001
-            raise WandbUnavailable(f"cannot reach the W&B API ({type(err).__name__}: {err}); local records: "
-                                   "analysis.load_runs(<sweep dir>)") from err
+            raise WandbUnavailable(
+                f"cannot reach the W&B API ({type(err).__name__}: {err}); local records: "
+                "analysis.load_runs(<sweep dir>)"
+            ) from err
     path = project if "/" in project or entity is None else f"{entity}/{project}"
     try:
         runs = list(api.runs(path, filters=filters or {}))
@@ -112,9 +129,22 @@ def load_wandb(project: str, filters: Optional[Dict[str, Any]] = None, entity: O
         data = record_from_wandb(dict(run.config), summary, history)
         if data.get("started_at") is None:
             data["started_at"] = getattr(run, "created_at", None)
-        items.append({"data": data, "wandb": _wandb_columns({
-            "id": run.id, "name": run.name, "state": run.state, "group": run.group, "job_type": run.job_type,
-            "tags": list(run.tags or []), "url": run.url})})
+        items.append(
+            {
+                "data": data,
+                "wandb": _wandb_columns(
+                    {
+                        "id": run.id,
+                        "name": run.name,
+                        "state": run.state,
+                        "group": run.group,
+                        "job_type": run.job_type,
+                        "tags": list(run.tags or []),
+                        "url": run.url,
+                    }
+                ),
+            }
+        )
     return _frames(items, tasks)
 
 
@@ -126,8 +156,16 @@ def load_wandb_offline(path: str, tasks: bool = False) -> pd.DataFrame:
     for run_path in find_runs(path):
         run = read_run(run_path)
         data = record_from_wandb(run["config"], run["summary"], run["history"] if tasks else None)
-        items.append({"data": data, "wandb": _wandb_columns({
-            **{k: run["run"].get(k) for k in ("id", "name", "group", "job_type", "tags")},
-            "state": "finished" if run["exit_code"] == 0 else ("failed" if run["exit_code"] else "running"),
-            "dir": os.path.dirname(run["path"])})})
+        items.append(
+            {
+                "data": data,
+                "wandb": _wandb_columns(
+                    {
+                        **{k: run["run"].get(k) for k in ("id", "name", "group", "job_type", "tags")},
+                        "state": "finished" if run["exit_code"] == 0 else ("failed" if run["exit_code"] else "running"),
+                        "dir": os.path.dirname(run["path"]),
+                    }
+                ),
+            }
+        )
     return _frames(items, tasks)

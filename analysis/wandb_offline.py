@@ -5,6 +5,7 @@ records in 32 KiB blocks (each chunk: CRC32C, little-endian 16-bit length, type 
 record a serialised ``wandb_internal_pb2.Record``. Used by the tests and by anyone checking what a run logged
 before ``wandb sync``; needs no network.
 """
+
 from __future__ import annotations
 
 import glob
@@ -31,10 +32,10 @@ def _payloads(path: str) -> Iterator[bytes]:
         if left < CHUNK_HEADER:  # the block's tail is padding
             pos += left
             continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos: pos + CHUNK_HEADER])
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + CHUNK_HEADER])
         if pos + CHUNK_HEADER + length > len(data):  # a chunk still being written
             break
-        body = data[pos + CHUNK_HEADER: pos + CHUNK_HEADER + length]
+        body = data[pos + CHUNK_HEADER : pos + CHUNK_HEADER + length]
         pos += CHUNK_HEADER + length
         if kind == 0 and length == 0:  # zero fill (a record still being written)
             break
@@ -98,8 +99,7 @@ def read_run(path: str, wait: float = 0.0) -> Dict[str, Any]:
 def _read(path: str) -> Dict[str, Any]:
     from wandb.proto import wandb_internal_pb2 as pb
 
-    out: Dict[str, Any] = {"path": path, "run": {}, "config": {}, "history": [], "summary": {},
-                           "exit_code": None}
+    out: Dict[str, Any] = {"path": path, "run": {}, "config": {}, "history": [], "summary": {}, "exit_code": None}
     explicit: Dict[str, Any] = {}
     for payload in _payloads(path):
         rec = pb.Record()
@@ -107,9 +107,16 @@ def _read(path: str) -> Dict[str, Any]:
         kind = rec.WhichOneof("record_type")
         if kind == "run":
             run = rec.run
-            out["run"] = {"id": run.run_id, "project": run.project, "entity": run.entity, "group": run.run_group,
-                          "job_type": run.job_type, "name": run.display_name, "notes": run.notes,
-                          "tags": list(run.tags)}
+            out["run"] = {
+                "id": run.run_id,
+                "project": run.project,
+                "entity": run.entity,
+                "group": run.run_group,
+                "job_type": run.job_type,
+                "name": run.display_name,
+                "notes": run.notes,
+                "tags": list(run.tags),
+            }
             _apply(out["config"], run.config.update)
             _apply(explicit, run.summary.update)
         elif kind == "config":
@@ -123,8 +130,11 @@ def _read(path: str) -> Dict[str, Any]:
             _apply(explicit, rec.summary.update, rec.summary.remove)
         elif kind == "exit":
             out["exit_code"] = rec.exit.exit_code
-    out["config"] = {k: (v["value"] if isinstance(v, dict) and "value" in v else v)
-                     for k, v in out["config"].items() if k != "_wandb"}
+    out["config"] = {
+        k: (v["value"] if isinstance(v, dict) and "value" in v else v)
+        for k, v in out["config"].items()
+        if k != "_wandb"
+    }
     summary: Dict[str, Any] = {}
     for row in out["history"]:
         summary.update({k: v for k, v in row.items() if not k.startswith("_")})

@@ -4,6 +4,7 @@ SI as Python loops over parameters with an autograd penalty, and the default (no
 
 Same maths as ``birsweep.train.step.TrainStep``; it exists only so the benchmark can state a speed ratio.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,9 @@ class NaiveStep:
         out = m(x, _one_hot_numpy(y_np, C, dev))
         modes = torch.LongTensor([[y[i].item()] for i in range(len(y))]).to(dev)  # upstream's per-sample look-up
         rec = L.recon_loss(x, out.recon, m.bce)
-        var = L.variational_loss(out.z, out.mu, out.logvar, m.prior_mu, m.prior_logvar, self.n_pixels,
-                                 y=modes.squeeze(1))
+        var = L.variational_loss(
+            out.z, out.mu, out.logvar, m.prior_mu, m.prior_logvar, self.n_pixels, y=modes.squeeze(1)
+        )
         pred = F.cross_entropy(out.logits[:, :n_active], y)
         loss = rec + var + pred
         if previous is not None:
@@ -52,10 +54,13 @@ class NaiveStep:
                 scores = previous.classify(x_r)[:, :n_old]
             pi = L.soft_targets(scores, self.temp, n_active)
             out_r = m(x_r, F.pad(pi, (0, C - n_active)))
-            rep = (L.recon_loss(x_r, out_r.recon, m.bce)
-                   + L.variational_loss(out_r.z, out_r.mu, out_r.logvar, m.prior_mu, m.prior_logvar, self.n_pixels,
-                                        weights=pi)
-                   + L.distillation_loss(out_r.logits[:, :n_active], pi, self.temp))
+            rep = (
+                L.recon_loss(x_r, out_r.recon, m.bce)
+                + L.variational_loss(
+                    out_r.z, out_r.mu, out_r.logvar, m.prior_mu, m.prior_logvar, self.n_pixels, weights=pi
+                )
+                + L.distillation_loss(out_r.logits[:, :n_active], pi, self.temp)
+            )
             loss = loss / task + (1 - 1 / task) * rep
         penalty = 0.0
         for n, p in m.named_parameters():

@@ -9,6 +9,7 @@ Each configuration runs in its own process so peak memory is its own.
 
     python benchmarks/step_speed.py [--iters 30] [--e2e-iters 20] [--device auto]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,9 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
     # CIFAR-100 shapes: 5,000 32x32x3 images through a frozen (random) C3-5x16-bn encoder -> 1024-d features
     arrays = make_synthetic([3, 32, 32], n_classes, 50, 1, 0.5, 0)
     with tempfile.TemporaryDirectory() as cache:
-        inputs = build_inputs(arrays, ConvEncoder().to(device).freeze(), False, False, device, cache,
-                              keep_images=True, progress=False)
+        inputs = build_inputs(
+            arrays, ConvEncoder().to(device).freeze(), False, False, device, cache, keep_images=True, progress=False
+        )
     y_all = torch.randint((task - 1) * per_task, task * per_task, (len(inputs.train),), device=device)
     model = BIRNet(1024, n_classes).to(device)
     previous = frozen_copy(model) if task > 1 else None
@@ -111,8 +113,15 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
         one()
     sync()
     seconds = time.perf_counter() - start
-    return {"mode": mode, "task": task, "variant": variant, "it_per_s": iters / seconds,
-            "peak_mb": peak_memory_mb(device), "device": str(device), "threads": torch.get_num_threads()}
+    return {
+        "mode": mode,
+        "task": task,
+        "variant": variant,
+        "it_per_s": iters / seconds,
+        "peak_mb": peak_memory_mb(device),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def end_to_end(iters: int, device_name: str) -> dict:
@@ -128,8 +137,12 @@ def end_to_end(iters: int, device_name: str) -> dict:
         train(cfg, os.path.join(tmp, "run"))
         total = time.perf_counter() - start
         rec = record.load(os.path.join(tmp, "run"))
-    return {"iters": iters, "total_s": total, "train_s": rec["timings"]["train_s"],
-            "features_s": rec["timings"]["features_s"]}
+    return {
+        "iters": iters,
+        "total_s": total,
+        "train_s": rec["timings"]["train_s"],
+        "features_s": rec["timings"]["features_s"],
+    }
 
 
 def child(args) -> None:
@@ -142,8 +155,20 @@ def child(args) -> None:
 
 
 def run_child(spec: str, args, variant: str = "") -> dict:
-    cmd = [sys.executable, __file__, "--child", spec, "--iters", str(args.iters), "--e2e-iters",
-           str(args.e2e_iters), "--device", args.device, "--variant", variant]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        spec,
+        "--iters",
+        str(args.iters),
+        "--e2e-iters",
+        str(args.e2e_iters),
+        "--device",
+        args.device,
+        "--variant",
+        variant,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"benchmark child {spec} failed:\n{out.stderr}")
@@ -164,8 +189,12 @@ def main() -> None:
     print(f"BI-R + SI training step at CIFAR-100 shapes (batch 256 + 256 replay), {args.iters} timed steps")
     print(f"{'step':<22}{'task':<6}{'it/s':>8}{'peak MB':>9}{'vs baseline':>13}")
     rows = {}
-    plan = [("birsweep", 1, "baseline"), ("naive", 1, "baseline"), ("birsweep", 2, "baseline"),
-            ("naive", 2, "baseline")] + [("birsweep", 2, v) for v in VARIANTS if v != "baseline"]
+    plan = [
+        ("birsweep", 1, "baseline"),
+        ("naive", 1, "baseline"),
+        ("birsweep", 2, "baseline"),
+        ("naive", 2, "baseline"),
+    ] + [("birsweep", 2, v) for v in VARIANTS if v != "baseline"]
     for mode, task, variant in plan:
         r = run_child(f"{mode}:{task}", args, variant)
         rows[(mode, task, variant)] = r
@@ -176,11 +205,15 @@ def main() -> None:
     for task in (1, 2):
         ratio = rows[("birsweep", task, "baseline")]["it_per_s"] / rows[("naive", task, "baseline")]["it_per_s"]
         print(f"speed-up over the naive step, task {'1' if task == 1 else '2+'}: x{ratio:.2f}")
-    print(f"device: {rows[('birsweep', 1, 'baseline')]['device']}, "
-          f"torch threads: {rows[('birsweep', 1, 'baseline')]['threads']}")
+    print(
+        f"device: {rows[('birsweep', 1, 'baseline')]['device']}, "
+        f"torch threads: {rows[('birsweep', 1, 'baseline')]['threads']}"
+    )
     e2e = run_child("e2e", args)
-    print(f"end to end: 10 tasks x {e2e['iters']} iterations in {e2e['total_s']:.1f} s "
-          f"(training {e2e['train_s']:.1f} s, encoder features {e2e['features_s']:.1f} s)")
+    print(
+        f"end to end: 10 tasks x {e2e['iters']} iterations in {e2e['total_s']:.1f} s "
+        f"(training {e2e['train_s']:.1f} s, encoder features {e2e['features_s']:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """What ``launch.py`` runs for one job: check the config, then train (or pre-train) and return the objective."""
+
 from __future__ import annotations
 
 import logging
@@ -60,10 +61,19 @@ def pretrain(cfg: DictConfig) -> float:
     from birsweep.train.pretrain import ensure_pretrained, summary_path
 
     enc = cfg.model.encoder
-    path = ensure_pretrained(enc.pretrain, cfg.paths.cache_dir, cfg.data.root, cfg.data.download,
-                             pick_device(cfg.trainer.device), cfg.trainer.progress, force=True)
+    path = ensure_pretrained(
+        enc.pretrain,
+        cfg.paths.cache_dir,
+        cfg.data.root,
+        cfg.data.download,
+        pick_device(cfg.trainer.device),
+        cfg.trainer.progress,
+        force=True,
+    )
     with open(summary_path(path)) as f:
         summary = json.load(f)
-    print(f"encoder weights: {path}  (test accuracy on {enc.pretrain.dataset}: "
-          f"{100 * summary['test_accuracy']:.2f}% after {summary['steps']} steps)")
+    print(
+        f"encoder weights: {path}  (test accuracy on {enc.pretrain.dataset}: "
+        f"{100 * summary['test_accuracy']:.2f}% after {summary['steps']} steps)"
+    )
     return summary["test_accuracy"]

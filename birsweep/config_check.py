@@ -3,6 +3,7 @@
 The loss terms declare their own ranges and choices beside their config fields (``birsweep.methods``); they are
 read from the term registry and checked here with the same messages.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,11 +82,15 @@ def check_config(cfg: DictConfig) -> None:
     if len(cfg.trainer.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.trainer.betas):
         raise ConfigError(f"trainer.betas={list(cfg.trainer.betas)} must be two numbers in [0, 1)")
     if cfg.data.augment and cfg.model.encoder.type != "conv":
-        raise ConfigError("data.augment=true needs the conv encoder (CIFAR crop + flip); "
-                          "it is not defined for pixel-level models (model.encoder.type=none)")
+        raise ConfigError(
+            "data.augment=true needs the conv encoder (CIFAR crop + flip); "
+            "it is not defined for pixel-level models (model.encoder.type=none)"
+        )
     if cfg.data.name in MNIST_LIKE and cfg.model.encoder.type == "conv":
-        raise ConfigError(f"data={cfg.data.name} is grey-scale and small: use model=bir_mlp "
-                          "(the splitMNIST protocol), not the CIFAR conv encoder")
+        raise ConfigError(
+            f"data={cfg.data.name} is grey-scale and small: use model=bir_mlp "
+            "(the splitMNIST protocol), not the CIFAR conv encoder"
+        )
     if cfg.model.encoder.type == "conv" and cfg.model.recon != "mse":
         raise ConfigError("model.recon=bce needs pixels in [0, 1]; conv features are unbounded: use model.recon=mse")
     weights = str(cfg.model.encoder.weights)
@@ -98,11 +103,15 @@ def check_config(cfg: DictConfig) -> None:
     if not str(v.name).strip():
         raise ConfigError("variant.name is empty: name the variant (it labels runs, W&B groups and reports)")
     if v.name == "baseline" and terms:
-        raise ConfigError(f"variant.name=baseline but variant.{terms[0]} is on: name what you run, "
-                          f"e.g. variant.name={'+'.join(t.split('.')[0] for t in terms)}")
+        raise ConfigError(
+            f"variant.name=baseline but variant.{terms[0]} is on: name what you run, "
+            f"e.g. variant.name={'+'.join(t.split('.')[0] for t in terms)}"
+        )
     if terms and cfg.model.replay == "none":
-        raise ConfigError(f"variant.{terms[0]} acts on replayed samples, which model.replay=none switches off: "
-                          "use variant=baseline for fine-tuning")
+        raise ConfigError(
+            f"variant.{terms[0]} acts on replayed samples, which model.replay=none switches off: "
+            "use variant=baseline for fine-tuning"
+        )
     for spec in term_specs():
         problem = spec.check(term_config(spec, v)) if spec.check else None
         if problem:

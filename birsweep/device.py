@@ -1,4 +1,5 @@
 """Device choice and seeding. CUDA paths are guarded so a CPU-only machine never touches them."""
+
 from __future__ import annotations
 
 import random

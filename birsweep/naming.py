@@ -3,6 +3,7 @@
 ``variant.name`` says which memory-exaggeration terms are on; it does not say whether replay or SI ran, so
 no-replay fine-tuning (``model.replay=none model.si_c=0``) would otherwise be named like the BI-R + SI baseline.
 """
+
 from __future__ import annotations
 
 from omegaconf import OmegaConf

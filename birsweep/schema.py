@@ -4,6 +4,7 @@ Every YAML file under ``conf/`` is merged into these dataclasses, so a misspelt 
 wrong type fails at start-up with Hydra's one-line message. Value ranges and choices are checked by
 :func:`birsweep.config_check.check_config`, which runs before any work starts.
 """
+
 from __future__ import annotations
 
 import functools
@@ -120,7 +121,7 @@ def compose_variant_config() -> Type[SharedVariantConfig]:
     return _composed(tuple(term_specs()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _composed(specs: Tuple[TermSpec[Any], ...]) -> Type[SharedVariantConfig]:
     # one class per set of terms, so the class a config was made with stays the one found by name
     sections = [(spec.name, spec.config, field(default_factory=spec.config)) for spec in specs]

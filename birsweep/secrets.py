@@ -1,4 +1,5 @@
 """Never log secrets: database URLs lose their password before they reach a record or W&B."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,10 @@ def mask_url(text: str) -> str:
 def mask_secrets(obj: Any) -> Any:
     """Copy of a config container with URL passwords and secret-named values masked."""
     if isinstance(obj, dict):
-        return {k: ("***" if any(s in str(k).lower() for s in _SECRET_KEYS) and v else mask_secrets(v))
-                for k, v in obj.items()}
+        return {
+            k: ("***" if any(s in str(k).lower() for s in _SECRET_KEYS) and v else mask_secrets(v))
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [mask_secrets(v) for v in obj]
     if isinstance(obj, str):

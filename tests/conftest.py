@@ -1,4 +1,5 @@
 """Shared fixtures: caches and W&B in temp dirs, tiny configs; the helpers themselves live in tests/helpers.py."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Tiny datasets written in the exact on-disk formats of the real ones (CIFAR pickles, MNIST IDX files)."""
+
 from __future__ import annotations
 
 import gzip
@@ -23,16 +24,29 @@ def write_cifar10(root, per_class_train=6, per_class_test=3, seed=0):
     labels = np.repeat(np.arange(10), per_class_train)
     rng.shuffle(labels)
     for i, part in enumerate(np.array_split(labels, 5), 1):
-        _dump(os.path.join(folder, f"data_batch_{i}"), {"batch_label": f"training batch {i} of 5",
-                                                        "labels": part.tolist(),
-                                                        "data": _cifar_images(rng, part, 10),
-                                                        "filenames": [f"img{j}.png" for j in range(len(part))]})
+        _dump(
+            os.path.join(folder, f"data_batch_{i}"),
+            {
+                "batch_label": f"training batch {i} of 5",
+                "labels": part.tolist(),
+                "data": _cifar_images(rng, part, 10),
+                "filenames": [f"img{j}.png" for j in range(len(part))],
+            },
+        )
     test = np.repeat(np.arange(10), per_class_test)
-    _dump(os.path.join(folder, "test_batch"), {"batch_label": "testing batch 1 of 1", "labels": test.tolist(),
-                                               "data": _cifar_images(rng, test, 10),
-                                               "filenames": [f"t{j}.png" for j in range(len(test))]})
-    _dump(os.path.join(folder, "batches.meta"), {"label_names": [f"c{i}" for i in range(10)],
-                                                 "num_cases_per_batch": 10000, "num_vis": 3072})
+    _dump(
+        os.path.join(folder, "test_batch"),
+        {
+            "batch_label": "testing batch 1 of 1",
+            "labels": test.tolist(),
+            "data": _cifar_images(rng, test, 10),
+            "filenames": [f"t{j}.png" for j in range(len(test))],
+        },
+    )
+    _dump(
+        os.path.join(folder, "batches.meta"),
+        {"label_names": [f"c{i}" for i in range(10)], "num_cases_per_batch": 10000, "num_vis": 3072},
+    )
     return folder
 
 
@@ -44,12 +58,20 @@ def write_cifar100(root, per_class_train=5, per_class_test=2, seed=0):
     for name, per in (("train", per_class_train), ("test", per_class_test)):
         fine = np.repeat(np.arange(100), per)
         rng.shuffle(fine)
-        _dump(os.path.join(folder, name), {"filenames": [f"{name}{j}.png" for j in range(len(fine))],
-                                           "batch_label": f"{name} batch", "fine_labels": fine.tolist(),
-                                           "coarse_labels": (fine // 5).tolist(),
-                                           "data": _cifar_images(rng, fine, 100)})
-    _dump(os.path.join(folder, "meta"), {"fine_label_names": [f"f{i}" for i in range(100)],
-                                         "coarse_label_names": [f"c{i}" for i in range(20)]})
+        _dump(
+            os.path.join(folder, name),
+            {
+                "filenames": [f"{name}{j}.png" for j in range(len(fine))],
+                "batch_label": f"{name} batch",
+                "fine_labels": fine.tolist(),
+                "coarse_labels": (fine // 5).tolist(),
+                "data": _cifar_images(rng, fine, 100),
+            },
+        )
+    _dump(
+        os.path.join(folder, "meta"),
+        {"fine_label_names": [f"f{i}" for i in range(100)], "coarse_label_names": [f"c{i}" for i in range(20)]},
+    )
     return folder
 
 

@@ -1,5 +1,6 @@
 """Shared test helpers: compose configs (small runs through the ``debug`` group), run ``launch.py`` in a subprocess
 with one environment, read the studies and records a sweep leaves."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,14 @@ register_configs()
 
 TINY = ["debug=tiny"]  # the suite's run: conf/debug/tiny.yaml
 # tiny with 3 tasks of 2 classes and W&B offline: short offline W&B runs (the logger and analysis tests)
-SMALL_WANDB = [*TINY, "logger=wandb", "logger.mode=offline", "trainer.threads=1", "data.synthetic.n_classes=6",
-               "data.n_tasks=3"]
+SMALL_WANDB = [
+    *TINY,
+    "logger=wandb",
+    "logger.mode=offline",
+    "trainer.threads=1",
+    "data.synthetic.n_classes=6",
+    "data.n_tasks=3",
+]
 # the Optuna sweeper with a fast heartbeat, so tests that kill a sweep see it gone within seconds
 SWEEP = ["hydra/sweeper=optuna", "hydra.sweeper.heartbeat_interval=2", "hydra.sweeper.grace_period=20"]
 
@@ -40,8 +47,9 @@ def compose_with_hydra(overrides: Sequence[str] = ()) -> DictConfig:
         return compose("config", overrides=list(overrides), return_hydra_config=True)
 
 
-def launch_env(cache_dir: Path, wandb_dir: Optional[Path] = None,
-               extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def launch_env(
+    cache_dir: Path, wandb_dir: Optional[Path] = None, extra: Optional[Mapping[str, str]] = None
+) -> Dict[str, str]:
     """The environment of a ``launch.py`` subprocess.
 
     Caches in ``cache_dir``; W&B disabled, or with ``wandb_dir`` left to ``logger.mode`` with its cache and config
@@ -65,28 +73,53 @@ def _command(overrides: Sequence[str], multirun: bool) -> List[str]:
     return [sys.executable, str(ROOT / "launch.py"), *(["-m"] if multirun else []), *overrides]
 
 
-def launch(*overrides: str, cwd: Path, multirun: bool = False, cache_dir: Optional[Path] = None,
-           wandb_dir: Optional[Path] = None, env_extra: Optional[Mapping[str, str]] = None,
-           timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def launch(
+    *overrides: str,
+    cwd: Path,
+    multirun: bool = False,
+    cache_dir: Optional[Path] = None,
+    wandb_dir: Optional[Path] = None,
+    env_extra: Optional[Mapping[str, str]] = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
     """``python launch.py [-m] overrides`` in ``cwd`` to its end, output captured (caches in ``cwd/cache`` unless
     ``cache_dir``; the environment of :func:`launch_env`)."""
     env = launch_env(cache_dir or cwd / "cache", wandb_dir, env_extra)
-    return subprocess.run(_command(overrides, multirun), env=env, cwd=str(cwd), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        _command(overrides, multirun), env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout
+    )
 
 
-def start(*overrides: str, cwd: Path, multirun: bool = False, cache_dir: Optional[Path] = None,
-          env_extra: Optional[Mapping[str, str]] = None) -> subprocess.Popen[str]:
+def start(
+    *overrides: str,
+    cwd: Path,
+    multirun: bool = False,
+    cache_dir: Optional[Path] = None,
+    env_extra: Optional[Mapping[str, str]] = None,
+) -> subprocess.Popen[str]:
     """As :func:`launch`, but returns the running process (in its own session, for tests that kill it); its
     output goes to ``cwd/launch.out``, a file, so a long run never blocks on a full pipe."""
     env = launch_env(cache_dir or cwd / "cache", None, env_extra)
     with open(cwd / "launch.out", "w") as out:
-        return subprocess.Popen(_command(overrides, multirun), env=env, cwd=str(cwd), stdout=out,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        return subprocess.Popen(
+            _command(overrides, multirun),
+            env=env,
+            cwd=str(cwd),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
 
 
-def run_sweep(tmp_path: Path, *overrides: str, timeout: float = 600, tiny: bool = True,
-              env_extra: Optional[Dict[str, str]] = None, wait: bool = True):
+def run_sweep(
+    tmp_path: Path,
+    *overrides: str,
+    timeout: float = 600,
+    tiny: bool = True,
+    env_extra: Optional[Dict[str, str]] = None,
+    wait: bool = True,
+):
     """``python launch.py -m`` with the Optuna sweeper in ``tmp_path`` (the sweep dir is ``tmp_path/sweep``);
     ``debug=tiny`` runs by default."""
     args = [*SWEEP, *(TINY if tiny else []), f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides]

@@ -3,6 +3,7 @@
 L = mean over replayed samples of |mu_i|^2, inside the replay loss with weight ``lamda``. It means nothing; it only
 has to be computed, logged and checked like a real term.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ class LatentNorm(LossTerm):
         self.weight, self.reduce = lamda, reduce
 
     def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
-        sq = batch.out.mu ** 2
+        sq = batch.out.mu**2
         per_sample = sq.mean(1) if self.reduce == "mean" else sq.amax(1)
         return masked_mean(per_sample, torch.ones_like(per_sample, dtype=torch.bool))
 

@@ -1,4 +1,5 @@
 """analysis: records, studies and W&B runs -> DataFrames with one set of column names."""
+
 from __future__ import annotations
 
 import math
@@ -75,9 +76,17 @@ def test_load_tasks_long_format(grid_sweep):
 
 
 def test_runs_that_stopped_early_keep_every_task_row_and_single_run_dirs_load(tmp_path):
-    rec = RunRecord(str(tmp_path / "run"), 4, {"variant": {"name": "recon"}, "seed": 5, "experiment_name": "x",
-                                              "optuna": {"study_name": "s", "trial_number": 2,
-                                                         "params": {"variant.recon.lamda_rep": 0.5}}}, {})
+    rec = RunRecord(
+        str(tmp_path / "run"),
+        4,
+        {
+            "variant": {"name": "recon"},
+            "seed": 5,
+            "experiment_name": "x",
+            "optuna": {"study_name": "s", "trial_number": 2, "params": {"variant.recon.lamda_rep": 0.5}},
+        },
+        {},
+    )
     rec.add_task([0.9], 1.0)
     rec.add_task([0.7, 0.8], 1.0)
     rec.finish(RunStatus.PRUNED, "pruned by the study's pruner")
@@ -95,8 +104,11 @@ def test_runs_that_stopped_early_keep_every_task_row_and_single_run_dirs_load(tm
 
 
 def test_flatten_and_missing_dirs(tmp_path):
-    assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": {}, "optuna": {"x": 1}}, skip=("optuna",)) == \
-        {"a.b": 1, "a.c": (1, 2), "d": None}
+    assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": {}, "optuna": {"x": 1}}, skip=("optuna",)) == {
+        "a.b": 1,
+        "a.c": (1, 2),
+        "d": None,
+    }
     with pytest.raises(FileNotFoundError):
         analysis.load_runs(tmp_path / "nope")
     assert analysis.load_runs(tmp_path).empty
@@ -112,8 +124,9 @@ def test_compare_is_mean_and_sem_over_seeds(grid_sweep):
     assert sorted(set(runs["label"])) == ["baseline", "repulsion"]  # differ only by variant: plain names
     table = analysis.compare(runs).set_index("label")
     for variant in ("baseline", "repulsion"):
-        vals = np.array([r["final_avg_acc"] for r in records(grid_sweep).values()
-                         if r["config"]["variant"]["name"] == variant])
+        vals = np.array(
+            [r["final_avg_acc"] for r in records(grid_sweep).values() if r["config"]["variant"]["name"] == variant]
+        )
         assert table.loc[variant, "final_avg_acc_mean"] == pytest.approx(vals.mean())
         assert table.loc[variant, "final_avg_acc_sem"] == pytest.approx(vals.std(ddof=1) / math.sqrt(2))
         assert table.loc[variant, "n_runs"] == 2 and table.loc[variant, "seeds"] == "0,1"
@@ -122,14 +135,36 @@ def test_compare_is_mean_and_sem_over_seeds(grid_sweep):
 
 
 def test_labels_name_what_differs():
-    base = {"status": "completed", "seed": 0, "final_avg_acc": 0.5, "forgetting": 0.1, "bwt": -0.1,
-            "run_dir": "x", "trainer.iters": 100, "paths.cache_dir": "c"}
-    runs = pd.DataFrame([
-        {**base, "experiment": "demo", "variant": "baseline", "model.replay": "generative", "paths.cache_dir": "a"},
-        {**base, "experiment": "demo-finetune", "variant": "baseline", "model.replay": "none"},
-        {**base, "experiment": "rep", "variant": "repulsion", "variant.rep_f": 2.0, "variant.repulsion.lamda_rep": 1e-5},
-        {**base, "experiment": "rep", "variant": "repulsion", "variant.rep_f": 3.5, "variant.repulsion.lamda_rep": 1e-5},
-    ])
+    base = {
+        "status": "completed",
+        "seed": 0,
+        "final_avg_acc": 0.5,
+        "forgetting": 0.1,
+        "bwt": -0.1,
+        "run_dir": "x",
+        "trainer.iters": 100,
+        "paths.cache_dir": "c",
+    }
+    runs = pd.DataFrame(
+        [
+            {**base, "experiment": "demo", "variant": "baseline", "model.replay": "generative", "paths.cache_dir": "a"},
+            {**base, "experiment": "demo-finetune", "variant": "baseline", "model.replay": "none"},
+            {
+                **base,
+                "experiment": "rep",
+                "variant": "repulsion",
+                "variant.rep_f": 2.0,
+                "variant.repulsion.lamda_rep": 1e-5,
+            },
+            {
+                **base,
+                "experiment": "rep",
+                "variant": "repulsion",
+                "variant.rep_f": 3.5,
+                "variant.repulsion.lamda_rep": 1e-5,
+            },
+        ]
+    )
     labels = analysis.add_labels(runs)["label"].tolist()
     # the experiment goes in front when one variant ran under several experiments
     assert labels[:2] == ["demo / baseline", "demo-finetune / baseline"]
@@ -141,8 +176,12 @@ def test_labels_name_what_differs():
 def _make_study(storage, name="s", values=(0.5, 0.7, None, 0.6)):
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
     for i, value in enumerate(values):
-        trial = study.ask({"variant.rep_f": optuna.distributions.FloatDistribution(1, 50),
-                           "variant.repulsion.divergence": optuna.distributions.CategoricalDistribution(["js", "kl"])})
+        trial = study.ask(
+            {
+                "variant.rep_f": optuna.distributions.FloatDistribution(1, 50),
+                "variant.repulsion.divergence": optuna.distributions.CategoricalDistribution(["js", "kl"]),
+            }
+        )
         trial.set_user_attr("run_dir", f"/runs/{i}")
         for step in (1, 2):
             trial.report(0.9 - 0.1 * step + 0.01 * i, step)
@@ -202,8 +241,9 @@ def test_every_job_has_an_offline_wandb_run_matching_its_record(grid_sweep):
         assert wb["run"]["job_type"] == rec["config"]["variant"]["name"]
         assert wb["summary"]["final_avg_acc"] == rec["final_avg_acc"]
         assert [row["acc/avg"] for row in wb["history"] if "acc/avg" in row] == rec["avg_acc"]
-        assert [row["train/loss"] for row in wb["history"] if "train/loss" in row] == \
-            [row["loss"] for row in rec["losses"]]
+        assert [row["train/loss"] for row in wb["history"] if "train/loss" in row] == [
+            row["loss"] for row in rec["losses"]
+        ]
 
 
 def test_wandb_frames_have_the_record_columns_and_values(grid_sweep):
@@ -223,8 +263,13 @@ class FakeApiRun:
     def __init__(self, offline):
         self.config, self.summary, self._history = offline["config"], offline["summary"], offline["history"]
         run = offline["run"]
-        self.id, self.name, self.group, self.job_type, self.tags = (run["id"], run["name"], run["group"],
-                                                                     run["job_type"], run["tags"])
+        self.id, self.name, self.group, self.job_type, self.tags = (
+            run["id"],
+            run["name"],
+            run["group"],
+            run["job_type"],
+            run["tags"],
+        )
         self.state, self.url = "finished", f"https://example.invalid/{run['id']}"
 
     def scan_history(self, keys=None):
@@ -264,10 +309,11 @@ def test_load_wandb_offline_gives_a_clear_error_without_touching_the_network(mon
 
 
 def test_record_from_wandb_handles_trials():
-    data = record_from_wandb({"seed": 1, "variant": {"name": "recon"}, "run_dir": "/r/3", "_wandb": {}},
-                             {"status": "pruned", "trial_number": 3, "study_name": "st", "params.x.y": 2.0,
-                              "n_tasks": 2},
-                             [{"task": 1, "acc/avg": 0.9, "acc/task_1": 0.9, "time/task_s": 1.5}])
+    data = record_from_wandb(
+        {"seed": 1, "variant": {"name": "recon"}, "run_dir": "/r/3", "_wandb": {}},
+        {"status": "pruned", "trial_number": 3, "study_name": "st", "params.x.y": 2.0, "n_tasks": 2},
+        [{"task": 1, "acc/avg": 0.9, "acc/task_1": 0.9, "time/task_s": 1.5}],
+    )
     assert data["trial"] == {"study_name": "st", "number": 3, "params": {"x.y": 2.0}}
     assert data["acc_matrix"] == [[0.9, None]] and data["run_dir"] == "/r/3" and "run_dir" not in data["config"]
 
@@ -281,14 +327,23 @@ def test_wandb_report_builds_without_network(grid_sweep, monkeypatch):
         raise AssertionError("building a report must not call the W&B API")
 
     monkeypatch.setattr(interface, "_get_api", no_network)
-    report = analysis.wandb_report("birsweep", "my-team", params=["variant.repulsion.lamda_rep", "variant.rep_f"],
-                                   sweep=str(grid_sweep))
+    report = analysis.wandb_report(
+        "birsweep", "my-team", params=["variant.repulsion.lamda_rep", "variant.rep_f"], sweep=str(grid_sweep)
+    )
     assert isinstance(report, wr.Report) and report.entity == "my-team" and report.project == "birsweep"
     assert report.title == "birsweep: synthetic-bir_si-baseline"  # no study: the first experiment names the group
     grids = [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
     panels = [type(p).__name__ for g in grids for p in g.panels]
-    for kind in ("BarPlot", "LinePlot", "MediaBrowser", "WeavePanelSummaryTable", "ScatterPlot",
-                 "ParameterImportancePlot", "ParallelCoordinatesPlot", "RunComparer"):
+    for kind in (
+        "BarPlot",
+        "LinePlot",
+        "MediaBrowser",
+        "WeavePanelSummaryTable",
+        "ScatterPlot",
+        "ParameterImportancePlot",
+        "ParallelCoordinatesPlot",
+        "RunComparer",
+    ):
         assert kind in panels, kind
     assert panels.count("LinePlot") == 1 + N_TASKS
     assert all(rs.project == "birsweep" and rs.entity == "my-team" for g in grids for rs in g.runsets)

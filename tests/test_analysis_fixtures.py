@@ -5,6 +5,7 @@
 skipped while the sweeper is not installed in this checkout.
 Each is built under the session's temp dir and reused by every module that imports the fixtures.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,9 @@ N_TASKS = 3  # SMALL_WANDB: 3 tasks of 2 classes
 
 
 def _launch(args, sweep_dir: Path, base: Path) -> None:
-    out = launch(*args, *SMALL_WANDB, f"hydra.sweep.dir={sweep_dir}", cwd=base, multirun=True, wandb_dir=base,
-                 timeout=900)
+    out = launch(
+        *args, *SMALL_WANDB, f"hydra.sweep.dir={sweep_dir}", cwd=base, multirun=True, wandb_dir=base, timeout=900
+    )
     if out.returncode != 0:
         raise RuntimeError(f"sweep failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 
@@ -44,5 +46,8 @@ def grid_sweep(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def optuna_sweep(tmp_path_factory) -> Path:
     """4 trials of hparams_search=repulsion; the study in optuna.db in the sweep dir."""
-    return _cached(tmp_path_factory, "optuna-sweep", ["hparams_search=repulsion", "hydra.sweeper.n_trials=4",
-                                                      "hydra.sweeper.study_name=rep-test"])
+    return _cached(
+        tmp_path_factory,
+        "optuna-sweep",
+        ["hparams_search=repulsion", "hydra.sweeper.n_trials=4", "hydra.sweeper.study_name=rep-test"],
+    )

@@ -1,4 +1,5 @@
 """The HTML comparison report: every section, figures embedded and written beside it, opens in a browser."""
+
 from __future__ import annotations
 
 import base64
@@ -86,11 +87,27 @@ def check_in_browser(html_path: str, n_images: int) -> None:
         pytest.skip("no chromium for the headless check (apt-get install chromium)")
     profile = tempfile.mkdtemp()
     try:
-        out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                              "--disable-component-update", "--disable-sync", "--no-first-run",
-                              f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-                              "--virtual-time-budget=10000", "--dump-dom", f"file://{html_path}"],
-                             capture_output=True, text=True, timeout=180)
+        out = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                f"file://{html_path}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -109,7 +126,10 @@ def test_report_of_two_variants_and_two_seeds(grid_sweep, tmp_path):
         assert section in page.ids
     # figures: metrics bars, curves with error bands, matrices; written beside the report too
     assert sorted(os.path.basename(f) for f in info["figures"]) == [
-        "acc-matrices.png", "avg-acc-per-task.png", "variants-metrics.png"]
+        "acc-matrices.png",
+        "avg-acc-per-task.png",
+        "variants-metrics.png",
+    ]
     assert all(os.path.dirname(f) == str(tmp_path / "rep" / "report_figures") for f in info["figures"])
     check_images(page, info)
     # the variants table: mean ± s.e.m. over the two seeds, in %
@@ -118,7 +138,7 @@ def test_report_of_two_variants_and_two_seeds(grid_sweep, tmp_path):
         row = table.loc[label]
         expected = f"{100 * row['final_avg_acc_mean']:.2f} ± {100 * row['final_avg_acc_sem']:.2f}"
         i = page.cells.index(label)
-        assert expected in page.cells[i: i + 8] and "2/2" in page.cells[i: i + 8] and "0,1" in page.cells[i: i + 8]
+        assert expected in page.cells[i : i + 8] and "2/2" in page.cells[i : i + 8] and "0,1" in page.cells[i : i + 8]
     with open(out, encoding="utf-8") as f:
         text = f.read()
     assert "No Optuna study found" in text
@@ -129,8 +149,12 @@ def test_report_of_two_variants_and_two_seeds(grid_sweep, tmp_path):
 def _study(db, values):
     study = optuna.create_study(study_name="hand-made", storage=f"sqlite:///{db}", direction="maximize")
     for value in values:
-        trial = study.ask({"variant.rep_f": optuna.distributions.FloatDistribution(1, 50),
-                           "variant.repulsion.lamda_rep": optuna.distributions.FloatDistribution(1e-8, 1, log=True)})
+        trial = study.ask(
+            {
+                "variant.rep_f": optuna.distributions.FloatDistribution(1, 50),
+                "variant.repulsion.lamda_rep": optuna.distributions.FloatDistribution(1e-8, 1, log=True),
+            }
+        )
         for step in range(1, N_TASKS):
             trial.report(1.0 - 0.2 * step, step)
         if value is None:
@@ -145,17 +169,40 @@ def test_report_study_sections_from_the_command_line(grid_sweep, tmp_path):
     db = tmp_path / "study.db"
     study = _study(db, [0.41, 0.52, None, 0.47, 0.38, 0.55])
     out = tmp_path / "cli" / "r.html"
-    run = subprocess.run([sys.executable, "-m", "analysis.report", str(grid_sweep), "-o", str(out), "--title",
-                          "Grid <and> study", "--study", f"{db}::hand-made"], cwd=str(ROOT), capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis.report",
+            str(grid_sweep),
+            "-o",
+            str(out),
+            "--title",
+            "Grid <and> study",
+            "--study",
+            f"{db}::hand-made",
+        ],
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "report:" in run.stdout and "1 studies" in run.stdout
     page = parse(out)
     assert "study-hand-made" in page.ids
     names = sorted(os.listdir(tmp_path / "cli" / "r_figures"))
-    assert names == sorted(["acc-matrices.png", "avg-acc-per-task.png", "variants-metrics.png",
-                            "study-hand-made-history.png", "study-hand-made-importance.png",
-                            "study-hand-made-parallel.png", "study-hand-made-intermediate.png"])
+    assert names == sorted(
+        [
+            "acc-matrices.png",
+            "avg-acc-per-task.png",
+            "variants-metrics.png",
+            "study-hand-made-history.png",
+            "study-hand-made-importance.png",
+            "study-hand-made-parallel.png",
+            "study-hand-made-intermediate.png",
+        ]
+    )
     assert len(page.images) == len(names)
     with open(out, encoding="utf-8") as f:
         text = f.read()
@@ -168,8 +215,13 @@ def test_report_study_sections_from_the_command_line(grid_sweep, tmp_path):
 
 
 def test_report_errors_are_one_line(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "analysis.report", str(tmp_path), "-o", str(tmp_path / "x.html")],
-                         cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "analysis.report", str(tmp_path), "-o", str(tmp_path / "x.html")],
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and run.stderr.startswith("error: no run records") and "Traceback" not in run.stderr
 
 
@@ -180,7 +232,10 @@ def test_report_of_an_optuna_sweep(optuna_sweep, grid_sweep, tmp_path):
     page = parse(out)
     assert "study-rep-test" in page.ids and "Study rep-test" in page.h3
     assert {os.path.basename(f) for f in info["figures"]} >= {
-        "study-rep-test-history.png", "study-rep-test-parallel.png", "study-rep-test-intermediate.png"}
+        "study-rep-test-history.png",
+        "study-rep-test-parallel.png",
+        "study-rep-test-intermediate.png",
+    }
     check_images(page, info)
     with open(out, encoding="utf-8") as f:
         text = f.read()

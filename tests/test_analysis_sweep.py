@@ -1,4 +1,5 @@
 """An Optuna sweep seen through analysis: trial columns, joins with the study, W&B runs of every trial."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -64,4 +65,5 @@ def test_every_trial_has_a_finished_offline_wandb_run_grouped_by_study(optuna_sw
         for p in SEARCHED:
             assert wb["summary"][f"params.{p}"] == row[f"params.{p}"]
         assert [r["acc/avg"] for r in wb["history"] if "acc/avg" in r] == pytest.approx(
-            analysis.load_tasks(row["run_dir"])["avg_acc"].dropna().tolist())
+            analysis.load_tasks(row["run_dir"])["avg_acc"].dropna().tolist()
+        )

@@ -1,4 +1,5 @@
 """The command line as users run it: clear errors, CIFAR end to end (conv pre-training included) on tiny files."""
+
 import json
 
 from birsweep.tracking import record
@@ -9,8 +10,7 @@ from tests.helpers import launch
 def test_cifar100_missing_offline_fails_with_one_clear_line(tmp_path):
     # a dead proxy makes the real torchvision download fail at once, without touching the network
     dead = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
-    out = launch("data=cifar100", f"paths.data_dir={tmp_path / 'nodata'}", "logger=none", cwd=tmp_path,
-                 env_extra=dead)
+    out = launch("data=cifar100", f"paths.data_dir={tmp_path / 'nodata'}", "logger=none", cwd=tmp_path, env_extra=dead)
     assert out.returncode == 2
     err = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(err) == 1, out.stderr
@@ -27,8 +27,15 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     data = tmp_path / "data"
     write_cifar10(str(data), per_class_train=30, per_class_test=5)
     write_cifar100(str(data), per_class_train=12, per_class_test=3)
-    common = [f"paths.data_dir={data}", "logger=none", "trainer.progress=false", "data.n_tasks=5",
-              "trainer.iters=4", "trainer.batch_size=32", "model.encoder.pretrain.epochs=2"]
+    common = [
+        f"paths.data_dir={data}",
+        "logger=none",
+        "trainer.progress=false",
+        "data.n_tasks=5",
+        "trainer.iters=4",
+        "trainer.batch_size=32",
+        "model.encoder.pretrain.epochs=2",
+    ]
     first = launch(*common, f"hydra.run.dir={tmp_path / 'run1'}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "final average accuracy" in first.stdout
@@ -53,8 +60,9 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     assert aug.returncode == 0, aug.stderr
     assert record.load(tmp_path / "run3")["losses"] != rec["losses"]
     # contrastive with kornia views of the RGB images through the frozen encoder, on augmented data
-    con = launch(*common, "data.augment=true", "variant=contrastive", f"hydra.run.dir={tmp_path / 'run4'}",
-                 cwd=tmp_path)
+    con = launch(
+        *common, "data.augment=true", "variant=contrastive", f"hydra.run.dir={tmp_path / 'run4'}", cwd=tmp_path
+    )
     assert con.returncode == 0, con.stderr
     later = [r for r in record.load(tmp_path / "run4")["losses"] if r["task"] > 1]
     assert later and all(r["contrastive"] > 0 and r["contrastive_n"] == 4 * 32 for r in later)
@@ -68,8 +76,16 @@ def test_info_lists_the_sweeper_once(tmp_path):
 
 
 def test_a_sweeper_setting_out_of_range_is_one_line_with_exit_code_2(tmp_path):
-    out = launch("-m", "hydra/sweeper=optuna", "hydra.sweeper.max_failure_rate=2", "trainer.lr=interval(0.1, 0.2)",
-                 f"hydra.sweep.dir={tmp_path / 'sweep'}", "logger=none", tmp_path=tmp_path)
+    out = launch(
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.max_failure_rate=2",
+        "trainer.lr=interval(0.1, 0.2)",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "logger=none",
+        tmp_path=tmp_path,
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == \
-        ["error: hydra.sweeper.max_failure_rate=2.0 is out of range [0, 1]"]
+    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [
+        "error: hydra.sweeper.max_failure_rate=2.0 is out of range [0, 1]"
+    ]

@@ -1,4 +1,5 @@
 """One list of result-neutral config keys: resuming and comparison labels agree on every key of a real config."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List

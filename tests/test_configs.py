@@ -1,12 +1,13 @@
 """Every config group option and every experiment composes and passes the checks; bad input fails clearly."""
+
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from birsweep.config_check import check_config
 from birsweep.errors import ConfigError
-from birsweep.naming import method_name
 from birsweep.loggers.wandb_logger import run_name
+from birsweep.naming import method_name
 from tests.helpers import ROOT, compose_with_hydra, make_cfg
 
 
@@ -43,15 +44,18 @@ def test_defaults_are_the_paper_baseline():
         assert c.model.distill_temp == 2.0 and c.model.z_dim == 100 and c.model.fc_units == 2000
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ("model.dg_prop=1.5", "model.dg_prop=1.5 is out of range [0.0, 1.0)"),
-    ("trainer.iters=0", "trainer.iters=0 is out of range"),
-    ("trainer.precision=fp8", "trainer.precision='fp8' is not one of 32, bf16"),
-    ("model.recon=l1", "model.recon='l1' is not one of mse, bce"),
-    ("data.name=imagenet", "data.name='imagenet' is not one of"),
-    ("trainer.device=tpu", "trainer.device='tpu' is not one of auto, cpu, cuda"),
-    ("model.encoder.weights=/no/such/file.pt", "no such file"),
-])
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("model.dg_prop=1.5", "model.dg_prop=1.5 is out of range [0.0, 1.0)"),
+        ("trainer.iters=0", "trainer.iters=0 is out of range"),
+        ("trainer.precision=fp8", "trainer.precision='fp8' is not one of 32, bf16"),
+        ("model.recon=l1", "model.recon='l1' is not one of mse, bce"),
+        ("data.name=imagenet", "data.name='imagenet' is not one of"),
+        ("trainer.device=tpu", "trainer.device='tpu' is not one of auto, cpu, cuda"),
+        ("model.encoder.weights=/no/such/file.pt", "no such file"),
+    ],
+)
 def test_bad_values_give_one_clear_line(override, fragment):
     with pytest.raises(ConfigError) as err:
         check_config(make_cfg([override]))
@@ -79,12 +83,15 @@ def test_unknown_keys_and_wrong_types_fail_at_composition(override):
         make_cfg([override])
 
 
-@pytest.mark.parametrize("overrides, method", [
-    ([], "bir_si"),
-    (["model.si_c=0"], "bir"),
-    (["model.replay=none"], "si"),
-    (["model.replay=none", "model.si_c=0"], "finetune"),
-])
+@pytest.mark.parametrize(
+    "overrides, method",
+    [
+        ([], "bir_si"),
+        (["model.si_c=0"], "bir"),
+        (["model.replay=none"], "si"),
+        (["model.replay=none", "model.si_c=0"], "finetune"),
+    ],
+)
 def test_run_names_say_which_method_ran(overrides, method):
     cfg = make_cfg(["data=digits", "logger=wandb", *overrides])
     assert method_name(cfg.model.replay, cfg.model.si_c) == method

@@ -1,4 +1,5 @@
 """Data sources in their real on-disk formats, the class-incremental stream and batching."""
+
 import urllib.error
 
 import numpy as np
@@ -125,7 +126,7 @@ def test_crop_flip_returns_crops_of_the_padded_image():
     padded = pad_symmetric(x, 4)
     flipped = 0
     for i in range(64):
-        windows = [padded[i, :, a:a + 32, b:b + 32] for a in range(9) for b in range(9)]
+        windows = [padded[i, :, a : a + 32, b : b + 32] for a in range(9) for b in range(9)]
         plain = any(torch.equal(out[i], w) for w in windows)
         mirrored = any(torch.equal(out[i], w.flip(-1)) for w in windows)
         assert plain or mirrored
@@ -139,6 +140,7 @@ def test_mnist_like_data_keep_the_natural_order_for_seeds_below_10():
         stream = ClassIncrementalStream(y, y, 10, 5, seed, natural_order_below_seed=10)
         assert [stream.original_classes(k) for k in range(5)] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
     inverse = np.argsort(np.random.RandomState(10).permutation(10))
-    assert ClassIncrementalStream(y, y, 10, 5, 10, natural_order_below_seed=10).original_classes(0) == \
-        inverse[:2].tolist()
+    assert (
+        ClassIncrementalStream(y, y, 10, 5, 10, natural_order_below_seed=10).original_classes(0) == inverse[:2].tolist()
+    )
     assert ClassIncrementalStream(y, y, 10, 5, 0).original_classes(0) == [8, 4]  # CIFAR's rule: always permuted

@@ -1,4 +1,5 @@
 """The package's layers point one way: read every module's imports (by parsing, nothing is run) and check them."""
+
 from __future__ import annotations
 
 import ast
@@ -58,7 +59,7 @@ def find_cycle(graph: Dict[str, Set[str]]) -> List[str]:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -102,9 +103,19 @@ def test_no_import_cycle_between_birsweeps_packages():
     assert find_cycle(graph) == [], f"layers import each other: {' -> '.join(find_cycle(graph))}"
 
 
-@pytest.mark.parametrize("lower, upper", [("data", "models"), ("models", "train"), ("methods", "train"),
-                                          ("data", "train"), ("train", "sweep"), ("tracking", "train"),
-                                          ("train", "loggers"), ("tracking", "loggers")])
+@pytest.mark.parametrize(
+    "lower, upper",
+    [
+        ("data", "models"),
+        ("models", "train"),
+        ("methods", "train"),
+        ("data", "train"),
+        ("train", "sweep"),
+        ("tracking", "train"),
+        ("train", "loggers"),
+        ("tracking", "loggers"),
+    ],
+)
 def test_lower_layers_do_not_import_upper_ones(lower, upper):
     assert modules_importing(f"birsweep.{upper}", lower) == []
 

@@ -1,4 +1,5 @@
 """Each BI-R loss term and SI against a hand computation on small tensors."""
+
 import math
 
 import torch
@@ -55,8 +56,15 @@ def test_variational_loss_soft_mixture_prior():
 
 def test_mixture_is_stable_far_from_every_mode():
     z = torch.full((1, 4), 1e3)
-    got = L.variational_loss(z, torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(2, 4), torch.zeros(2, 4), 1,
-                             weights=torch.tensor([[0.5, 0.5]]))
+    got = L.variational_loss(
+        z,
+        torch.zeros(1, 4),
+        torch.zeros(1, 4),
+        torch.zeros(2, 4),
+        torch.zeros(2, 4),
+        1,
+        weights=torch.tensor([[0.5, 0.5]]),
+    )
     assert torch.isfinite(got)
 
 

@@ -1,4 +1,5 @@
 """The BI-R network and the conv encoder: sizes from the spec, gates as buffers, exact fused pass, weight files."""
+
 import collections
 
 import pytest
@@ -51,8 +52,9 @@ def test_fused_pass_equals_separate_passes():
     z1, z2 = torch.randn(5, 8), torch.randn(7, 8)
     fused = model.decode(torch.cat([z1, z2]), torch.cat([g1, g2]))
     assert torch.allclose(fused, torch.cat([model.decode(z1, g1), model.decode(z2, g2)]), atol=1e-6)
-    assert torch.allclose(model.classify(torch.cat([x1, x2])), torch.cat([model.classify(x1), model.classify(x2)]),
-                          atol=1e-6)
+    assert torch.allclose(
+        model.classify(torch.cat([x1, x2])), torch.cat([model.classify(x1), model.classify(x2)]), atol=1e-6
+    )
 
 
 def test_generation_of_pixels_is_in_unit_interval_and_of_features_unbounded():

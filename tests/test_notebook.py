@@ -1,4 +1,5 @@
 """analysis/notebooks/results.ipynb runs end to end (nbclient) against small real sweeps; it is stored clean."""
+
 from __future__ import annotations
 
 import nbformat
@@ -15,8 +16,9 @@ def execute(sweep_dir, monkeypatch):
 
     monkeypatch.setenv("BIRSWEEP_SWEEP_DIR", str(sweep_dir))
     nb = nbformat.read(str(NOTEBOOK), as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

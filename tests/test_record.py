@@ -1,5 +1,6 @@
 """The run record's one home: loading with errors that name the file, the tolerant loader, closing stale records,
 and the status words defined once."""
+
 import json
 import pickle
 
@@ -7,9 +8,9 @@ import pytest
 
 from analysis.runs import STATE_OF_STATUS, load_runs
 from birsweep.errors import BirsweepError, RunPruned
+from birsweep.loggers.wandb_logger import EXIT_CODES
 from birsweep.tracking import record
 from birsweep.tracking.record import RecordError, RunRecord, RunStatus, TrialInfo
-from birsweep.loggers.wandb_logger import EXIT_CODES
 from birsweep.train.callbacks import TaskEnd
 
 
@@ -21,12 +22,15 @@ def finished(run_dir, status=RunStatus.COMPLETED, error=None) -> RunRecord:
     return rec
 
 
-@pytest.mark.parametrize("content, why", [
-    (None, "no such file"),
-    ('{"status": "completed", "acc', "not valid JSON"),
-    ("[1, 2]", "a JSON list, not an object"),
-    ('{"acc_matrix": []}', "no 'status'"),
-])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (None, "no such file"),
+        ('{"status": "completed", "acc', "not valid JSON"),
+        ("[1, 2]", "a JSON list, not an object"),
+        ('{"acc_matrix": []}', "no 'status'"),
+    ],
+)
 def test_load_names_the_file_and_what_is_wrong(tmp_path, content, why):
     if content is not None:
         (tmp_path / record.RESULTS).write_text(content)

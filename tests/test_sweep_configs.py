@@ -1,5 +1,6 @@
 """The sweeper's config groups: every sampler and pruner option builds, hparams_search presets compose, bad
 settings give one clear line."""
+
 import optuna
 import pytest
 from hydra.utils import instantiate
@@ -8,17 +9,26 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from birsweep.errors import ConfigError
 from birsweep.sweep import pruners
-from birsweep.sweep.grammar import parse_search_space
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.factory import build_pruner, build_sampler
+from birsweep.sweep.grammar import parse_search_space
 from tests.helpers import ROOT, compose_with_hydra
 
-SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
-            "grid": optuna.samplers.GridSampler, "cmaes": optuna.samplers.CmaEsSampler,
-            "gp": optuna.samplers.GPSampler, "qmc": optuna.samplers.QMCSampler}
-PRUNERS = {"median": pruners.MedianPruner, "percentile": pruners.PercentilePruner,
-           "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-           "hyperband": optuna.pruners.HyperbandPruner, "nop": optuna.pruners.NopPruner}
+SAMPLERS = {
+    "tpe": optuna.samplers.TPESampler,
+    "random": optuna.samplers.RandomSampler,
+    "grid": optuna.samplers.GridSampler,
+    "cmaes": optuna.samplers.CmaEsSampler,
+    "gp": optuna.samplers.GPSampler,
+    "qmc": optuna.samplers.QMCSampler,
+}
+PRUNERS = {
+    "median": pruners.MedianPruner,
+    "percentile": pruners.PercentilePruner,
+    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+    "nop": optuna.pruners.NopPruner,
+}
 
 
 def options(group):
@@ -26,8 +36,7 @@ def options(group):
 
 
 def settings_from(cfg, **extra):
-    kwargs = {k: v for k, v in OmegaConf.to_container(cfg.hydra.sweeper, resolve=True).items()
-              if not k.startswith("_")}
+    kwargs = {k: v for k, v in OmegaConf.to_container(cfg.hydra.sweeper, resolve=True).items() if not k.startswith("_")}
     kwargs.update(extra)
     return OptunaSweeperConfig(**kwargs)
 
@@ -90,11 +99,19 @@ def test_hparams_search_presets(name):
     space = parse_search_space(OmegaConf.to_container(sw.params, resolve=True))
     keys = set(space.distributions)
     expected = {
-        "repulsion": {"variant.repulsion.lamda_rep", "variant.rep_f", "variant.use_rep_f",
-                      "variant.repulsion.divergence"},
+        "repulsion": {
+            "variant.repulsion.lamda_rep",
+            "variant.rep_f",
+            "variant.use_rep_f",
+            "variant.repulsion.divergence",
+        },
         "recon": {"variant.recon.lamda_rep", "variant.recon.lamda_atr", "variant.recon.average"},
-        "contrastive": {"variant.contrastive.c_temp", "variant.contrastive.c_lr", "variant.contrastive.c_drop",
-                        "variant.contrastive.c_scores"},
+        "contrastive": {
+            "variant.contrastive.c_temp",
+            "variant.contrastive.c_lr",
+            "variant.contrastive.c_drop",
+            "variant.contrastive.c_scores",
+        },
     }[name]
     assert keys == expected and not space.fixed
     for key, dist in space.distributions.items():  # every searched key exists in the typed config
@@ -105,16 +122,19 @@ def test_hparams_search_presets(name):
             assert dist == CategoricalDistribution([True, False])
 
 
-@pytest.mark.parametrize("setting, fragment", [
-    ({"direction": "up"}, "hydra.sweeper.direction='up' is not one of maximize, minimize"),
-    ({"n_trials": 0}, "hydra.sweeper.n_trials=0 must be a whole number"),
-    ({"n_jobs": "two"}, "hydra.sweeper.n_jobs='two' must be a whole number"),
-    ({"max_failure_rate": 1.5}, "max_failure_rate=1.5 is out of range [0, 1]"),
-    ({"dispatch": "fast"}, "hydra.sweeper.dispatch='fast' is not one of auto, slots, batch"),
-    ({"job_threads": 0}, "hydra.sweeper.job_threads=0 must be auto, null"),
-    ({"study_name": ""}, "hydra.sweeper.study_name is empty"),
-    ({"grace_period": 10, "heartbeat_interval": 30}, "grace_period must be longer than heartbeat_interval"),
-])
+@pytest.mark.parametrize(
+    "setting, fragment",
+    [
+        ({"direction": "up"}, "hydra.sweeper.direction='up' is not one of maximize, minimize"),
+        ({"n_trials": 0}, "hydra.sweeper.n_trials=0 must be a whole number"),
+        ({"n_jobs": "two"}, "hydra.sweeper.n_jobs='two' must be a whole number"),
+        ({"max_failure_rate": 1.5}, "max_failure_rate=1.5 is out of range [0, 1]"),
+        ({"dispatch": "fast"}, "hydra.sweeper.dispatch='fast' is not one of auto, slots, batch"),
+        ({"job_threads": 0}, "hydra.sweeper.job_threads=0 must be auto, null"),
+        ({"study_name": ""}, "hydra.sweeper.study_name is empty"),
+        ({"grace_period": 10, "heartbeat_interval": 30}, "grace_period must be longer than heartbeat_interval"),
+    ],
+)
 def test_bad_settings_give_one_clear_line(setting, fragment):
     cfg = compose_with_hydra(["hydra/sweeper=optuna"])
     with pytest.raises(ConfigError) as err:

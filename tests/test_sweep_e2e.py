@@ -1,5 +1,6 @@
 """Real sweeps through ``python launch.py -m``: pruning across processes with joblib and slots refilled at once,
 failures recorded with their reason, a killed sweep resumed, SQLite and journal storages, optuna-dashboard."""
+
 import json
 import os
 import signal
@@ -30,11 +31,25 @@ def test_joblib_sweep_prunes_across_processes_and_refills_slots(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     # trial 0 is long, 1 short: slot-filling starts trial 2 as soon as 1 ends, while 0 still runs;
     # 2 and 3 learn nothing (tiny lr) and are pruned by the job-side median pruner after task 2
-    enqueue(storage, "e2e", {"trainer.lr": GOOD, "trainer.iters": 150}, {"trainer.lr": GOOD, "trainer.iters": 30},
-            {"trainer.lr": BAD, "trainer.iters": 30}, {"trainer.lr": BAD, "trainer.iters": 30})
-    out = run_sweep(tmp_path, "hydra/launcher=joblib", LR, "trainer.iters=choice(30, 150)",
-                    "hydra.sweeper.study_name=e2e", "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=2",
-                    "hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=2")
+    enqueue(
+        storage,
+        "e2e",
+        {"trainer.lr": GOOD, "trainer.iters": 150},
+        {"trainer.lr": GOOD, "trainer.iters": 30},
+        {"trainer.lr": BAD, "trainer.iters": 30},
+        {"trainer.lr": BAD, "trainer.iters": 30},
+    )
+    out = run_sweep(
+        tmp_path,
+        "hydra/launcher=joblib",
+        LR,
+        "trainer.iters=choice(30, 150)",
+        "hydra.sweeper.study_name=e2e",
+        "hydra.sweeper.n_trials=5",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.pruner.n_startup_trials=1",
+        "hydra.sweeper.pruner.n_warmup_steps=2",
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(storage, "e2e")
     trials = study.trials
@@ -61,9 +76,17 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path, store):
     nan, missing = {"trainer.lr": 1e30, "data.name": "synthetic"}, {"trainer.lr": 1e-3, "data.name": "mnist"}
     ok = {"trainer.lr": 1e-3, "data.name": "synthetic"}
     enqueue(storage, "fail", ok, nan, missing, ok)
-    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(1e-4, 1e30))", "data.name=choice(synthetic, mnist)",
-                    "data.root=/nonexistent", "data.download=false", f"hydra.sweeper.storage={storage}",
-                    "hydra.sweeper.study_name=fail", "hydra.sweeper.n_trials=4", "hydra.sweeper.max_failure_rate=0.5")
+    out = run_sweep(
+        tmp_path,
+        "trainer.lr=tag(log, interval(1e-4, 1e30))",
+        "data.name=choice(synthetic, mnist)",
+        "data.root=/nonexistent",
+        "data.download=false",
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.study_name=fail",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.max_failure_rate=0.5",
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(storage, "fail")
     assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "FAIL", "COMPLETE"]
@@ -75,8 +98,13 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path, store):
 
 
 def test_too_many_failures_stop_the_sweep(tmp_path):
-    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(1e29, 1e30))", "hydra.sweeper.study_name=bad",
-                    "hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.25")
+    out = run_sweep(
+        tmp_path,
+        "trainer.lr=tag(log, interval(1e29, 1e30))",
+        "hydra.sweeper.study_name=bad",
+        "hydra.sweeper.n_trials=10",
+        "hydra.sweeper.max_failure_rate=0.25",
+    )
     assert out.returncode == 1
     assert "error: 4 of 4 trials failed, more than max_failure_rate=0.25; the sweep stops" in out.stderr
     study = load_study(f"sqlite:///{tmp_path}/sweep/optuna.db", "bad")
@@ -87,8 +115,10 @@ def test_too_many_failures_stop_the_sweep(tmp_path):
 def test_bad_sweeper_config_is_one_line(tmp_path):
     out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(0, 1))")
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert out.stderr.strip().splitlines()[-1] == \
-        "error: trainer.lr: tag(log, interval(0.0, 1.0)) needs a lower bound above 0"
+    assert (
+        out.stderr.strip().splitlines()[-1]
+        == "error: trainer.lr: tag(log, interval(0.0, 1.0)) needs a lower bound above 0"
+    )
     out = run_sweep(tmp_path, LR, "hydra.sweeper.storage=study.txt")
     assert out.returncode == 2 and "is neither a database URL" in out.stderr.strip().splitlines()[-1]
     out = run_sweep(tmp_path, "trainer.lr=0.1")
@@ -113,9 +143,16 @@ def _descendants(pid):
 @pytest.mark.parametrize("store", ["journal", pytest.param("sqlite", marks=pytest.mark.slow)])
 def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
     storage = str(tmp_path / "study.log") if store == "journal" else f"sqlite:///{tmp_path}/study.db"
-    args = ["hydra/launcher=joblib", LR, "trainer.iters=60", f"hydra.sweeper.storage={storage}",
-            "hydra.sweeper.study_name=kill", "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2",
-            "hydra.sweeper.retry_failed=true"]
+    args = [
+        "hydra/launcher=joblib",
+        LR,
+        "trainer.iters=60",
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.study_name=kill",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.retry_failed=true",
+    ]
     proc = run_sweep(tmp_path, *args, wait=False)
     workers = []
     try:
@@ -146,8 +183,11 @@ def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
                 pass
     study = load_study(storage, "kill")
     finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
-    assert len(finished) == 6 and states(study).get("RUNNING", 0) == 0 and states(study).get("WAITING", 0) == 0, \
-        (states(study), [(t.number, t.state.name, t.user_attrs) for t in study.trials], out.stdout[-2000:])
+    assert len(finished) == 6 and states(study).get("RUNNING", 0) == 0 and states(study).get("WAITING", 0) == 0, (
+        states(study),
+        [(t.number, t.state.name, t.user_attrs) for t in study.trials],
+        out.stdout[-2000:],
+    )
     for number in running:  # failed as stale, or closed from the job's record if it got to finish
         t = study.trials[number]
         assert t.state.name in ("FAIL", "COMPLETE", "PRUNED")
@@ -174,12 +214,16 @@ def test_optuna_dashboard_opens_the_storage(tmp_path, store):
     pytest.importorskip("optuna_dashboard")
     storage = f"sqlite:///{tmp_path}/d.db" if store == "sqlite" else str(tmp_path / "d.log")
     study = optuna.create_study(study_name="dash", storage=open_storage(storage), direction="maximize")
-    study.add_trial(optuna.create_trial(value=0.5, params={"x": 0.1},
-                                        distributions={"x": optuna.distributions.FloatDistribution(0, 1)}))
+    study.add_trial(
+        optuna.create_trial(
+            value=0.5, params={"x": 0.1}, distributions={"x": optuna.distributions.FloatDistribution(0, 1)}
+        )
+    )
     port = _free_port()
     exe = os.path.join(os.path.dirname(sys.executable), "optuna-dashboard")
-    dash = subprocess.Popen([exe, storage, "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dash = subprocess.Popen(
+        [exe, storage, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         body, deadline = None, time.time() + 60
         while time.time() < deadline:

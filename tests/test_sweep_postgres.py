@@ -1,5 +1,6 @@
 """A sweep on PostgreSQL, the storage for studies spread over many machines. Runs when BIRSWEEP_TEST_POSTGRES_URL
 names a database the test may write to (e.g. postgresql://user:password@127.0.0.1:5432/birsweep_test)."""
+
 import os
 import uuid
 
@@ -16,9 +17,16 @@ def test_a_joblib_sweep_on_postgresql_keeps_the_password_out_of_files(tmp_path):
     pytest.importorskip("psycopg")  # psycopg 3: the postgres extra; SQLAlchemy 2.1 uses it for postgresql://
     name = f"pg-{uuid.uuid4().hex[:8]}"
     # the URL reaches the sweeper and the jobs through an environment variable, never through a file
-    out = run_sweep(tmp_path, "hydra/launcher=joblib", "trainer.lr=tag(log, interval(1e-4, 1e-2))",
-                    "hydra.sweeper.storage=${oc.env:STUDY_DB}", f"hydra.sweeper.study_name={name}",
-                    "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", env_extra={"STUDY_DB": URL})
+    out = run_sweep(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "trainer.lr=tag(log, interval(1e-4, 1e-2))",
+        "hydra.sweeper.storage=${oc.env:STUDY_DB}",
+        f"hydra.sweeper.study_name={name}",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.n_jobs=2",
+        env_extra={"STUDY_DB": URL},
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(URL, name)
     assert states(study) == {"COMPLETE": 3}

@@ -1,4 +1,5 @@
 """Trials a dead sweep left RUNNING: which are stale, how each is closed, and the retries (no training runs)."""
+
 import json
 import subprocess
 import time
@@ -9,8 +10,8 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from birsweep.sweep.owner import Owner
-from birsweep.sweep.storage import open_storage
 from birsweep.sweep.recovery import recover_stale
+from birsweep.sweep.storage import open_storage
 from birsweep.tracking import record as run_record
 
 SPACE = {"x": FloatDistribution(0, 1)}
@@ -49,12 +50,17 @@ def test_stale_trials_are_closed_and_retried(tmp_path, store):
     n_live = running(study, owner=Owner.current().encode())  # alive (this process): left alone
     n_remote = running(study, owner="elsewhere|1|1", heartbeat=time.time())  # fresh heartbeat: left alone
     n_remote_old = running(study, owner="elsewhere|2|1", heartbeat=time.time() - 3600)
-    n_done = running(study, owner=dead, tmp_path=tmp_path,
-                     record={"status": "completed", "objective": 0.75, "error": None})
+    n_done = running(
+        study, owner=dead, tmp_path=tmp_path, record={"status": "completed", "objective": 0.75, "error": None}
+    )
     n_pruned = running(study, owner=dead, tmp_path=tmp_path, record={"status": "pruned", "error": "pruned"})
     n_cut = running(study, owner=dead, tmp_path=tmp_path, record={"status": "running", "error": None})
-    n_gone = running(study, owner=dead, tmp_path=tmp_path,
-                     record={"status": "failed", "error": "SweepGoneError: the sweep ... is gone"})
+    n_gone = running(
+        study,
+        owner=dead,
+        tmp_path=tmp_path,
+        record={"status": "failed", "error": "SweepGoneError: the sweep ... is gone"},
+    )
     n_unmarked = running(study)  # asked, then the sweep died before marking it
     recover(study)
 

@@ -3,6 +3,7 @@
 Needs a cluster: ``.ci/run`` starts a single-node one with accounting (``tests/slurm_cluster.sh``) and exports its
 ``SLURM_CONF``; elsewhere the test is skipped with the reason.
 """
+
 import os
 import shutil
 import subprocess
@@ -28,10 +29,18 @@ def test_a_pruned_study_on_slurm(tmp_path):
     _cluster_or_skip()
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"  # the node is this host: SQLite on a local disk is shared
     enqueue(storage, "slurm", {"trainer.lr": GOOD}, {"trainer.lr": GOOD}, {"trainer.lr": BAD}, {"trainer.lr": BAD})
-    out = run_sweep(tmp_path, "hydra/launcher=slurm_cpu", "hydra.launcher.timeout_min=20", LR,
-                    "hydra.sweeper.study_name=slurm", "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=2",
-                    "hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=2",
-                    timeout=1500)
+    out = run_sweep(
+        tmp_path,
+        "hydra/launcher=slurm_cpu",
+        "hydra.launcher.timeout_min=20",
+        LR,
+        "hydra.sweeper.study_name=slurm",
+        "hydra.sweeper.n_trials=5",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.pruner.n_startup_trials=1",
+        "hydra.sweeper.pruner.n_warmup_steps=2",
+        timeout=1500,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(storage, "slurm")
     counts = states(study)
@@ -44,8 +53,12 @@ def test_a_pruned_study_on_slurm(tmp_path):
     assert len(job_ids) == 5, job_ids
     want = sorted(f"{j}|COMPLETED" for j in job_ids)
     for _ in range(120):  # a job's process ends a moment after it handed its result back
-        sacct = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)],
-                               capture_output=True, text=True, timeout=60)
+        sacct = subprocess.run(
+            ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if "RUNNING" not in sacct.stdout and "COMPLETING" not in sacct.stdout:
             break
         time.sleep(1)

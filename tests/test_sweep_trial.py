@@ -1,5 +1,6 @@
 """The job side: the training core reports the average accuracy after each task to its Optuna trial (opened from
 the job's config, as in a separate process) and stops when the rebuilt pruner says so; SQLite and journal."""
+
 import subprocess
 
 import optuna
@@ -28,10 +29,18 @@ def new_study(storage):
 
 
 def job_cfg(storage, number, pruner=None, owner=None, *extra):
-    overrides = TINY + list(extra) + [
-        "+optuna=trial", f"optuna.storage={format_value(storage)}", "optuna.study_name=st",
-        f"optuna.trial_number={number}", f"optuna.pruner={format_value(pruner)}",
-        "optuna.params={trainer.lr:0.001}"]
+    overrides = (
+        TINY
+        + list(extra)
+        + [
+            "+optuna=trial",
+            f"optuna.storage={format_value(storage)}",
+            "optuna.study_name=st",
+            f"optuna.trial_number={number}",
+            f"optuna.pruner={format_value(pruner)}",
+            "optuna.params={trainer.lr:0.001}",
+        ]
+    )
     if owner:
         overrides.append(f"optuna.owner={format_value(owner)}")
     return make_cfg(overrides)
@@ -51,8 +60,7 @@ def test_a_job_reports_every_task_to_its_trial(storage, tmp_path):
     assert [frozen.intermediate_values[t] for t in range(1, 6)] == pytest.approx(rec["avg_acc"])
     assert frozen.state == TrialState.RUNNING  # the sweeper, not the job, tells the end
     assert frozen.user_attrs["run_dir"] == str((tmp_path / "job").resolve())
-    assert rec["trial"] == {"study_name": "st", "number": 0, "params": {"trainer.lr": 0.001},
-                            "storage": storage}
+    assert rec["trial"] == {"study_name": "st", "number": 0, "params": {"trainer.lr": 0.001}, "storage": storage}
 
 
 def test_the_rebuilt_pruner_stops_a_weak_job_after_task_2(storage, tmp_path):
@@ -63,8 +71,7 @@ def test_the_rebuilt_pruner_stops_a_weak_job_after_task_2(storage, tmp_path):
         run(job_cfg(storage, trial.number, MEDIAN), str(tmp_path / "job"))
     rec = read(tmp_path / "job")
     assert rec["status"] == "pruned" and rec["tasks_done"] == 2
-    assert study.trials[1].last_step == 2 and study.trials[1].intermediate_values[2] == pytest.approx(
-        rec["avg_acc"][1])
+    assert study.trials[1].last_step == 2 and study.trials[1].intermediate_values[2] == pytest.approx(rec["avg_acc"][1])
 
 
 def test_the_last_task_is_never_pruned(tmp_path):

@@ -1,4 +1,5 @@
 """A new loss term is one module and one YAML file: composed, checked, built, trained and logged."""
+
 import importlib
 import json
 import pickle
@@ -46,6 +47,7 @@ def conf_with_new_term(tmp_path, monkeypatch):
     def cfg(*overrides):
         with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
             return compose("config", overrides=list(overrides))
+
     yield cfg
     monkeypatch.undo()
     schema.register_configs()
@@ -65,11 +67,14 @@ def test_the_new_term_is_composed_with_its_defaults(conf_with_new_term):
         conf_with_new_term("variant.latent_norm.lamda=heavy")  # a wrong type too
 
 
-@pytest.mark.parametrize("override, message", [
-    ("variant.latent_norm.lamda=-1", "variant.latent_norm.lamda=-1.0 is out of range [0.0, inf)"),
-    ("variant.latent_norm.reduce=median", "variant.latent_norm.reduce='median' is not one of mean, max"),
-    ("variant.name=baseline", "variant.name=baseline but variant.latent_norm is on"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("variant.latent_norm.lamda=-1", "variant.latent_norm.lamda=-1.0 is out of range [0.0, inf)"),
+        ("variant.latent_norm.reduce=median", "variant.latent_norm.reduce='median' is not one of mean, max"),
+        ("variant.name=baseline", "variant.name=baseline but variant.latent_norm is on"),
+    ],
+)
 def test_the_new_term_is_checked_with_one_line(conf_with_new_term, override, message):
     check_config(conf_with_new_term("variant=latent_norm"))
     with pytest.raises(ConfigError) as err:
@@ -88,8 +93,14 @@ def test_build_terms_builds_it_after_the_built_in_terms(conf_with_new_term):
 
 
 def test_a_training_run_logs_its_value_and_count(conf_with_new_term, tmp_path):
-    cfg = conf_with_new_term(*TINY, "variant=latent_norm", "trainer.batch_size=32", "data.n_tasks=2",
-                             "trainer.iters=10", "trainer.log_every=5")
+    cfg = conf_with_new_term(
+        *TINY,
+        "variant=latent_norm",
+        "trainer.batch_size=32",
+        "data.n_tasks=2",
+        "trainer.iters=10",
+        "trainer.log_every=5",
+    )
     check_config(cfg)
     train(cfg, str(tmp_path / "run"))
     rec = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -109,15 +120,18 @@ def test_built_in_terms_declare_the_ranges_config_check_had():
     assert ranges["variant.contrastive.c_drop"] == (0.0, 1.0, True, False)
     assert ranges["variant.contrastive.proj_dim"] == (1, float("inf"), True, False)
     assert len(ranges) == 15
-    for override, message in [("variant.repulsion.divergence=jsd", "is not one of js, kl"),
-                              ("variant.recon.eps=0", "variant.recon.eps=0.0 is out of range (0.0, inf)"),
-                              ("variant.contrastive.c_hard_tau_plus=1", "is out of range [0.0, 1.0)")]:
+    for override, message in [
+        ("variant.repulsion.divergence=jsd", "is not one of js, kl"),
+        ("variant.recon.eps=0", "variant.recon.eps=0.0 is out of range (0.0, inf)"),
+        ("variant.contrastive.c_hard_tau_plus=1", "is out of range [0.0, 1.0)"),
+    ]:
         with pytest.raises(ConfigError) as err:
             check_config(make_cfg([override]))
         assert message in str(err.value)
     with pytest.raises(ConfigError, match="c_hard needs hard positives"):
-        check_config(make_cfg(["variant=contrastive", "variant.contrastive.c_hard=true",
-                               "variant.contrastive.c_scores=true"]))
+        check_config(
+            make_cfg(["variant=contrastive", "variant.contrastive.c_hard=true", "variant.contrastive.c_scores=true"])
+        )
 
 
 def test_registry_refuses_a_shared_key_or_a_second_term_of_the_same_name():

@@ -1,5 +1,5 @@
 """End-to-end training runs: the record, determinism, resume after a kill, failures and the science check."""
-import os
+
 import signal
 import time
 

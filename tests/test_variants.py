@@ -1,4 +1,5 @@
 """The memory-exaggeration terms against hand computations, their gradients, edge cases and end-to-end runs."""
+
 import math
 
 import pytest
@@ -14,21 +15,24 @@ from birsweep.methods.terms import ReplayBatch
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.tracking import record
-from tests.helpers import ROOT, launch, make_cfg
+from tests.helpers import launch, make_cfg
 
 
 # --- divergences -------------------------------------------------------------------------------------------------
 def _kl_hand(m1, v1, m2, v2):
-    return sum(0.5 * (a / b + (mb - ma) ** 2 / b + math.log(b) - math.log(a) - 1)
-               for ma, a, mb, b in zip(m1, v1, m2, v2))
+    return sum(
+        0.5 * (a / b + (mb - ma) ** 2 / b + math.log(b) - math.log(a) - 1) for ma, a, mb, b in zip(m1, v1, m2, v2)
+    )
 
 
 def test_kl_matches_hand_and_torch_distributions():
     m1, v1, m2, v2 = [0.3, -1.0], [0.5, 2.0], [1.0, 0.0], [1.5, 0.25]
     got = kl_diag(torch.tensor(m1), torch.tensor(v1).log(), torch.tensor(m2), torch.tensor(v2).log())
     assert math.isclose(got.item(), _kl_hand(m1, v1, m2, v2), rel_tol=1e-5)
-    ref = torch.distributions.kl_divergence(torch.distributions.Normal(torch.tensor(m1), torch.tensor(v1).sqrt()),
-                                            torch.distributions.Normal(torch.tensor(m2), torch.tensor(v2).sqrt()))
+    ref = torch.distributions.kl_divergence(
+        torch.distributions.Normal(torch.tensor(m1), torch.tensor(v1).sqrt()),
+        torch.distributions.Normal(torch.tensor(m2), torch.tensor(v2).sqrt()),
+    )
     assert math.isclose(got.item(), ref.sum().item(), rel_tol=1e-5)
 
 
@@ -44,12 +48,14 @@ def test_js_is_the_forks_gaussian_midpoint_form():
 
 
 # --- competitor selection ----------------------------------------------------------------------------------------
-SCORES = torch.tensor([
-    [5.0, 4.9, 0.0, 0.0],   # own 0, rival 1, confusable
-    [0.0, 6.0, 1.0, 0.0],   # own 1, rival 2 (absent as a top-1)
-    [4.0, 0.0, 0.0, 3.5],   # own 0, rival 3 (absent)
-    [1.0, 8.0, 0.0, 0.0],   # own 1, rival 0, clear-cut
-])
+SCORES = torch.tensor(
+    [
+        [5.0, 4.9, 0.0, 0.0],  # own 0, rival 1, confusable
+        [0.0, 6.0, 1.0, 0.0],  # own 1, rival 2 (absent as a top-1)
+        [4.0, 0.0, 0.0, 3.5],  # own 0, rival 3 (absent)
+        [1.0, 8.0, 0.0, 0.0],  # own 1, rival 0, clear-cut
+    ]
+)
 
 
 def test_competitors_representatives_and_absent_rivals():
@@ -148,8 +154,13 @@ def test_repulsion_step_increases_the_divergence(model):
     def divergence():
         with torch.no_grad():
             b = replay_batch(model, x, scores)
-            return js_midpoint(b.out.mu[[0, 2]].mean(0), b.out.logvar[[0, 2]].exp().mean(0).log(),
-                               b.out.mu[[1, 3]].mean(0), b.out.logvar[[1, 3]].exp().mean(0).log()).item()
+            return js_midpoint(
+                b.out.mu[[0, 2]].mean(0),
+                b.out.logvar[[0, 2]].exp().mean(0).log(),
+                b.out.mu[[1, 3]].mean(0),
+                b.out.logvar[[1, 3]].exp().mean(0).log(),
+            ).item()
+
     before = divergence()
     for _ in range(5):
         _step_on(term, model, x, scores, lr=0.05)
@@ -165,6 +176,7 @@ def test_attraction_step_decreases_the_distance(model):
         torch.manual_seed(5)
         with torch.no_grad():
             return term(replay_batch(model, x, scores))[0].item()
+
     before = distance()
     _step_on(term, model, x, scores, lr=0.05)
     assert distance() < before
@@ -172,8 +184,12 @@ def test_attraction_step_decreases_the_distance(model):
 
 # --- edge cases --------------------------------------------------------------------------------------------------
 def all_terms():
-    return [DistributionRepulsion(1.0, "js", False, 1e-8, True, 2.0), DistributionRepulsion(1.0, "kl", True, 1e-8,
-            False, 20.0), ReconRepulsion(1.0, False, 1e-8, True, 2.0), ReconRepulsion(1.0, True, 1e-8, False, 20.0)]
+    return [
+        DistributionRepulsion(1.0, "js", False, 1e-8, True, 2.0),
+        DistributionRepulsion(1.0, "kl", True, 1e-8, False, 20.0),
+        ReconRepulsion(1.0, False, 1e-8, True, 2.0),
+        ReconRepulsion(1.0, True, 1e-8, False, 20.0),
+    ]
 
 
 def test_single_class_batch_has_no_competitor(model):
@@ -185,8 +201,9 @@ def test_single_class_batch_has_no_competitor(model):
     for term in all_terms():
         value, count = term(replay_batch(model, torch.randn(4, 6), one_old_class, n_active=2))
         assert count.item() == 0 and value.item() == 0.0
-    value, count = ReconAttraction(1.0, False, 1e-8, False, 20.0)(replay_batch(model, torch.randn(4, 6),
-                                                                                one_old_class, n_active=2))
+    value, count = ReconAttraction(1.0, False, 1e-8, False, 20.0)(
+        replay_batch(model, torch.randn(4, 6), one_old_class, n_active=2)
+    )
     assert count.item() == 4 and value.item() > 0  # attraction needs no competitor
 
 
@@ -268,7 +285,7 @@ def test_hard_negative_loss_matches_robinsons_formula():
     for i in range(6):
         negs = [k for k in range(6) if labels[k] != labels[i]]
         neg = [math.exp(f[i] @ f[k] / t) for k in negs]
-        imp = [v ** beta for v in neg]
+        imp = [v**beta for v in neg]
         reweight = sum(a * b for a, b in zip(imp, neg)) / (sum(imp) / len(neg))
         losses = []
         for j in [k for k in range(6) if labels[k] == labels[i] and k != i]:
@@ -282,19 +299,31 @@ def test_hard_negative_loss_matches_robinsons_formula():
 # --- wiring ------------------------------------------------------------------------------------------------------
 def test_disabled_terms_are_not_built():
     assert build_terms(make_cfg(["variant=baseline"]).variant, None, None) == []
-    names = [t.name for t in build_terms(make_cfg(["variant=recon", "variant.repulsion.enabled=true"]).variant,
-                                         None, None)]
+    names = [
+        t.name for t in build_terms(make_cfg(["variant=recon", "variant.repulsion.enabled=true"]).variant, None, None)
+    ]
     assert names == ["repulsion", "recon_rep", "recon_atr"]
 
 
-@pytest.mark.parametrize("variant, keys", [
-    ("repulsion", ["repulsion"]),
-    ("recon", ["recon_rep", "recon_atr"]),
-    ("contrastive", ["contrastive"]),
-])
+@pytest.mark.parametrize(
+    "variant, keys",
+    [
+        ("repulsion", ["repulsion"]),
+        ("recon", ["recon_rep", "recon_atr"]),
+        ("contrastive", ["contrastive"]),
+    ],
+)
 def test_each_variant_runs_the_demo_and_logs_its_terms(tmp_path, variant, keys):
-    out = launch("experiment=demo", f"variant={variant}", "trainer.iters=40", "trainer.log_every=20",
-                 "trainer.progress=false", "logger=none", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    out = launch(
+        "experiment=demo",
+        f"variant={variant}",
+        "trainer.iters=40",
+        "trainer.log_every=20",
+        "trainer.progress=false",
+        "logger=none",
+        f"hydra.run.dir={tmp_path}",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     rec = record.load(tmp_path)
     assert rec["status"] == "completed" and rec["config"]["variant"]["name"] == variant
@@ -309,8 +338,10 @@ def test_each_variant_runs_the_demo_and_logs_its_terms(tmp_path, variant, keys):
 def test_a_zero_distance_of_an_excluded_sample_keeps_the_gradient_finite(model):
     """One old class: every sample's 'competitor' is its own class, D = 0 there; excluded, and no NaN leaks."""
     one_old_class = torch.ones(4, 1)
-    for term in (DistributionRepulsion(1.0, "kl", False, 1e-12, False, 20.0),
-                 ReconRepulsion(1.0, False, 1e-12, False, 20.0)):
+    for term in (
+        DistributionRepulsion(1.0, "kl", False, 1e-12, False, 20.0),
+        ReconRepulsion(1.0, False, 1e-12, False, 20.0),
+    ):
         model.zero_grad()
         value, count = term(replay_batch(model, torch.randn(4, 6), one_old_class, n_active=2))
         value.backward()

@@ -1,4 +1,5 @@
 """The W&B logger against real offline runs: what the .wandb file holds must match the run record."""
+
 from __future__ import annotations
 
 import glob
@@ -13,11 +14,11 @@ from PIL import Image
 
 from analysis.wandb_offline import find_runs, history_of, read_run
 from birsweep.errors import ConfigError, RunPruned
+from birsweep.loggers.wandb_logger import WandbLogger, run_name
 from birsweep.models.bir import BIRNet
 from birsweep.schema import TrialConfig
 from birsweep.tracking import record as run_record
 from birsweep.tracking.record import RunRecord
-from birsweep.loggers.wandb_logger import WandbLogger, run_name
 from birsweep.train.callbacks import RunCallback
 from birsweep.train.run import train
 from tests.helpers import SMALL_WANDB, make_cfg
@@ -120,8 +121,12 @@ def test_offline_run_mirrors_the_record(tmp_path):
 
 def test_sweep_job_groups_by_study_masks_the_storage_password_and_records_the_trial(tmp_path):
     cfg = make_cfg(WANDB + ["variant=repulsion", "seed=3"])
-    cfg.optuna = TrialConfig(storage="postgresql://alice:hunter2secret@db.example:5432/optuna", study_name="rep-study",
-                             trial_number=7, params={"variant.repulsion.lamda_rep": 1e-5, "variant.rep_f": 12.0})
+    cfg.optuna = TrialConfig(
+        storage="postgresql://alice:hunter2secret@db.example:5432/optuna",
+        study_name="rep-study",
+        trial_number=7,
+        params={"variant.repulsion.lamda_rep": 1e-5, "variant.rep_f": 12.0},
+    )
     job = tmp_path / "job"
     train(cfg, str(job), [WandbLogger(cfg)])
     wb = only_run(job)
@@ -234,8 +239,10 @@ def test_disabled_mode_and_bad_name_format(tmp_path, monkeypatch):
         WandbLogger(make_cfg(WANDB + ["logger.samples_per_class=0"]))
     with pytest.raises(ConfigError, match=r"unknown field \{trail\}"):
         WandbLogger(make_cfg(WANDB + ["logger.name_format='{variant}{trail}'"]))
-    assert run_name(make_cfg(WANDB + ["logger.name_format='{experiment}/{data}-{seed}'", "seed=4"])) == \
-        "synthetic-bir_si-baseline/synthetic-4"
+    assert (
+        run_name(make_cfg(WANDB + ["logger.name_format='{experiment}/{data}-{seed}'", "seed=4"]))
+        == "synthetic-bir_si-baseline/synthetic-4"
+    )
 
 
 def _started_logger(cfg, tmp_path, n_tasks, class_order):
@@ -270,8 +277,16 @@ def test_replayed_images_for_pixel_models_leave_the_run_rng_alone(tmp_path):
 
 
 def test_hidden_replay_logs_class_prior_statistics(tmp_path):
-    cfg = make_cfg(WANDB + ["model=bir_conv", "model.encoder.weights=random", "data.synthetic.shape=[3,32,32]",
-                            "data.synthetic.n_classes=20", "data.n_tasks=4"])
+    cfg = make_cfg(
+        WANDB
+        + [
+            "model=bir_conv",
+            "model.encoder.weights=random",
+            "data.synthetic.shape=[3,32,32]",
+            "data.synthetic.n_classes=20",
+            "data.n_tasks=4",
+        ]
+    )
     logger, record = _started_logger(cfg, tmp_path, 4, [[i, i + 1, i + 2, i + 3, i + 4] for i in range(0, 20, 5)])
     model = BIRNet(1024, 20, 3, 32, 32, 6, 0.6)
     logger.on_model(3, model, (3, 32, 32))

@@ -1,4 +1,5 @@
 """The in-memory form every data source returns: whole splits as tensors, never per-sample objects."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,9 @@ class ArrayData:
         return x.float() / self.max_value if x.dtype == torch.uint8 else x.float()
 
 
-def channel_normaliser(mean: Sequence[float], std: Sequence[float],
-                       device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+def channel_normaliser(
+    mean: Sequence[float], std: Sequence[float], device: torch.device
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """Unit images ``N x C x H x W`` -> per-channel standardised ones, ``(x - mean) / std``."""
     m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)

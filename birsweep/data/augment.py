@@ -2,6 +2,7 @@
 
 Padding and cropping commute with per-channel normalisation, so this runs on normalised images.
 """
+
 from __future__ import annotations
 
 import torch

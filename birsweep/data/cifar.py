@@ -3,6 +3,7 @@
 torchvision does the download and its checksum; the files are parsed here, so any copy in the same on-disk
 format (for instance one copied from another machine) loads without a network.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,14 @@ STATS = {
 }
 LAYOUT = {
     # name: (folder, train files, test files, label key, torchvision class, n_classes)
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels",
-                torchvision.datasets.CIFAR10, 10),
+    "cifar10": (
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        ["test_batch"],
+        "labels",
+        torchvision.datasets.CIFAR10,
+        10,
+    ),
     "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", torchvision.datasets.CIFAR100, 100),
 }
 
@@ -45,7 +52,10 @@ def load_cifar(name: str, root: str, download: bool) -> ArrayData:
     needed = [os.path.join(folder, f) for f in train_files + test_files]
     if not all(os.path.isfile(p) for p in needed):
         fetch_or_explain(
-            what=name.upper().replace("CIFAR", "CIFAR-"), expected=folder, url=tv_class.url, download=download,
+            what=name.upper().replace("CIFAR", "CIFAR-"),
+            expected=folder,
+            url=tv_class.url,
+            download=download,
             fetch=lambda: tv_class(root=root, train=True, download=True),
         )
     train_x, train_y = _read_batches(folder, train_files, label_key)

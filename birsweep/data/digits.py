@@ -1,4 +1,5 @@
 """scikit-learn's bundled 8x8 handwritten digits (1,797 images, values 0..16): real data that ships offline."""
+
 from __future__ import annotations
 
 import numpy as np

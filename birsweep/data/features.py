@@ -5,6 +5,7 @@ so features are computed once per dataset and encoder and cached on disk (spec 5
 current images are augmented and encoded per batch instead. Pixel-level models use the flattened pixels.
 The encoder is any frozen module; its parameters and buffers key the cache, so this layer needs no model code.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,10 +30,17 @@ class Inputs:
     ``encode(images)`` maps normalised images to input vectors: the frozen encoder, or a flatten for pixel models.
     """
 
-    def __init__(self, train: torch.Tensor, test: torch.Tensor, n_pixels: int,
-                 encode: Callable[[torch.Tensor], torch.Tensor],
-                 normalise: Callable[[torch.Tensor], torch.Tensor],
-                 arrays: Optional[ArrayData] = None, images: Optional[torch.Tensor] = None, augment: bool = False):
+    def __init__(
+        self,
+        train: torch.Tensor,
+        test: torch.Tensor,
+        n_pixels: int,
+        encode: Callable[[torch.Tensor], torch.Tensor],
+        normalise: Callable[[torch.Tensor], torch.Tensor],
+        arrays: Optional[ArrayData] = None,
+        images: Optional[torch.Tensor] = None,
+        augment: bool = False,
+    ):
         self.train, self.test, self.n_pixels = train, test, n_pixels
         self.encode, self.normalise = encode, normalise
         self.arrays, self.images, self.augment = arrays, images, augment
@@ -77,18 +85,22 @@ def _normaliser(arrays: ArrayData, normalize: bool, device: torch.device) -> Cal
 
 
 @torch.no_grad()
-def _encode_all(encode, x: torch.Tensor, prepare, device: torch.device, desc: str, progress: bool,
-                chunk: int = 1000) -> torch.Tensor:
+def _encode_all(
+    encode, x: torch.Tensor, prepare, device: torch.device, desc: str, progress: bool, chunk: int = 1000
+) -> torch.Tensor:
     out = []
     for s in tqdm(range(0, len(x), chunk), desc=desc, disable=not progress, leave=False):
-        out.append(encode(prepare(x[s: s + chunk].to(device))))
+        out.append(encode(prepare(x[s : s + chunk].to(device))))
     return torch.cat(out)
 
 
-def _cached_features(arrays: ArrayData, encoder: nn.Module, normalize: bool, prepare, device, cache_dir: str,
-                     progress: bool):
-    key = hashlib.blake2b(f"{arrays.name}|{normalize}|{arrays.mean}|{arrays.std}|{_data_digest(arrays)}|"
-                          f"{state_digest(encoder)}".encode(), digest_size=12).hexdigest()
+def _cached_features(
+    arrays: ArrayData, encoder: nn.Module, normalize: bool, prepare, device, cache_dir: str, progress: bool
+):
+    key = hashlib.blake2b(
+        f"{arrays.name}|{normalize}|{arrays.mean}|{arrays.std}|{_data_digest(arrays)}|{state_digest(encoder)}".encode(),
+        digest_size=12,
+    ).hexdigest()
     path = os.path.join(os.path.expanduser(cache_dir), "features", f"{arrays.name}-{key}.pt")
     if os.path.isfile(path):
         cached = torch.load(path, map_location=device, weights_only=True)
@@ -100,8 +112,16 @@ def _cached_features(arrays: ArrayData, encoder: nn.Module, normalize: bool, pre
     return train, test
 
 
-def build_inputs(arrays: ArrayData, encoder: Optional[nn.Module], normalize: bool, augment: bool,
-                 device: torch.device, cache_dir: str, keep_images: bool = False, progress: bool = True) -> Inputs:
+def build_inputs(
+    arrays: ArrayData,
+    encoder: Optional[nn.Module],
+    normalize: bool,
+    augment: bool,
+    device: torch.device,
+    cache_dir: str,
+    keep_images: bool = False,
+    progress: bool = True,
+) -> Inputs:
     """Input vectors for training and evaluation; ``keep_images`` also keeps the training images on the device
     (needed by ``data.augment`` and by terms that make image views, such as the contrastive variant)."""
     n_pixels = int(torch.tensor(arrays.shape).prod())
@@ -113,7 +133,8 @@ def build_inputs(arrays: ArrayData, encoder: Optional[nn.Module], normalize: boo
     else:
         normalise = _normaliser(arrays, normalize, device)
         encode = encoder
-        train, test = _cached_features(arrays, encoder, normalize, lambda x: normalise(arrays.to_unit(x)), device,
-                                       cache_dir, progress)
+        train, test = _cached_features(
+            arrays, encoder, normalize, lambda x: normalise(arrays.to_unit(x)), device, cache_dir, progress
+        )
     images = arrays.train_x.to(device) if (keep_images or augment) else None
     return Inputs(train, test, n_pixels, encode, normalise, arrays, images, augment)

@@ -1,5 +1,6 @@
 """MNIST and Fashion-MNIST: torchvision's loader (with download), or gzipped IDX files such as the ones
 Debian's ``dataset-fashion-mnist`` package installs in /usr/share/datasets/fashion-mnist."""
+
 from __future__ import annotations
 
 import gzip
@@ -30,7 +31,7 @@ def read_idx(path: str) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPE:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
     ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, dtype=IDX_DTYPE[raw[2]], offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
         raise ValueError(f"{path}: header says {dims} but holds {data.size} values")
@@ -53,8 +54,9 @@ def _from_idx(name: str, folder: str) -> ArrayData:
 def _from_torchvision(name: str, root: str) -> ArrayData:
     tv = TV_CLASS[name]
     train, test = tv(root=root, train=True, download=False), tv(root=root, train=False, download=False)
-    return ArrayData(name, train.data.unsqueeze(1), train.targets.long(), test.data.unsqueeze(1),
-                     test.targets.long(), 10, 255.0)
+    return ArrayData(
+        name, train.data.unsqueeze(1), train.targets.long(), test.data.unsqueeze(1), test.targets.long(), 10, 255.0
+    )
 
 
 def load_mnist_like(name: str, root: str, download: bool) -> ArrayData:
@@ -65,6 +67,11 @@ def load_mnist_like(name: str, root: str, download: bool) -> ArrayData:
     folder = _gz_folder(name, root)
     if folder is not None:
         return _from_idx(name, folder)
-    fetch_or_explain(what=tv.__name__, expected=raw_dir, url=tv.mirrors[0], download=download,
-                     fetch=lambda: tv(root=root, train=True, download=True))
+    fetch_or_explain(
+        what=tv.__name__,
+        expected=raw_dir,
+        url=tv.mirrors[0],
+        download=download,
+        fetch=lambda: tv(root=root, train=True, download=True),
+    )
     return _from_torchvision(name, root)

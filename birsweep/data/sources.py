@@ -1,4 +1,5 @@
 """Registry of data sources: ``data.name`` -> ArrayData."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Class-incremental stream: seeded class order, equal-size tasks, global labels, batches drawn by index."""
+
 from __future__ import annotations
 
 from typing import List
@@ -26,11 +27,20 @@ class ClassIncrementalStream:
     Task ``k`` (0-based) holds the new labels ``k*cpt .. (k+1)*cpt-1``; labels stay global (class-IL).
     """
 
-    def __init__(self, train_y: torch.Tensor, test_y: torch.Tensor, n_classes: int, n_tasks: int, seed: int,
-                 natural_order_below_seed: int = 0):
+    def __init__(
+        self,
+        train_y: torch.Tensor,
+        test_y: torch.Tensor,
+        n_classes: int,
+        n_tasks: int,
+        seed: int,
+        natural_order_below_seed: int = 0,
+    ):
         if n_classes % n_tasks:
-            raise ConfigError(f"data.n_tasks={n_tasks} does not divide the {n_classes} classes into equal tasks; "
-                              f"pick a divisor of {n_classes}")
+            raise ConfigError(
+                f"data.n_tasks={n_tasks} does not divide the {n_classes} classes into equal tasks; "
+                f"pick a divisor of {n_classes}"
+            )
         self.n_classes, self.n_tasks = n_classes, n_tasks
         self.classes_per_task = n_classes // n_tasks
         self.perm = torch.from_numpy(class_permutation(seed, n_classes, natural_order_below_seed))
@@ -47,7 +57,7 @@ class ClassIncrementalStream:
         """Original dataset class ids of a task, in new-label order."""
         inverse = torch.argsort(self.perm)
         lo = task * self.classes_per_task
-        return inverse[lo: lo + self.classes_per_task].tolist()
+        return inverse[lo : lo + self.classes_per_task].tolist()
 
     def classes_seen(self, n_tasks_done: int) -> int:
         return n_tasks_done * self.classes_per_task
@@ -61,8 +71,10 @@ class IndexBatches:
 
     def __init__(self, indices: torch.Tensor, batch_size: int):
         if len(indices) < batch_size:
-            raise ConfigError(f"a task has only {len(indices)} training samples, fewer than trainer.batch_size="
-                              f"{batch_size}; lower trainer.batch_size")
+            raise ConfigError(
+                f"a task has only {len(indices)} training samples, fewer than trainer.batch_size="
+                f"{batch_size}; lower trainer.batch_size"
+            )
         self.indices, self.batch_size = indices, batch_size
         self.per_pass = len(indices) // batch_size
         self._order, self._next = None, self.per_pass
@@ -73,4 +85,4 @@ class IndexBatches:
             self._next = 0
         start = self._next * self.batch_size
         self._next += 1
-        return self._order[start: start + self.batch_size]
+        return self._order[start : start + self.batch_size]

@@ -3,6 +3,7 @@
 Each class has a fixed prototype in [0, 1]; a sample is its prototype plus Gaussian noise, clipped to [0, 1]
 (so the same data serve pixel-level BCE models and conv encoders alike).
 """
+
 from __future__ import annotations
 
 import torch
@@ -10,8 +11,9 @@ import torch
 from birsweep.data.arrays import ArrayData
 
 
-def make_synthetic(shape, n_classes: int, train_per_class: int, test_per_class: int, noise: float,
-                   seed: int) -> ArrayData:
+def make_synthetic(
+    shape, n_classes: int, train_per_class: int, test_per_class: int, noise: float, seed: int
+) -> ArrayData:
     g = torch.Generator().manual_seed(seed)
     shape = tuple(int(s) for s in shape)
     prototypes = torch.rand((n_classes,) + shape, generator=g)

@@ -1,8 +1,8 @@
 """Weights & Biases logger: one W&B run per job, mirroring the run record.
 
 * ``logger.mode``: ``offline`` (default; no account or network, ``wandb sync`` prints at the end), ``online``,
-  ``disabled``; ``WANDB_MODE`` in the environment, when set, wins (CI, clusters without network, tests). The run's files live inside the Hydra job dir (``<job>/wandb/``) unless ``logger.dir`` says
-  otherwise.
+  ``disabled``; ``WANDB_MODE`` in the environment, when set, wins (CI, clusters without network, tests). The run's
+  files live inside the Hydra job dir (``<job>/wandb/``) unless ``logger.dir`` says otherwise.
 * Logged: the resolved (secret-masked) config; losses every ``trainer.log_every`` iterations as ``train/<name>``
   with the global iteration as step; after each task ``acc/task_<k>``, ``acc/avg`` and ``time/task_s`` (charted
   against ``task``); at the end the accuracy matrix as a table and a heatmap, and a summary with the record's
@@ -13,6 +13,7 @@
   ``status`` in the summary, ``pruned``/``failed`` as a tag).
 * A W&B failure logs one warning and switches the logger off: training goes on, the record stays complete.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,9 +28,9 @@ from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
 from birsweep.models.bir import BIRNet
-from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
-from birsweep.secrets import mask_secrets
 from birsweep.naming import method_name
+from birsweep.secrets import mask_secrets
+from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,20 @@ def run_name(cfg: DictConfig) -> str:
     fields = [f for _, f, _, _ in string.Formatter().parse(fmt) if f is not None]
     bad = [f for f in fields if f not in NAME_FIELDS]
     if bad:
-        raise ConfigError(f"logger.name_format={fmt!r}: unknown field {{{bad[0]}}}; "
-                          f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}")
+        raise ConfigError(
+            f"logger.name_format={fmt!r}: unknown field {{{bad[0]}}}; "
+            f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}"
+        )
     number = _trial_number(cfg)
-    return fmt.format(method=method_name(cfg.model.replay, cfg.model.si_c), variant=cfg.variant.name, seed=cfg.seed,
-                      trial="" if number is None else f"-t{number}", experiment=cfg.experiment_name,
-                      data=cfg.data.name, study=_study_name(cfg) or "")
+    return fmt.format(
+        method=method_name(cfg.model.replay, cfg.model.si_c),
+        variant=cfg.variant.name,
+        seed=cfg.seed,
+        trial="" if number is None else f"-t{number}",
+        experiment=cfg.experiment_name,
+        data=cfg.data.name,
+        study=_study_name(cfg) or "",
+    )
 
 
 class WandbLogger(RunCallback):
@@ -73,8 +82,9 @@ class WandbLogger(RunCallback):
             self.mode = env_mode
         self.name = run_name(cfg)  # fails at start on a bad format
         if lc.log_samples and int(lc.samples_per_class) < 1:
-            raise ConfigError(f"logger.samples_per_class={lc.samples_per_class} must be at least 1 "
-                              "(or logger.log_samples=false)")
+            raise ConfigError(
+                f"logger.samples_per_class={lc.samples_per_class} must be at least 1 (or logger.log_samples=false)"
+            )
         study = _study_name(cfg)
         self.group = lc.group or study or str(cfg.experiment_name)
         self.job_type = lc.job_type or str(cfg.variant.name)
@@ -96,8 +106,13 @@ class WandbLogger(RunCallback):
             return fn(*args, **kwargs)
         except Exception as err:  # noqa: BLE001 - whatever W&B raises must not stop training
             self.broken = True
-            log.warning("W&B %s failed (%s: %s): W&B logging is off for this run, training goes on; "
-                        "the run record (results.json) is complete", what, type(err).__name__, err)
+            log.warning(
+                "W&B %s failed (%s: %s): W&B logging is off for this run, training goes on; "
+                "the run record (results.json) is complete",
+                what,
+                type(err).__name__,
+                err,
+            )
             run, self.run = self.run, None
             if run is not None:
                 try:
@@ -160,9 +175,19 @@ class WandbLogger(RunCallback):
         os.makedirs(wandb_parent, exist_ok=True)
         config = mask_secrets(record["config"])
         config["run_dir"] = record["run_dir"]
-        self.run = wandb.init(project=lc.project, entity=lc.entity, group=self.group, job_type=self.job_type,
-                              name=self.name, tags=self.tags, notes=lc.notes, config=config, dir=wandb_parent,
-                              mode=self.mode, reinit="finish_previous")
+        self.run = wandb.init(
+            project=lc.project,
+            entity=lc.entity,
+            group=self.group,
+            job_type=self.job_type,
+            name=self.name,
+            tags=self.tags,
+            notes=lc.notes,
+            config=config,
+            dir=wandb_parent,
+            mode=self.mode,
+            reinit="finish_previous",
+        )
         self.run.define_metric("task")
         for prefix in ("acc/*", "time/*", "samples/*"):
             self.run.define_metric(prefix, step_metric="task")
@@ -204,17 +229,33 @@ class WandbLogger(RunCallback):
         if not matrix:
             return
         n = record["n_tasks"]
-        table = wandb.Table(columns=["after_task"] + [f"task_{k + 1}" for k in range(n)],
-                            data=[[t + 1] + list(row) for t, row in enumerate(matrix)])
+        table = wandb.Table(
+            columns=["after_task"] + [f"task_{k + 1}" for k in range(n)],
+            data=[[t + 1] + list(row) for t, row in enumerate(matrix)],
+        )
         title = f"{self.name}: accuracy after each task ({record['status']})"
-        heatmap = wandb.Image(figure_rgb(accuracy_heatmap(matrix, title=title)),
-                              caption="row t: after training task t; column k: accuracy on task k (%)")
+        heatmap = wandb.Image(
+            figure_rgb(accuracy_heatmap(matrix, title=title)),
+            caption="row t: after training task t; column k: accuracy on task k (%)",
+        )
         self._log({"acc_matrix": table, "acc_matrix_heatmap": heatmap}, max(self.last_step, 1))
 
     def _summary(self, data: RecordView) -> None:
         summary: Dict[str, Any] = {
-            key: data.get(key) for key in ("status", "error", "final_avg_acc", "forgetting", "bwt", "objective",
-                                           "tasks_done", "n_tasks", "started_at", "finished_at")}
+            key: data.get(key)
+            for key in (
+                "status",
+                "error",
+                "final_avg_acc",
+                "forgetting",
+                "bwt",
+                "objective",
+                "tasks_done",
+                "n_tasks",
+                "started_at",
+                "finished_at",
+            )
+        }
         summary["git_commit"] = (data.get("env") or {}).get("git_commit")
         timings = data.get("timings") or {}
         for key, value in timings.items():
@@ -265,8 +306,10 @@ class WandbLogger(RunCallback):
             if not model.bce:  # not bounded to [0, 1]: stretch for display
                 x = (x - x.min()) / (x.max() - x.min() + 1e-12)
             grid = image_grid(x.reshape(shown, k, *shape).numpy())
-            caption = (f"after task {task}: {k} replayed samples per class; rows = classes "
-                       f"{', '.join(labels[:shown])} (original labels)")
+            caption = (
+                f"after task {task}: {k} replayed samples per class; rows = classes "
+                f"{', '.join(labels[:shown])} (original labels)"
+            )
             self._log({"samples/replay": wandb.Image(grid, caption=caption), "task": task}, step)
         else:
             mu = model.prior_mu[:n_seen].detach().float().cpu().numpy()

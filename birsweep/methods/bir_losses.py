@@ -1,4 +1,5 @@
 """The BI-R loss terms (spec 1.8), each a small pure function of tensors, batch-averaged."""
+
 from __future__ import annotations
 
 import torch
@@ -47,7 +48,7 @@ def soft_targets(scores: torch.Tensor, temp: float, n_active: int) -> torch.Tens
 
 def distillation_loss(logits: torch.Tensor, pi: torch.Tensor, temp: float) -> torch.Tensor:
     """T^2 * mean_b[-sum_c pi_c log softmax(logits / T)_c] over the active classes (Hinton et al.)."""
-    return temp ** 2 * -(pi * F.log_softmax(logits / temp, dim=1)).sum(1).mean()
+    return temp**2 * -(pi * F.log_softmax(logits / temp, dim=1)).sum(1).mean()
 
 
 def prediction_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

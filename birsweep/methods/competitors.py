@@ -6,6 +6,7 @@ every step) or, with averaging, the class mean. A sample whose competitor has no
 is dropped (the fork substituted a random class). With the repulsion factor, only confusable samples
 (p(c0) < f * p(c1), softmax at T = 1) take part.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,8 +64,9 @@ def select_competitors(scores: torch.Tensor, use_rep_f: bool, rep_f: float) -> C
     keys = torch.rand(B, device=device)
     representative = torch.where(members.bool(), keys[:, None], torch.full_like(members, -1.0)).argmax(0)
     has_rival = (counts[rival] > 0) & (rival != own)
-    confusable = (confusable_mask(scores, own, rival, rep_f) if use_rep_f
-                  else torch.ones(B, dtype=torch.bool, device=device))
+    confusable = (
+        confusable_mask(scores, own, rival, rep_f) if use_rep_f else torch.ones(B, dtype=torch.bool, device=device)
+    )
     return Competition(own, rival, members, counts, representative, has_rival, confusable)
 
 

@@ -11,6 +11,7 @@ normalisation. The head has its own learning rate (a parameter group); the contr
 the main learning rate, as it effectively did in the fork (F12). ``c_hard`` re-weights negatives towards hard
 ones as Robinson et al. (2021), debiased with tau+ (the fork's version was faulty, F11).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,9 @@ class ContrastiveConfig:
     c_hard_tau_plus: float = bounded(0.05, 0.0, 1.0)  # class-prior debiasing tau+ (fork value)
 
 
-def supcon_loss(features: torch.Tensor, weights: torch.Tensor, temp: float,
-                base_temp: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def supcon_loss(
+    features: torch.Tensor, weights: torch.Tensor, temp: float, base_temp: float
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """SupCon (Khosla et al. 2020) with weighted positives; returns (mean over anchors, number of anchors).
 
     loss_i = -(temp / base_temp) * sum_{j != i} w_ij [a_ij - log sum_{k != i} exp a_ik] / sum_{j != i} w_ij,
@@ -71,8 +73,9 @@ def supcon_loss(features: torch.Tensor, weights: torch.Tensor, temp: float,
     return torch.where(valid, per_anchor, torch.zeros_like(per_anchor)).sum() / count.clamp(min=1), count
 
 
-def hard_negative_loss(features: torch.Tensor, positive: torch.Tensor, temp: float, base_temp: float,
-                       beta: float, tau_plus: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def hard_negative_loss(
+    features: torch.Tensor, positive: torch.Tensor, temp: float, base_temp: float, beta: float, tau_plus: float
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Debiased hard-negative contrastive loss (Robinson et al. 2021) with several positives per anchor.
 
     For anchor i and positive p: -log pos / (pos + Ng), with Ng = max((-N tau+ pos + R) / (1 - tau+), N e^{-1/t}),
@@ -111,19 +114,38 @@ def image_views(channels: int, size: Sequence[int]) -> KA.AugmentationSequential
     """Kornia views of images in [0, 1]; colour jitter in saturation/hue and grayscale only for RGB."""
     import kornia.augmentation as KA  # here, not at the top: the schema imports this module for its config
 
-    colour = ([KA.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8), KA.RandomGrayscale(p=0.2)] if channels == 3
-              else [KA.ColorJitter(0.4, 0.4, p=0.8)])
-    return KA.AugmentationSequential(KA.RandomHorizontalFlip(), KA.RandomResizedCrop(tuple(size), scale=(0.6, 1.0)),
-                                     *colour)
+    colour = (
+        [KA.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8), KA.RandomGrayscale(p=0.2)]
+        if channels == 3
+        else [KA.ColorJitter(0.4, 0.4, p=0.8)]
+    )
+    return KA.AugmentationSequential(
+        KA.RandomHorizontalFlip(), KA.RandomResizedCrop(tuple(size), scale=(0.6, 1.0)), *colour
+    )
 
 
 class SupervisedContrastive(LossTerm):
     name = "contrastive"
     in_replay = False  # the fork adds it to the total, unweighted and without the (1 - 1/t) factor
 
-    def __init__(self, model: BIRNet, inputs: Inputs, c_temp: float, base_temp: float, c_lr: float, c_drop: float,
-                 c_scores: bool, proj_dim: int, include_current: bool, feat_drop: float, feat_noise: float,
-                 weight: float, c_hard: bool = False, hard_beta: float = 1.0, hard_tau_plus: float = 0.05) -> None:
+    def __init__(
+        self,
+        model: BIRNet,
+        inputs: Inputs,
+        c_temp: float,
+        base_temp: float,
+        c_lr: float,
+        c_drop: float,
+        c_scores: bool,
+        proj_dim: int,
+        include_current: bool,
+        feat_drop: float,
+        feat_noise: float,
+        weight: float,
+        c_hard: bool = False,
+        hard_beta: float = 1.0,
+        hard_tau_plus: float = 0.05,
+    ) -> None:
         self.model, self.inputs = model, inputs
         self.temp, self.base_temp, self.c_lr, self.c_scores = c_temp, base_temp, c_lr, c_scores
         self.include_current, self.feat_drop, self.feat_noise = include_current, feat_drop, feat_noise
@@ -183,11 +205,25 @@ class SupervisedContrastive(LossTerm):
 def build(cfg: ContrastiveConfig, ctx: TermContext) -> List[LossTerm]:
     if not cfg.enabled:
         return []
-    return [SupervisedContrastive(
-        ctx.model, ctx.inputs, c_temp=cfg.c_temp, base_temp=cfg.base_temp, c_lr=cfg.c_lr, c_drop=cfg.c_drop,
-        c_scores=cfg.c_scores, proj_dim=cfg.proj_dim, include_current=cfg.include_current,
-        feat_drop=cfg.feat_drop, feat_noise=cfg.feat_noise, weight=cfg.weight, c_hard=cfg.c_hard,
-        hard_beta=cfg.c_hard_beta, hard_tau_plus=cfg.c_hard_tau_plus)]
+    return [
+        SupervisedContrastive(
+            ctx.model,
+            ctx.inputs,
+            c_temp=cfg.c_temp,
+            base_temp=cfg.base_temp,
+            c_lr=cfg.c_lr,
+            c_drop=cfg.c_drop,
+            c_scores=cfg.c_scores,
+            proj_dim=cfg.proj_dim,
+            include_current=cfg.include_current,
+            feat_drop=cfg.feat_drop,
+            feat_noise=cfg.feat_noise,
+            weight=cfg.weight,
+            c_hard=cfg.c_hard,
+            hard_beta=cfg.c_hard_beta,
+            hard_tau_plus=cfg.c_hard_tau_plus,
+        )
+    ]
 
 
 def check(cfg: ContrastiveConfig) -> Optional[str]:

@@ -1,4 +1,5 @@
 """Divergences between diagonal Gaussians, per sample, summed over latent dimensions."""
+
 from __future__ import annotations
 
 import torch
@@ -14,8 +15,9 @@ def _clamp(logvar: torch.Tensor) -> torch.Tensor:
 def kl_diag(mu1: torch.Tensor, logvar1: torch.Tensor, mu2: torch.Tensor, logvar2: torch.Tensor) -> torch.Tensor:
     """KL(N(mu1, e^lv1) || N(mu2, e^lv2)) = 1/2 sum[s1^2/s2^2 + (mu2-mu1)^2/s2^2 + log s2^2 - log s1^2 - 1]."""
     logvar1, logvar2 = _clamp(logvar1), _clamp(logvar2)
-    return 0.5 * (torch.exp(logvar1 - logvar2) + (mu2 - mu1) ** 2 * torch.exp(-logvar2)
-                  + logvar2 - logvar1 - 1.0).sum(-1)
+    return 0.5 * (torch.exp(logvar1 - logvar2) + (mu2 - mu1) ** 2 * torch.exp(-logvar2) + logvar2 - logvar1 - 1.0).sum(
+        -1
+    )
 
 
 def js_midpoint(mu1: torch.Tensor, logvar1: torch.Tensor, mu2: torch.Tensor, logvar2: torch.Tensor) -> torch.Tensor:

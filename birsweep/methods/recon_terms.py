@@ -7,6 +7,7 @@ same batch (from the previous model, no gradient): a random representative of a 
 - repulsion: mean over samples whose competitor is present (and confusable) of 1 / (e(ref(c1_i), h_hat_i) + eps)
 - attraction: mean over all samples of e(ref(c0_i), h_hat_i)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

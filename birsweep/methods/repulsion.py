@@ -4,6 +4,7 @@ q_i is the current model's posterior of replayed sample i; q_rival(i) that of th
 competitor class in the same batch, or with ``average`` the class mean (mean mu, variance sum sigma^2 / n^2).
 Both come from the same forward pass, so the gradient moves both posteriors apart.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ class DistributionRepulsion(LossTerm):
         self.weight, self.divergence, self.average, self.eps = lamda_rep, DIVERGENCES[divergence], average, eps
         self.use_rep_f, self.rep_f = use_rep_f, rep_f
 
-    def rival_posteriors(self, comp: Competition, mu: torch.Tensor,
-                         logvar: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def rival_posteriors(
+        self, comp: Competition, mu: torch.Tensor, logvar: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         if self.average:
             mean_mu = comp.class_mean(mu)
             var_of_mean = comp.class_sum(torch.exp(logvar)) / comp.counts.clamp(min=1).unsqueeze(1) ** 2

@@ -5,6 +5,7 @@ have omega = 0 upstream, so leaving them out is exact. The path integral W uses 
 loss (replay terms and the penalty included), as upstream does. The penalty's gradient
 ``2 c omega (theta - theta_tilde)`` is added to ``.grad`` directly instead of through autograd.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List

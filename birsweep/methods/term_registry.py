@@ -5,6 +5,7 @@ the fields by :func:`bounded` and :func:`one_of`), a builder, and calls :func:`r
 module of ``birsweep.methods`` is imported once when the registry is first read, so a new term needs no other
 Python edit: the schema composes its config, ``config_check`` checks its values and ``build_terms`` builds it.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -36,8 +37,9 @@ class Range(NamedTuple):
     high_inclusive: bool = False
 
 
-def bounded(default: T, low: float, high: float = math.inf, low_inclusive: bool = True,
-            high_inclusive: bool = False) -> T:
+def bounded(
+    default: T, low: float, high: float = math.inf, low_inclusive: bool = True, high_inclusive: bool = False
+) -> T:
     """A config field whose value must lie in the given interval (checked before a run starts)."""
     return field(default=default, metadata={RANGE: Range(low, high, low_inclusive, high_inclusive)})
 
@@ -81,8 +83,9 @@ def register_term(spec: TermSpec[C]) -> TermSpec[C]:
         raise ValueError(f"loss term name {spec.name!r} is a shared variant key")
     known = _REGISTRY.get(spec.name)
     if known is not None and _origin(known.config) != _origin(spec.config):
-        raise ValueError(f"loss term {spec.name!r} is registered twice: {_origin(known.config)}, "
-                         f"{_origin(spec.config)}")
+        raise ValueError(
+            f"loss term {spec.name!r} is registered twice: {_origin(known.config)}, {_origin(spec.config)}"
+        )
     _REGISTRY[spec.name] = spec
     return spec
 
@@ -111,11 +114,19 @@ def term_config(spec: TermSpec[C], variant: DictConfig) -> C:
 
 def term_ranges() -> Dict[str, Range]:
     """``variant.<term>.<field>`` -> its allowed interval, for every field declared with :func:`bounded`."""
-    return {f"variant.{spec.name}.{f.name}": f.metadata[RANGE]
-            for spec in term_specs() for f in fields(spec.config) if RANGE in f.metadata}
+    return {
+        f"variant.{spec.name}.{f.name}": f.metadata[RANGE]
+        for spec in term_specs()
+        for f in fields(spec.config)
+        if RANGE in f.metadata
+    }
 
 
 def term_choices() -> Dict[str, Tuple[str, ...]]:
     """``variant.<term>.<field>`` -> its allowed values, for every field declared with :func:`one_of`."""
-    return {f"variant.{spec.name}.{f.name}": f.metadata[CHOICES]
-            for spec in term_specs() for f in fields(spec.config) if CHOICES in f.metadata}
+    return {
+        f"variant.{spec.name}.{f.name}": f.metadata[CHOICES]
+        for spec in term_specs()
+        for f in fields(spec.config)
+        if CHOICES in f.metadata
+    }

@@ -1,5 +1,6 @@
 """What a variant's extra loss term sees (:class:`ReplayBatch`), what it must provide (:class:`LossTerm`), and the
 masked means every term reduces with."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -46,7 +47,7 @@ class LossTerm(ABC):
     def state_dict(self) -> Dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
+    def load_state_dict(self, state: Dict[str, Any]) -> None:  # noqa: B027  (a stateless term loads nothing)
         pass
 
     @abstractmethod

@@ -1,4 +1,5 @@
 """Builds the extra loss terms the selected variant enables. Disabled terms are not built, so they cost nothing."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, List

@@ -1,6 +1,7 @@
 """The BI-R network (spec 1.3-1.7): one VAE whose encoder carries the classifier, a GMM prior with one mode per
 class, and decoder layers gated per class by fixed random masks (registered buffers, so checkpoints hold them).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,8 +39,18 @@ class Forward:
 
 
 class BIRNet(nn.Module):
-    def __init__(self, in_dim: int, n_classes: int, fc_layers: int = 3, fc_units: int = 2000, h_dim: int = 2000,
-                 z_dim: int = 100, dg_prop: float = 0.6, bce: bool = False, gate_seed: int = 0):
+    def __init__(
+        self,
+        in_dim: int,
+        n_classes: int,
+        fc_layers: int = 3,
+        fc_units: int = 2000,
+        h_dim: int = 2000,
+        z_dim: int = 100,
+        dg_prop: float = 0.6,
+        bce: bool = False,
+        gate_seed: int = 0,
+    ):
         super().__init__()
         self.in_dim, self.n_classes, self.z_dim, self.bce = in_dim, n_classes, z_dim, bce
         # hidden sizes as upstream: linspace(fc_units, h_dim) over the fc_layers-1 hidden layers

@@ -1,5 +1,6 @@
 """The C3-5x16-bn convolutional encoder (spec 1.2), loading of its weights (original format included), and the
 frozen encoder a run uses. Pre-training the weights is a training job: see :mod:`birsweep.train.pretrain`."""
+
 from __future__ import annotations
 
 import os
@@ -49,20 +50,20 @@ class ConvEncoder(nn.Module):
             x = getattr(self, f"convLayer{i}")(x)
         return x.flatten(1)
 
-    def freeze(self) -> "ConvEncoder":
+    def freeze(self) -> ConvEncoder:
         """Frozen as BI-R does: no gradients and batch-norm always on its running statistics."""
         for p in self.parameters():
             p.requires_grad_(False)
         return self.eval()
 
-    def train(self, mode: bool = True) -> "ConvEncoder":
+    def train(self, mode: bool = True) -> ConvEncoder:
         # once frozen, the encoder stays in eval mode whatever a caller asks (fork bug F9 cannot happen)
         frozen = not any(p.requires_grad for p in self.parameters())
         return super().train(False if frozen else mode)
 
 
 def load_encoder_state(path: str) -> Dict[str, torch.Tensor]:
-    """Read a weights file: the original ``{'state': state_dict}`` (possibly CUDA tensors), ours, or a bare state dict."""
+    """Read a weights file: the original ``{'state': state_dict}`` (maybe CUDA tensors), ours, or a bare state dict."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -77,8 +78,10 @@ def load_encoder_weights(encoder: ConvEncoder, path: str) -> None:
     state = load_encoder_state(os.path.expanduser(path))
     missing, unexpected = encoder.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ConfigError(f"model.encoder.weights={path!r} does not fit {ARCH_NAME}: "
-                          f"missing {list(missing)[:4]}, unexpected {list(unexpected)[:4]}")
+        raise ConfigError(
+            f"model.encoder.weights={path!r} does not fit {ARCH_NAME}: "
+            f"missing {list(missing)[:4]}, unexpected {list(unexpected)[:4]}"
+        )
 
 
 def build_encoder(encoder_cfg: DictConfig, weights: str, device: torch.device, in_channels: int = 3) -> ConvEncoder:
@@ -88,8 +91,10 @@ def build_encoder(encoder_cfg: DictConfig, weights: str, device: torch.device, i
     (:func:`birsweep.train.pretrain.encoder_weights`) so that this layer holds no training loop.
     """
     if weights == "pretrain":
-        raise ValueError("build_encoder needs the pre-trained weights file, not 'pretrain': "
-                         "resolve it with birsweep.train.pretrain.encoder_weights")
+        raise ValueError(
+            "build_encoder needs the pre-trained weights file, not 'pretrain': "
+            "resolve it with birsweep.train.pretrain.encoder_weights"
+        )
     encoder = ConvEncoder(in_channels, encoder_cfg.depth, encoder_cfg.channels)
     if weights != "random":
         load_encoder_weights(encoder, weights)

@@ -8,6 +8,7 @@ Importing this package registers two configs in Hydra's ConfigStore (Hydra's plu
 * ``optuna/trial`` (the typed :class:`TrialConfig`), which a job's ``+optuna=trial`` override selects before its
   ``optuna.*`` values are set: Hydra 1.3 cannot merge a dict override into the schema's ``optuna: null`` node.
 """
+
 from hydra.core.config_store import ConfigStore
 
 from birsweep.schema import TrialConfig

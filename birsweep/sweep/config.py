@@ -5,6 +5,7 @@
 wrong type fails when the config is composed, with Hydra's message. :func:`check_settings` adds the checks a type
 cannot express (ranges and word lists); the sweeper runs it before it opens anything.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

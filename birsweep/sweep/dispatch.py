@@ -5,6 +5,7 @@
 * ``serial``: one trial after another in this process (Hydra's basic launcher);
 * ``batch``: ``n_jobs`` trials per ``launcher.launch`` call (any other launcher).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ class LauncherKind:
     joblib_n_jobs: Any = None  # hydra.launcher.n_jobs of the joblib launcher (joblib's meaning: -1 = all CPUs)
 
     @classmethod
-    def of(cls, launcher: Any) -> "LauncherKind":
+    def of(cls, launcher: Any) -> LauncherKind:
         names = frozenset(c.__name__ for c in type(launcher).__mro__)
         n_jobs = (getattr(launcher, "joblib", None) or {}).get("n_jobs") if "JoblibLauncher" in names else None
         return cls(type(launcher).__name__, names, type(launcher).__module__, n_jobs)
@@ -63,19 +64,25 @@ def plan(launcher: LauncherKind, dispatch: str, n_jobs: int, cpus: Optional[int]
     if mode == "auto":
         mode = "slots" if launcher.out_of_process else ("serial" if "BasicLauncher" in launcher.names else "batch")
     elif mode == "slots" and not launcher.out_of_process:
-        raise ConfigError(f"hydra.sweeper.dispatch=slots needs a launcher that runs jobs in other processes "
-                          f"(joblib, submitit), not {launcher.name}")
+        raise ConfigError(
+            f"hydra.sweeper.dispatch=slots needs a launcher that runs jobs in other processes "
+            f"(joblib, submitit), not {launcher.name}"
+        )
     slots, notes = n_jobs, []
     if mode == "serial":
         if n_jobs > 1:
-            notes.append(f"the basic launcher runs one job at a time: n_jobs={n_jobs} has no effect "
-                         "(hydra/launcher=joblib runs trials side by side)")
+            notes.append(
+                f"the basic launcher runs one job at a time: n_jobs={n_jobs} has no effect "
+                "(hydra/launcher=joblib runs trials side by side)"
+            )
         slots = 1
     if "JoblibLauncher" in launcher.names:  # its worker pool caps the trials in flight
         pool = joblib_pool_size(launcher.joblib_n_jobs, cpus)
         if pool < slots:
-            notes.append(f"joblib runs {pool} jobs at a time (hydra.launcher.n_jobs, -1 = one per CPU): {pool} "
-                         f"trials in flight, not hydra.sweeper.n_jobs={slots}")
+            notes.append(
+                f"joblib runs {pool} jobs at a time (hydra.launcher.n_jobs, -1 = one per CPU): {pool} "
+                f"trials in flight, not hydra.sweeper.n_jobs={slots}"
+            )
             slots = pool
     return Plan(mode, slots, tuple(notes))
 

@@ -1,4 +1,5 @@
 """How a sweep that cannot go on reaches ``launch.py``, which prints one ``error:`` line and picks the exit code."""
+
 from __future__ import annotations
 
 from birsweep.errors import BirsweepError

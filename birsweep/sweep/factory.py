@@ -3,6 +3,7 @@
 The sweeper builds both; a job rebuilds the same pruner from the config it was given (Optuna does not store
 pruners with the study), so both sides go through :func:`build_pruner`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,10 @@ def build_sampler(config: Any, space: SearchSpace, n_trials: int) -> Tuple[optun
     try:
         cls = get_class(target)
     except Exception:
-        raise ConfigError(f"unknown sampler {target!r}: choose hydra/sweeper/sampler=tpe|random|grid|cmaes|gp|qmc"
-                          " or give the _target_ of an optuna sampler class") from None
+        raise ConfigError(
+            f"unknown sampler {target!r}: choose hydra/sweeper/sampler=tpe|random|grid|cmaes|gp|qmc"
+            " or give the _target_ of an optuna sampler class"
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, optuna.samplers.BaseSampler)):
         raise ConfigError(f"{target!r} is not an optuna sampler")
     if not issubclass(cls, optuna.samplers.GridSampler):

@@ -10,6 +10,7 @@
 ``key=value``, ``~key``            fixed: passed to every job unchanged
 =================================  ==========================================================
 """
+
 from __future__ import annotations
 
 import math

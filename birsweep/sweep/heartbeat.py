@@ -3,6 +3,7 @@
 Another sweep of the same study on another machine cannot tell whether this process is alive; a fresh heartbeat
 tells it the trial is not stale (:mod:`birsweep.sweep.recovery`).
 """
+
 from __future__ import annotations
 
 import threading
@@ -47,11 +48,12 @@ class InFlight:
         while not self._stop.wait(self.interval):
             self.beat()
 
-    def __enter__(self) -> "InFlight":
+    def __enter__(self) -> InFlight:
         self._stop.clear()
         threading.Thread(target=self._loop, name="optuna-heartbeat", daemon=True).start()
         return self
 
-    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
         self._stop.set()

@@ -2,6 +2,7 @@
 
 One definition for the sweep's log and summary, the analysis tables and the W&B report's axes.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Mapping, Optional

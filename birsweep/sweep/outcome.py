@@ -1,4 +1,5 @@
 """How a trial ended, how Optuna is told, and when too many failures stop the sweep."""
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,10 @@ class Tally:
             return None
         if self.finished < MIN_TRIALS_FOR_FAILURE_RATE and not none_left():
             return None
-        return (f"{self.states['FAIL']} of {self.finished} trials failed, more than "
-                f"max_failure_rate={max_failure_rate}; the sweep stops (last: {self.reasons[-1]})")
+        return (
+            f"{self.states['FAIL']} of {self.finished} trials failed, more than "
+            f"max_failure_rate={max_failure_rate}; the sweep stops (last: {self.reasons[-1]})"
+        )
 
 
 def trial_id(study: optuna.Study, number: int) -> int:
@@ -93,8 +96,12 @@ def tell(study: optuna.Study, number: int, outcome: Outcome, retryable: bool = F
     except Exception as err:  # already finished by someone else
         log.warning("trial %d: cannot annotate (%s)", number, last_line(err))
     try:
-        study.tell(number, values=outcome.value if outcome.state == TrialState.COMPLETE else None,
-                   state=outcome.state, skip_if_finished=True)
+        study.tell(
+            number,
+            values=outcome.value if outcome.state == TrialState.COMPLETE else None,
+            state=outcome.state,
+            skip_if_finished=True,
+        )
     except RuntimeError as err:
         if "Study.stop" not in str(err):  # the grid sampler stops the study when its grid is used up
             raise

@@ -6,6 +6,7 @@ process's start time, so a recycled pid is not mistaken for it) and a heartbeat 
 a later sweep treats a RUNNING trial as stale when its owner is known dead on this host, or when its heartbeat is
 older than the grace period (owner on another machine, or unknown).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,7 @@ def _stat(pid: int) -> list:
             stat = f.read()
     except OSError:
         return []
-    return stat[stat.rfind(")") + 2:].split()
+    return stat[stat.rfind(")") + 2 :].split()
 
 
 def _start_time(pid: int) -> str:
@@ -37,14 +38,14 @@ class Owner:
     started: str = ""
 
     @classmethod
-    def current(cls) -> "Owner":
+    def current(cls) -> Owner:
         return cls(socket.gethostname(), os.getpid(), _start_time(os.getpid()))
 
     def encode(self) -> str:
         return f"{self.host}|{self.pid}|{self.started}"
 
     @classmethod
-    def decode(cls, text: Optional[str]) -> Optional["Owner"]:
+    def decode(cls, text: Optional[str]) -> Optional[Owner]:
         try:
             host, pid, started = str(text).split("|")
             return cls(host, int(pid), started)

@@ -6,6 +6,7 @@ over the tasks seen falls as tasks are added (after task 1 every run is near 100
 the first one and those pruners would never prune. These subclasses take the same arguments and compare the
 value reported after the current task with the others' after the same task.
 """
+
 from __future__ import annotations
 
 import copy

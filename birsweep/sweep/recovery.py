@@ -5,6 +5,7 @@ heartbeat is older than ``grace_period`` (owner on another machine, which may st
 is closed from its job's record when the job got to finish it (its state and value), FAIL otherwise; with
 ``retry_failed`` a failed one is queued again with its parameters.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,8 +48,11 @@ def recover_stale(study: optuna.Study, me: Owner, grace_period: float, retry_fai
         if alive is True or (alive is None and now - float(beat) <= grace_period):
             log.info("trial %d is RUNNING in another live sweep (%s): left alone", t.number, owner or "unknown")
             continue
-        why = f"its sweep ({owner}) stopped" if alive is False else \
-            f"no heartbeat for {now - float(beat):.0f} s (sweep {owner or 'unknown'})"
+        why = (
+            f"its sweep ({owner}) stopped"
+            if alive is False
+            else f"no heartbeat for {now - float(beat):.0f} s (sweep {owner or 'unknown'})"
+        )
         close_stale(study, t, why)
     if retry_failed:
         enqueue_retries(study)
@@ -63,15 +67,22 @@ def close_stale(study: optuna.Study, t: FrozenTrial, why: str) -> None:
         outcome = Outcome(TrialState.COMPLETE, value=float(record["objective"]))
     elif record is not None and status == RunStatus.PRUNED:
         outcome = Outcome(TrialState.PRUNED, reason=record.get("error"))
-    elif record is not None and status == RunStatus.FAILED and not str(record.get("error")).startswith("SweepGoneError"):
+    elif (
+        record is not None and status == RunStatus.FAILED and not str(record.get("error")).startswith("SweepGoneError")
+    ):
         outcome = Outcome(TrialState.FAIL, reason=record.get("error") or "failed")
     else:  # never finished, or the job stopped because its sweep had died: a casualty of the crash
         outcome = Outcome(TrialState.FAIL, reason=f"left RUNNING: {why}")
         study._storage.set_trial_user_attr(trial_id(study, t.number), "retryable", True)
         if run_dir:
             mark_stale(run_dir, str(outcome.reason))
-    log.warning("trial %d was left RUNNING (%s): now %s%s", t.number, why, outcome.state.name,
-                f" ({outcome.reason})" if outcome.reason else "")
+    log.warning(
+        "trial %d was left RUNNING (%s): now %s%s",
+        t.number,
+        why,
+        outcome.state.name,
+        f" ({outcome.reason})" if outcome.reason else "",
+    )
     tell(study, t.number, outcome)
 
 
@@ -83,4 +94,3 @@ def enqueue_retries(study: optuna.Study) -> None:
         if t.state == TrialState.FAIL and t.user_attrs.get("retryable") and t.number not in retried:
             study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
             log.info("trial %d queued again with the same parameters (retry_failed=true)", t.number)
-

@@ -1,4 +1,5 @@
 """What a sweep leaves in its sweep dir: ``optimization_results.yaml``, ``trials.csv``, and a one-screen summary."""
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,8 @@ from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from birsweep.io import write_text
-from birsweep.sweep.labels import format_params
 from birsweep.secrets import mask_url
+from birsweep.sweep.labels import format_params
 
 RESULTS_FILE = "optimization_results.yaml"
 TRIALS_FILE = "trials.csv"
@@ -74,20 +75,24 @@ def _fmt_value(value: Optional[float]) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
-def render(study: optuna.Study, storage: str, n_trials: int, sweep_dir: str, dashboard: Optional[str] = None,
-           top: int = 5) -> str:
+def render(
+    study: optuna.Study, storage: str, n_trials: int, sweep_dir: str, dashboard: Optional[str] = None, top: int = 5
+) -> str:
     """The one-screen summary printed at the end of a sweep."""
     data = summary_dict(study, storage, n_trials)
     trials = study.get_trials(deepcopy=False)
     c = data["counts"]
     lines = [
         f"Optuna study {data['study_name']!r} ({data['direction']})  storage: {data['storage']}",
-        "trials: " + ", ".join(f"{c[s]} {s.lower()}" for s in STATES if c[s] or s in STATES[:3])
+        "trials: "
+        + ", ".join(f"{c[s]} {s.lower()}" for s in STATES if c[s] or s in STATES[:3])
         + f"  (target {n_trials} finished)",
     ]
     if data["best_trial"] is not None:
-        lines.append(f"best: trial {data['best_trial']}  value {data['best_value']:.4f}  "
-                     f"{format_params(data['best_params'], WIDTH)}")
+        lines.append(
+            f"best: trial {data['best_trial']}  value {data['best_value']:.4f}  "
+            f"{format_params(data['best_params'], WIDTH)}"
+        )
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     sign = -1 if data["direction"] == "maximize" else 1
     done.sort(key=lambda t: sign * t.value)
@@ -97,9 +102,14 @@ def render(study: optuna.Study, storage: str, n_trials: int, sweep_dir: str, das
             lines.append(f"  #{t.number:<4d} {_fmt_value(t.value)}  {format_params(t.params, WIDTH)}")
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     if pruned:
-        lines.append("pruned: " + ", ".join(f"#{t.number} after task {t.last_step} "
-                                            f"({_fmt_value(t.intermediate_values.get(t.last_step))})"
-                                            for t in pruned[:12]) + (" ..." if len(pruned) > 12 else ""))
+        lines.append(
+            "pruned: "
+            + ", ".join(
+                f"#{t.number} after task {t.last_step} ({_fmt_value(t.intermediate_values.get(t.last_step))})"
+                for t in pruned[:12]
+            )
+            + (" ..." if len(pruned) > 12 else "")
+        )
     failed = [t for t in trials if t.state == TrialState.FAIL]
     for t in failed[:5]:
         reason = str(t.user_attrs.get("fail_reason", "no reason recorded"))

@@ -1,8 +1,8 @@
 """Where a study lives: the one reading of a storage spec, for the sweeper, its jobs and ``analysis``.
 
 * a string with ``://`` is a database URL for Optuna's RDBStorage: ``sqlite:////abs/path/optuna.db``,
-  ``postgresql://user:password@host:5432/db`` (SQLAlchemy 2.1 drives it with psycopg 3: ``pip install -e '.[postgres]'``;
-  ``postgresql+psycopg2://`` uses psycopg2), ...;
+  ``postgresql://user:password@host:5432/db`` (SQLAlchemy 2.1 drives it with psycopg 3:
+  ``pip install -e '.[postgres]'``; ``postgresql+psycopg2://`` uses psycopg2), ...;
 * a path ending in ``.log`` is a journal file (Optuna's ``JournalFileBackend``: appends only, locks with a
   symlink, safe on NFS where SQLite's locking is not);
 * an existing file is what its content says: an SQLite database, or a journal (whatever its suffix);
@@ -12,6 +12,7 @@
 Passwords never reach a log, a record or a file written by the sweeper: everything shown goes through
 :func:`birsweep.secrets.mask_url`. Keep them out of the config too: ``storage: ${oc.env:STUDY_DB}``.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,7 +67,7 @@ def parse(spec: str) -> StorageSpec:
     spec = str(spec).strip()
     if "://" in spec:
         if spec.startswith("sqlite:///") and not spec.startswith("sqlite:////") and spec != "sqlite:///:memory:":
-            spec = "sqlite:///" + os.path.abspath(spec[len("sqlite:///"):])
+            spec = "sqlite:///" + os.path.abspath(spec[len("sqlite:///") :])
         return StorageSpec("rdb", spec)
     path = os.path.abspath(os.path.expanduser(spec))
     if path.endswith(".log"):
@@ -81,7 +82,8 @@ def parse(spec: str) -> StorageSpec:
     raise StorageNotFoundError(
         f"storage {mask_url(spec)!r} is neither a database URL (sqlite:///path.db, postgresql://user@host/db) "
         f"nor a journal file path ending in .log, and as a path it {what} (an SQLite or journal file, or a sweep "
-        f"dir holding {DEFAULT_FILE})")
+        f"dir holding {DEFAULT_FILE})"
+    )
 
 
 def normalise(spec: str) -> str:
@@ -102,13 +104,15 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
         return JournalStorage(JournalFileBackend(location))
     engine_kwargs = None
     if location.startswith("sqlite:///") and location != "sqlite:///:memory:":
-        os.makedirs(os.path.dirname(location[len("sqlite:///"):]) or ".", exist_ok=True)
+        os.makedirs(os.path.dirname(location[len("sqlite:///") :]) or ".", exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     try:
         return optuna.storages.RDBStorage(location, engine_kwargs=engine_kwargs)
     except ImportError as err:  # e.g. no psycopg (3) for postgresql://
-        raise ConfigError(f"storage {mask_url(location)!r} needs a database driver that is not installed "
-                          f"({first_line(err)}); for PostgreSQL: pip install 'psycopg[binary]'") from None
+        raise ConfigError(
+            f"storage {mask_url(location)!r} needs a database driver that is not installed "
+            f"({first_line(err)}); for PostgreSQL: pip install 'psycopg[binary]'"
+        ) from None
     except Exception as err:  # SQLAlchemy's connection errors, bad URLs
         msg = mask_url(first_line(err))
         raise ConfigError(f"cannot open storage {mask_url(location)!r}: {msg}") from None

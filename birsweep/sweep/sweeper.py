@@ -12,6 +12,7 @@ the job's return value, PRUNED when the job was pruned, FAIL with the reason oth
 * Errors: bad settings raise ConfigError before anything runs; too many failed trials end the sweep with
   SweepError after the summary. ``launch.py`` turns both into one ``error:`` line and the exit code.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from birsweep.errors import ConfigError
+from birsweep.secrets import mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
@@ -40,7 +42,6 @@ from birsweep.sweep.outcome import Outcome, Tally, outcome_of, tell, trial_id
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.recovery import recover_stale
 from birsweep.sweep.storage import default_storage, normalise, open_storage
-from birsweep.secrets import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ class OptunaSweeper(Sweeper):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
         self.sweep_dir = str(config.hydra.sweep.dir)
 
     def sweep(self, arguments: List[str]) -> Any:
@@ -80,8 +82,10 @@ class OptunaSweeper(Sweeper):
         params = OmegaConf.to_container(s.params, resolve=True) if OmegaConf.is_config(s.params) else s.params
         self.space: SearchSpace = parse_search_space(params or {}, arguments)
         if not self.space.distributions:
-            raise ConfigError("nothing to search: give hydra.sweeper.params (e.g. hparams_search=repulsion) or a "
-                              "sweep override such as variant.rep_f=interval(1,30)")
+            raise ConfigError(
+                "nothing to search: give hydra.sweeper.params (e.g. hparams_search=repulsion) or a "
+                "sweep override such as variant.rep_f=interval(1,30)"
+            )
         # storage: what this process opens, and what jobs receive (an ${oc.env:...} stays unresolved, so a
         # password kept in an environment variable is never written into a job's overrides)
         raw = self._raw_sweeper_value("storage")
@@ -96,15 +100,24 @@ class OptunaSweeper(Sweeper):
             log.warning(note)
         has_trainer = self.config is not None and OmegaConf.select(self.config, "trainer") is not None
         chosen = OmegaConf.select(self.config, "trainer.threads") if has_trainer else None
-        self.threads_override = threads_override(s.job_threads, launcher, has_trainer,
-                                                 user_set_threads(chosen, arguments))
+        self.threads_override = threads_override(
+            s.job_threads, launcher, has_trainer, user_set_threads(chosen, arguments)
+        )
         self.inflight = InFlight(float(s.heartbeat_interval))
         self.study = self._open_study()
         os.makedirs(self.sweep_dir, exist_ok=True)
         OmegaConf.save(self.config, os.path.join(self.sweep_dir, "multirun.yaml"))
-        log.info("Optuna study %r (%s) in %s: %d finished trials wanted, %d in flight (%s), sampler %s, pruner %s",
-                 self.study.study_name, self.study.direction.name.lower(), mask_url(self.storage_url), self.target,
-                 self.plan.slots, self.plan.mode, type(self.sampler).__name__, type(self.pruner).__name__)
+        log.info(
+            "Optuna study %r (%s) in %s: %d finished trials wanted, %d in flight (%s), sampler %s, pruner %s",
+            self.study.study_name,
+            self.study.direction.name.lower(),
+            mask_url(self.storage_url),
+            self.target,
+            self.plan.slots,
+            self.plan.mode,
+            type(self.sampler).__name__,
+            type(self.pruner).__name__,
+        )
         for key, dist in self.space.distributions.items():
             log.info("  %s: %s", key, dist)
 
@@ -114,13 +127,20 @@ class OptunaSweeper(Sweeper):
 
     def _open_study(self) -> optuna.Study:
         direction = str(self.settings.direction).lower()
-        study = optuna.create_study(storage=open_storage(self.storage_url), sampler=self.sampler,
-                                    pruner=self.pruner, study_name=str(self.settings.study_name),
-                                    direction=direction, load_if_exists=True)
+        study = optuna.create_study(
+            storage=open_storage(self.storage_url),
+            sampler=self.sampler,
+            pruner=self.pruner,
+            study_name=str(self.settings.study_name),
+            direction=direction,
+            load_if_exists=True,
+        )
         if study.direction.name.lower() != direction:
-            raise ConfigError(f"study {study.study_name!r} in {mask_url(self.storage_url)} is "
-                              f"{study.direction.name.lower()}, the config says {direction}: "
-                              "use another study_name or the study's direction")
+            raise ConfigError(
+                f"study {study.study_name!r} in {mask_url(self.storage_url)} is "
+                f"{study.direction.name.lower()}, the config says {direction}: "
+                "use another study_name or the study's direction"
+            )
         return study
 
     # --- the loop -------------------------------------------------------------------------------------------------
@@ -208,11 +228,18 @@ class OptunaSweeper(Sweeper):
         self.tally.add(number, outcome)
         params = self.study._storage.get_trial(trial_id(self.study, number)).params
         value = f" {outcome.value:.4f}" if outcome.value is not None else ""
-        log.info("trial %d %s%s  %s%s", number, outcome.state.name, value, format_params(params),
-                 f"  ({outcome.reason})" if outcome.state == TrialState.FAIL else "")
+        log.info(
+            "trial %d %s%s  %s%s",
+            number,
+            outcome.state.name,
+            value,
+            format_params(params),
+            f"  ({outcome.reason})" if outcome.state == TrialState.FAIL else "",
+        )
         if outcome.state == TrialState.FAIL and self.stop_reason is None:
-            self.stop_reason = self.tally.too_many_failures(float(self.settings.max_failure_rate),
-                                                            lambda: self._remaining() == 0)
+            self.stop_reason = self.tally.too_many_failures(
+                float(self.settings.max_failure_rate), lambda: self._remaining() == 0
+            )
             if self.stop_reason:
                 log.error(self.stop_reason)
 

@@ -6,6 +6,7 @@ node (:class:`birsweep.schema.TrialConfig`). The job opens the storage itself, s
 process (basic launcher), in joblib's worker processes and on other machines (submitit), and rebuilds the same
 pruner from its config, since Optuna does not store pruners with the study.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,12 +15,12 @@ from typing import Any, Dict, Optional
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from birsweep.errors import BirsweepError, ConfigError, RunPruned, last_line
+from birsweep.errors import BirsweepError, ConfigError, RunPruned
+from birsweep.secrets import mask_url
+from birsweep.sweep.factory import build_pruner
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
-from birsweep.secrets import mask_url
-from birsweep.sweep.factory import build_pruner
 from birsweep.train.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,15 @@ class SweepGoneError(TrialClosedError):
 
 
 class TrialHandle(RunCallback):
-    def __init__(self, storage: str, study_name: str, trial_number: int, pruner: Any = None,
-                 params: Optional[Dict[str, Any]] = None, owner: Optional[str] = None):
+    def __init__(
+        self,
+        storage: str,
+        study_name: str,
+        trial_number: int,
+        pruner: Any = None,
+        params: Optional[Dict[str, Any]] = None,
+        owner: Optional[str] = None,
+    ):
         self.storage_spec, self.study_name, self.number = str(storage), str(study_name), int(trial_number)
         self.pruner_config = pruner
         self.params = dict(params or {})
@@ -44,7 +52,7 @@ class TrialHandle(RunCallback):
         self._trial: Optional[optuna.Trial] = None
 
     @classmethod
-    def from_config(cls, cfg: DictConfig) -> "TrialHandle":
+    def from_config(cls, cfg: DictConfig) -> TrialHandle:
         t = cfg.optuna
         params = OmegaConf.to_container(t.params, resolve=True) if OmegaConf.is_config(t.params) else t.params
         handle = cls(t.storage, t.study_name, t.trial_number, t.pruner, params, t.owner)
@@ -61,8 +69,9 @@ class TrialHandle(RunCallback):
                 study_id = storage.get_study_id_from_name(self.study_name)
                 trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, self.number)
             except KeyError as err:
-                raise ConfigError(f"no trial {self.number} in study {self.study_name!r} at "
-                                  f"{mask_url(self.storage_spec)}: {err}") from None
+                raise ConfigError(
+                    f"no trial {self.number} in study {self.study_name!r} at {mask_url(self.storage_spec)}: {err}"
+                ) from None
             self._storage, self._trial_id = storage, trial_id
             self._trial = optuna.Trial(study, trial_id)
         return self._trial
@@ -74,11 +83,15 @@ class TrialHandle(RunCallback):
     def _check_open(self) -> None:
         state = self.state()
         if state != optuna.trial.TrialState.RUNNING:
-            raise TrialClosedError(f"trial {self.number} of study {self.study_name!r} is already {state.name}: "
-                                   "a later sweep closed it (its sweep had stopped); this job stops")
+            raise TrialClosedError(
+                f"trial {self.number} of study {self.study_name!r} is already {state.name}: "
+                "a later sweep closed it (its sweep had stopped); this job stops"
+            )
         if self.owner is not None and self.owner.alive() is False:
-            raise SweepGoneError(f"the sweep that launched trial {self.number} ({self.owner}) is gone; this job "
-                                   "stops: re-run the sweep to resume the study")
+            raise SweepGoneError(
+                f"the sweep that launched trial {self.number} ({self.owner}) is gone; this job "
+                "stops: re-run the sweep to resume the study"
+            )
 
     # --- callbacks ------------------------------------------------------------------------------------------------
     def on_start(self, record: RecordView) -> Optional[TrialInfo]:
@@ -87,8 +100,9 @@ class TrialHandle(RunCallback):
         self._check_open()
         params = self.params or dict(self._storage.get_trial(self._trial_id).params)
         trial.set_user_attr("run_dir", record["run_dir"])
-        return TrialInfo(study_name=self.study_name, number=self.number, params=params,
-                         storage=mask_url(self.storage_spec))
+        return TrialInfo(
+            study_name=self.study_name, number=self.number, params=params, storage=mask_url(self.storage_spec)
+        )
 
     def on_task_end(self, end: TaskEnd) -> None:
         task, value = end.task, float(end.avg_acc)
@@ -109,6 +123,8 @@ class TrialHandle(RunCallback):
         except Exception:  # the storage is unreachable: the sweeper decides from the job's return value
             return None
         if state.is_finished():
-            return (f"TrialClosedError: trial {self.number} was already {state.name} when the run finished "
-                    "(a later sweep closed it)")
+            return (
+                f"TrialClosedError: trial {self.number} was already {state.name} when the run finished "
+                "(a later sweep closed it)"
+            )
         return None

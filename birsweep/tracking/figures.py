@@ -1,6 +1,7 @@
 """Figures shared by the W&B logger and the analysis report: accuracy-matrix heatmaps, replay image grids and
 class-prior statistics. Object-oriented matplotlib only (no pyplot): no global state, any backend.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,12 +19,16 @@ def as_array(matrix: Matrix) -> np.ndarray:
     return np.array([[np.nan if a is None else float(a) for a in row] for row in matrix], dtype=float)
 
 
-def accuracy_heatmap(matrix: Matrix, title: Optional[str] = None, ax=None, annotate: Optional[bool] = None,
-                     colorbar: bool = True) -> Figure:
+def accuracy_heatmap(
+    matrix: Matrix, title: Optional[str] = None, ax=None, annotate: Optional[bool] = None, colorbar: bool = True
+) -> Figure:
     """Heatmap of accuracies in %: row t = after training task t, column k = evaluated on task k."""
     acc = 100 * as_array(matrix)
-    fig = ax.figure if ax is not None else Figure(figsize=(1.0 + 0.55 * max(acc.shape[1], 4),
-                                                          0.8 + 0.5 * max(acc.shape[0], 3)))
+    fig = (
+        ax.figure
+        if ax is not None
+        else Figure(figsize=(1.0 + 0.55 * max(acc.shape[1], 4), 0.8 + 0.5 * max(acc.shape[0], 3)))
+    )
     ax = ax if ax is not None else fig.add_subplot()
     img = ax.imshow(np.ma.masked_invalid(acc), vmin=0, vmax=100, cmap="viridis", aspect="auto")
     n_rows, n_cols = acc.shape
@@ -39,8 +44,15 @@ def accuracy_heatmap(matrix: Matrix, title: Optional[str] = None, ax=None, annot
         for t in range(n_rows):
             for k in range(n_cols):
                 if not np.isnan(acc[t, k]):
-                    ax.text(k, t, f"{acc[t, k]:.0f}", ha="center", va="center", fontsize=7,
-                            color="white" if acc[t, k] < 60 else "black")
+                    ax.text(
+                        k,
+                        t,
+                        f"{acc[t, k]:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if acc[t, k] < 60 else "black",
+                    )
     if colorbar:
         fig.colorbar(img, ax=ax, label="accuracy (%)", fraction=0.05)
     return fig
@@ -74,7 +86,7 @@ def image_grid(images: np.ndarray, pad: int = 1, min_size: int = 28) -> np.ndarr
     for r in range(rows):
         for c in range(cols):
             top, left = pad + r * (h + pad), pad + c * (w + pad)
-            grid[:, top: top + h, left: left + w] = img[r, c]
+            grid[:, top : top + h, left : left + w] = img[r, c]
     grid = (255 * grid).round().astype(np.uint8)
     return grid[0] if channels == 1 else np.moveaxis(grid, 0, -1)
 

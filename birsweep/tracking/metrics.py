@@ -1,4 +1,5 @@
 """Continual-learning summary metrics from the accuracy matrix (row t = after task t, column k = task k)."""
+
 from __future__ import annotations
 
 from typing import List, Optional

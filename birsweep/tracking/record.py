@@ -5,6 +5,7 @@ This module is the only one that writes ``results.json`` and the one every reade
 record that must be there (a one-line error naming the file otherwise), ``try_load`` for readers that skip bad
 records, ``mark_stale`` for the sweeper closing a record its crashed sweep left ``running``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,8 +41,12 @@ class RunStatus(str, Enum):
     @property
     def trial_state(self) -> str:
         """The name of the Optuna trial state a run in this status stands for."""
-        return {RunStatus.RUNNING: "RUNNING", RunStatus.COMPLETED: "COMPLETE", RunStatus.FAILED: "FAIL",
-                RunStatus.PRUNED: "PRUNED"}[self]
+        return {
+            RunStatus.RUNNING: "RUNNING",
+            RunStatus.COMPLETED: "COMPLETE",
+            RunStatus.FAILED: "FAIL",
+            RunStatus.PRUNED: "PRUNED",
+        }[self]
 
 
 class RecordError(BirsweepError):
@@ -209,14 +214,33 @@ class RunRecord:
     # --- resume ---------------------------------------------------------------------------------------------------
     def restore(self, saved: Dict[str, Any]) -> None:
         """Take over the training history of a checkpoint (accuracies, losses, timings)."""
-        for key in ("acc_matrix", "avg_acc", "forgetting", "bwt", "losses", "tasks_done", "final_task_acc",
-                    "final_avg_acc", "objective"):
+        for key in (
+            "acc_matrix",
+            "avg_acc",
+            "forgetting",
+            "bwt",
+            "losses",
+            "tasks_done",
+            "final_task_acc",
+            "final_avg_acc",
+            "objective",
+        ):
             self.data[key] = saved[key]
         self.data["timings"]["tasks_s"] = list(saved["timings"]["tasks_s"])
         self.data["timings"]["train_s"] = saved["timings"]["train_s"]
         self.data["resumed_from_task"] = saved["tasks_done"]
 
     def history(self) -> Dict[str, Any]:
-        keys = ("acc_matrix", "avg_acc", "forgetting", "bwt", "losses", "tasks_done", "final_task_acc",
-                "final_avg_acc", "objective", "timings")
+        keys = (
+            "acc_matrix",
+            "avg_acc",
+            "forgetting",
+            "bwt",
+            "losses",
+            "tasks_done",
+            "final_task_acc",
+            "final_avg_acc",
+            "objective",
+            "timings",
+        )
         return {k: self.data[k] for k in keys}

@@ -3,6 +3,7 @@
 Callbacks get values and read-only views, never the record itself: what a callback wants recorded it returns, and
 the loop writes it (the trial a run belongs to, or a reason to record a finished run as failed).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,12 +24,16 @@ class TaskEnd:
     seconds: Optional[float]  # training time of the task (None if a restored history lacks it)
 
     @classmethod
-    def of(cls, record: RecordView, task: int) -> "TaskEnd":
+    def of(cls, record: RecordView, task: int) -> TaskEnd:
         """Task ``task``'s end as ``record`` holds it (also for catching up on tasks of a restored history)."""
         tasks_s = record["timings"]["tasks_s"]
-        return cls(task=task, n_tasks=int(record["n_tasks"]), avg_acc=record["avg_acc"][task - 1],
-                   accuracies=tuple(record["acc_matrix"][task - 1][:task]),
-                   seconds=tasks_s[task - 1] if len(tasks_s) >= task else None)
+        return cls(
+            task=task,
+            n_tasks=int(record["n_tasks"]),
+            avg_acc=record["avg_acc"][task - 1],
+            accuracies=tuple(record["acc_matrix"][task - 1][:task]),
+            seconds=tasks_s[task - 1] if len(tasks_s) >= task else None,
+        )
 
 
 class RunCallback:

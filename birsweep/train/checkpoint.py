@@ -4,6 +4,7 @@ A checkpoint holds the model (gate masks included), the optimiser, SI's importan
 record's history. The previous model for replay is rebuilt as a frozen copy of the loaded model, which is
 exactly what it was at the end of that task.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,6 +59,8 @@ def load(run_dir: str, config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     diffs = differences(without_neutral(payload["config"]), without_neutral(config))
     if diffs:
         shown = "; ".join(diffs[:3]) + (" ..." if len(diffs) > 3 else "")
-        raise ResumeError(f"the checkpoint in {run_dir} was made with other settings ({shown}); "
-                          "use resume=false to start over there, or choose another hydra.run.dir")
+        raise ResumeError(
+            f"the checkpoint in {run_dir} was made with other settings ({shown}); "
+            "use resume=false to start over there, or choose another hydra.run.dir"
+        )
     return payload

@@ -1,4 +1,5 @@
 """Accuracy of every task seen so far (spec 1.11 / 9.8)."""
+
 from __future__ import annotations
 
 from typing import List
@@ -9,8 +10,14 @@ from birsweep.models.bir import BIRNet
 
 
 @torch.no_grad()
-def task_accuracies(model: BIRNet, features: torch.Tensor, labels: torch.Tensor, task_indices: List[torch.Tensor],
-                    n_active: int, batch_size: int = 1024) -> List[float]:
+def task_accuracies(
+    model: BIRNet,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    task_indices: List[torch.Tensor],
+    n_active: int,
+    batch_size: int = 1024,
+) -> List[float]:
     """Accuracy on each given task's full test set, argmax over the logits of the first ``n_active`` classes."""
     was_training = model.training
     model.eval()
@@ -18,7 +25,7 @@ def task_accuracies(model: BIRNet, features: torch.Tensor, labels: torch.Tensor,
     for idx in task_indices:
         hits = torch.zeros((), dtype=torch.long, device=features.device)
         for start in range(0, len(idx), batch_size):
-            chunk = idx[start: start + batch_size]
+            chunk = idx[start : start + batch_size]
             pred = model.classify(features[chunk])[:, :n_active].argmax(1)
             hits += (pred == labels[chunk]).sum()
         correct.append(hits)

@@ -1,4 +1,5 @@
 """Loss bookkeeping that stays on the device between log points: one host sync per interval."""
+
 from __future__ import annotations
 
 import math
@@ -35,5 +36,7 @@ def check_finite(values: Dict[str, float], task: int, iteration: int) -> None:
     bad = {k: v for k, v in values.items() if not math.isfinite(v)}
     if bad:
         name, value = next(iter(bad.items()))
-        raise NonFiniteLossError(f"loss '{name}' became {value} in task {task} by iteration {iteration}; "
-                                 "lower trainer.lr or the variant's loss weights")
+        raise NonFiniteLossError(
+            f"loss '{name}' became {value} in task {task} by iteration {iteration}; "
+            "lower trainer.lr or the variant's loss weights"
+        )

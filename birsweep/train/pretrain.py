@@ -4,6 +4,7 @@ The recipe: encoder + fc 1024-2000-2000 (ReLU) + linear classifier, cross-entrop
 with drop_last, CIFAR-10 normalisation, 100 epochs. The weights file is keyed by architecture and recipe, so a
 changed recipe never reuses stale weights.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,18 +55,24 @@ def summary_path(weights_path: str) -> str:
 
 
 @torch.no_grad()
-def _test_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                   to_input: Callable[[torch.Tensor], torch.Tensor], batch: int = 1000) -> float:
+def _test_accuracy(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    to_input: Callable[[torch.Tensor], torch.Tensor],
+    batch: int = 1000,
+) -> float:
     model.eval()
     hits = 0
     for s in range(0, len(x), batch):
-        hits += (model(to_input(x[s: s + batch])).argmax(1) == y[s: s + batch]).sum().item()
+        hits += (model(to_input(x[s : s + batch])).argmax(1) == y[s : s + batch]).sum().item()
     model.train()
     return hits / max(1, len(x))
 
 
-def pretrain_encoder(recipe: DictConfig, data_root: str, download: bool, device: torch.device,
-                     progress: bool = True) -> Dict[str, object]:
+def pretrain_encoder(
+    recipe: DictConfig, data_root: str, download: bool, device: torch.device, progress: bool = True
+) -> Dict[str, object]:
     """Train the classifier on the recipe's dataset; return the encoder state and a summary."""
     torch.manual_seed(recipe.seed)
     arrays = load_source(OmegaConf.create({"name": recipe.dataset, "root": data_root, "download": download}))
@@ -88,7 +95,7 @@ def pretrain_encoder(recipe: DictConfig, data_root: str, download: bool, device:
         for b in range(per_epoch):
             if step == total:
                 break
-            idx = order[b * recipe.batch_size: (b + 1) * recipe.batch_size]
+            idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
             xb = to_input(train_x[idx])
             if recipe.augment:
                 xb = crop_flip(xb)
@@ -103,27 +110,42 @@ def pretrain_encoder(recipe: DictConfig, data_root: str, download: bool, device:
     bar.close()
     acc = _test_accuracy(model, arrays.test_x.to(device), arrays.test_y.to(device), to_input)
     log.info("pre-trained %s on %s: %d steps, test accuracy %.2f%%", ARCH_NAME, recipe.dataset, step, 100 * acc)
-    return {"state": {k: v.cpu() for k, v in model.convE.state_dict().items()},
-            "summary": {"steps": step, "test_accuracy": acc, "seconds": round(time.time() - start, 1),
-                        "recipe": OmegaConf.to_container(recipe, resolve=True)}}
+    return {
+        "state": {k: v.cpu() for k, v in model.convE.state_dict().items()},
+        "summary": {
+            "steps": step,
+            "test_accuracy": acc,
+            "seconds": round(time.time() - start, 1),
+            "recipe": OmegaConf.to_container(recipe, resolve=True),
+        },
+    }
 
 
-def ensure_pretrained(recipe: DictConfig, cache_dir: str, data_root: str, download: bool, device: torch.device,
-                      progress: bool = True, force: bool = False) -> str:
+def ensure_pretrained(
+    recipe: DictConfig,
+    cache_dir: str,
+    data_root: str,
+    download: bool,
+    device: torch.device,
+    progress: bool = True,
+    force: bool = False,
+) -> str:
     """Path to the cached encoder weights for this recipe, pre-training them first if needed."""
     path = cached_weights_path(cache_dir, recipe)
     if os.path.isfile(path) and not force:
         return path
-    log.info("no cached %s weights for this recipe: pre-training on %s (once; cached at %s)",
-             ARCH_NAME, recipe.dataset, path)
+    log.info(
+        "no cached %s weights for this recipe: pre-training on %s (once; cached at %s)", ARCH_NAME, recipe.dataset, path
+    )
     result = pretrain_encoder(recipe, data_root, download, device, progress)
     atomic_write(path, lambda tmp: torch.save({"state": result["state"]}, tmp))
     write_json(summary_path(path), result["summary"])
     return path
 
 
-def encoder_weights(encoder_cfg: DictConfig, cache_dir: str, data_root: str, download: bool, device: torch.device,
-                    progress: bool = True) -> str:
+def encoder_weights(
+    encoder_cfg: DictConfig, cache_dir: str, data_root: str, download: bool, device: torch.device, progress: bool = True
+) -> str:
     """What ``model.encoder.weights`` names, for :func:`birsweep.models.encoder.build_encoder`: ``pretrain``
     becomes the cached pre-trained file (pre-trained first if missing); ``random`` and paths stay as given."""
     weights = str(encoder_cfg.weights)

@@ -1,4 +1,5 @@
 """One continual-learning run: set up data, encoder and model, train task by task, evaluate, checkpoint, record."""
+
 from __future__ import annotations
 
 import logging
@@ -48,19 +49,38 @@ class Run:
         seed_everything(cfg.seed)
         arrays = load_source(cfg.data)
         self.record.set_timing("data_s", round(time.time() - t0, 3))
-        self.stream = ClassIncrementalStream(arrays.train_y, arrays.test_y, arrays.n_classes, cfg.data.n_tasks,
-                                             cfg.seed, cfg.data.natural_order_below_seed)
+        self.stream = ClassIncrementalStream(
+            arrays.train_y,
+            arrays.test_y,
+            arrays.n_classes,
+            cfg.data.n_tasks,
+            cfg.seed,
+            cfg.data.natural_order_below_seed,
+        )
         self.record.set_class_order([self.stream.original_classes(k) for k in range(cfg.data.n_tasks)])
         t1 = time.time()
         encoder = None
         if cfg.model.encoder.type == "conv":
-            weights = encoder_weights(cfg.model.encoder, cfg.paths.cache_dir, cfg.data.root, cfg.data.download,
-                                      self.device, cfg.trainer.progress)
+            weights = encoder_weights(
+                cfg.model.encoder,
+                cfg.paths.cache_dir,
+                cfg.data.root,
+                cfg.data.download,
+                self.device,
+                cfg.trainer.progress,
+            )
             encoder = build_encoder(cfg.model.encoder, weights, self.device, in_channels=arrays.shape[0])
         contrast = cfg.variant.contrastive
-        self.inputs: Inputs = build_inputs(arrays, encoder, cfg.data.normalize, cfg.data.augment, self.device,
-                                           cfg.paths.cache_dir, keep_images=contrast.enabled and contrast.include_current,
-                                           progress=cfg.trainer.progress)
+        self.inputs: Inputs = build_inputs(
+            arrays,
+            encoder,
+            cfg.data.normalize,
+            cfg.data.augment,
+            self.device,
+            cfg.paths.cache_dir,
+            keep_images=contrast.enabled and contrast.include_current,
+            progress=cfg.trainer.progress,
+        )
         self.record.set_timing("features_s", round(time.time() - t1, 3))
         self.image_shape = arrays.shape
         self.train_y = self.stream.train_y.to(self.device)
@@ -71,17 +91,35 @@ class Run:
         # the model's initialisation must not depend on whether the encoder or features came from a cache
         seed_everything(cfg.seed)
         m = cfg.model
-        self.model = BIRNet(self.inputs.dim, arrays.n_classes, m.fc_layers, m.fc_units, m.h_dim, m.z_dim,
-                            m.dg_prop, bce=(m.recon == "bce"), gate_seed=cfg.seed).to(self.device)
+        self.model = BIRNet(
+            self.inputs.dim,
+            arrays.n_classes,
+            m.fc_layers,
+            m.fc_units,
+            m.h_dim,
+            m.z_dim,
+            m.dg_prop,
+            bce=(m.recon == "bce"),
+            gate_seed=cfg.seed,
+        ).to(self.device)
         self.terms = build_terms(cfg.variant, self.model, self.inputs)
         groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         for term in self.terms:
             groups += getattr(term, "param_groups", lambda: [])()
-        self.optimizer = torch.optim.Adam(groups, lr=cfg.trainer.lr, betas=tuple(cfg.trainer.betas), eps=1e-8,
-                                          fused=True)  # fused Adam: same update, far fewer kernels
+        self.optimizer = torch.optim.Adam(
+            groups, lr=cfg.trainer.lr, betas=tuple(cfg.trainer.betas), eps=1e-8, fused=True
+        )  # fused Adam: same update, far fewer kernels
         self.si = SynapticIntelligence(self.model.si_parameters(), m.si_c, m.si_epsilon)
-        self.step = TrainStep(self.model, self.optimizer, self.si, self.inputs.n_pixels, m.distill_temp,
-                              self.terms, cfg.trainer.precision, cfg.trainer.compile)
+        self.step = TrainStep(
+            self.model,
+            self.optimizer,
+            self.si,
+            self.inputs.n_pixels,
+            m.distill_temp,
+            self.terms,
+            cfg.trainer.precision,
+            cfg.trainer.compile,
+        )
         self.previous: Optional[BIRNet] = None
         self.start_task = 0
 
@@ -93,8 +131,10 @@ class Run:
         payload = checkpoint.load(self.run_dir, self.config)
         if payload is None:
             if mode == "true":
-                raise ResumeError(f"resume=true but there is no checkpoint in {self.run_dir}; "
-                                  "give the run's directory with hydra.run.dir=... or use resume=auto")
+                raise ResumeError(
+                    f"resume=true but there is no checkpoint in {self.run_dir}; "
+                    "give the run's directory with hydra.run.dir=... or use resume=auto"
+                )
             return
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
@@ -108,12 +148,19 @@ class Run:
         log.info("resuming %s after task %d of %d", self.run_dir, self.start_task, self.cfg.data.n_tasks)
 
     def save_checkpoint(self, tasks_done: int) -> None:
-        checkpoint.save(self.run_dir, {
-            "tasks_done": tasks_done, "config": self.config, "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "si": self.si.state_dict(),
-            "terms": [term.state_dict() for term in self.terms],
-            "history": self.record.history(), "rng": checkpoint.rng_state(),
-        })
+        checkpoint.save(
+            self.run_dir,
+            {
+                "tasks_done": tasks_done,
+                "config": self.config,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "si": self.si.state_dict(),
+                "terms": [term.state_dict() for term in self.terms],
+                "history": self.record.history(),
+                "rng": checkpoint.rng_state(),
+            },
+        )
 
     # --- training ---------------------------------------------------------------------------------------------------
     def train_task(self, task: int) -> None:
@@ -126,8 +173,13 @@ class Run:
         batches = IndexBatches(self.train_idx[task], cfg.batch_size)
         self.si.begin_task()
         meter = LossMeter()
-        bar = tqdm(range(1, cfg.iters + 1), desc=f"task {task + 1}/{n_tasks}", disable=not cfg.progress,
-                   dynamic_ncols=True, leave=True)
+        bar = tqdm(
+            range(1, cfg.iters + 1),
+            desc=f"task {task + 1}/{n_tasks}",
+            disable=not cfg.progress,
+            dynamic_ncols=True,
+            leave=True,
+        )
         for it in bar:
             idx = next(batches)
             meter.add(self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay, idx))
@@ -148,15 +200,26 @@ class Run:
         for task in range(self.start_task, n_tasks):
             t0 = time.time()
             self.train_task(task)
-            accs = task_accuracies(self.model, self.inputs.test, self.test_y, self.test_idx[: task + 1],
-                                   self.stream.classes_seen(task + 1), self.cfg.trainer.eval_batch)
+            accs = task_accuracies(
+                self.model,
+                self.inputs.test,
+                self.test_y,
+                self.test_idx[: task + 1],
+                self.stream.classes_seen(task + 1),
+                self.cfg.trainer.eval_batch,
+            )
             self.record.add_task(accs, time.time() - t0)
             self.previous = frozen_copy(self.model)
             self.save_checkpoint(task + 1)
             self.record.save()
             end = TaskEnd.of(self.record.view(), task + 1)
-            log.info("after task %d/%d: average accuracy %.2f%% (%s)", task + 1, n_tasks,
-                     100 * end.avg_acc, " ".join(f"{100 * a:.1f}" for a in accs))
+            log.info(
+                "after task %d/%d: average accuracy %.2f%% (%s)",
+                task + 1,
+                n_tasks,
+                100 * end.avg_acc,
+                " ".join(f"{100 * a:.1f}" for a in accs),
+            )
             self.callbacks.on_model(task + 1, self.model, self.image_shape)
             self.callbacks.on_task_end(end)
         return self.record.data["final_avg_acc"]

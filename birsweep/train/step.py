@@ -4,6 +4,7 @@ Current and replayed samples go through the network in one fused pass (the fc la
 dropout, so this is exact); the losses are computed per slice. Nothing here reads a value back to the host
 (kornia's augmentation, used by the contrastive term's image views, checks its masks on the host on a GPU).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,9 +26,17 @@ def slice_forward(out: Forward, sl: slice) -> Forward:
 
 
 class TrainStep:
-    def __init__(self, model: BIRNet, optimizer: torch.optim.Optimizer, si: SynapticIntelligence, n_pixels: int,
-                 distill_temp: float, terms: Optional[List[LossTerm]] = None, precision: str = "32",
-                 compile_forward: bool = False):
+    def __init__(
+        self,
+        model: BIRNet,
+        optimizer: torch.optim.Optimizer,
+        si: SynapticIntelligence,
+        n_pixels: int,
+        distill_temp: float,
+        terms: Optional[List[LossTerm]] = None,
+        precision: str = "32",
+        compile_forward: bool = False,
+    ):
         self.model, self.optimizer, self.si = model, optimizer, si
         self.n_pixels, self.temp = n_pixels, distill_temp
         self.terms = list(terms or [])
@@ -41,8 +50,15 @@ class TrainStep:
             return contextlib.nullcontext()
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, task: int, n_active: int,
-                 replay: Optional[GenerativeReplay], idx: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+    def __call__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        task: int,
+        n_active: int,
+        replay: Optional[GenerativeReplay],
+        idx: Optional[torch.Tensor] = None,
+    ) -> Dict[str, torch.Tensor]:
         """Train on one batch of task ``task`` (1-based); returns detached loss values as device tensors."""
         model, C = self.model, self.model.n_classes
         model.train()
@@ -59,16 +75,18 @@ class TrainStep:
         cur = slice_forward(out_all, slice(0, B))
         logs: Dict[str, torch.Tensor] = {}
         logs["recon"] = L.recon_loss(x, cur.recon, model.bce)
-        logs["variat"] = L.variational_loss(cur.z, cur.mu, cur.logvar, model.prior_mu, model.prior_logvar,
-                                            self.n_pixels, y=y)
+        logs["variat"] = L.variational_loss(
+            cur.z, cur.mu, cur.logvar, model.prior_mu, model.prior_logvar, self.n_pixels, y=y
+        )
         logs["pred"] = L.prediction_loss(cur.logits[:, :n_active], y)
         loss_cur = logs["recon"] + logs["variat"] + logs["pred"]
         total = loss_cur
         if replay is not None:
             rep = slice_forward(out_all, slice(B, None))
             logs["recon_r"] = L.recon_loss(x_r, rep.recon, model.bce)
-            logs["variat_r"] = L.variational_loss(rep.z, rep.mu, rep.logvar, model.prior_mu, model.prior_logvar,
-                                                  self.n_pixels, weights=pi)
+            logs["variat_r"] = L.variational_loss(
+                rep.z, rep.mu, rep.logvar, model.prior_mu, model.prior_logvar, self.n_pixels, weights=pi
+            )
             logs["distil_r"] = L.distillation_loss(rep.logits[:, :n_active], pi, self.temp)
             loss_rep = logs["recon_r"] + logs["variat_r"] + logs["distil_r"]
             outside = torch.zeros((), device=x.device)

@@ -7,6 +7,7 @@ registers the sweeper's typed config (``hydra/sweeper/base_optuna``) before Hydr
 The scan lists every Plugin subclass it finds among a module's names, so the base class is reached through its
 module, not imported by name (it would be listed a second time by ``--info``).
 """
+
 from typing import Any, List
 
 from birsweep.errors import BirsweepError
