@@ -50,7 +50,7 @@ class DataConfig:
 
 @dataclass
 class PretrainConfig:
-    # recipe of the CIFAR-10 pre-training of the conv encoder (spec 6.3 / 9.3)
+    # recipe of the CIFAR-10 pre-training of the conv encoder (docs/method.md, Encoder pre-training)
     dataset: str = "cifar10"
     epochs: int = 100
     batch_size: int = 256

@@ -16,7 +16,7 @@ def n_params(module):
 
 def test_cifar100_sizes_match_upstream():
     model = BIRNet(1024, 100)
-    assert n_params(model) == 12_925_224  # spec 1.3
+    assert n_params(model) == 12_925_224  # as the original (docs/method.md, VAE and classifier)
     assert n_params(model.fcE) == 6_052_000 and n_params(model.classifier) == 200_100
     assert n_params(model.fromZ) + sum(n_params(m) for m in model.fcD) + n_params(model.out) == 202_000 + 6_051_024
     enc = ConvEncoder()
@@ -93,7 +93,7 @@ def test_frozen_encoder_stays_in_eval_mode():
     assert not enc.training and not enc.convLayer1.bn.training
     before = enc.convLayer1.bn.running_mean.clone()
     enc(torch.randn(4, 3, 32, 32))
-    assert torch.equal(before, enc.convLayer1.bn.running_mean)  # fork bug F9 cannot happen
+    assert torch.equal(before, enc.convLayer1.bn.running_mean)  # a train() call cannot move the frozen batch-norm (the fork's could)
 
 
 def test_build_encoder_loads_the_file_it_is_given_and_leaves_pre_training_to_the_caller(tmp_path):

@@ -16,7 +16,7 @@ import torchvision
 from birsweep.data.arrays import ArrayData
 from birsweep.data.download import fetch_or_explain
 
-# per-channel statistics used by upstream BI-R (spec 1.1 and 6.3)
+# per-channel statistics used by upstream BI-R (docs/method.md, Convolutional encoder)
 STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2761)),

@@ -1,4 +1,4 @@
-"""The BI-R loss terms (spec 1.8), each a small pure function of tensors, batch-averaged."""
+"""The BI-R loss terms (docs/method.md, BI-R loss), each a small pure function of tensors, batch-averaged."""
 
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
-"""Supervised contrastive learning on a projection head (spec 2.4, 9.7).
+"""Supervised contrastive learning on a projection head (docs/method.md, Supervised contrastive).
 
 Anchors are two views of every replayed sample and (``include_current``) of every current image:
 - replayed inputs: two stochastic feature-space views (a dropout mask and Gaussian noise), positives by the
   previous model's top-1 pseudo-label, or with ``c_scores`` soft positive weights p_i . p_j where
-  p = softmax(s / T) (the fork used raw logits, F10);
+  p = softmax(s / T) (the fork used raw logits);
 - current images: two kornia views (flip, resized crop, colour jitter, grayscale) through the frozen encoder,
   positives by the true label.
 All views go through the current model's fcE, then dropout (training only), the linear head and L2
 normalisation. The head has its own learning rate (a parameter group); the contrastive gradient reaches fcE at
-the main learning rate, as it effectively did in the fork (F12). ``c_hard`` re-weights negatives towards hard
-ones as Robinson et al. (2021), debiased with tau+ (the fork's version was faulty, F11).
+the main learning rate, as it effectively did in the fork's two-optimiser step. ``c_hard`` re-weights negatives towards hard
+ones as Robinson et al. (2021), debiased with tau+ (the fork's version was faulty; see docs/variants.md).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def hard_negative_loss(
 class ProjectionHead(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, dropout: float) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(dropout)  # a module: off in eval mode (the fork's was always on, F13)
+        self.dropout = nn.Dropout(dropout)  # a module: off in eval mode (the fork's was always on)
         self.linear = nn.Linear(in_dim, out_dim)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Reconstruction-based repulsion and attraction (spec 2.3, 9.6).
+"""Reconstruction-based repulsion and attraction (docs/method.md, Reconstruction repulsion and attraction).
 
 e(a, b) = mean_u 1/2 (a_u - b_u)^2, the per-unit loss of the reconstruction term. h_hat_i is the current model's
 reconstruction of replayed sample i (decoded with its soft gate); references are the replayed inputs of the

@@ -1,4 +1,4 @@
-"""Generative replay (spec 1.7): a frozen copy of the previous model samples old classes and labels them."""
+"""Generative replay (docs/method.md, Generative replay): a frozen copy of the previous model samples old classes and labels them."""
 
 from __future__ import annotations
 

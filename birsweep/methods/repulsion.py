@@ -1,4 +1,4 @@
-"""Distribution repulsion (spec 2.2 version (a), 9.4): L = mean_i 1 / (D(q_i, q_rival(i)) + eps).
+"""Distribution repulsion (docs/method.md, Distribution repulsion): L = mean_i 1 / (D(q_i, q_rival(i)) + eps).
 
 q_i is the current model's posterior of replayed sample i; q_rival(i) that of the random representative of its
 competitor class in the same batch, or with ``average`` the class mean (mean mu, variance sum sigma^2 / n^2).

@@ -1,4 +1,4 @@
-"""The BI-R network (spec 1.3-1.7): one VAE whose encoder carries the classifier, a GMM prior with one mode per
+"""The BI-R network (docs/method.md, Network): one VAE whose encoder carries the classifier, a GMM prior with one mode per
 class, and decoder layers gated per class by fixed random masks (registered buffers, so checkpoints hold them).
 """
 
@@ -111,5 +111,5 @@ class BIRNet(nn.Module):
         return self.output(self.decode(z, gate))
 
     def si_parameters(self) -> List[nn.Parameter]:
-        """The parameters SI collects importance for: fcE and the classifier (spec 1.10, quirk kept)."""
+        """The parameters SI collects importance for: fcE and the classifier (docs/method.md, Synaptic Intelligence: the original's choice, kept)."""
         return list(self.fcE.parameters()) + list(self.classifier.parameters())

@@ -1,4 +1,4 @@
-"""Accuracy of every task seen so far (spec 1.11 / 9.8)."""
+"""Accuracy of every task seen so far (docs/method.md, Evaluation)."""
 
 from __future__ import annotations
 

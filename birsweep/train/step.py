@@ -1,4 +1,4 @@
-"""One optimiser step of BI-R + SI (spec 1.8), with the variant's extra loss terms composed in.
+"""One optimiser step of BI-R + SI (docs/method.md, Total loss), with the variant's extra loss terms composed in.
 
 Current and replayed samples go through the network in one fused pass (the fc layers have no batch-norm or
 dropout, so this is exact); the losses are computed per slice. Nothing here reads a value back to the host
