@@ -16,7 +16,9 @@ from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.errors import ConfigError, DataNotFoundError
 from tests.fakedata import write_cifar10, write_cifar100, write_mnist_like
 
-SPEC_SEED0 = {  # original CIFAR-100 ids per task for seed 0 (the original BI-R code's class order; docs/method.md, Class-incremental split)
+# original CIFAR-100 ids per task for seed 0 (the original BI-R code's class order; docs/method.md, Class-incremental
+# split)
+SPEC_SEED0 = {
     0: [52, 40, 2, 22, 44, 49, 26, 14, 19, 94],
     1: [60, 56, 87, 13, 68, 45, 6, 46, 36, 70],
     2: [76, 92, 16, 58, 17, 80, 0, 35, 54, 71],

@@ -93,7 +93,8 @@ def test_frozen_encoder_stays_in_eval_mode():
     assert not enc.training and not enc.convLayer1.bn.training
     before = enc.convLayer1.bn.running_mean.clone()
     enc(torch.randn(4, 3, 32, 32))
-    assert torch.equal(before, enc.convLayer1.bn.running_mean)  # a train() call cannot move the frozen batch-norm (the fork's could)
+    # a train() call cannot move the frozen batch-norm (the fork's could)
+    assert torch.equal(before, enc.convLayer1.bn.running_mean)
 
 
 def test_build_encoder_loads_the_file_it_is_given_and_leaves_pre_training_to_the_caller(tmp_path):

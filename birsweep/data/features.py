@@ -1,8 +1,9 @@
 """What the training loop consumes: one vector per sample, on the device.
 
 With the frozen conv encoder (BN in eval mode, no augmentation) its output is a fixed function of each image,
-so features are computed once per dataset and encoder and cached on disk (docs/method.md, Convolutional encoder). With ``data.augment`` the
-current images are augmented and encoded per batch instead. Pixel-level models use the flattened pixels.
+so features are computed once per dataset and encoder and cached on disk (docs/method.md, Convolutional
+encoder). With ``data.augment`` the current images are augmented and encoded per batch instead. Pixel-level
+models use the flattened pixels.
 The encoder is any frozen module; its parameters and buffers key the cache, so this layer needs no model code.
 """
 

@@ -1,4 +1,5 @@
-"""Competitor selection for the memory-exaggeration terms (docs/method.md, Competitor selection), vectorised over the batch.
+"""Competitor selection for the memory-exaggeration terms, vectorised over the batch (docs/method.md, Competitor
+selection).
 
 For replayed sample i the previous model ranks the old classes: c0_i (top-1) is its own class, c1_i (top-2)
 its competitor. Classes present in the batch are the distinct c0; each has one random representative (redrawn

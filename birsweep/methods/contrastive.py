@@ -8,8 +8,8 @@ Anchors are two views of every replayed sample and (``include_current``) of ever
   positives by the true label.
 All views go through the current model's fcE, then dropout (training only), the linear head and L2
 normalisation. The head has its own learning rate (a parameter group); the contrastive gradient reaches fcE at
-the main learning rate, as it effectively did in the fork's two-optimiser step. ``c_hard`` re-weights negatives towards hard
-ones as Robinson et al. (2021), debiased with tau+ (the fork's version was faulty; see docs/variants.md).
+the main learning rate, as it effectively did in the fork's two-optimiser step. ``c_hard`` re-weights negatives
+towards hard ones as Robinson et al. (2021), debiased with tau+ (the fork's version was faulty; see docs/variants.md).
 """
 
 from __future__ import annotations

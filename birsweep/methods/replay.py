@@ -1,4 +1,5 @@
-"""Generative replay (docs/method.md, Generative replay): a frozen copy of the previous model samples old classes and labels them."""
+"""Generative replay: a frozen copy of the previous model samples old classes and labels them (docs/method.md,
+Generative replay)."""
 
 from __future__ import annotations
 

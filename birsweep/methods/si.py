@@ -1,4 +1,5 @@
-"""Synaptic Intelligence (Zenke et al. 2017) as BI-R uses it (docs/method.md, Synaptic Intelligence), vectorised with ``torch._foreach_*``.
+"""Synaptic Intelligence (Zenke et al. 2017) as BI-R uses it, vectorised with ``torch._foreach_*`` (docs/method.md,
+Synaptic Intelligence).
 
 Importance is collected only for the parameters given (fcE and the classifier); all other parameters would
 have omega = 0 upstream, so leaving them out is exact. The path integral W uses the gradient of the total

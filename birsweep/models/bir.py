@@ -1,5 +1,6 @@
-"""The BI-R network (docs/method.md, Network): one VAE whose encoder carries the classifier, a GMM prior with one mode per
-class, and decoder layers gated per class by fixed random masks (registered buffers, so checkpoints hold them).
+"""The BI-R network (docs/method.md, Network): one VAE whose encoder carries the classifier, a GMM prior with one
+mode per class, and decoder layers gated per class by fixed random masks (registered buffers, so checkpoints hold
+them).
 """
 
 from __future__ import annotations
@@ -111,5 +112,6 @@ class BIRNet(nn.Module):
         return self.output(self.decode(z, gate))
 
     def si_parameters(self) -> List[nn.Parameter]:
-        """The parameters SI collects importance for: fcE and the classifier (docs/method.md, Synaptic Intelligence: the original's choice, kept)."""
+        """The parameters SI collects importance for: fcE and the classifier, the original's choice, kept
+        (docs/method.md, Synaptic Intelligence)."""
         return list(self.fcE.parameters()) + list(self.classifier.parameters())

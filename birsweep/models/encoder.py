@@ -1,5 +1,6 @@
-"""The C3-5x16-bn convolutional encoder (docs/method.md, Convolutional encoder), loading of its weights (original format included), and the
-frozen encoder a run uses. Pre-training the weights is a training job: see :mod:`birsweep.train.pretrain`."""
+"""The C3-5x16-bn convolutional encoder (docs/method.md, Convolutional encoder), loading of its weights (original
+format included), and the frozen encoder a run uses. Pre-training the weights is a training job: see
+:mod:`birsweep.train.pretrain`."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ class ConvEncoder(nn.Module):
         return self.eval()
 
     def train(self, mode: bool = True) -> ConvEncoder:
-        # once frozen, the encoder stays in eval mode whatever a caller asks (in the fork a train() call let its batch-norm statistics drift)
+        # once frozen, the encoder stays in eval mode whatever a caller asks (in the fork a train() call let its
+        # batch-norm statistics drift)
         frozen = not any(p.requires_grad for p in self.parameters())
         return super().train(False if frozen else mode)
 

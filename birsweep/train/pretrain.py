@@ -1,4 +1,5 @@
-"""Pre-training of the conv encoder on CIFAR-10 (docs/method.md, Encoder pre-training), cached and reused across runs and trials.
+"""Pre-training of the conv encoder on CIFAR-10 (docs/method.md, Encoder pre-training), cached and reused across
+runs and trials.
 
 The recipe: encoder + fc 1024-2000-2000 (ReLU) + linear classifier, cross-entropy, Adam lr 1e-4, batch 256
 with drop_last, CIFAR-10 normalisation, 100 epochs. The weights file is keyed by architecture and recipe, so a
