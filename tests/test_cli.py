@@ -69,7 +69,7 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
 
 
 def test_info_lists_the_sweeper_once(tmp_path):
-    out = launch("--info", "plugins", tmp_path=tmp_path)
+    out = launch("--info", "plugins", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     sweepers = out.stdout.split("Sweeper:")[1].split("Profiling")[0].split()
     assert sweepers.count("OptunaSweeper") == 1 and "BasicSweeper" in sweepers
@@ -77,13 +77,13 @@ def test_info_lists_the_sweeper_once(tmp_path):
 
 def test_a_sweeper_setting_out_of_range_is_one_line_with_exit_code_2(tmp_path):
     out = launch(
-        "-m",
         "hydra/sweeper=optuna",
         "hydra.sweeper.max_failure_rate=2",
         "trainer.lr=interval(0.1, 0.2)",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         "logger=none",
-        tmp_path=tmp_path,
+        cwd=tmp_path,
+        multirun=True,
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [
