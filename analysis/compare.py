@@ -144,8 +144,10 @@ def best_trial(runs: Optional[pd.DataFrame], trials: Optional[pd.DataFrame] = No
     completed run of ``runs`` (a sweep's trials, or any runs); None when nothing completed."""
     if trials is not None:
         frame, value, done = trials, "trial_value", trials["trial_state"] == "COMPLETE"
-    else:
+    elif runs is not None:
         frame, value, done = runs, "final_avg_acc", runs["status"] == RunStatus.COMPLETED.value
+    else:
+        raise ValueError("best_trial needs the runs or the study's trials")
     done = frame[done & frame[value].notna()]
     if done.empty:
         return None

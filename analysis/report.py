@@ -17,7 +17,7 @@ import html
 import os
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, TypedDict
 
 import pandas as pd
 
@@ -227,6 +227,16 @@ def _study_section(rep: Report, storage: str, name: str, runs: pd.DataFrame) -> 
     rep.table(shown)
 
 
+class ReportInfo(TypedDict):
+    """What went into a report: its HTML file, figure files, run count, configuration labels and studies."""
+
+    html: str
+    figures: List[str]
+    runs: int
+    labels: List[str]
+    studies: List[Tuple[str, str]]
+
+
 def build_report(
     paths: Sequence[str],
     out: str = "report.html",
@@ -234,7 +244,7 @@ def build_report(
     by: Optional[Sequence[str]] = None,
     studies: Sequence[Tuple[str, Optional[str]]] = (),
     top: int = 10,
-) -> Dict[str, object]:
+) -> ReportInfo:
     """Write the report; returns what went in (runs, labels, studies, figure files)."""
     paths = [os.fspath(p) for p in paths]
     runs = load_runs(paths)

@@ -102,7 +102,7 @@ def _read(path: str) -> Dict[str, Any]:
     out: Dict[str, Any] = {"path": path, "run": {}, "config": {}, "history": [], "summary": {}, "exit_code": None}
     explicit: Dict[str, Any] = {}
     for payload in _payloads(path):
-        rec = pb.Record()
+        rec = pb.Record()  # type: ignore[attr-defined]  # wandb picks its protobuf module at import: no stub
         rec.ParseFromString(payload)
         kind = rec.WhichOneof("record_type")
         if kind == "run":

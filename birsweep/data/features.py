@@ -52,6 +52,8 @@ class Inputs:
 
     def unit_images(self, idx: torch.Tensor) -> torch.Tensor:
         """Training images as float in [0, 1] (only when images are kept)."""
+        if self.arrays is None or self.images is None:
+            raise RuntimeError("the training images were not kept (they are with data.augment or keep_images)")
         return self.arrays.to_unit(self.images[idx])
 
     @torch.no_grad()

@@ -77,7 +77,7 @@ class IndexBatches:
             )
         self.indices, self.batch_size = indices, batch_size
         self.per_pass = len(indices) // batch_size
-        self._order, self._next = None, self.per_pass
+        self._order, self._next = indices[:0], self.per_pass  # _next at the end: the first call shuffles
 
     def __next__(self) -> torch.Tensor:
         if self._next == self.per_pass:

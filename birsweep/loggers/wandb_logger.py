@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import string
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -38,7 +38,22 @@ log = logging.getLogger(__name__)
 NAME_FIELDS = ("method", "variant", "seed", "trial", "experiment", "data", "study")
 EXIT_CODES = {RunStatus.COMPLETED: 0, RunStatus.PRUNED: 0, RunStatus.FAILED: 1, RunStatus.RUNNING: 1}
 MAX_SAMPLE_CLASSES = 20
-ENV_MODES = {"offline": "offline", "dryrun": "offline", "online": "online", "run": "online", "disabled": "disabled"}
+Mode = Literal["offline", "online", "disabled"]
+MODES: Tuple[Mode, ...] = ("offline", "online", "disabled")
+ENV_MODES: Dict[str, Mode] = {
+    "offline": "offline",
+    "dryrun": "offline",
+    "online": "online",
+    "run": "online",
+    "disabled": "disabled",
+}
+
+
+def _mode(text: str) -> Mode:
+    for mode in MODES:
+        if text == mode:
+            return mode
+    raise ConfigError(f"logger.mode={text!r} is not one of {', '.join(MODES)}")
 
 
 def _study_name(cfg: DictConfig) -> Optional[str]:
@@ -75,7 +90,7 @@ class WandbLogger(RunCallback):
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         lc = cfg.logger
-        self.mode = str(lc.mode)
+        self.mode = _mode(str(lc.mode))
         env_mode = ENV_MODES.get(os.environ.get("WANDB_MODE", "").strip().lower())
         if env_mode and env_mode != self.mode:  # CI, clusters and test harnesses force a mode this way
             log.info("W&B mode %s from WANDB_MODE (logger.mode=%s)", env_mode, self.mode)
@@ -229,8 +244,9 @@ class WandbLogger(RunCallback):
         if not matrix:
             return
         n = record["n_tasks"]
+        columns: List[Union[str, int]] = ["after_task", *(f"task_{k + 1}" for k in range(n))]
         table = wandb.Table(
-            columns=["after_task"] + [f"task_{k + 1}" for k in range(n)],
+            columns=columns,
             data=[[t + 1] + list(row) for t, row in enumerate(matrix)],
         )
         title = f"{self.name}: accuracy after each task ({record['status']})"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch.nn import functional as F
 
@@ -22,7 +24,16 @@ def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> 
     return -0.5 * (logvar + (z - mu) ** 2 * torch.exp(-logvar)).sum(-1)
 
 
-def variational_loss(z, mu, logvar, prior_mu, prior_logvar, n_pixels: int, y=None, weights=None) -> torch.Tensor:
+def variational_loss(
+    z: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    prior_mu: torch.Tensor,
+    prior_logvar: torch.Tensor,
+    n_pixels: int,
+    y: Optional[torch.Tensor] = None,
+    weights: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """Monte-Carlo KL of q(z|x) from the class-conditional prior, divided by the number of input pixels.
 
     With ``y`` (current data) the prior is the mode of the true class. With ``weights`` (replay: pi over the
@@ -32,11 +43,13 @@ def variational_loss(z, mu, logvar, prior_mu, prior_logvar, n_pixels: int, y=Non
     log_q = log_normal_diag(z, mu, logvar)
     if y is not None:
         log_p = log_normal_diag(z, prior_mu[y], prior_logvar[y])
-    else:
+    elif weights is not None:
         k = weights.shape[1]
         a = log_normal_diag(z.unsqueeze(1), prior_mu[:k].unsqueeze(0), prior_logvar[:k].unsqueeze(0))  # B x K
         a_max = a.max(dim=1, keepdim=True).values
         log_p = torch.log(torch.clamp((weights * torch.exp(a - a_max)).sum(1), min=1e-40)) + a_max.squeeze(1)
+    else:
+        raise ValueError("variational_loss needs the labels y (current data) or the weights (replay)")
     return (log_q - log_p).mean() / n_pixels
 
 

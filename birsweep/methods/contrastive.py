@@ -119,8 +119,9 @@ def image_views(channels: int, size: Sequence[int]) -> KA.AugmentationSequential
         if channels == 3
         else [KA.ColorJitter(0.4, 0.4, p=0.8)]
     )
+    height, width = size
     return KA.AugmentationSequential(
-        KA.RandomHorizontalFlip(), KA.RandomResizedCrop(tuple(size), scale=(0.6, 1.0)), *colour
+        KA.RandomHorizontalFlip(), KA.RandomResizedCrop((height, width), scale=(0.6, 1.0)), *colour
     )
 
 

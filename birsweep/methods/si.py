@@ -9,9 +9,15 @@ loss (replay terms and the penalty included), as upstream does. The penalty's gr
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import List, Tuple, TypedDict
 
 import torch
+
+
+class SIState(TypedDict):
+    anchor: List[torch.Tensor]
+    omega: List[torch.Tensor]
+    has_omega: bool
 
 
 class SynapticIntelligence:
@@ -33,7 +39,14 @@ class SynapticIntelligence:
         torch._foreach_zero_(self.W)
         torch._foreach_copy_(self.prev, [p.detach() for p in self.params])
 
-    def _drift(self) -> List[torch.Tensor]:
+    def _grads(self) -> List[torch.Tensor]:
+        """The tracked parameters' gradients; a backward pass through the classifier gives every one of them."""
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if len(grads) != len(self.params):
+            raise RuntimeError("SI: a tracked parameter has no gradient; call it after loss.backward()")
+        return grads
+
+    def _drift(self) -> Tuple[torch.Tensor, ...]:
         """theta - theta_tilde for every tracked parameter."""
         return torch._foreach_sub([p.detach() for p in self.params], self.anchor)
 
@@ -43,14 +56,17 @@ class SynapticIntelligence:
             return
         diff = self._drift()
         torch._foreach_mul_(diff, self.omega)
-        torch._foreach_add_([p.grad for p in self.params], diff, alpha=2.0 * self.c)
+        torch._foreach_add_(self._grads(), diff, alpha=2.0 * self.c)
 
     @torch.no_grad()
     def penalty(self) -> torch.Tensor:
         """sum_i omega_i (theta_i - theta_tilde_i)^2 (unweighted by c), as a device scalar."""
         if not self.has_omega:
             return torch.zeros((), device=self.params[0].device)
-        return sum((o * d * d).sum() for o, d in zip(self.omega, self._drift()))
+        total = torch.zeros((), device=self.params[0].device)  # summed in the same order as sum() from 0
+        for o, d in zip(self.omega, self._drift()):
+            total = total + (o * d * d).sum()
+        return total
 
     @torch.no_grad()
     def after_step(self) -> None:
@@ -59,7 +75,7 @@ class SynapticIntelligence:
             return
         now = [p.detach() for p in self.params]
         delta = torch._foreach_sub(now, self.prev)
-        torch._foreach_mul_(delta, [p.grad for p in self.params])
+        torch._foreach_mul_(delta, self._grads())
         torch._foreach_sub_(self.W, delta)
         torch._foreach_copy_(self.prev, now)
 
@@ -76,11 +92,11 @@ class SynapticIntelligence:
         torch._foreach_copy_(self.anchor, now)
         self.has_omega = True
 
-    def state_dict(self) -> Dict[str, object]:
+    def state_dict(self) -> SIState:
         return {"anchor": self.anchor, "omega": self.omega, "has_omega": self.has_omega}
 
     @torch.no_grad()
-    def load_state_dict(self, state: Dict[str, object]) -> None:
+    def load_state_dict(self, state: SIState) -> None:
         torch._foreach_copy_(self.anchor, state["anchor"])
         torch._foreach_copy_(self.omega, state["omega"])
         self.has_omega = bool(state["has_omega"])

@@ -17,6 +17,8 @@ from torch.nn import functional as F
 class GatedLinear(nn.Module):
     """Linear layer whose pre-activation is multiplied by ``gate @ mask`` (a soft or hard mix of class masks)."""
 
+    mask: torch.Tensor  # a buffer (n_classes x n_out), registered in __init__
+
     def __init__(self, n_in: int, n_out: int, n_classes: int, dg_prop: float, generator: torch.Generator):
         super().__init__()
         self.linear = nn.Linear(n_in, n_out)

@@ -26,7 +26,7 @@ class ConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)
-        return x if self.last else torch.relu(self.bn(x))
+        return x if self.bn is None else torch.relu(self.bn(x))  # the last block has no batch-norm
 
 
 class ConvEncoder(nn.Module):

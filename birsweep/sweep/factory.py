@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, Optional, Tuple, Type, TypeVar
+from typing import Any, Dict, Optional, Tuple
 
 import optuna
 from hydra.utils import get_class, instantiate
@@ -19,7 +19,16 @@ from birsweep.sweep.grammar import SearchSpace, grid_values
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
+
+def plain_dict(node: Any, what: str) -> Dict[str, Any]:
+    """A mapping (DictConfig or dict, interpolations resolved) as a plain dict; ``None`` is ``{}``."""
+    if node is None:
+        return {}
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(node, dict):
+        raise ConfigError(f"the {what} must be a mapping of key: value, got {node!r}")
+    return {str(k): v for k, v in node.items()}
 
 
 def plain_config(config: Any, what: str) -> Optional[Dict[str, Any]]:
@@ -33,14 +42,24 @@ def plain_config(config: Any, what: str) -> Optional[Dict[str, Any]]:
     return {str(k): v for k, v in config.items()}
 
 
-def _build(config: Dict[str, Any], base: Type[T], what: str, **extra: Any) -> T:
+def _build(config: Dict[str, Any], what: str, **extra: Any) -> object:
+    """The object a ``_target_`` config builds; the callers check its type (mypy takes no abstract ``type[T]``)."""
     try:
-        built = instantiate(config, **extra)
+        built: object = instantiate(config, **extra)
     except Exception as err:  # hydra's InstantiationException carries the cause on several lines
         raise ConfigError(f"cannot build the {what} {config['_target_']!r}: {last_line(err)}") from None
-    if not isinstance(built, base):
-        raise ConfigError(f"{config['_target_']!r} is not an optuna {what}")
     return built
+
+
+def _not_optuna(config: Dict[str, Any], what: str) -> ConfigError:
+    return ConfigError(f"{config['_target_']!r} is not an optuna {what}")
+
+
+def _build_sampler(config: Dict[str, Any], **extra: Any) -> optuna.samplers.BaseSampler:
+    sampler = _build(config, "sampler", **extra)
+    if not isinstance(sampler, optuna.samplers.BaseSampler):
+        raise _not_optuna(config, "sampler")
+    return sampler
 
 
 def build_pruner(config: Any) -> optuna.pruners.BasePruner:
@@ -48,7 +67,10 @@ def build_pruner(config: Any) -> optuna.pruners.BasePruner:
     plain = plain_config(config, "pruner")
     if plain is None:
         return optuna.pruners.NopPruner()
-    return _build(plain, optuna.pruners.BasePruner, "pruner")
+    pruner = _build(plain, "pruner")
+    if not isinstance(pruner, optuna.pruners.BasePruner):
+        raise _not_optuna(plain, "pruner")
+    return pruner
 
 
 def build_sampler(config: Any, space: SearchSpace, n_trials: int) -> Tuple[optuna.samplers.BaseSampler, int]:
@@ -67,12 +89,12 @@ def build_sampler(config: Any, space: SearchSpace, n_trials: int) -> Tuple[optun
             " or give the _target_ of an optuna sampler class"
         ) from None
     if not (isinstance(cls, type) and issubclass(cls, optuna.samplers.BaseSampler)):
-        raise ConfigError(f"{target!r} is not an optuna sampler")
+        raise _not_optuna(plain, "sampler")
     if not issubclass(cls, optuna.samplers.GridSampler):
-        return _build(plain, optuna.samplers.BaseSampler, "sampler"), n_trials
+        return _build_sampler(plain), n_trials
     grid = {k: grid_values(k, d) for k, d in space.distributions.items()}
     size = math.prod(len(v) for v in grid.values())
     if size < n_trials:
         log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
     plain.pop("search_space", None)
-    return _build(plain, optuna.samplers.BaseSampler, "sampler", search_space=grid), min(size, n_trials)
+    return _build_sampler(plain, search_space=grid), min(size, n_trials)

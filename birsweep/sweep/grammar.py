@@ -22,6 +22,7 @@ from hydra.core.override_parser.types import ChoiceSweep, Glob, IntervalSweep, O
 from hydra.errors import HydraException
 from optuna.distributions import (
     BaseDistribution,
+    CategoricalChoiceType,
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
@@ -71,10 +72,11 @@ def distribution(override: Override) -> Optional[BaseDistribution]:
     if isinstance(value, ChoiceSweep):
         if log:
             raise ConfigError(f"{key}: tag(log, ...) needs an interval or a range, not choice(...)")
-        choices = [v for v in override.sweep_iterator()]
-        bad = [v for v in choices if not isinstance(v, _CHOICE_TYPES)]
-        if bad:
-            raise ConfigError(f"{key}: choice(...) values must be strings, numbers or booleans, got {bad[0]!r}")
+        choices: List[CategoricalChoiceType] = []
+        for v in override.sweep_iterator():
+            if not isinstance(v, _CHOICE_TYPES):
+                raise ConfigError(f"{key}: choice(...) values must be strings, numbers or booleans, got {v!r}")
+            choices.append(v)
         if len(set(map(repr, choices))) != len(choices):
             raise ConfigError(f"{key}: choice(...) lists a value twice")
         return CategoricalDistribution(choices)
@@ -99,7 +101,11 @@ def _interval_distribution(key: str, value: IntervalSweep, log: bool) -> BaseDis
 
 
 def _range_distribution(key: str, override: Override, value: RangeSweep, log: bool) -> BaseDistribution:
-    values = list(override.sweep_iterator())
+    values: List[int | float] = []
+    for v in override.sweep_iterator():
+        if not isinstance(v, (int, float)):  # Hydra's range yields numbers; say so if that ever changes
+            raise ConfigError(f"{key}: {override.input_line!r} gave a value that is not a number: {v!r}")
+        values.append(v)
     if not values:
         raise ConfigError(f"{key}: {override.input_line!r} has no values (the end is excluded)")
     if value.shuffle:
@@ -109,7 +115,9 @@ def _range_distribution(key: str, override: Override, value: RangeSweep, log: bo
     step = abs(value.step)
     low = min(values)
     n = len(values)
-    if all(isinstance(v, int) for v in values) and isinstance(step, int):
+    ints = [v for v in values if isinstance(v, int)]
+    if len(ints) == n and isinstance(step, int):
+        low = min(ints)
         if log and step != 1:
             raise ConfigError(f"{key}: tag(log, range(...)) needs step 1 (Optuna's log scale has no step)")
         if log and low <= 0:

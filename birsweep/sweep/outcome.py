@@ -33,6 +33,8 @@ def outcome_of(ret: Any) -> Outcome:
         return Outcome(TrialState.FAIL, reason=f"launcher returned {type(ret).__name__}, not a JobReturn")
     value = getattr(ret, "_return_value", None)  # JobReturn.return_value re-raises a job's exception
     if ret.status == JobStatus.COMPLETED:
+        if value is None:
+            return Outcome(TrialState.FAIL, reason="the job returned None, not a number")
         try:
             number = float(value)
         except (TypeError, ValueError):

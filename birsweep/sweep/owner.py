@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 
-def _stat(pid: int) -> list:
+def _stat(pid: int) -> List[str]:
     """Fields 3.. of /proc/PID/stat (Linux; state, ppid, ...), or [] where it is not there."""
     try:
         with open(f"/proc/{pid}/stat") as f:

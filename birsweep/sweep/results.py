@@ -54,7 +54,7 @@ def summary_dict(study: optuna.Study, storage: str, n_trials: int) -> Dict[str, 
         "direction": study.direction.name.lower(),
         "n_trials": n_trials,
         "best_trial": None if best is None else best.number,
-        "best_value": None if best is None else float(best.value),
+        "best_value": None if best is None or best.value is None else float(best.value),
         "best_params": None if best is None else _plain(dict(best.params)),
         "best_run_dir": None if best is None else best.user_attrs.get("run_dir"),
         "counts": counts(trials),
@@ -75,6 +75,11 @@ def _fmt_value(value: Optional[float]) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
 
 
+def _last_value(trial: FrozenTrial) -> Optional[float]:
+    """The value a trial reported last; None if it was pruned before reporting any."""
+    return None if trial.last_step is None else trial.intermediate_values.get(trial.last_step)
+
+
 def render(
     study: optuna.Study, storage: str, n_trials: int, sweep_dir: str, dashboard: Optional[str] = None, top: int = 5
 ) -> str:
@@ -93,21 +98,18 @@ def render(
             f"best: trial {data['best_trial']}  value {data['best_value']:.4f}  "
             f"{format_params(data['best_params'], WIDTH)}"
         )
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    done = [(t.value, t) for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     sign = -1 if data["direction"] == "maximize" else 1
-    done.sort(key=lambda t: sign * t.value)
+    done.sort(key=lambda value_trial: sign * value_trial[0])
     if done:
         lines.append(f"top {min(top, len(done))} complete:")
-        for t in done[:top]:
-            lines.append(f"  #{t.number:<4d} {_fmt_value(t.value)}  {format_params(t.params, WIDTH)}")
+        for value, t in done[:top]:
+            lines.append(f"  #{t.number:<4d} {_fmt_value(value)}  {format_params(t.params, WIDTH)}")
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     if pruned:
         lines.append(
             "pruned: "
-            + ", ".join(
-                f"#{t.number} after task {t.last_step} ({_fmt_value(t.intermediate_values.get(t.last_step))})"
-                for t in pruned[:12]
-            )
+            + ", ".join(f"#{t.number} after task {t.last_step} ({_fmt_value(_last_value(t))})" for t in pruned[:12])
             + (" ..." if len(pruned) > 12 else "")
         )
     failed = [t for t in trials if t.state == TrialState.FAIL]

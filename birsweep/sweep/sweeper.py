@@ -26,6 +26,7 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from birsweep.errors import ConfigError
@@ -34,7 +35,7 @@ from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
 from birsweep.sweep.errors import SweepError
-from birsweep.sweep.factory import build_pruner, build_sampler, plain_config
+from birsweep.sweep.factory import build_pruner, build_sampler, plain_config, plain_dict
 from birsweep.sweep.grammar import SearchSpace, format_value, parse_search_space
 from birsweep.sweep.heartbeat import InFlight
 from birsweep.sweep.labels import format_params
@@ -79,8 +80,7 @@ class OptunaSweeper(Sweeper):
     def _prepare(self, arguments: Sequence[str]) -> None:
         s = self.settings
         check_settings(s)
-        params = OmegaConf.to_container(s.params, resolve=True) if OmegaConf.is_config(s.params) else s.params
-        self.space: SearchSpace = parse_search_space(params or {}, arguments)
+        self.space: SearchSpace = parse_search_space(plain_dict(s.params, "hydra.sweeper.params"), arguments)
         if not self.space.distributions:
             raise ConfigError(
                 "nothing to search: give hydra.sweeper.params (e.g. hparams_search=repulsion) or a "
@@ -99,7 +99,7 @@ class OptunaSweeper(Sweeper):
         for note in self.plan.notes:
             log.warning(note)
         has_trainer = self.config is not None and OmegaConf.select(self.config, "trainer") is not None
-        chosen = OmegaConf.select(self.config, "trainer.threads") if has_trainer else None
+        chosen = OmegaConf.select(self.config, "trainer.threads") if self.config is not None and has_trainer else None
         self.threads_override = threads_override(
             s.job_threads, launcher, has_trainer, user_set_threads(chosen, arguments)
         )
@@ -132,7 +132,7 @@ class OptunaSweeper(Sweeper):
             sampler=self.sampler,
             pruner=self.pruner,
             study_name=str(self.settings.study_name),
-            direction=direction,
+            direction=StudyDirection[direction.upper()],  # check_settings allows maximize | minimize only
             load_if_exists=True,
         )
         if study.direction.name.lower() != direction:

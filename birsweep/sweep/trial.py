@@ -13,11 +13,11 @@ import logging
 from typing import Any, Dict, Optional
 
 import optuna
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from birsweep.errors import BirsweepError, ConfigError, RunPruned
 from birsweep.secrets import mask_url
-from birsweep.sweep.factory import build_pruner
+from birsweep.sweep.factory import build_pruner, plain_dict
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
@@ -54,7 +54,7 @@ class TrialHandle(RunCallback):
     @classmethod
     def from_config(cls, cfg: DictConfig) -> TrialHandle:
         t = cfg.optuna
-        params = OmegaConf.to_container(t.params, resolve=True) if OmegaConf.is_config(t.params) else t.params
+        params = plain_dict(t.params, "optuna.params")
         handle = cls(t.storage, t.study_name, t.trial_number, t.pruner, params, t.owner)
         handle.n_tasks = int(cfg.data.n_tasks)
         return handle

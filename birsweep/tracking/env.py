@@ -40,7 +40,7 @@ def describe_device(device: torch.device) -> str:
 
 
 def environment(device: torch.device) -> Dict[str, object]:
-    versions = {}
+    versions: Dict[str, Optional[str]] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

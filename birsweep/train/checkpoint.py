@@ -24,7 +24,7 @@ def path_in(run_dir: str) -> str:
 
 
 def rng_state() -> Dict[str, Any]:
-    state = {"torch": torch.get_rng_state()}
+    state: Dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from typing import Callable, Dict
+from typing import Any, Callable, Dict, cast
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from birsweep.data.arrays import channel_normaliser
 from birsweep.data.augment import crop_flip
 from birsweep.data.sources import load_source
+from birsweep.errors import ConfigError
 from birsweep.io import atomic_write, write_json
 from birsweep.models.encoder import ARCH_NAME, ConvEncoder
 
@@ -42,7 +43,8 @@ class PretrainClassifier(nn.Module):
 
 
 def recipe_key(recipe: DictConfig) -> str:
-    text = json.dumps({"arch": ARCH_NAME, **OmegaConf.to_container(recipe, resolve=True)}, sort_keys=True)
+    fields = cast(Dict[str, Any], OmegaConf.to_container(recipe, resolve=True))  # a DictConfig gives a dict
+    text = json.dumps({"arch": ARCH_NAME, **fields}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -77,6 +79,8 @@ def pretrain_encoder(
     """Train the classifier on the recipe's dataset; return the encoder state and a summary."""
     torch.manual_seed(recipe.seed)
     arrays = load_source(OmegaConf.create({"name": recipe.dataset, "root": data_root, "download": download}))
+    if arrays.mean is None or arrays.std is None:
+        raise ConfigError(f"pre-training the encoder needs per-channel image statistics; {recipe.dataset} has none")
     train_x, train_y = arrays.train_x.to(device), arrays.train_y.to(device)
     normalise = channel_normaliser(arrays.mean, arrays.std, device)
 

@@ -169,6 +169,8 @@ class Run:
         n_active = self.stream.classes_seen(task + 1)
         replay = None
         if task > 0 and self.cfg.model.replay == "generative":
+            if self.previous is None:  # set at the end of every task and on resume
+                raise RuntimeError(f"task {task + 1}: no copy of the model after the previous task to replay from")
             replay = GenerativeReplay(self.previous, self.stream.classes_seen(task), cfg.batch_replay or cfg.batch_size)
         batches = IndexBatches(self.train_idx[task], cfg.batch_size)
         self.si.begin_task()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import fields
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from torch.nn import functional as F
@@ -41,7 +41,7 @@ class TrainStep:
         self.n_pixels, self.temp = n_pixels, distill_temp
         self.terms = list(terms or [])
         self.bf16 = precision == "bf16"
-        self.forward = model
+        self.forward: Callable[[torch.Tensor, torch.Tensor], Forward] = model  # the model, or its compiled form
         if compile_forward:
             self.forward = torch.compile(model)
 
