@@ -16,20 +16,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import string
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import sys
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from birsweep.errors import ConfigError
+from birsweep.errors import ConfigError, first_line
 from birsweep.models.bir import BIRNet
 from birsweep.naming import method_name
-from birsweep.secrets import mask_secrets
+from birsweep.secrets import mask_secrets, mask_url
 from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
 
@@ -47,6 +49,17 @@ def _study_name(cfg: DictConfig) -> Optional[str]:
 
 def _trial_number(cfg: DictConfig) -> Optional[int]:
     return int(cfg.optuna.trial_number) if cfg.get("optuna") is not None else None
+
+
+@contextlib.contextmanager
+def _masked_argv() -> Iterator[None]:
+    """W&B stores the command line in the run file (uploaded by ``wandb sync``): let it see no password."""
+    saved = sys.argv
+    sys.argv = [saved[0], *(mask_url(a) for a in saved[1:])] if saved else saved
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -91,6 +104,10 @@ class WandbLogger(RunCallback):
         tags = list(lc.tags) + [str(cfg.variant.name), str(cfg.data.name)] + (["sweep"] if study else [])
         self.tags = list(dict.fromkeys(t for t in tags if t))[:64]
         self.iters = int(cfg.trainer.iters)
+        self.init_timeout = float(lc.get("init_timeout", 30))
+        if self.init_timeout <= 0:
+            raise ConfigError(f"logger.init_timeout={self.init_timeout} must be positive (seconds, e.g. 30)")
+        self.silent = bool(lc.get("silent", True))
         self.run: Any = None
         self.broken = False
         self.record: Optional[RecordView] = None
@@ -161,7 +178,7 @@ class WandbLogger(RunCallback):
         status = RunStatus(record["status"])
         files_dir = getattr(run, "dir", None)
         self._safe("finish", run.finish, exit_code=EXIT_CODES[status])
-        quiet = os.environ.get("WANDB_SILENT", "").lower() in ("1", "true", "yes")
+        quiet = self.silent or os.environ.get("WANDB_SILENT", "").lower() in ("1", "true", "yes")
         if self.mode == "offline" and not self.broken and files_dir and quiet:  # else W&B prints it itself
             synced = os.path.dirname(files_dir.rstrip(os.sep))
             print(f"W&B offline run ({status.value}): upload with  wandb sync {synced}")
@@ -175,7 +192,31 @@ class WandbLogger(RunCallback):
         os.makedirs(wandb_parent, exist_ok=True)
         config = mask_secrets(record["config"])
         config["run_dir"] = record["run_dir"]
-        self.run = wandb.init(
+        settings = wandb.Settings(init_timeout=self.init_timeout, silent=self.silent)
+        with _masked_argv():
+            try:
+                self.run = self._wandb_init(config, wandb_parent, settings)
+            except Exception as err:  # noqa: BLE001 - no server (no network, timeout, refused): go on offline
+                if self.mode != "online":
+                    raise
+                log.warning(
+                    "W&B online init failed within logger.init_timeout=%gs (%s: %s): this run is logged offline; "
+                    "upload it later with wandb sync",
+                    self.init_timeout,
+                    type(err).__name__,
+                    mask_url(first_line(err)),
+                )
+                self.mode = "offline"
+                self.run = self._wandb_init(config, wandb_parent, settings)
+        self.run.define_metric("task")
+        for prefix in ("acc/*", "time/*", "samples/*"):
+            self.run.define_metric(prefix, step_metric="task")
+
+    def _wandb_init(self, config: Dict[str, Any], parent: str, settings: Any) -> Any:
+        import wandb
+
+        lc = self.cfg.logger
+        return wandb.init(
             project=lc.project,
             entity=lc.entity,
             group=self.group,
@@ -184,13 +225,11 @@ class WandbLogger(RunCallback):
             tags=self.tags,
             notes=lc.notes,
             config=config,
-            dir=wandb_parent,
+            dir=parent,
             mode=self.mode,
             reinit="finish_previous",
+            settings=settings,
         )
-        self.run.define_metric("task")
-        for prefix in ("acc/*", "time/*", "samples/*"):
-            self.run.define_metric(prefix, step_metric="task")
 
     def _log(self, row: Dict[str, Any], step: int) -> None:
         self.run.log(row, step=step)

@@ -118,7 +118,7 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
     engine_kwargs = None
     lock: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if location.startswith("sqlite:///") and location != "sqlite:///:memory:":
-        db_file = location[len("sqlite:///") :]
+        db_file = location[len("sqlite:///") :].split("?", 1)[0]  # the query is not part of the file name
         os.makedirs(os.path.dirname(db_file) or ".", exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
         lock = _schema_lock(db_file)

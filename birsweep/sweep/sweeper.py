@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from birsweep.errors import ConfigError
-from birsweep.secrets import mask_url
+from birsweep.secrets import check_no_literal_passwords, mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
@@ -89,6 +89,8 @@ class OptunaSweeper(Sweeper):
         # storage: what this process opens, and what jobs receive (an ${oc.env:...} stays unresolved, so a
         # password kept in an environment variable is never written into a job's overrides)
         raw = self._raw_sweeper_value("storage")
+        if isinstance(raw, str):  # a config file's literal password: refused before multirun.yaml is written
+            check_no_literal_passwords([raw], where="hydra.sweeper.storage in the config")
         self.storage_url = normalise(s.storage) if s.storage else default_storage(self.sweep_dir)
         self.job_storage = raw if isinstance(raw, str) and "${oc.env:" in raw else self.storage_url
         self.sampler, self.target = build_sampler(s.sampler, self.space, s.n_trials)
