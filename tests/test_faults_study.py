@@ -181,3 +181,27 @@ def test_wandb_online_without_a_server_goes_on_offline_after_init_timeout(tmp_pa
     assert text.count("W&B online init failed") == 1, text[-3000:]
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*/*.wandb")), "the run was not logged offline"
     assert elapsed < 120, f"{elapsed:.0f} s: init was not bounded (W&B's own stall is about 130 s per run)"
+
+
+@pytest.mark.slow
+def test_a_sweep_console_shows_tagged_trial_lines_and_no_wandb_banners(tmp_path: Path) -> None:
+    out = launch(
+        *SWEEP,
+        *SMALL_WANDB,
+        "variant=repulsion",
+        "variant.rep_f=interval(1,30)",
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+        multirun=True,
+        wandb_dir=tmp_path,
+        env_extra={"WANDB_SILENT": "false"},  # logger.silent (default true) alone keeps W&B quiet
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = (out.stdout + out.stderr).splitlines()
+    assert not [line for line in lines if line.startswith("wandb:")], "\n".join(lines[-40:])
+    for number in (0, 1):
+        assert any(f"[trial {number}] " in line for line in lines), "\n".join(lines[-40:])
+        concluded = [line for line in lines if f"trial {number} COMPLETE" in line or f"trial {number} PRUNED" in line]
+        assert concluded and not any("[trial " in line for line in concluded), concluded

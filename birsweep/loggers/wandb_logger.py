@@ -16,22 +16,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
 import string
-import sys
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from birsweep.errors import ConfigError, first_line
+from birsweep.errors import ConfigError
+from birsweep.loggers.wandb_start import start_run
 from birsweep.models.bir import BIRNet
 from birsweep.naming import method_name
-from birsweep.secrets import mask_secrets, mask_url
+from birsweep.secrets import mask_secrets
 from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
 
@@ -49,17 +48,6 @@ def _study_name(cfg: DictConfig) -> Optional[str]:
 
 def _trial_number(cfg: DictConfig) -> Optional[int]:
     return int(cfg.optuna.trial_number) if cfg.get("optuna") is not None else None
-
-
-@contextlib.contextmanager
-def _masked_argv() -> Iterator[None]:
-    """W&B stores the command line in the run file (uploaded by ``wandb sync``): let it see no password."""
-    saved = sys.argv
-    sys.argv = [saved[0], *(mask_url(a) for a in saved[1:])] if saved else saved
-    try:
-        yield
-    finally:
-        sys.argv = saved
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -185,34 +173,23 @@ class WandbLogger(RunCallback):
 
     # --- pieces -------------------------------------------------------------------------------------------------
     def _init(self, record: RecordView) -> None:
-        import wandb
 
         lc = self.cfg.logger
         wandb_parent = lc.dir or record["run_dir"]
         os.makedirs(wandb_parent, exist_ok=True)
         config = mask_secrets(record["config"])
         config["run_dir"] = record["run_dir"]
-        settings = wandb.Settings(init_timeout=self.init_timeout, silent=self.silent)
-        with _masked_argv():
-            try:
-                self.run = self._wandb_init(config, wandb_parent, settings)
-            except Exception as err:  # noqa: BLE001 - no server (no network, timeout, refused): go on offline
-                if self.mode != "online":
-                    raise
-                log.warning(
-                    "W&B online init failed within logger.init_timeout=%gs (%s: %s): this run is logged offline; "
-                    "upload it later with wandb sync",
-                    self.init_timeout,
-                    type(err).__name__,
-                    mask_url(first_line(err)),
-                )
-                self.mode = "offline"
-                self.run = self._wandb_init(config, wandb_parent, settings)
+        self.run, self.mode = start_run(
+            lambda mode, settings: self._wandb_init(config, wandb_parent, mode, settings),
+            self.mode,
+            self.init_timeout,
+            self.silent,
+        )
         self.run.define_metric("task")
         for prefix in ("acc/*", "time/*", "samples/*"):
             self.run.define_metric(prefix, step_metric="task")
 
-    def _wandb_init(self, config: Dict[str, Any], parent: str, settings: Any) -> Any:
+    def _wandb_init(self, config: Dict[str, Any], parent: str, mode: str, settings: Any) -> Any:
         import wandb
 
         lc = self.cfg.logger
@@ -226,7 +203,7 @@ class WandbLogger(RunCallback):
             notes=lc.notes,
             config=config,
             dir=parent,
-            mode=self.mode,
+            mode=mode,
             reinit="finish_previous",
             settings=settings,
         )
