@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import optuna
 import pytest
 
-from tests.helpers import SMALL_WANDB, SWEEP, TINY, launch, load_study, run_sweep, states
+from tests.helpers import ROOT, SMALL_WANDB, SWEEP, TINY, launch, load_study, run_sweep, states
 
 
 def _open_after(barrier: mp.synchronize.Barrier, url: str) -> None:
@@ -205,3 +207,15 @@ def test_a_sweep_console_shows_tagged_trial_lines_and_no_wandb_banners(tmp_path:
         assert any(f"[trial {number}] " in line for line in lines), "\n".join(lines[-40:])
         concluded = [line for line in lines if f"trial {number} COMPLETE" in line or f"trial {number} PRUNED" in line]
         assert concluded and not any("[trial " in line for line in concluded), concluded
+
+
+# --- joblib launches from several threads -----------------------------------------------------------------------
+def test_joblib_executor_setup_is_serialized_across_threads() -> None:
+    """tests/joblib_race.py widens the window in which joblib sets up a new executor: unguarded, the other threads
+    fail with the AttributeError trials met under load; guarded (as the sweeper's slots mode is), none does."""
+    script = [sys.executable, str(ROOT / "tests" / "joblib_race.py")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    bare = subprocess.run(script, capture_output=True, text=True, timeout=300, env=env)
+    assert bare.returncode == 1 and "_temp_folder_manager" in bare.stdout, bare.stdout + bare.stderr
+    guarded = subprocess.run([*script, "guard"], capture_output=True, text=True, timeout=300, env=env)
+    assert guarded.returncode == 0 and guarded.stdout.strip() == "ok", guarded.stdout + guarded.stderr
