@@ -11,9 +11,9 @@ from joblib import Parallel, delayed
 from joblib.externals.loky import reusable_executor
 
 if len(sys.argv) > 1 and sys.argv[1] == "guard":
-    from birsweep.sweep.joblib_guard import serialize_executor_setup
+    from birsweep.sweep.joblib_guard import guard_joblib_executor
 
-    serialize_executor_setup()
+    guard_joblib_executor()
 
 _loky_get = reusable_executor._ReusablePoolExecutor.__dict__["get_reusable_executor"].__func__
 

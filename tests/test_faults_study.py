@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import optuna
@@ -219,3 +221,52 @@ def test_joblib_executor_setup_is_serialized_across_threads() -> None:
     assert bare.returncode == 1 and "_temp_folder_manager" in bare.stdout, bare.stdout + bare.stderr
     guarded = subprocess.run([*script, "guard"], capture_output=True, text=True, timeout=300, env=env)
     assert guarded.returncode == 0 and guarded.stdout.strip() == "ok", guarded.stdout + guarded.stderr
+
+
+def _processes_with(marker: str) -> list:
+    """Pids of this user's processes whose environment holds ``marker`` (loky workers' command lines do not name
+    the sweep, their environment is inherited from it)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(entry))
+        except OSError:  # gone meanwhile, or another user's
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_joblib_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
+    marker = f"BIRSWEEP_TEST_MARK={uuid.uuid4().hex}"
+    key, value = marker.split("=")
+    proc = run_sweep(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "variant=repulsion",
+        "variant.rep_f=interval(1,30)",
+        "trainer.iters=400",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.n_jobs=2",
+        env_extra={key: value},
+        wait=False,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not list((tmp_path / "sweep").glob("*/results.json")):  # jobs are training in the workers
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "launch.out").read_text()
+            time.sleep(0.5)
+        workers = [pid for pid in _processes_with(marker) if pid != proc.pid]
+        assert workers, "no joblib workers found"
+        os.kill(proc.pid, signal.SIGKILL)  # the sweep only, as the OOM killer or a lost login shell would
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 90  # loky's idle workers waited 300 s before; the watcher polls every 1 s
+        while _processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _processes_with(marker) == [], "workers of the killed sweep still alive"
+    finally:
+        for pid in _processes_with(marker):
+            os.kill(pid, signal.SIGKILL)

@@ -7,19 +7,37 @@ exists (``AttributeError: 'MemmappingExecutor' object has no attribute '_temp_fo
 fails. Loky makes a new executor at the first launch and whenever the old one broke (a worker killed, e.g. by the
 OS under memory pressure), so this comes and goes with load. The whole set-up is made to run one thread at a time;
 the jobs themselves still run side by side in the pool.
+
+Loky's workers outlive a sweep process that was SIGKILLed: idle, they wait up to five minutes for work that never
+comes (a running one trains on). Each worker is started with a watcher that ends it once its parent is gone.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from typing import Any
 
 _LOCK = threading.RLock()
-_MARK = "_birsweep_serialized"
+_MARK = "_birsweep_guarded"
+WATCH_INTERVAL_S = 1.0
 
 
-def serialize_executor_setup() -> None:
-    """Make joblib's executor set-up one thread at a time (idempotent; a no-op without joblib)."""
+def die_with_parent(parent: int) -> None:
+    """Loky worker initializer: a daemon thread ends this worker once ``parent`` (the sweep) is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:  # an orphan is adopted by init or a subreaper: the parent pid changes
+            time.sleep(WATCH_INTERVAL_S)
+        os._exit(1)  # nobody would collect this job's result: the trial is closed by the next sweep
+
+    threading.Thread(target=watch, name="birsweep-parent-watch", daemon=True).start()
+
+
+def guard_joblib_executor() -> None:
+    """Make joblib's executor set-up one thread at a time, its workers dying with this process (idempotent; a
+    no-op without joblib)."""
     try:
         from joblib.executor import MemmappingExecutor  # type: ignore[import-untyped]
     except ImportError:
@@ -28,9 +46,11 @@ def serialize_executor_setup() -> None:
     if getattr(original, _MARK, False):
         return
 
-    def serialized(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    def guarded(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("initializer") is None:  # the same arguments every time: loky keeps reusing the pool
+            kwargs.update(initializer=die_with_parent, initargs=(os.getpid(),))
         with _LOCK:
             return original(cls, *args, **kwargs)
 
-    setattr(serialized, _MARK, True)
-    MemmappingExecutor.get_memmapping_executor = classmethod(serialized)
+    setattr(guarded, _MARK, True)
+    MemmappingExecutor.get_memmapping_executor = classmethod(guarded)

@@ -37,7 +37,7 @@ from birsweep.sweep.errors import SweepError
 from birsweep.sweep.factory import build_pruner, build_sampler, plain_config
 from birsweep.sweep.grammar import SearchSpace, format_value, parse_search_space
 from birsweep.sweep.heartbeat import InFlight
-from birsweep.sweep.joblib_guard import serialize_executor_setup
+from birsweep.sweep.joblib_guard import guard_joblib_executor
 from birsweep.sweep.labels import format_params
 from birsweep.sweep.outcome import Outcome, Tally, outcome_of, tell, trial_id
 from birsweep.sweep.owner import Owner
@@ -99,8 +99,8 @@ class OptunaSweeper(Sweeper):
         self.pruner = build_pruner(self.pruner_dict)
         launcher = LauncherKind.of(self.launcher)
         self.plan = plan(launcher, s.dispatch, s.n_jobs)
-        if "JoblibLauncher" in launcher.names and self.plan.mode == "slots":
-            serialize_executor_setup()  # launches from several threads share joblib's one executor
+        if "JoblibLauncher" in launcher.names:
+            guard_joblib_executor()  # slot threads share joblib's one executor; its workers die with the sweep
         for note in self.plan.notes:
             log.warning(note)
         has_trainer = self.config is not None and OmegaConf.select(self.config, "trainer") is not None
