@@ -28,6 +28,7 @@ def _open_after(barrier: mp.synchronize.Barrier, url: str) -> None:
     open_storage(url)
 
 
+@pytest.mark.slow  # spawns 12 processes that import optuna
 def test_storage_schema_created_once_by_processes_racing(tmp_path: Path) -> None:
     """Processes opening one new SQLite file at the same moment all succeed (the schema is made under a lock)."""
     ctx = mp.get_context("spawn")
