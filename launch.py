@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from birsweep.errors import BirsweepError
 from birsweep.schema import register_configs
+from birsweep.secrets import check_no_literal_passwords
 from birsweep.sweep.errors import PassThroughHydra, SweepError
 
 register_configs()
@@ -36,7 +37,11 @@ def exit_code(err: BirsweepError) -> int:
 
 def cli() -> int:
     try:
+        check_no_literal_passwords(sys.argv[1:])  # before Hydra writes the overrides anywhere
         main()
+    except BirsweepError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return exit_code(err)
     except PassThroughHydra as carried:
         print(f"error: {carried.error}", file=sys.stderr)
         return exit_code(carried.error)

@@ -20,13 +20,14 @@ import logging
 import math
 import os
 import string
-from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
+from birsweep.loggers.wandb_start import Mode, start_run
 from birsweep.models.bir import BIRNet
 from birsweep.naming import method_name
 from birsweep.secrets import mask_secrets
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 NAME_FIELDS = ("method", "variant", "seed", "trial", "experiment", "data", "study")
 EXIT_CODES = {RunStatus.COMPLETED: 0, RunStatus.PRUNED: 0, RunStatus.FAILED: 1, RunStatus.RUNNING: 1}
 MAX_SAMPLE_CLASSES = 20
-Mode = Literal["offline", "online", "disabled"]
 MODES: Tuple[Mode, ...] = ("offline", "online", "disabled")
 ENV_MODES: Dict[str, Mode] = {
     "offline": "offline",
@@ -106,6 +106,10 @@ class WandbLogger(RunCallback):
         tags = list(lc.tags) + [str(cfg.variant.name), str(cfg.data.name)] + (["sweep"] if study else [])
         self.tags = list(dict.fromkeys(t for t in tags if t))[:64]
         self.iters = int(cfg.trainer.iters)
+        self.init_timeout = float(lc.get("init_timeout", 30))
+        if self.init_timeout <= 0:
+            raise ConfigError(f"logger.init_timeout={self.init_timeout} must be positive (seconds, e.g. 30)")
+        self.silent = bool(lc.get("silent", True))
         self.run: Any = None
         self.broken = False
         self.record: Optional[RecordView] = None
@@ -176,21 +180,33 @@ class WandbLogger(RunCallback):
         status = RunStatus(record["status"])
         files_dir = getattr(run, "dir", None)
         self._safe("finish", run.finish, exit_code=EXIT_CODES[status])
-        quiet = os.environ.get("WANDB_SILENT", "").lower() in ("1", "true", "yes")
+        quiet = self.silent or os.environ.get("WANDB_SILENT", "").lower() in ("1", "true", "yes")
         if self.mode == "offline" and not self.broken and files_dir and quiet:  # else W&B prints it itself
             synced = os.path.dirname(files_dir.rstrip(os.sep))
             print(f"W&B offline run ({status.value}): upload with  wandb sync {synced}")
 
     # --- pieces -------------------------------------------------------------------------------------------------
     def _init(self, record: RecordView) -> None:
-        import wandb
-
         lc = self.cfg.logger
         wandb_parent = lc.dir or record["run_dir"]
         os.makedirs(wandb_parent, exist_ok=True)
         config = mask_secrets(record["config"])
         config["run_dir"] = record["run_dir"]
-        self.run = wandb.init(
+        self.run, self.mode = start_run(
+            lambda mode, settings: self._wandb_init(config, wandb_parent, mode, settings),
+            self.mode,
+            self.init_timeout,
+            self.silent,
+        )
+        self.run.define_metric("task")
+        for prefix in ("acc/*", "time/*", "samples/*"):
+            self.run.define_metric(prefix, step_metric="task")
+
+    def _wandb_init(self, config: Dict[str, Any], parent: str, mode: Mode, settings: Any) -> Any:
+        import wandb
+
+        lc = self.cfg.logger
+        return wandb.init(
             project=lc.project,
             entity=lc.entity,
             group=self.group,
@@ -199,13 +215,11 @@ class WandbLogger(RunCallback):
             tags=self.tags,
             notes=lc.notes,
             config=config,
-            dir=wandb_parent,
-            mode=self.mode,
+            dir=parent,
+            mode=mode,
             reinit="finish_previous",
+            settings=settings,
         )
-        self.run.define_metric("task")
-        for prefix in ("acc/*", "time/*", "samples/*"):
-            self.run.define_metric(prefix, step_metric="task")
 
     def _log(self, row: Dict[str, Any], step: int) -> None:
         self.run.log(row, step=step)

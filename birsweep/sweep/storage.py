@@ -15,10 +15,12 @@ Passwords never reach a log, a record or a file written by the sweeper: everythi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Iterator, Literal
 
 from birsweep.errors import ConfigError, first_line
 from birsweep.secrets import mask_url
@@ -91,6 +93,17 @@ def normalise(spec: str) -> str:
     return parse(spec).location
 
 
+@contextlib.contextmanager
+def _schema_lock(db_file: str) -> Iterator[None]:
+    """An exclusive lock on ``<db>.lock`` while Optuna creates (or checks) the schema of an SQLite file."""
+    with open(db_file + ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def open_storage(spec: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``spec`` (see the module's docstring), creating the SQLite or journal file's folder."""
     import optuna
@@ -103,11 +116,15 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
 
         return JournalStorage(JournalFileBackend(location))
     engine_kwargs = None
+    lock: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if location.startswith("sqlite:///") and location != "sqlite:///:memory:":
-        os.makedirs(os.path.dirname(location[len("sqlite:///") :]) or ".", exist_ok=True)
+        db_file = location[len("sqlite:///") :].split("?", 1)[0]  # the query is not part of the file name
+        os.makedirs(os.path.dirname(db_file) or ".", exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+        lock = _schema_lock(db_file)
     try:
-        return optuna.storages.RDBStorage(location, engine_kwargs=engine_kwargs)
+        with lock:  # two sweeps creating one new file would both write the schema's version row
+            return optuna.storages.RDBStorage(location, engine_kwargs=engine_kwargs)
     except ImportError as err:  # e.g. no psycopg (3) for postgresql://
         raise ConfigError(
             f"storage {mask_url(location)!r} needs a database driver that is not installed "

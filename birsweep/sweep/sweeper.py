@@ -30,7 +30,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from birsweep.errors import ConfigError
-from birsweep.secrets import mask_url
+from birsweep.secrets import check_no_literal_passwords, mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
@@ -38,6 +38,7 @@ from birsweep.sweep.errors import SweepError
 from birsweep.sweep.factory import build_pruner, build_sampler, plain_config, plain_dict
 from birsweep.sweep.grammar import SearchSpace, format_value, parse_search_space
 from birsweep.sweep.heartbeat import InFlight
+from birsweep.sweep.joblib_guard import guard_joblib_executor
 from birsweep.sweep.labels import format_params
 from birsweep.sweep.outcome import Outcome, Tally, outcome_of, tell, trial_id
 from birsweep.sweep.owner import Owner
@@ -89,6 +90,8 @@ class OptunaSweeper(Sweeper):
         # storage: what this process opens, and what jobs receive (an ${oc.env:...} stays unresolved, so a
         # password kept in an environment variable is never written into a job's overrides)
         raw = self._raw_sweeper_value("storage")
+        if isinstance(raw, str):  # a config file's literal password: refused before multirun.yaml is written
+            check_no_literal_passwords([raw], where="hydra.sweeper.storage in the config")
         self.storage_url = normalise(s.storage) if s.storage else default_storage(self.sweep_dir)
         self.job_storage = raw if isinstance(raw, str) and "${oc.env:" in raw else self.storage_url
         self.sampler, self.target = build_sampler(s.sampler, self.space, s.n_trials)
@@ -96,6 +99,8 @@ class OptunaSweeper(Sweeper):
         self.pruner = build_pruner(self.pruner_dict)
         launcher = LauncherKind.of(self.launcher)
         self.plan = plan(launcher, s.dispatch, s.n_jobs)
+        if "JoblibLauncher" in launcher.names:
+            guard_joblib_executor()  # slot threads share joblib's one executor; its workers die with the sweep
         for note in self.plan.notes:
             log.warning(note)
         has_trainer = self.config is not None and OmegaConf.select(self.config, "trainer") is not None

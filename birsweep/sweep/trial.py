@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from birsweep.errors import BirsweepError, ConfigError, RunPruned
 from birsweep.secrets import mask_url
 from birsweep.sweep.factory import build_pruner, plain_dict
+from birsweep.sweep.log_tag import tag_logs, untag_logs
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
@@ -57,6 +58,7 @@ class TrialHandle(RunCallback):
         params = plain_dict(t.params, "optuna.params")
         handle = cls(t.storage, t.study_name, t.trial_number, t.pruner, params, t.owner)
         handle.n_tasks = int(cfg.data.n_tasks)
+        tag_logs(handle.number)  # until on_end: the job's lines in the sweep's console carry its trial number
         return handle
 
     # --- the trial in the storage ---------------------------------------------------------------------------------
@@ -128,3 +130,6 @@ class TrialHandle(RunCallback):
                 "(a later sweep closed it)"
             )
         return None
+
+    def on_end(self, record: RecordView) -> None:
+        untag_logs()  # the sweeper's own lines (basic launcher: same process) stay untagged
