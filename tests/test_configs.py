@@ -6,7 +6,7 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from birsweep.config_check import check_config
 from birsweep.errors import ConfigError
-from birsweep.loggers.wandb_logger import run_name
+from birsweep.loggers.wandb_names import run_name
 from birsweep.naming import method_name
 from tests.helpers import ROOT, compose_with_hydra, make_cfg
 

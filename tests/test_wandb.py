@@ -14,7 +14,8 @@ from PIL import Image
 
 from analysis.wandb_offline import find_runs, history_of, read_run
 from birsweep.errors import ConfigError, RunPruned
-from birsweep.loggers.wandb_logger import WandbLogger, run_name
+from birsweep.loggers.wandb_logger import WandbLogger
+from birsweep.loggers.wandb_names import run_name
 from birsweep.models.bir import BIRNet
 from birsweep.schema import TrialConfig
 from birsweep.tracking import record as run_record

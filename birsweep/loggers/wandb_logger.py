@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import string
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -27,70 +26,24 @@ import torch
 from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
-from birsweep.loggers.wandb_start import Mode, start_run
+from birsweep.loggers.wandb_names import ENV_MODES, Mode, parse_mode, run_name, study_name, trial_number
+from birsweep.loggers.wandb_start import start_run
 from birsweep.models.bir import BIRNet
-from birsweep.naming import method_name
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)
 
-NAME_FIELDS = ("method", "variant", "seed", "trial", "experiment", "data", "study")
 EXIT_CODES = {RunStatus.COMPLETED: 0, RunStatus.PRUNED: 0, RunStatus.FAILED: 1, RunStatus.RUNNING: 1}
 MAX_SAMPLE_CLASSES = 20
-MODES: Tuple[Mode, ...] = ("offline", "online", "disabled")
-ENV_MODES: Dict[str, Mode] = {
-    "offline": "offline",
-    "dryrun": "offline",
-    "online": "online",
-    "run": "online",
-    "disabled": "disabled",
-}
-
-
-def _mode(text: str) -> Mode:
-    for mode in MODES:
-        if text == mode:
-            return mode
-    raise ConfigError(f"logger.mode={text!r} is not one of {', '.join(MODES)}")
-
-
-def _study_name(cfg: DictConfig) -> Optional[str]:
-    return str(cfg.optuna.study_name) if cfg.get("optuna") is not None else None
-
-
-def _trial_number(cfg: DictConfig) -> Optional[int]:
-    return int(cfg.optuna.trial_number) if cfg.get("optuna") is not None else None
-
-
-def run_name(cfg: DictConfig) -> str:
-    """The W&B run name from ``logger.name_format``; an unknown field is a config error."""
-    fmt = str(cfg.logger.name_format)
-    fields = [f for _, f, _, _ in string.Formatter().parse(fmt) if f is not None]
-    bad = [f for f in fields if f not in NAME_FIELDS]
-    if bad:
-        raise ConfigError(
-            f"logger.name_format={fmt!r}: unknown field {{{bad[0]}}}; "
-            f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}"
-        )
-    number = _trial_number(cfg)
-    return fmt.format(
-        method=method_name(cfg.model.replay, cfg.model.si_c),
-        variant=cfg.variant.name,
-        seed=cfg.seed,
-        trial="" if number is None else f"-t{number}",
-        experiment=cfg.experiment_name,
-        data=cfg.data.name,
-        study=_study_name(cfg) or "",
-    )
 
 
 class WandbLogger(RunCallback):
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         lc = cfg.logger
-        self.mode = _mode(str(lc.mode))
+        self.mode = parse_mode(str(lc.mode))
         env_mode = ENV_MODES.get(os.environ.get("WANDB_MODE", "").strip().lower())
         if env_mode and env_mode != self.mode:  # CI, clusters and test harnesses force a mode this way
             log.info("W&B mode %s from WANDB_MODE (logger.mode=%s)", env_mode, self.mode)
@@ -100,7 +53,7 @@ class WandbLogger(RunCallback):
             raise ConfigError(
                 f"logger.samples_per_class={lc.samples_per_class} must be at least 1 (or logger.log_samples=false)"
             )
-        study = _study_name(cfg)
+        study = study_name(cfg)
         self.group = lc.group or study or str(cfg.experiment_name)
         self.job_type = lc.job_type or str(cfg.variant.name)
         tags = list(lc.tags) + [str(cfg.variant.name), str(cfg.data.name)] + (["sweep"] if study else [])
@@ -292,8 +245,8 @@ class WandbLogger(RunCallback):
             if not isinstance(value, list):
                 summary[key] = value
         trial = data.get("trial") or {}
-        number = trial.get("number", _trial_number(self.cfg))
-        study = trial.get("study_name", _study_name(self.cfg))
+        number = trial.get("number", trial_number(self.cfg))
+        study = trial.get("study_name", study_name(self.cfg))
         if number is not None:
             summary["trial_number"] = number
             summary["study_name"] = study
