@@ -1,7 +1,8 @@
 """Entry point: ``python launch.py [overrides]`` runs one job; ``python launch.py -m ...`` a sweep.
 
 Errors a user can act on (:class:`birsweep.errors.BirsweepError`) end here as one ``error: ...`` line on stderr:
-exit code 2 for bad input, 1 when a sweep stopped because too many of its trials failed.
+exit code 2 for bad input, 1 when a sweep stopped because too many of its trials failed; a run stopped by a signal
+(SIGTERM, SIGUSR2) exits with 128 + its number after recording itself as interrupted.
 """
 
 import sys
@@ -11,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from birsweep.errors import BirsweepError
+from birsweep.errors import BirsweepError, RunInterrupted
 from birsweep.schema import register_configs
 from birsweep.secrets import check_no_literal_passwords
 from birsweep.sweep.errors import PassThroughHydra, SweepError
@@ -45,6 +46,9 @@ def cli() -> int:
     except PassThroughHydra as carried:
         print(f"error: {carried.error}", file=sys.stderr)
         return exit_code(carried.error)
+    except RunInterrupted as stop:
+        print(f"error: run {stop}; run the same command again to resume from its last finished task", file=sys.stderr)
+        return 128 + stop.signum
     return 0
 
 

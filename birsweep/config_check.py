@@ -6,8 +6,12 @@ read from the term registry and checked here with the same messages.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 import os
+import typing
+from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -64,8 +68,58 @@ def _interval(low, high, low_incl, high_incl) -> str:
     return f"{'[' if low_incl else '('}{low}, {high}{']' if high_incl else ')'}"
 
 
+def _schema_tree(cls: Any) -> Dict[str, Any]:
+    """The keys of a schema dataclass: a nested dict per typed section, None for a leaf (a value, list or Any)."""
+    tree: Dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        options = [a for a in typing.get_args(kind) if a is not type(None)] if typing.get_origin(kind) else [kind]
+        section = next((a for a in options if dataclasses.is_dataclass(a)), None)
+        tree[f.name] = _schema_tree(section) if section is not None else None
+    return tree
+
+
+def _unknown_keys(node: DictConfig, tree: Dict[str, Any], prefix: str = "") -> List[str]:
+    found: List[str] = []
+    for key in node.keys():
+        path = f"{prefix}{key!s}"
+        if key not in tree:
+            found.append(path)
+        elif isinstance(tree[key], dict):
+            child = node._get_node(key)
+            if isinstance(child, DictConfig) and not child._is_none():
+                found += _unknown_keys(child, tree[key], path + ".")
+    return found
+
+
+def _dotted(tree: Dict[str, Any], prefix: str = "") -> List[str]:
+    out: List[str] = []
+    for key, sub in tree.items():
+        out.append(prefix + key)
+        if isinstance(sub, dict):
+            out += _dotted(sub, f"{prefix}{key}.")
+    return out
+
+
+def check_known_keys(cfg: DictConfig) -> None:
+    """A key the schema does not know (added with ``+key=...``, which bypasses Hydra's own check) is a typo."""
+    from birsweep import schema
+
+    tree = _schema_tree(schema.Config)
+    tree["variant"] = _schema_tree(schema.VariantConfig)  # the sections of the loss terms registered now
+    tree["hydra"] = None  # Hydra's own node, when a config carries it
+    unknown = _unknown_keys(cfg, tree)
+    if unknown:
+        key = unknown[0]
+        near: Optional[List[str]] = difflib.get_close_matches(key, _dotted(tree), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]}? " if near else ""
+        raise ConfigError(f"{key} is not a config key: {hint}check its spelling (`--cfg job` lists the keys)")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first bad value and what would be accepted."""
+    check_known_keys(cfg)
     for key, allowed in {**CHOICES, **term_choices()}.items():
         value = OmegaConf.select(cfg, key)
         if str(value).lower() not in allowed:

@@ -35,3 +35,21 @@ def last_line(err: BaseException) -> str:
 
 class RunPruned(BirsweepError):
     """The run was stopped early by its study's pruner (raised by the trial handle, caught by the loop)."""
+
+
+class StorageError(BirsweepError):
+    """A run's files cannot be written: a full disk, or a dir that cannot be created or written."""
+
+
+class RunInterrupted(BaseException):
+    """A stop signal (SIGTERM, SIGUSR2: ``timeout``, SLURM's time limit and preemption) reached a run.
+
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the way swallows it; ``launch.py``
+    exits with 128 + the signal's number, as a shell reports a process a signal ended."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.signame = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signame}")

@@ -79,10 +79,16 @@ def test_mark_stale_fails_a_running_record_and_leaves_finished_ones_alone(tmp_pa
 
 
 def test_the_status_enum_is_the_only_list_of_status_words(tmp_path):
-    assert [s.value for s in RunStatus] == ["running", "completed", "failed", "pruned"]
+    assert [s.value for s in RunStatus] == ["running", "completed", "failed", "pruned", "interrupted"]
     # every other table is keyed by the enum and covers each member
     assert set(STATE_OF_STATUS) == {s.value for s in RunStatus}
-    assert STATE_OF_STATUS == {"running": "RUNNING", "completed": "COMPLETE", "failed": "FAIL", "pruned": "PRUNED"}
+    assert STATE_OF_STATUS == {
+        "running": "RUNNING",
+        "completed": "COMPLETE",
+        "failed": "FAIL",
+        "pruned": "PRUNED",
+        "interrupted": "FAIL",
+    }
     assert set(EXIT_CODES) == set(RunStatus) and EXIT_CODES[RunStatus.PRUNED] == 0
     # the record stores the plain word, which compares equal to the member
     rec = finished(tmp_path, RunStatus.PRUNED, "pruned by the study's pruner")

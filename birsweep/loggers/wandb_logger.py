@@ -35,7 +35,13 @@ from birsweep.train.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)
 
-EXIT_CODES = {RunStatus.COMPLETED: 0, RunStatus.PRUNED: 0, RunStatus.FAILED: 1, RunStatus.RUNNING: 1}
+EXIT_CODES = {
+    RunStatus.COMPLETED: 0,
+    RunStatus.PRUNED: 0,
+    RunStatus.FAILED: 1,
+    RunStatus.RUNNING: 1,
+    RunStatus.INTERRUPTED: 1,
+}
 MAX_SAMPLE_CLASSES = 20
 
 

@@ -71,6 +71,9 @@ def close_stale(study: optuna.Study, t: FrozenTrial, why: str) -> None:
         record is not None and status == RunStatus.FAILED and not str(record.get("error")).startswith("SweepGoneError")
     ):
         outcome = Outcome(TrialState.FAIL, reason=record.get("error") or "failed")
+    elif record is not None and status == RunStatus.INTERRUPTED:  # a stop signal, not the trial's fault: retry
+        outcome = Outcome(TrialState.FAIL, reason=record.get("error") or "interrupted")
+        study._storage.set_trial_user_attr(trial_id(study, t.number), "retryable", True)
     else:  # never finished, or the job stopped because its sweep had died: a casualty of the crash
         outcome = Outcome(TrialState.FAIL, reason=f"left RUNNING: {why}")
         study._storage.set_trial_user_attr(trial_id(study, t.number), "retryable", True)

@@ -18,7 +18,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from birsweep.errors import BirsweepError
+from birsweep.errors import BirsweepError, StorageError
 from birsweep.io import write_json, write_text
 from birsweep.tracking import metrics as M
 
@@ -37,6 +37,7 @@ class RunStatus(str, Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     PRUNED = "pruned"
+    INTERRUPTED = "interrupted"  # a stop signal (SIGTERM, SIGUSR2, SIGINT) ended it; resumable from its checkpoint
 
     @property
     def trial_state(self) -> str:
@@ -46,6 +47,7 @@ class RunStatus(str, Enum):
             RunStatus.COMPLETED: "COMPLETE",
             RunStatus.FAILED: "FAIL",
             RunStatus.PRUNED: "PRUNED",
+            RunStatus.INTERRUPTED: "FAIL",
         }[self]
 
 
@@ -186,11 +188,13 @@ class RunRecord:
     def set_trial(self, trial: TrialInfo) -> None:
         self.data["trial"] = asdict(trial)
 
-    def finish(self, status: RunStatus, error: Optional[str] = None) -> None:
+    def finish(self, status: RunStatus, error: Optional[str] = None, save: bool = True) -> None:
+        """Close the record; ``save=False`` for a run that ended before its record was first written."""
         self.data["status"] = RunStatus(status).value
         self.data["error"] = error
         self.data["finished_at"] = _now()
-        self.save()
+        if save:
+            self.save()
 
     # --- files ----------------------------------------------------------------------------------------------------
     @property
@@ -198,8 +202,14 @@ class RunRecord:
         return os.path.join(self.run_dir, RESULTS)
 
     def save(self) -> None:
-        write_json(self.path, self.data)
-        write_text(os.path.join(self.run_dir, METRICS), self.metrics_csv())
+        try:
+            write_json(self.path, self.data)
+            write_text(os.path.join(self.run_dir, METRICS), self.metrics_csv())
+        except OSError as err:
+            raise StorageError(
+                f"cannot write the run record in {self.run_dir}: {err.strerror or err}; free space there or choose "
+                "another hydra.run.dir"
+            ) from err
 
     def metrics_csv(self) -> str:
         """One row per finished task: average accuracy, per-task accuracies and time."""

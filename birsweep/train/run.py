@@ -14,7 +14,8 @@ from birsweep.data.features import Inputs, build_inputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device, seed_everything
-from birsweep.errors import ResumeError, RunPruned
+from birsweep.errors import ResumeError, RunInterrupted, RunPruned, StorageError
+from birsweep.io import remove_stale_tmp
 from birsweep.methods.replay import GenerativeReplay, frozen_copy
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.variants import build_terms
@@ -22,12 +23,13 @@ from birsweep.models.bir import BIRNet
 from birsweep.models.encoder import build_encoder
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
-from birsweep.tracking.record import RunRecord, RunStatus
+from birsweep.tracking.record import METRICS, RESULTS, RunRecord, RunStatus
 from birsweep.train import checkpoint
 from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.pretrain import encoder_weights
+from birsweep.train.signals import raise_on_stop_signals
 from birsweep.train.step import TrainStep
 
 log = logging.getLogger(__name__)
@@ -228,33 +230,56 @@ class Run:
 
 
 def train(cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()) -> float:
-    """Train (or resume) the run in ``run_dir`` and return its objective, the final average accuracy."""
+    """Train (or resume) the run in ``run_dir`` and return its objective, the final average accuracy.
+
+    The record is first written once set-up and resume have passed their checks: a bad setting or a bad
+    checkpoint stops the run with the previous record (and metrics.csv) left as they were.
+    """
+    started = time.time()
     run = Run(cfg, run_dir, callbacks)
     record = run.record
-    record.save()
-    started = time.time()
-    try:
-        run.setup()
-        run.restore()
-        trial = run.callbacks.on_start(record.view())
-        if trial is not None:
-            record.set_trial(trial)
+    written = False
+    with raise_on_stop_signals():
+        try:
+            run.setup()
+            run.restore()
+            for path in remove_stale_tmp(run_dir, (checkpoint.CHECKPOINT, RESULTS, METRICS), started):
+                log.info("removed %s, left by a write that was cut short", path)
             record.save()
-        objective = run.fit()
-        record.set_timing("total_s", round(time.time() - started, 3))
-        iters = cfg.trainer.iters * cfg.data.n_tasks
-        record.set_timing("it_per_s", round(iters / max(record.data["timings"]["train_s"], 1e-9), 2))
-        record.finish(RunStatus.COMPLETED)
-        return objective
-    except RunPruned:
-        record.finish(RunStatus.PRUNED, "pruned by the study's pruner")
-        raise
-    except BaseException as err:  # KeyboardInterrupt and SystemExit too: the record must say what happened
-        reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
-        record.finish(RunStatus.FAILED, reason)
-        raise
-    finally:
-        veto = run.callbacks.on_finish(record.status)
-        if veto is not None:
-            record.finish(RunStatus.FAILED, veto)
-        run.callbacks.on_end(record.view())
+            written = True
+            trial = run.callbacks.on_start(record.view())
+            if trial is not None:
+                record.set_trial(trial)
+                record.save()
+            objective = run.fit()
+            record.set_timing("total_s", round(time.time() - started, 3))
+            iters = cfg.trainer.iters * cfg.data.n_tasks
+            record.set_timing("it_per_s", round(iters / max(record.data["timings"]["train_s"], 1e-9), 2))
+            record.finish(RunStatus.COMPLETED)
+            return objective
+        except RunPruned:
+            _close(record, RunStatus.PRUNED, "pruned by the study's pruner", written)
+            raise
+        except RunInterrupted as err:
+            _close(record, RunStatus.INTERRUPTED, str(err), written)
+            raise
+        except KeyboardInterrupt:
+            _close(record, RunStatus.INTERRUPTED, "interrupted by SIGINT", written)
+            raise
+        except BaseException as err:  # SystemExit too: the record must say what happened
+            _close(record, RunStatus.FAILED, f"{type(err).__name__}: {err}", written)
+            raise
+        finally:
+            veto = run.callbacks.on_finish(record.status)
+            if veto is not None:
+                _close(record, RunStatus.FAILED, veto, written)
+            run.callbacks.on_end(record.view())
+
+
+def _close(record: RunRecord, status: RunStatus, reason: str, written: bool) -> None:
+    """Finish the record as ``status``; a record that was never written stays unwritten (the previous one, if
+    any, stays), and one that cannot be written any more (full disk) is left as it last was, with a warning."""
+    try:
+        record.finish(status, reason, save=written)
+    except StorageError as err:
+        log.warning("the record could not be closed as %s (%s): %s", status.value, reason, err)
