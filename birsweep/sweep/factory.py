@@ -70,6 +70,11 @@ def build_sampler(config: Any, space: SearchSpace, n_trials: int) -> Tuple[optun
         raise ConfigError(f"{target!r} is not an optuna sampler")
     if not issubclass(cls, optuna.samplers.GridSampler):
         return _build(plain, optuna.samplers.BaseSampler, "sampler"), n_trials
+    if space.conditional:
+        raise ConfigError(
+            f"the grid sampler cannot skip parameters: {', '.join(space.conditional)} has a when(...) condition; "
+            "drop the condition or use another sampler"
+        )
     grid = {k: grid_values(k, d) for k, d in space.distributions.items()}
     size = math.prod(len(v) for v in grid.values())
     if size < n_trials:

@@ -31,12 +31,14 @@ from optuna.trial import TrialState
 from birsweep.errors import ConfigError
 from birsweep.secrets import mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
+from birsweep.sweep.ask import ask
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
 from birsweep.sweep.errors import SweepError
 from birsweep.sweep.factory import build_pruner, build_sampler, plain_config
 from birsweep.sweep.grammar import SearchSpace, format_value, parse_search_space
 from birsweep.sweep.heartbeat import InFlight
+from birsweep.sweep.identity import check_identity, fixed_settings
 from birsweep.sweep.labels import format_params
 from birsweep.sweep.outcome import Outcome, Tally, outcome_of, tell, trial_id
 from birsweep.sweep.owner import Owner
@@ -105,6 +107,10 @@ class OptunaSweeper(Sweeper):
         )
         self.inflight = InFlight(float(s.heartbeat_interval))
         self.study = self._open_study()
+        if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
+            preset = {str(k): v for k, v in params.items()} if isinstance(params, dict) else {}
+            fixed = fixed_settings(self.config, self.space.searched, parse_search_space(preset).fixed)
+            check_identity(self.study, fixed, mask_url(self.storage_url))
         os.makedirs(self.sweep_dir, exist_ok=True)
         OmegaConf.save(self.config, os.path.join(self.sweep_dir, "multirun.yaml"))
         log.info(
@@ -120,6 +126,8 @@ class OptunaSweeper(Sweeper):
         )
         for key, dist in self.space.distributions.items():
             log.info("  %s: %s", key, dist)
+        for key, dist in self.space.conditional.items():
+            log.info("  %s: %s when %s", key, dist, self.space.conditions[key])
 
     def _raw_sweeper_value(self, key: str) -> Any:
         node = OmegaConf.to_container(self.config.hydra.sweeper, resolve=False) if self.config is not None else {}
@@ -150,10 +158,9 @@ class OptunaSweeper(Sweeper):
         return max(0, self.target - len(trials))
 
     def _ask(self) -> Tuple[optuna.Trial, List[str]]:
-        trial = self.study.ask(fixed_distributions=self.space.distributions)
+        trial, params = ask(self.study, self.space)
         trial.set_user_attr("owner", self.owner.encode())
         trial.set_user_attr("heartbeat", time.time())
-        params = {k: trial.params[k] for k in self.space.distributions}
         overrides = self.space.overrides(params)
         if self.threads_override:
             overrides.append(self.threads_override)
