@@ -34,8 +34,9 @@ from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.ask import ask
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
+from birsweep.sweep.distinct import distinct
 from birsweep.sweep.errors import SweepError
-from birsweep.sweep.factory import build_pruner, build_sampler, plain_config
+from birsweep.sweep.factory import build_pruner, build_sampler, plain_config, sampler_maker
 from birsweep.sweep.grammar import SearchSpace, format_value, parse_search_space
 from birsweep.sweep.heartbeat import InFlight
 from birsweep.sweep.identity import check_identity, fixed_settings
@@ -93,7 +94,9 @@ class OptunaSweeper(Sweeper):
         raw = self._raw_sweeper_value("storage")
         self.storage_url = normalise(s.storage) if s.storage else default_storage(self.sweep_dir)
         self.job_storage = raw if isinstance(raw, str) and "${oc.env:" in raw else self.storage_url
-        self.sampler, self.target = build_sampler(s.sampler, self.space, s.n_trials)
+        _, self.target = build_sampler(s.sampler, self.space, s.n_trials)
+        make, seed = sampler_maker(s.sampler, self.space, s.n_trials)
+        self.sampler = distinct(make, seed, self.space)  # no parameter set twice (birsweep/sweep/distinct.py)
         self.pruner_dict = plain_config(s.pruner, "pruner")
         self.pruner = build_pruner(self.pruner_dict)
         launcher = LauncherKind.of(self.launcher)
@@ -121,7 +124,7 @@ class OptunaSweeper(Sweeper):
             self.target,
             self.plan.slots,
             self.plan.mode,
-            type(self.sampler).__name__,
+            type(getattr(self.sampler, "base", self.sampler)).__name__,
             type(self.pruner).__name__,
         )
         for key, dist in self.space.distributions.items():
