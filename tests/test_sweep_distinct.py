@@ -12,6 +12,7 @@ import optuna
 from birsweep.sweep.ask import ask
 from birsweep.sweep.distinct import DistinctSampler, trial_seed
 from birsweep.sweep.grammar import parse_search_space
+from birsweep.sweep.storage import open_storage
 from tests.helpers import load_study, run_sweep, states
 
 SMALL = {"a": "choice(x, y)", "b": "choice(1, 2, 3)"}  # 6 parameter sets
@@ -104,6 +105,8 @@ def test_a_killed_and_rerun_study_holds_no_set_twice(tmp_path):
 
 def test_two_sweeps_started_together_on_one_storage_hold_no_set_twice(tmp_path):
     storage = f"sqlite:///{tmp_path}/study.db"
+    # the storage exists first: two processes creating one SQLite file's tables at once is a storage matter
+    optuna.create_study(study_name="pair", storage=open_storage(storage), direction="maximize")
     procs = []
     for side in ("a", "b"):
         (tmp_path / side).mkdir()
@@ -119,7 +122,7 @@ def test_two_sweeps_started_together_on_one_storage_hold_no_set_twice(tmp_path):
             )
         )
     for p in procs:
-        assert p.wait(timeout=900) == 0, (tmp_path / "a" / "launch.out").read_text()[-3000:]
+        assert p.wait(timeout=900) == 0, [(tmp_path / s / "launch.out").read_text()[-2000:] for s in "ab"]
     assert len(load_study(storage, "pair").trials) >= 6
     _assert_distinct(storage, "pair")
 
