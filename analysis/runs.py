@@ -46,6 +46,7 @@ OUTCOME = [
     "git_commit",
 ]
 TRIAL = ["study_name", "trial_number", "trial_state"]
+ALWAYS = ("val_final_avg_acc", "objective_split")  # null for runs without a split and for older records
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
 
 
@@ -167,8 +168,8 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
         }
     )
     for key in OUTCOME:
-        if key in data:
-            row[key] = data[key]
+        if key in data or key in ALWAYS:
+            row[key] = data.get(key)
     timings = data.get("timings") or {}
     for key in ("train_s", "total_s", "it_per_s"):
         row[key] = timings.get(key)

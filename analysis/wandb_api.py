@@ -87,7 +87,10 @@ def _frames(items: List[Dict[str, Any]], tasks: bool) -> pd.DataFrame:
         else:
             rows.append({**run_row(data), **extra})
     if tasks:
-        return _frame(rows, IDENTITY + ["status", "final_avg_acc"] + TRIAL + ["task", "reached", "avg_acc"])
+        df = _frame(rows, IDENTITY + ["status", "final_avg_acc"] + TRIAL + ["task", "reached", "avg_acc"])
+        if "val_avg_acc" in df.columns:  # numbers or NaN, as load_tasks gives it
+            df["val_avg_acc"] = pd.to_numeric(df["val_avg_acc"], errors="coerce").astype(float)
+        return df
     return _frame(rows, IDENTITY + OUTCOME + TRIAL)
 
 
