@@ -4,8 +4,10 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
 
 * identity: ``run_dir``, ``sweep_dir`` (the multirun dir, else null), ``job`` (Hydra job number), ``experiment``,
   ``variant``, ``seed``, ``data``, ``overrides`` (the job's command-line overrides, when Hydra kept them)
-* outcome: ``status``, ``error``, ``tasks_done``, ``n_tasks``, ``final_avg_acc``, ``forgetting``, ``bwt``,
-  ``objective``, ``train_s``, ``total_s``, ``it_per_s``, ``started_at``, ``finished_at``, ``git_commit``
+* outcome: ``status``, ``error``, ``tasks_done``, ``n_tasks``, ``final_avg_acc`` (test), ``val_final_avg_acc``
+  (validation split, null without one), ``forgetting``, ``bwt``, ``objective`` and ``objective_split`` (``val`` or
+  ``test``: which of the two the objective is), ``train_s``, ``total_s``, ``it_per_s``, ``started_at``,
+  ``finished_at``, ``git_commit``
 * trial (in an Optuna sweep, else null): ``study_name``, ``trial_number``, ``trial_state``, ``params.<name>``
   (one column per searched parameter, named by its override key)
 * the resolved config, flattened with dotted names (``variant.repulsion.lamda_rep``, ``trainer.iters``, ...;
@@ -31,9 +33,11 @@ OUTCOME = [
     "tasks_done",
     "n_tasks",
     "final_avg_acc",
+    "val_final_avg_acc",
     "forgetting",
     "bwt",
     "objective",
+    "objective_split",
     "train_s",
     "total_s",
     "it_per_s",
@@ -42,6 +46,7 @@ OUTCOME = [
     "git_commit",
 ]
 TRIAL = ["study_name", "trial_number", "trial_state"]
+ALWAYS = ("val_final_avg_acc", "objective_split")  # null for runs without a split and for older records
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
 
 
@@ -163,8 +168,8 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
         }
     )
     for key in OUTCOME:
-        if key in data:
-            row[key] = data[key]
+        if key in data or key in ALWAYS:
+            row[key] = data.get(key)
     timings = data.get("timings") or {}
     for key in ("train_s", "total_s", "it_per_s"):
         row[key] = timings.get(key)
@@ -204,6 +209,7 @@ def task_rows(data: Dict[str, Any], base: Optional[Dict[str, Any]] = None) -> Li
     base = base if base is not None else _task_base(run_row(data))
     n = int(data.get("n_tasks") or len(data.get("acc_matrix") or []))
     matrix, avg = data.get("acc_matrix") or [], data.get("avg_acc") or []
+    val_avg = data.get("val_avg_acc") or []
     tasks_s = (data.get("timings") or {}).get("tasks_s") or []
     rows = []
     for t in range(n):
@@ -214,6 +220,7 @@ def task_rows(data: Dict[str, Any], base: Optional[Dict[str, Any]] = None) -> Li
                 "task": t + 1,
                 "reached": reached,
                 "avg_acc": avg[t] if reached else None,
+                "val_avg_acc": val_avg[t] if t < len(val_avg) else None,
                 "task_s": tasks_s[t] if t < len(tasks_s) else None,
             }
         )
@@ -231,16 +238,16 @@ def _task_base(row: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def load_tasks(path: Paths) -> pd.DataFrame:
-    """Long format: one row per run x task (``task`` 1..n_tasks, ``reached``, ``avg_acc``, ``acc_task_<k>``,
-    ``task_s``) with the run's identity, status and trial columns. Tasks a pruned or failed run did not reach
-    are kept with NaN accuracies, so every run has n_tasks rows."""
+    """Long format: one row per run x task (``task`` 1..n_tasks, ``reached``, ``avg_acc``, ``val_avg_acc``,
+    ``acc_task_<k>``, ``task_s``) with the run's identity, status and trial columns. Tasks a pruned or failed run
+    did not reach are kept with NaN accuracies, so every run has n_tasks rows."""
     rows: List[Dict[str, Any]] = []
     for data in iter_records(path):
         rows += task_rows(data)
     df = _frame(rows, IDENTITY + ["status", "final_avg_acc"] + TRIAL + ["task", "reached", "avg_acc"])
     if "task" in df.columns:
         df["task"] = df["task"].astype("Int64")
-        for col in [c for c in df.columns if c.startswith("acc_task_")] + ["avg_acc", "task_s"]:
+        for col in [c for c in df.columns if c.startswith("acc_task_")] + ["avg_acc", "val_avg_acc", "task_s"]:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df
 

@@ -24,9 +24,11 @@ SUMMARY_KEYS = (
     "tasks_done",
     "n_tasks",
     "final_avg_acc",
+    "val_final_avg_acc",
     "forgetting",
     "bwt",
     "objective",
+    "objective_split",
     "started_at",
     "finished_at",
 )
@@ -58,13 +60,16 @@ def record_from_wandb(
                 per_task[int(row["task"])] = row
         n = int(data.get("n_tasks") or max(per_task, default=0))
         data["n_tasks"] = n
-        data["acc_matrix"], data["avg_acc"], tasks_s = [], [], []
+        data["acc_matrix"], data["avg_acc"], tasks_s, val_avg = [], [], [], []
         for t in sorted(per_task):
             row = per_task[t]
             data["acc_matrix"].append([row.get(f"acc/task_{k + 1}") if k < t else None for k in range(n)])
             data["avg_acc"].append(row["acc/avg"])
             tasks_s.append(row.get("time/task_s"))
+            val_avg.append(row.get("val/acc_avg"))
         data["timings"]["tasks_s"] = tasks_s
+        if any(v is not None for v in val_avg):
+            data["val_avg_acc"] = val_avg
     return data
 
 
@@ -82,7 +87,10 @@ def _frames(items: List[Dict[str, Any]], tasks: bool) -> pd.DataFrame:
         else:
             rows.append({**run_row(data), **extra})
     if tasks:
-        return _frame(rows, IDENTITY + ["status", "final_avg_acc"] + TRIAL + ["task", "reached", "avg_acc"])
+        df = _frame(rows, IDENTITY + ["status", "final_avg_acc"] + TRIAL + ["task", "reached", "avg_acc"])
+        if "val_avg_acc" in df.columns:  # numbers or NaN, as load_tasks gives it
+            df["val_avg_acc"] = pd.to_numeric(df["val_avg_acc"], errors="coerce").astype(float)
+        return df
     return _frame(rows, IDENTITY + OUTCOME + TRIAL)
 
 

@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from birsweep.config_check import check_config
+from birsweep.tracking.record import load as load_record
 from birsweep.tracking.record import record_path
 from birsweep.train.callbacks import RunCallback
 
@@ -49,7 +50,14 @@ def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List
 
     callbacks = job_callbacks(cfg) if callbacks is None else callbacks
     objective = train(cfg, run_dir, callbacks)
-    print(f"final average accuracy: {100 * objective:.2f}%  (record: {record_path(run_dir)})")
+    if float(cfg.data.val_fraction) > 0:  # the objective is the validation accuracy; the test one is in the record
+        test = load_record(run_dir)["final_avg_acc"]
+        print(
+            f"final average accuracy: {100 * test:.2f}% test, {100 * objective:.2f}% validation (the objective)"
+            f"  (record: {record_path(run_dir)})"
+        )
+    else:
+        print(f"final average accuracy: {100 * objective:.2f}%  (record: {record_path(run_dir)})")
     return objective
 
 

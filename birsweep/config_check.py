@@ -34,6 +34,7 @@ CHOICES = {
 RANGES = {
     "data.n_tasks": (1, math.inf, True, False),
     "data.natural_order_below_seed": (0, math.inf, True, False),
+    "data.val_fraction": (0.0, 1.0, True, False),
     "model.fc_layers": (2, math.inf, True, False),
     "model.fc_units": (1, math.inf, True, False),
     "model.h_dim": (1, math.inf, True, False),

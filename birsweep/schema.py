@@ -45,6 +45,8 @@ class DataConfig:
     natural_order_below_seed: int = 0  # seeds below this keep the natural class order (upstream splitMNIST: 10)
     normalize: bool = True  # CIFAR per-channel normalisation with the dataset's statistics
     augment: bool = False  # upstream random crop (pad 4, symmetric) + horizontal flip of current images
+    # share of each class's training samples held out for validation; > 0: sweeps tune on it (docs/sweeps.md)
+    val_fraction: float = 0.0
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 

@@ -19,11 +19,16 @@ def test_load_runs_has_one_row_per_trial_with_its_parameters(optuna_sweep):
     assert sorted(runs["trial_number"]) == [0, 1, 2, 3]
     assert (runs["study_name"] == "rep-test").all() and (runs["variant"] == "repulsion").all()
     assert {"variant", "seed", "final_avg_acc", "status", "trial_number", "trial_state"} <= set(runs.columns)
-    assert sorted(c for c in runs.columns if c.startswith("params.")) == [f"params.{p}" for p in SEARCHED]
+    params = sorted(c for c in runs.columns if c.startswith("params."))
+    assert set(params) - {"params.variant.rep_f"} == {f"params.{p}" for p in SEARCHED} - {"params.variant.rep_f"}
     for _, row in runs.iterrows():
         rec = record.load(row["run_dir"])
         assert row["status"] == rec["status"] and row["final_avg_acc"] == rec["final_avg_acc"]
+        assert row["val_final_avg_acc"] == rec["val_final_avg_acc"] and row["objective_split"] == "val"
         for p in SEARCHED:
+            if p not in rec["trial"]["params"]:  # rep_f is sampled only with use_rep_f: the default ran
+                assert p == "variant.rep_f" and not rec["trial"]["params"]["variant.use_rep_f"] and row[p] == 20.0
+                continue
             assert row[f"params.{p}"] == rec["trial"]["params"][p]
             # the job really ran with the sampled value: the flattened config agrees
             used, sampled = row[p], row[f"params.{p}"]
@@ -42,14 +47,15 @@ def test_study_trials_join_the_runs(optuna_sweep):
     assert (joined["trial_state"] == joined["trial_state_study"]).all()
     assert (joined["run_dir"] == joined["run_dir_study"]).all()
     done = joined[joined["trial_state"] == "COMPLETE"]
-    assert (done["trial_value"] == done["final_avg_acc"]).all()
-    # the average accuracy reported after each task is the record's
+    assert (done["trial_value"] == done["val_final_avg_acc"]).all()  # the preset tunes on validation
+    # the validation average reported after each task is the record's
     for _, row in joined.iterrows():
-        avg = record.load(row["run_dir"])["avg_acc"]
+        avg = record.load(row["run_dir"])["val_avg_acc"]
         reported = [row[f"intermediate.{t}"] for t in range(1, len(avg) + 1)]
         assert reported == pytest.approx(avg)
     for p in SEARCHED:
-        pd.testing.assert_series_equal(joined[f"params.{p}"], joined[f"params.{p}_study"], check_names=False)
+        if f"params.{p}" in joined.columns:
+            pd.testing.assert_series_equal(joined[f"params.{p}"], joined[f"params.{p}_study"], check_names=False)
 
 
 def test_every_trial_has_a_finished_offline_wandb_run_grouped_by_study(optuna_sweep):
@@ -63,7 +69,8 @@ def test_every_trial_has_a_finished_offline_wandb_run_grouped_by_study(optuna_sw
         assert wb["run"]["name"] == f"bir_si-repulsion-s0-t{row['trial_number']}"
         assert wb["summary"]["trial_number"] == row["trial_number"]
         for p in SEARCHED:
-            assert wb["summary"][f"params.{p}"] == row[f"params.{p}"]
+            if f"params.{p}" in wb["summary"]:
+                assert wb["summary"][f"params.{p}"] == row[f"params.{p}"]
         assert [r["acc/avg"] for r in wb["history"] if "acc/avg" in r] == pytest.approx(
             analysis.load_tasks(row["run_dir"])["avg_acc"].dropna().tolist()
         )

@@ -97,7 +97,7 @@ def test_hparams_search_presets(name):
     assert OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"] == "${hydra.job.num}"
     assert sw.sampler._target_.endswith("TPESampler") and sw.pruner._target_.endswith("MedianPruner")
     space = parse_search_space(OmegaConf.to_container(sw.params, resolve=True))
-    keys = set(space.distributions)
+    keys = set(space.searched)
     expected = {
         "repulsion": {
             "variant.repulsion.lamda_rep",
@@ -105,7 +105,13 @@ def test_hparams_search_presets(name):
             "variant.use_rep_f",
             "variant.repulsion.divergence",
         },
-        "recon": {"variant.recon.lamda_rep", "variant.recon.lamda_atr", "variant.recon.average"},
+        "recon": {
+            "variant.recon.lamda_rep",
+            "variant.recon.lamda_atr",
+            "variant.recon.average",
+            "variant.use_rep_f",
+            "variant.rep_f",
+        },
         "contrastive": {
             "variant.contrastive.c_temp",
             "variant.contrastive.c_lr",
@@ -114,7 +120,10 @@ def test_hparams_search_presets(name):
         },
     }[name]
     assert keys == expected and not space.fixed
-    for key, dist in space.distributions.items():  # every searched key exists in the typed config
+    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN" and cfg.data.val_fraction == 0.1  # no -m; validation
+    if "variant.rep_f" in keys:  # f only where it is used
+        assert str(space.conditions["variant.rep_f"]) == "variant.use_rep_f=true"
+    for key, dist in {**space.distributions, **space.conditional}.items():  # every key exists in the typed config
         assert OmegaConf.select(cfg, key, throw_on_missing=True) is not None
         if key.endswith(("lamda_rep", "lamda_atr", "c_temp", "c_lr")):
             assert isinstance(dist, FloatDistribution) and dist.log

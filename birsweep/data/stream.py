@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -25,6 +25,8 @@ class ClassIncrementalStream:
     """Relabels classes by the seeded permutation and splits them into ``n_tasks`` tasks.
 
     Task ``k`` (0-based) holds the new labels ``k*cpt .. (k+1)*cpt-1``; labels stay global (class-IL).
+    With ``val_fraction > 0`` that share of each class's training samples is held out as the task's validation
+    set (``val_idx``), drawn from a generator of its own so the class order and the global RNG stay untouched.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class ClassIncrementalStream:
         n_tasks: int,
         seed: int,
         natural_order_below_seed: int = 0,
+        val_fraction: float = 0.0,
     ):
         if n_classes % n_tasks:
             raise ConfigError(
@@ -48,6 +51,30 @@ class ClassIncrementalStream:
         self.test_y = self.perm[test_y]
         self.train_idx: List[torch.Tensor] = [self._task_indices(self.train_y, k) for k in range(n_tasks)]
         self.test_idx: List[torch.Tensor] = [self._task_indices(self.test_y, k) for k in range(n_tasks)]
+        self.val_idx: Optional[List[torch.Tensor]] = None
+        if val_fraction > 0:
+            self._hold_out(float(val_fraction), seed)
+
+    def _hold_out(self, fraction: float, seed: int) -> None:
+        """Move ``fraction`` of every class's training samples (at least one, never all) to the validation sets."""
+        gen = torch.Generator().manual_seed(seed)
+        train, val = [], []
+        for k in range(self.n_tasks):
+            kept, held = [], []
+            for label in range(k * self.classes_per_task, (k + 1) * self.classes_per_task):
+                idx = torch.nonzero(self.train_y == label).flatten()
+                if len(idx) < 2:
+                    raise ConfigError(
+                        f"data.val_fraction={fraction}: class {label} has {len(idx)} training sample(s), too few to "
+                        "hold any out; use data.val_fraction=0"
+                    )
+                n_val = min(len(idx) - 1, max(1, round(fraction * len(idx))))
+                order = torch.randperm(len(idx), generator=gen)
+                held.append(idx[order[:n_val]])
+                kept.append(idx[order[n_val:]])
+            train.append(torch.sort(torch.cat(kept)).values)
+            val.append(torch.sort(torch.cat(held)).values)
+        self.train_idx, self.val_idx = train, val
 
     def _task_indices(self, labels: torch.Tensor, task: int) -> torch.Tensor:
         lo = task * self.classes_per_task

@@ -4,9 +4,10 @@
   ``disabled``; ``WANDB_MODE`` in the environment, when set, wins (CI, clusters without network, tests). The run's
   files live inside the Hydra job dir (``<job>/wandb/``) unless ``logger.dir`` says otherwise.
 * Logged: the resolved (secret-masked) config; losses every ``trainer.log_every`` iterations as ``train/<name>``
-  with the global iteration as step; after each task ``acc/task_<k>``, ``acc/avg`` and ``time/task_s`` (charted
-  against ``task``); at the end the accuracy matrix as a table and a heatmap, and a summary with the record's
-  names (``final_avg_acc``, ``forgetting``, ``bwt``, ``status``, ``trial_number``, ``params.<name>``, timings).
+  with the global iteration as step; after each task ``acc/task_<k>``, ``acc/avg``, ``val/acc_avg`` (with a
+  validation split) and ``time/task_s`` (charted against ``task``); at the end the accuracy matrix as a table and
+  a heatmap, and a summary with the record's names (``final_avg_acc``, ``val_final_avg_acc``, ``objective_split``,
+  ``forgetting``, ``bwt``, ``status``, ``trial_number``, ``params.<name>``, timings).
   With the ``on_model`` hook, a grid of replayed images per class (pixel models) or a plot of the class prior
   modes (hidden replay) after each task, drawn with the logger's own ``torch.Generator``.
 * The run is always finished, whatever happens (exit code 0 for completed and pruned runs, 1 for failures;
@@ -158,7 +159,7 @@ class WandbLogger(RunCallback):
             self.silent,
         )
         self.run.define_metric("task")
-        for prefix in ("acc/*", "time/*", "samples/*"):
+        for prefix in ("acc/*", "val/*", "time/*", "samples/*"):
             self.run.define_metric(prefix, step_metric="task")
 
     def _wandb_init(self, config: Dict[str, Any], parent: str, mode: Mode, settings: Any) -> Any:
@@ -201,6 +202,8 @@ class WandbLogger(RunCallback):
         for t in range(self.logged_tasks + 1, upto + 1):
             end = TaskEnd.of(record, t)
             row: Dict[str, Any] = {"task": t, "acc/avg": end.avg_acc}
+            if end.val_avg_acc is not None:  # the validation split's average, what a sweep tunes on
+                row["val/acc_avg"] = end.val_avg_acc
             for k, acc in enumerate(end.accuracies):
                 row[f"acc/task_{k + 1}"] = acc
             if end.seconds is not None:
@@ -239,6 +242,8 @@ class WandbLogger(RunCallback):
                 "forgetting",
                 "bwt",
                 "objective",
+                "objective_split",
+                "val_final_avg_acc",
                 "tasks_done",
                 "n_tasks",
                 "started_at",

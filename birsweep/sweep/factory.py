@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import optuna
 from hydra.utils import get_class, instantiate
@@ -92,9 +92,28 @@ def build_sampler(config: Any, space: SearchSpace, n_trials: int) -> Tuple[optun
         raise _not_optuna(plain, "sampler")
     if not issubclass(cls, optuna.samplers.GridSampler):
         return _build_sampler(plain), n_trials
+    if space.conditional:
+        raise ConfigError(
+            f"the grid sampler cannot skip parameters: {', '.join(space.conditional)} has a when(...) condition; "
+            "drop the condition or use another sampler"
+        )
     grid = {k: grid_values(k, d) for k, d in space.distributions.items()}
     size = math.prod(len(v) for v in grid.values())
     if size < n_trials:
         log.info("the grid has %d points: n_trials %d -> %d", size, n_trials, size)
     plain.pop("search_space", None)
     return _build_sampler(plain, search_space=grid), min(size, n_trials)
+
+
+def sampler_maker(
+    config: Any, space: SearchSpace, n_trials: int
+) -> Tuple[Callable[[Optional[int]], Any], Optional[int]]:
+    """``(make, seed)``: ``make(s)`` builds the configured sampler with seed ``s`` in place of the config's ``seed``
+    (a sampler config without a ``seed`` key is built as it is); ``seed`` is the config's."""
+    plain = plain_config(config, "sampler")
+    if plain is None:
+        return (lambda s: optuna.samplers.TPESampler(seed=s)), None
+    if "seed" not in plain:
+        return (lambda s: build_sampler(plain, space, n_trials)[0]), None
+    seed = plain["seed"]
+    return (lambda s: build_sampler({**plain, "seed": s}, space, n_trials)[0]), None if seed is None else int(seed)

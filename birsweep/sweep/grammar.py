@@ -8,14 +8,21 @@
                                    ``IntDistribution`` / ``FloatDistribution`` with that step
 ``key=choice(x, y, ...)``          ``CategoricalDistribution([x, y, ...])`` (also ``key=x,y``)
 ``key=value``, ``~key``            fixed: passed to every job unchanged
+``key=when(other=v, <sweep>)``     conditional: ``<sweep>`` is sampled only in trials whose
+                                   ``other`` (a searched ``choice``) came out ``v``; otherwise
+                                   ``key`` is not sampled and the job keeps its default
 =================================  ==========================================================
+
+``when(...)`` is the sweeper's own word, read before Hydra's parser sees the rest (``hydra.sweeper.params`` only;
+the condition's value is one plain value without commas).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, Glob, IntervalSweep, Override, RangeSweep
@@ -41,16 +48,50 @@ def _parser() -> OverridesParser:
     return _PARSER
 
 
+_WHEN = re.compile(r"^\s*when\s*\(\s*([A-Za-z_][\w.]*)\s*=\s*([^,()]*?)\s*,\s*(.+?)\s*\)\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``key`` came out ``value`` (same type too: ``true`` is not ``1``)."""
+
+    key: str
+    value: Any
+
+    def holds(self, params: Mapping[str, Any]) -> bool:
+        got = params.get(self.key, _MISSING)
+        return type(got) is type(self.value) and got == self.value
+
+    def __str__(self) -> str:
+        return f"{self.key}={format_value(self.value)}"
+
+
+_MISSING = object()
+
+
 @dataclass
 class SearchSpace:
-    """What the sweeper samples (``distributions``) and what every job gets as is (``fixed``, override strings)."""
+    """What the sweeper samples (``distributions`` always, ``conditional`` only where their ``conditions`` hold)
+    and what every job gets as is (``fixed``, override strings)."""
 
     distributions: Dict[str, BaseDistribution] = field(default_factory=dict)
     fixed: List[str] = field(default_factory=list)
+    conditional: Dict[str, BaseDistribution] = field(default_factory=dict)
+    conditions: Dict[str, Condition] = field(default_factory=dict)  # conditional key -> its condition
+
+    @property
+    def searched(self) -> List[str]:
+        return list(self.distributions) + list(self.conditional)
+
+    def active(self, params: Mapping[str, Any]) -> Dict[str, BaseDistribution]:
+        """The conditional parameters to sample in a trial whose unconditional ones are ``params``."""
+        return {k: d for k, d in self.conditional.items() if self.conditions[k].holds(params)}
 
     def overrides(self, params: Mapping[str, Any]) -> List[str]:
-        """The job's overrides for sampled ``params``: fixed ones first, then one ``key=value`` per parameter."""
-        return list(self.fixed) + [f"{key}={format_value(params[key])}" for key in self.distributions]
+        """The job's overrides for sampled ``params``: fixed ones first, then one ``key=value`` per parameter
+        (a conditional one only when sampled, so the job keeps its default otherwise)."""
+        keys = list(self.distributions) + [k for k in self.conditional if k in params]
+        return list(self.fixed) + [f"{key}={format_value(params[key])}" for key in keys]
 
 
 def parse_override(text: str) -> Override:
@@ -130,23 +171,65 @@ def _range_distribution(key: str, override: Override, value: RangeSweep, log: bo
     return FloatDistribution(float(low), high, step=step) if n > 1 else CategoricalDistribution([float(low)])
 
 
+def parse_condition(key: str, text: str) -> Optional[Tuple[Condition, str]]:
+    """``(condition, inner sweep text)`` of ``when(other=v, <sweep>)``; None for any other text."""
+    if not text.lstrip().startswith("when"):
+        return None
+    match = _WHEN.match(text)
+    if match is None:
+        if re.match(r"^\s*when\s*\(", text) is None:
+            return None
+        raise ConfigError(f"{key}: write a condition as when(other.key=value, <sweep>), got {text!r}")
+    other, value_text, inner = match.groups()
+    try:
+        override = parse_override(f"{other}={value_text}")
+    except ConfigError as err:
+        raise ConfigError(f"{key}: the condition of {text!r}: {err}") from None
+    if override.is_sweep_override():
+        raise ConfigError(f"{key}: the condition when({other}=...) needs one plain value, got {value_text!r}")
+    return Condition(other, override.value()), inner
+
+
 def parse_search_space(params: Optional[Mapping[str, Any]], arguments: Sequence[str] = ()) -> SearchSpace:
     """The search space from the sweeper's ``params`` and the command line's overrides (which win on a clash)."""
     lines: Dict[str, str] = {}
+    conditions: Dict[str, Condition] = {}
     for key, text in (params or {}).items():
-        lines[str(key)] = f"{key}={text if isinstance(text, str) else format_value(text)}"
+        key, text = str(key), (text if isinstance(text, str) else format_value(text))
+        found = parse_condition(key, text)
+        if found is not None:
+            conditions[key], text = found
+        lines[key] = f"{key}={text}"
     for text in arguments:
         override = parse_override(text)
         lines[_identity(override)] = text
+        conditions.pop(_identity(override), None)  # the command line's value replaces the conditional one
     space = SearchSpace()
-    for text in lines.values():
+    for name, text in lines.items():
         override = parse_override(text)
         dist = None if override.is_delete() else distribution(override)
-        if dist is None:
+        if name in conditions:
+            if dist is None:
+                raise ConfigError(f"{name}: when(...) needs a sweep inside (interval, range, choice), got {text!r}")
+            space.conditional[name], space.conditions[name] = dist, conditions[name]
+        elif dist is None:
             space.fixed.append(override.input_line or text)
         else:
             space.distributions[override.get_key_element()] = dist
+    for name, cond in space.conditions.items():
+        _check_condition(name, cond, space.distributions.get(cond.key))
     return space
+
+
+def _check_condition(key: str, cond: Condition, on: Optional[BaseDistribution]) -> None:
+    """A condition tests a parameter every trial samples, for a value that parameter can take."""
+    if not isinstance(on, CategoricalDistribution):
+        raise ConfigError(
+            f"{key}: when({cond}, ...) needs {cond.key} searched as choice(...) in every trial (it is not)"
+        )
+    if not any(type(c) is type(cond.value) and c == cond.value for c in on.choices):
+        shown = ", ".join(format_value(c) for c in on.choices)
+        raise ConfigError(f"{key}: when({cond}, ...) can never hold: {cond.key} is one of {shown}")
 
 
 def _identity(override: Override) -> str:

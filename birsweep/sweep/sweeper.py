@@ -32,12 +32,15 @@ from optuna.trial import TrialState
 from birsweep.errors import ConfigError
 from birsweep.secrets import check_no_literal_passwords, mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
+from birsweep.sweep.ask import ask
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
+from birsweep.sweep.distinct import distinct
 from birsweep.sweep.errors import SweepError
-from birsweep.sweep.factory import build_pruner, build_sampler, plain_config, plain_dict
+from birsweep.sweep.factory import build_pruner, build_sampler, plain_config, plain_dict, sampler_maker
 from birsweep.sweep.grammar import SearchSpace, format_value, parse_search_space
 from birsweep.sweep.heartbeat import InFlight
+from birsweep.sweep.identity import check_identity, fixed_settings
 from birsweep.sweep.joblib_guard import guard_joblib_executor
 from birsweep.sweep.labels import format_params
 from birsweep.sweep.outcome import Outcome, Tally, outcome_of, tell, trial_id
@@ -81,7 +84,8 @@ class OptunaSweeper(Sweeper):
     def _prepare(self, arguments: Sequence[str]) -> None:
         s = self.settings
         check_settings(s)
-        self.space: SearchSpace = parse_search_space(plain_dict(s.params, "hydra.sweeper.params"), arguments)
+        params = plain_dict(s.params, "hydra.sweeper.params")
+        self.space: SearchSpace = parse_search_space(params, arguments)
         if not self.space.distributions:
             raise ConfigError(
                 "nothing to search: give hydra.sweeper.params (e.g. hparams_search=repulsion) or a "
@@ -94,7 +98,9 @@ class OptunaSweeper(Sweeper):
             check_no_literal_passwords([raw], where="hydra.sweeper.storage in the config")
         self.storage_url = normalise(s.storage) if s.storage else default_storage(self.sweep_dir)
         self.job_storage = raw if isinstance(raw, str) and "${oc.env:" in raw else self.storage_url
-        self.sampler, self.target = build_sampler(s.sampler, self.space, s.n_trials)
+        _, self.target = build_sampler(s.sampler, self.space, s.n_trials)
+        make, seed = sampler_maker(s.sampler, self.space, s.n_trials)
+        self.sampler = distinct(make, seed, self.space)  # no parameter set twice (birsweep/sweep/distinct.py)
         self.pruner_dict = plain_config(s.pruner, "pruner")
         self.pruner = build_pruner(self.pruner_dict)
         launcher = LauncherKind.of(self.launcher)
@@ -110,6 +116,9 @@ class OptunaSweeper(Sweeper):
         )
         self.inflight = InFlight(float(s.heartbeat_interval))
         self.study = self._open_study()
+        if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
+            fixed = fixed_settings(self.config, self.space.searched, parse_search_space(params).fixed)
+            check_identity(self.study, fixed, mask_url(self.storage_url))
         os.makedirs(self.sweep_dir, exist_ok=True)
         OmegaConf.save(self.config, os.path.join(self.sweep_dir, "multirun.yaml"))
         log.info(
@@ -120,11 +129,13 @@ class OptunaSweeper(Sweeper):
             self.target,
             self.plan.slots,
             self.plan.mode,
-            type(self.sampler).__name__,
+            type(getattr(self.sampler, "base", self.sampler)).__name__,
             type(self.pruner).__name__,
         )
         for key, dist in self.space.distributions.items():
             log.info("  %s: %s", key, dist)
+        for key, dist in self.space.conditional.items():
+            log.info("  %s: %s when %s", key, dist, self.space.conditions[key])
 
     def _raw_sweeper_value(self, key: str) -> Any:
         node = OmegaConf.to_container(self.config.hydra.sweeper, resolve=False) if self.config is not None else {}
@@ -155,10 +166,9 @@ class OptunaSweeper(Sweeper):
         return max(0, self.target - len(trials))
 
     def _ask(self) -> Tuple[optuna.Trial, List[str]]:
-        trial = self.study.ask(fixed_distributions=self.space.distributions)
+        trial, params = ask(self.study, self.space)
         trial.set_user_attr("owner", self.owner.encode())
         trial.set_user_attr("heartbeat", time.time())
-        params = {k: trial.params[k] for k in self.space.distributions}
         overrides = self.space.overrides(params)
         if self.threads_override:
             overrides.append(self.threads_override)

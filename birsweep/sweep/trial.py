@@ -1,5 +1,5 @@
-"""The job side of a sweep: report the average accuracy after every task to the job's Optuna trial and stop when the
-study's pruner says so.
+"""The job side of a sweep: report the average accuracy after every task (on the validation split when the run has
+one, never the test set then) to the job's Optuna trial and stop when the study's pruner says so.
 
 The sweeper passes the trial's identity, the storage and the pruner's config through the job's ``optuna`` config
 node (:class:`birsweep.schema.TrialConfig`). The job opens the storage itself, so this works in the sweeper's own
@@ -107,14 +107,15 @@ class TrialHandle(RunCallback):
         )
 
     def on_task_end(self, end: TaskEnd) -> None:
-        task, value = end.task, float(end.avg_acc)
+        task, value = end.task, float(end.objective)  # validation accuracy when the run has a split
         trial = self.connect()
         self._check_open()
         trial.report(value, step=task)
         final = self.n_tasks is not None and task >= self.n_tasks
         if not final and trial.should_prune():  # a finished run is never thrown away
-            log.info("trial %d pruned after task %d: average accuracy %.4f", self.number, task, value)
-            raise RunPruned(f"pruned after task {task}: average accuracy {value:.4f}")
+            what = "validation" if end.val_avg_acc is not None else "average"
+            log.info("trial %d pruned after task %d: %s accuracy %.4f", self.number, task, what, value)
+            raise RunPruned(f"pruned after task {task}: {what} accuracy {value:.4f}")
 
     def on_finish(self, status: RunStatus) -> Optional[str]:
         """A completed run whose trial a later sweep already failed must not claim success."""

@@ -119,9 +119,15 @@ def mark_stale(where: PathLike, reason: str) -> bool:
 
 
 # --- the live record of a run -----------------------------------------------------------------------------------------
+# with a validation split: the validation twins of the test accuracies, and what the objective is computed on
+VAL_KEYS = ("val_acc_matrix", "val_avg_acc", "val_final_avg_acc")
+
+
 class RunRecord:
-    def __init__(self, run_dir: str, n_tasks: int, config: Dict[str, Any], env: Dict[str, Any]):
-        self.run_dir, self.n_tasks = run_dir, n_tasks
+    def __init__(
+        self, run_dir: str, n_tasks: int, config: Dict[str, Any], env: Dict[str, Any], validation: bool = False
+    ):
+        self.run_dir, self.n_tasks, self.validation = run_dir, n_tasks, validation
         self.data: Dict[str, Any] = {
             "status": RunStatus.RUNNING.value,
             "error": None,
@@ -137,6 +143,8 @@ class RunRecord:
             "forgetting": None,
             "bwt": None,
             "objective": None,
+            "objective_split": "val" if validation else "test",
+            **({"val_acc_matrix": [], "val_avg_acc": [], "val_final_avg_acc": None} if validation else {}),
             "losses": [],
             "timings": {"tasks_s": [], "train_s": 0.0},
             "class_order": None,
@@ -161,10 +169,11 @@ class RunRecord:
         self.data["losses"].append({"task": task, "iter": it, "step": step, **kept})
         return kept
 
-    def add_task(self, accuracies: List[float], seconds: float) -> None:
-        """Append the row 'after task t': accuracies of tasks 1..t, None for tasks not seen yet."""
+    def add_task(self, accuracies: List[float], seconds: float, val_accuracies: Optional[List[float]] = None) -> None:
+        """Append the row 'after task t': accuracies of tasks 1..t, None for tasks not seen yet; with a validation
+        split also the validation row, and the objective is the validation average."""
         t = len(accuracies)
-        row = [_rounded(a) for a in accuracies] + [None] * (self.n_tasks - t)
+        row = self._row(accuracies)
         self.data["acc_matrix"].append(row)
         self.data["tasks_done"] = t
         self.data["timings"]["tasks_s"].append(round(seconds, 3))
@@ -173,10 +182,20 @@ class RunRecord:
         self.data["avg_acc"] = [_rounded(a) for a in M.average_accuracy(matrix)]
         self.data["forgetting"] = _rounded(M.forgetting(matrix))
         self.data["bwt"] = _rounded(M.backward_transfer(matrix))
+        if self.validation:
+            if val_accuracies is None or len(val_accuracies) != t:
+                raise ValueError("a record with a validation split needs the validation accuracy of every task")
+            self.data["val_acc_matrix"].append(self._row(val_accuracies))
+            self.data["val_avg_acc"] = [_rounded(a) for a in M.average_accuracy(self.data["val_acc_matrix"])]
         if t == self.n_tasks:
             self.data["final_task_acc"] = row
             self.data["final_avg_acc"] = self.data["avg_acc"][-1]
-            self.data["objective"] = self.data["final_avg_acc"]
+            if self.validation:
+                self.data["val_final_avg_acc"] = self.data["val_avg_acc"][-1]
+            self.data["objective"] = self.data["val_final_avg_acc" if self.validation else "final_avg_acc"]
+
+    def _row(self, accuracies: List[float]) -> List[Optional[float]]:
+        return [_rounded(a) for a in accuracies] + [None] * (self.n_tasks - len(accuracies))
 
     def set_class_order(self, order: List[List[int]]) -> None:
         """The original labels of each task's classes."""
@@ -234,6 +253,7 @@ class RunRecord:
             "final_task_acc",
             "final_avg_acc",
             "objective",
+            *(VAL_KEYS if self.validation else ()),
         ):
             self.data[key] = saved[key]
         self.data["timings"]["tasks_s"] = list(saved["timings"]["tasks_s"])
@@ -252,5 +272,6 @@ class RunRecord:
             "final_avg_acc",
             "objective",
             "timings",
+            *(VAL_KEYS if self.validation else ()),
         )
         return {k: self.data[k] for k in keys}

@@ -22,6 +22,12 @@ class TaskEnd:
     avg_acc: float  # average accuracy over tasks 1..task
     accuracies: Tuple[float, ...]  # accuracy on each task 1..task
     seconds: Optional[float]  # training time of the task (None if a restored history lacks it)
+    val_avg_acc: Optional[float] = None  # the same average on the validation split (None without one)
+
+    @property
+    def objective(self) -> float:
+        """What a sweeper may see: the validation average when there is a split, never the test one then."""
+        return self.avg_acc if self.val_avg_acc is None else self.val_avg_acc
 
     @classmethod
     def of(cls, record: RecordView, task: int) -> TaskEnd:
@@ -33,6 +39,7 @@ class TaskEnd:
             avg_acc=record["avg_acc"][task - 1],
             accuracies=tuple(record["acc_matrix"][task - 1][:task]),
             seconds=tasks_s[task - 1] if len(tasks_s) >= task else None,
+            val_avg_acc=record["val_avg_acc"][task - 1] if "val_avg_acc" in record else None,
         )
 
 

@@ -43,7 +43,10 @@ class Run:
         self.config = mask_secrets(OmegaConf.to_container(cfg, resolve=True))
         self.device = pick_device(cfg.trainer.device)
         self.callbacks = CallbackList(callbacks)
-        self.record = RunRecord(run_dir, cfg.data.n_tasks, self.config, environment(self.device))
+        self.validation = float(cfg.data.val_fraction) > 0  # tune on held-out training samples, not the test set
+        self.record = RunRecord(
+            run_dir, cfg.data.n_tasks, self.config, environment(self.device), validation=self.validation
+        )
 
     # --- set-up -----------------------------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -58,6 +61,7 @@ class Run:
             cfg.data.n_tasks,
             cfg.seed,
             cfg.data.natural_order_below_seed,
+            cfg.data.val_fraction,
         )
         self.record.set_class_order([self.stream.original_classes(k) for k in range(cfg.data.n_tasks)])
         t1 = time.time()
@@ -89,6 +93,7 @@ class Run:
         self.test_y = self.stream.test_y.to(self.device)
         self.train_idx = [i.to(self.device) for i in self.stream.train_idx]
         self.test_idx = [i.to(self.device) for i in self.stream.test_idx]
+        self.val_idx = [i.to(self.device) for i in self.stream.val_idx or []]
 
         # the model's initialisation must not depend on whether the encoder or features came from a cache
         seed_everything(cfg.seed)
@@ -212,25 +217,38 @@ class Run:
                 self.stream.classes_seen(task + 1),
                 self.cfg.trainer.eval_batch,
             )
-            self.record.add_task(accs, time.time() - t0)
+            seconds = time.time() - t0
+            val_accs = None
+            if self.validation:  # held-out training samples: the training set's features, never augmented
+                val_accs = task_accuracies(
+                    self.model,
+                    self.inputs.train,
+                    self.train_y,
+                    self.val_idx[: task + 1],
+                    self.stream.classes_seen(task + 1),
+                    self.cfg.trainer.eval_batch,
+                )
+            self.record.add_task(accs, seconds, val_accs)
             self.previous = frozen_copy(self.model)
             self.save_checkpoint(task + 1)
             self.record.save()
             end = TaskEnd.of(self.record.view(), task + 1)
             log.info(
-                "after task %d/%d: average accuracy %.2f%% (%s)",
+                "after task %d/%d: average accuracy %.2f%% (%s)%s",
                 task + 1,
                 n_tasks,
                 100 * end.avg_acc,
                 " ".join(f"{100 * a:.1f}" for a in accs),
+                "" if end.val_avg_acc is None else f", validation {100 * end.val_avg_acc:.2f}%",
             )
             self.callbacks.on_model(task + 1, self.model, self.image_shape)
             self.callbacks.on_task_end(end)
-        return self.record.data["final_avg_acc"]
+        return self.record.data["objective"]
 
 
 def train(cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()) -> float:
-    """Train (or resume) the run in ``run_dir`` and return its objective, the final average accuracy.
+    """Train (or resume) the run in ``run_dir`` and return its objective: the final average accuracy on the
+    validation split when ``data.val_fraction > 0``, on the test set otherwise.
 
     The record is first written once set-up and resume have passed their checks: a bad setting or a bad
     checkpoint stops the run with the previous record (and metrics.csv) left as they were.
