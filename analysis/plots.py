@@ -215,14 +215,21 @@ def plot_parallel(trials: pd.DataFrame, direction: str = "maximize", title: str 
     for col in axes_cols:
         values = done[col]
         numeric = pd.to_numeric(values, errors="coerce")
-        if col != "trial_value" and numeric.isna().any() or values.map(lambda v: isinstance(v, bool)).any():
-            cats = sorted(values.astype(str).unique())
-            pos = values.astype(str).map({c: (i / max(len(cats) - 1, 1)) for i, c in enumerate(cats)})
+        words = (numeric.isna() & values.notna()).any() or values.map(lambda v: isinstance(v, bool)).any()
+        if col != "trial_value" and words:
+            # a conditional parameter a trial did not sample is its own category
+            labels = values.map(lambda v: "not sampled" if pd.isna(v) else str(v))
+            cats = sorted(labels.unique())
+            pos = labels.map({c: (i / max(len(cats) - 1, 1)) for i, c in enumerate(cats)})
             scaled.append(pos.to_numpy(dtype=float))
             ticks.append((cats[0], cats[-1]) if cats else ("", ""))
             continue
-        x = numeric.to_numpy(dtype=float)
-        log = col != "trial_value" and len(x) and np.nanmin(x) > 0 and np.nanmax(x) / np.nanmin(x) >= 100
+        x = numeric.to_numpy(dtype=float)  # NaN where a conditional parameter was not sampled: the line breaks
+        if not np.isfinite(x).any():
+            scaled.append(np.full_like(x, np.nan))
+            ticks.append(("", ""))
+            continue
+        log = col != "trial_value" and np.nanmin(x) > 0 and np.nanmax(x) / np.nanmin(x) >= 100
         t = np.log10(x) if log else x
         lo, hi = (np.nanmin(t), np.nanmax(t)) if len(t) else (0.0, 1.0)
         scaled.append((t - lo) / (hi - lo) if hi > lo else np.full_like(t, 0.5))

@@ -127,8 +127,13 @@ def test_a_stop_signal_records_the_run_as_interrupted(tiny_cfg, tmp_path, signum
 
 
 def test_sigint_records_the_run_as_interrupted(tiny_cfg, tmp_path):
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_cfg(), str(tmp_path), callbacks=[SignalAfter(1, signal.SIGINT)])
+    # Ctrl-C as a terminal delivers it: a shell that starts pytest in the background sets SIGINT to "ignore"
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_cfg(), str(tmp_path), callbacks=[SignalAfter(1, signal.SIGINT)])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     rec = record.load(tmp_path)
     assert rec["status"] == "interrupted" and rec["error"] == "interrupted by SIGINT"
 
