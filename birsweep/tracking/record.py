@@ -121,6 +121,18 @@ def mark_stale(where: PathLike, reason: str) -> bool:
 # --- the live record of a run -----------------------------------------------------------------------------------------
 # with a validation split: the validation twins of the test accuracies, and what the objective is computed on
 VAL_KEYS = ("val_acc_matrix", "val_avg_acc", "val_final_avg_acc")
+# the training history: what a checkpoint carries and a resumed run takes over (with the timings)
+HISTORY_KEYS = (
+    "acc_matrix",
+    "avg_acc",
+    "forgetting",
+    "bwt",
+    "losses",
+    "tasks_done",
+    "final_task_acc",
+    "final_avg_acc",
+    "objective",
+)
 
 
 class RunRecord:
@@ -243,35 +255,15 @@ class RunRecord:
     # --- resume ---------------------------------------------------------------------------------------------------
     def restore(self, saved: Dict[str, Any]) -> None:
         """Take over the training history of a checkpoint (accuracies, losses, timings)."""
-        for key in (
-            "acc_matrix",
-            "avg_acc",
-            "forgetting",
-            "bwt",
-            "losses",
-            "tasks_done",
-            "final_task_acc",
-            "final_avg_acc",
-            "objective",
-            *(VAL_KEYS if self.validation else ()),
-        ):
+        for key in self._history_keys():
             self.data[key] = saved[key]
         self.data["timings"]["tasks_s"] = list(saved["timings"]["tasks_s"])
         self.data["timings"]["train_s"] = saved["timings"]["train_s"]
         self.data["resumed_from_task"] = saved["tasks_done"]
 
+    def _history_keys(self) -> Tuple[str, ...]:
+        """The training history a checkpoint carries (timings apart): what a resumed run takes over."""
+        return HISTORY_KEYS + (VAL_KEYS if self.validation else ())
+
     def history(self) -> Dict[str, Any]:
-        keys = (
-            "acc_matrix",
-            "avg_acc",
-            "forgetting",
-            "bwt",
-            "losses",
-            "tasks_done",
-            "final_task_acc",
-            "final_avg_acc",
-            "objective",
-            "timings",
-            *(VAL_KEYS if self.validation else ()),
-        )
-        return {k: self.data[k] for k in keys}
+        return {k: self.data[k] for k in (*self._history_keys(), "timings")}
