@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pandas as pd
 
 from analysis.runs import iter_records, trial_info
+from birsweep.secrets import mask_url
 from birsweep.sweep import storage as storages
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
@@ -102,7 +103,9 @@ def load_study(storage: str, study_name: Optional[str] = None) -> pd.DataFrame:
     if study_name is None:
         names = [s.study_name for s in optuna.get_all_study_summaries(store, include_best_trial=False)]
         if len(names) != 1:
-            raise ValueError(f"storage {storage} holds {len(names)} studies ({', '.join(names)}): pass study_name")
+            raise ValueError(
+                f"storage {mask_url(storage)} holds {len(names)} studies ({', '.join(names)}): pass study_name"
+            )
         study_name = names[0]
     study = optuna.load_study(study_name=study_name, storage=store)
     rows = [trial_row(study_name, t) for t in study.get_trials(deepcopy=False)]

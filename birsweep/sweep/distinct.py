@@ -127,8 +127,9 @@ class DistinctSampler(BaseSampler):
 def distinct(
     make: Callable[[Optional[int]], BaseSampler], seed: Optional[int], space: SearchSpace
 ) -> optuna.samplers.BaseSampler:
-    """The sampler a sweep uses: the base one as is for grid sampling, else wrapped in :class:`DistinctSampler`."""
+    """The sampler a sweep uses: the base one as is for grid and QMC sampling (their sequences hang on one fixed
+    seed; the grid never repeats a point, a low-discrepancy sequence hardly does), else a :class:`DistinctSampler`."""
     base = make(seed)
-    if isinstance(base, optuna.samplers.GridSampler):
+    if isinstance(base, (optuna.samplers.GridSampler, optuna.samplers.QMCSampler)):
         return base
     return DistinctSampler(make, seed, space)

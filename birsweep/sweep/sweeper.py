@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
-from birsweep.errors import ConfigError
+from birsweep.errors import ConfigError, RunInterrupted
 from birsweep.secrets import check_no_literal_passwords, mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.ask import ask
@@ -200,7 +200,7 @@ class OptunaSweeper(Sweeper):
                     self._run_slots()
                 else:
                     self._run_batches()
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, RunInterrupted):  # Ctrl-C, or SIGTERM/SIGUSR2 in a job run in this process
                 for number in self.inflight.numbers():
                     self._tell(number, Outcome(TrialState.FAIL, reason="sweep interrupted"), retryable=True)
                 raise

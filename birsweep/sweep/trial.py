@@ -58,7 +58,6 @@ class TrialHandle(RunCallback):
         params = plain_dict(t.params, "optuna.params")
         handle = cls(t.storage, t.study_name, t.trial_number, t.pruner, params, t.owner)
         handle.n_tasks = int(cfg.data.n_tasks)
-        tag_logs(handle.number)  # until on_end: the job's lines in the sweep's console carry its trial number
         return handle
 
     # --- the trial in the storage ---------------------------------------------------------------------------------
@@ -98,6 +97,7 @@ class TrialHandle(RunCallback):
     # --- callbacks ------------------------------------------------------------------------------------------------
     def on_start(self, record: RecordView) -> Optional[TrialInfo]:
         """Check the trial is still open, point it at the run dir and hand the loop the trial to record."""
+        tag_logs(self.number)  # until on_end (which always follows): the job's console lines carry its trial number
         trial = self.connect()
         self._check_open()
         params = self.params or dict(self._storage.get_trial(self._trial_id).params)
