@@ -57,7 +57,7 @@ class PretrainConfig:
     epochs: int = 100
     batch_size: int = 256
     lr: float = 1e-4
-    augment: bool = False
+    augment: bool = True  # the paper's recipe (main_pretrain.py --augment): random crop (pad 4) + horizontal flip
     seed: int = 0
     max_iters: Optional[int] = None  # cap on optimiser steps (tests, quick looks); null = all epochs
 
