@@ -32,6 +32,7 @@ OUTCOME = [
     "error",
     "tasks_done",
     "n_tasks",
+    "protocol_tasks",
     "final_avg_acc",
     "val_final_avg_acc",
     "forgetting",
@@ -192,7 +193,7 @@ def _frame(rows: List[Dict[str, Any]], first: Sequence[str]) -> pd.DataFrame:
     params = sorted(c for c in df.columns if c.startswith("params."))
     rest = [c for c in df.columns if c not in front and c not in params]
     df = df[front + params + rest]
-    for col in ("seed", "trial_number", "job", "tasks_done", "n_tasks"):
+    for col in ("seed", "trial_number", "job", "tasks_done", "n_tasks", "protocol_tasks"):
         if col in df.columns:
             df[col] = df[col].astype("Int64")
     return df

@@ -53,6 +53,7 @@ RANGES = {
     "trainer.log_every": (1, math.inf, True, False),
     "trainer.eval_batch": (1, math.inf, True, False),
     "trainer.threads": (1, math.inf, True, False),
+    "trainer.max_tasks": (1, math.inf, True, False),
     "variant.rep_f": (0.0, math.inf, False, False),
 }
 
@@ -118,6 +119,12 @@ def check_known_keys(cfg: DictConfig) -> None:
         raise ConfigError(f"{key} is not a config key: {hint}check its spelling (`--cfg job` lists the keys)")
 
 
+def tasks_to_run(cfg: DictConfig) -> int:
+    """How many tasks a run trains: the protocol's ``data.n_tasks``, or its first ``trainer.max_tasks``."""
+    limit = OmegaConf.select(cfg, "trainer.max_tasks")
+    return int(cfg.data.n_tasks) if limit is None else min(int(limit), int(cfg.data.n_tasks))
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first bad value and what would be accepted."""
     check_known_keys(cfg)
@@ -131,6 +138,11 @@ def check_config(cfg: DictConfig) -> None:
             continue
         if isinstance(value, float) and math.isnan(value) or not _in_range(value, low, high, li, hi):
             raise ConfigError(f"{key}={value!r} is out of range {_interval(low, high, li, hi)}")
+    if cfg.trainer.max_tasks is not None and cfg.trainer.max_tasks > cfg.data.n_tasks:
+        raise ConfigError(
+            f"trainer.max_tasks={cfg.trainer.max_tasks} exceeds data.n_tasks={cfg.data.n_tasks}: "
+            "give at most the protocol's task count, or null for all"
+        )
     device = str(cfg.trainer.device)
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise ConfigError(f"trainer.device={device!r} is not one of auto, cpu, cuda, cuda:N")

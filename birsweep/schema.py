@@ -101,6 +101,9 @@ class TrainerConfig:
     log_every: int = 100  # iterations between loss records (and the only host syncs of the loop)
     eval_batch: int = 1024
     progress: bool = True  # tqdm progress bar
+    # train only the first N tasks of the protocol (quick checks, benchmarks); null = all. The record says so:
+    # n_tasks = N, protocol_tasks = data.n_tasks
+    max_tasks: Optional[int] = None
 
 
 @dataclass

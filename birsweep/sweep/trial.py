@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional
 import optuna
 from omegaconf import DictConfig
 
+from birsweep.config_check import tasks_to_run
 from birsweep.errors import BirsweepError, ConfigError, RunPruned
 from birsweep.secrets import mask_url
 from birsweep.sweep.factory import build_pruner, plain_dict
@@ -57,7 +58,7 @@ class TrialHandle(RunCallback):
         t = cfg.optuna
         params = plain_dict(t.params, "optuna.params")
         handle = cls(t.storage, t.study_name, t.trial_number, t.pruner, params, t.owner)
-        handle.n_tasks = int(cfg.data.n_tasks)
+        handle.n_tasks = tasks_to_run(cfg)
         return handle
 
     # --- the trial in the storage ---------------------------------------------------------------------------------

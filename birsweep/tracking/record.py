@@ -137,8 +137,16 @@ HISTORY_KEYS = (
 
 class RunRecord:
     def __init__(
-        self, run_dir: str, n_tasks: int, config: Dict[str, Any], env: Dict[str, Any], validation: bool = False
+        self,
+        run_dir: str,
+        n_tasks: int,
+        config: Dict[str, Any],
+        env: Dict[str, Any],
+        validation: bool = False,
+        protocol_tasks: Optional[int] = None,
     ):
+        """``n_tasks``: the tasks this run trains; ``protocol_tasks``: the protocol's (more when the run is limited to
+        its first tasks by ``trainer.max_tasks``)."""
         self.run_dir, self.n_tasks, self.validation = run_dir, n_tasks, validation
         self.data: Dict[str, Any] = {
             "status": RunStatus.RUNNING.value,
@@ -147,6 +155,7 @@ class RunRecord:
             "started_at": _now(),
             "finished_at": None,
             "n_tasks": n_tasks,
+            "protocol_tasks": n_tasks if protocol_tasks is None else protocol_tasks,
             "tasks_done": 0,
             "acc_matrix": [],
             "avg_acc": [],

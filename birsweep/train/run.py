@@ -10,6 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
+from birsweep.config_check import tasks_to_run
 from birsweep.data.features import Inputs, build_inputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
@@ -44,8 +45,14 @@ class Run:
         self.device = pick_device(cfg.trainer.device)
         self.callbacks = CallbackList(callbacks)
         self.validation = float(cfg.data.val_fraction) > 0  # tune on held-out training samples, not the test set
+        self.n_tasks = tasks_to_run(cfg)  # the protocol's tasks, or its first trainer.max_tasks
         self.record = RunRecord(
-            run_dir, cfg.data.n_tasks, self.config, environment(self.device), validation=self.validation
+            run_dir,
+            self.n_tasks,
+            self.config,
+            environment(self.device),
+            validation=self.validation,
+            protocol_tasks=cfg.data.n_tasks,
         )
 
     # --- set-up -----------------------------------------------------------------------------------------------------
@@ -152,7 +159,7 @@ class Run:
         self.start_task = payload["tasks_done"]
         self.previous = frozen_copy(self.model)
         checkpoint.set_rng_state(payload["rng"])
-        log.info("resuming %s after task %d of %d", self.run_dir, self.start_task, self.cfg.data.n_tasks)
+        log.info("resuming %s after task %d of %d", self.run_dir, self.start_task, self.n_tasks)
 
     def save_checkpoint(self, tasks_done: int) -> None:
         checkpoint.save(
@@ -172,7 +179,7 @@ class Run:
     # --- training ---------------------------------------------------------------------------------------------------
     def train_task(self, task: int) -> None:
         """Train task ``task`` (0-based) for ``trainer.iters`` steps."""
-        cfg, n_tasks = self.cfg.trainer, self.cfg.data.n_tasks
+        cfg, n_tasks = self.cfg.trainer, self.n_tasks
         n_active = self.stream.classes_seen(task + 1)
         replay = None
         if task > 0 and self.cfg.model.replay == "generative":
@@ -205,7 +212,7 @@ class Run:
         self.si.end_task()
 
     def fit(self) -> float:
-        n_tasks = self.cfg.data.n_tasks
+        n_tasks = self.n_tasks
         for task in range(self.start_task, n_tasks):
             t0 = time.time()
             self.train_task(task)
@@ -271,7 +278,7 @@ def train(cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()) 
                 record.save()
             objective = run.fit()
             record.set_timing("total_s", round(time.time() - started, 3))
-            iters = cfg.trainer.iters * cfg.data.n_tasks
+            iters = cfg.trainer.iters * run.n_tasks
             record.set_timing("it_per_s", round(iters / max(record.data["timings"]["train_s"], 1e-9), 2))
             record.finish(RunStatus.COMPLETED)
             return objective
