@@ -41,6 +41,7 @@ class Run:
 
     def __init__(self, cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()):
         self.cfg, self.run_dir = cfg, run_dir
+        self.started = time.time()
         self.config = mask_secrets(OmegaConf.to_container(cfg, resolve=True))
         self.device = pick_device(cfg.trainer.device)
         self.callbacks = CallbackList(callbacks)
@@ -199,6 +200,8 @@ class Run:
         for it in bar:
             idx = next(batches)
             meter.add(self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay, idx))
+            if it == 1 and "first_step_s" not in self.record.data["timings"]:  # start-up cost, as a user waits it
+                self.record.set_timing("first_step_s", round(time.time() - self.started, 3))
             if it % cfg.log_every == 0 or it == cfg.iters:
                 values = meter.flush()
                 if self.si.has_omega:
@@ -211,9 +214,20 @@ class Run:
         bar.close()
         self.si.end_task()
 
+    def prepare_task(self, task: int) -> None:
+        """The features of the task's training, validation and test samples (encoded now unless cached)."""
+        t0 = time.time()
+        train_rows = [self.train_idx[task]] + ([self.val_idx[task]] if self.val_idx else [])
+        if self.inputs.ensure(torch.cat(train_rows), self.test_idx[task]):
+            timings = self.record.data["timings"]
+            timings["features_s"] = round(timings.get("features_s", 0.0) + time.time() - t0, 3)
+
     def fit(self) -> float:
         n_tasks = self.n_tasks
+        for task in range(self.start_task):  # a resumed run evaluates the tasks it trained before, too
+            self.prepare_task(task)
         for task in range(self.start_task, n_tasks):
+            self.prepare_task(task)
             t0 = time.time()
             self.train_task(task)
             accs = task_accuracies(
