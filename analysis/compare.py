@@ -8,6 +8,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.labels import compact
 from analysis.runs import IDENTITY, OUTCOME, TRIAL
 from birsweep.config_keys import is_result_neutral
 from birsweep.sweep.labels import short_names
@@ -27,12 +28,6 @@ def config_columns(runs: pd.DataFrame) -> List[str]:
         for c in runs.columns
         if c not in NOT_CONFIG and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs."))
     ]
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
 
 
 def _varying(frame: pd.DataFrame, cols: Sequence[str]) -> List[str]:
@@ -76,7 +71,7 @@ def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.Dat
             continue
         short = short_names(varying)
         runs.loc[group.index, "label"] = [
-            f"{name} (" + ", ".join(f"{short[c]}={_fmt(v)}" for c, v in zip(varying, values)) + ")"
+            f"{name} (" + ", ".join(f"{short[c]}={compact(v)}" for c, v in zip(varying, values)) + ")"
             for values in group[varying].itertuples(index=False, name=None)
         ]
     return runs

@@ -209,7 +209,7 @@ def test_report_study_sections_from_the_command_line(grid_sweep, tmp_path):
     assert "<title>Grid &lt;and&gt; study</title>" in text
     best = study.best_trial
     assert f"Best trial: #{best.number} with objective {100 * best.value:.2f}%" in text
-    i = page.cells.index("variant.rep_f")
+    i = page.cells.index("rep_f")  # short names
     assert page.cells[i + 1] == f"{best.params['variant.rep_f']:.4g}"
     assert "6 trials: 5 complete, 1 pruned" in text
 
