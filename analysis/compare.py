@@ -70,11 +70,23 @@ def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.Dat
         if not varying:
             continue
         short = short_names(varying)
+        rows = list(group[varying].itertuples(index=False, name=None))
+        # 4 significant digits read well, but must not pool two settings into one configuration
+        fmt = compact if len({_key(r, compact) for r in rows}) == len({_key(r, _exact) for r in rows}) else _exact
         runs.loc[group.index, "label"] = [
-            f"{name} (" + ", ".join(f"{short[c]}={compact(v)}" for c, v in zip(varying, values)) + ")"
-            for values in group[varying].itertuples(index=False, name=None)
+            f"{name} (" + ", ".join(f"{short[c]}={fmt(v)}" for c, v in zip(varying, values)) + ")" for values in rows
         ]
     return runs
+
+
+def _key(values: tuple, fmt) -> tuple:
+    return tuple(fmt(v) for v in values)
+
+
+def _exact(value) -> str:
+    """Every digit of a float (``str`` gives the shortest that reads back the same); missing as ``compact``."""
+    text = compact(value)
+    return text if text == compact(None) else str(value)
 
 
 def sem(values: pd.Series) -> float:

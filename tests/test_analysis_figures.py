@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
 
 from analysis.axes import fitted_limits
+from analysis.compare import add_labels
 from analysis.importance import MIN_COMPLETE, MIN_DISTINCT, why_no_importances
 from analysis.labels import compact, param_names, wrap
 from analysis.plots import plot_history, plot_intermediate, plot_metric_bars, plot_parallel, plot_task_curves
@@ -120,6 +121,22 @@ def test_labels_short_compact_wrapped():
     assert len(lines) > 2 and " ".join(lines) == LONG and all(len(line) <= 30 for line in lines)
     cut = wrap(LONG, 30, 2)
     assert cut.count("\n") == 1 and cut.endswith("…") and set(cut.replace("\n", " ").split()[:-1]) <= set(LONG.split())
+
+
+def test_labels_never_pool_two_settings():
+    base = {"variant": "repulsion", "experiment": "e", "seed": 0, "status": "completed"}
+    runs = pd.DataFrame(
+        [
+            {**base, "run_dir": "a", "variant.repulsion.lamda_rep": 1.23456e-5, "variant.rep_f": 20.0},
+            {**base, "run_dir": "b", "variant.repulsion.lamda_rep": 1.23458e-5, "variant.rep_f": 20.0},
+            {**base, "run_dir": "c", "variant.repulsion.lamda_rep": 1.23458e-5, "variant.rep_f": 20.0, "seed": 1},
+        ]
+    )
+    labels = add_labels(runs)["label"].tolist()
+    # 4 digits would name a and b alike: every digit is kept; b and c differ by seed only and share theirs
+    assert labels == ["repulsion (lamda_rep=1.23456e-05)", "repulsion (lamda_rep=1.23458e-05)"] + labels[1:2]
+    runs.loc[1:, "variant.repulsion.lamda_rep"] = 0.5
+    assert add_labels(runs)["label"].tolist() == ["repulsion (lamda_rep=1.235e-05)"] + ["repulsion (lamda_rep=0.5)"] * 2
 
 
 def test_variants_table_shows_counts_and_seeds_only_where_they_help():
