@@ -8,6 +8,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.labels import compact
 from analysis.runs import IDENTITY, OUTCOME, TRIAL
 from birsweep.config_keys import is_result_neutral
 from birsweep.sweep.labels import short_names
@@ -27,12 +28,6 @@ def config_columns(runs: pd.DataFrame) -> List[str]:
         for c in runs.columns
         if c not in NOT_CONFIG and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs."))
     ]
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
 
 
 def _varying(frame: pd.DataFrame, cols: Sequence[str]) -> List[str]:
@@ -75,11 +70,23 @@ def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.Dat
         if not varying:
             continue
         short = short_names(varying)
+        rows = list(group[varying].itertuples(index=False, name=None))
+        # 4 significant digits read well, but must not pool two settings into one configuration
+        fmt = compact if len({_key(r, compact) for r in rows}) == len({_key(r, _exact) for r in rows}) else _exact
         runs.loc[group.index, "label"] = [
-            f"{name} (" + ", ".join(f"{short[c]}={_fmt(v)}" for c, v in zip(varying, values)) + ")"
-            for values in group[varying].itertuples(index=False, name=None)
+            f"{name} (" + ", ".join(f"{short[c]}={fmt(v)}" for c, v in zip(varying, values)) + ")" for values in rows
         ]
     return runs
+
+
+def _key(values: tuple, fmt) -> tuple:
+    return tuple(fmt(v) for v in values)
+
+
+def _exact(value) -> str:
+    """Every digit of a float (``str`` gives the shortest that reads back the same); missing as ``compact``."""
+    text = compact(value)
+    return text if text == compact(None) else str(value)
 
 
 def sem(values: pd.Series) -> float:

@@ -12,219 +12,22 @@ embedded as PNG data (the file opens anywhere, offline) and also written to ``<n
 from __future__ import annotations
 
 import argparse
-import base64
 import html
 import os
 import sys
 import time
 from typing import List, Optional, Sequence, Tuple, TypedDict
 
-import pandas as pd
-
-from analysis.compare import METRIC_NAMES, METRICS, add_labels, best_trial, compare, task_curves
-from analysis.plots import (
-    param_importances,
-    plot_history,
-    plot_importance,
-    plot_intermediate,
-    plot_matrices,
-    plot_metric_bars,
-    plot_parallel,
-    plot_task_curves,
-)
+from analysis.compare import add_labels, compare
+from analysis.report_html import Report, Section
+from analysis.report_runs import curves_section, matrices_section, runs_section, variants_section
+from analysis.report_study import studies_section
 from analysis.runs import load_runs, load_tasks
-from analysis.study import find_studies, load_study
-from birsweep.secrets import mask_url
-from birsweep.tracking.figures import figure_png
+from analysis.study import find_studies
 
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
-       color: #222; padding: 0 1em; }
-h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
-h3 { margin-top: 1.5em; }
-table { border-collapse: collapse; font-size: .85em; margin: .8em 0; }
-th, td { border: 1px solid #ddd; padding: .3em .6em; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-tr:nth-child(even) td { background: #fafafa; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: .85em; color: #555; }
-.note { color: #666; font-size: .9em; } code { background: #f3f3f3; padding: 0 .2em; }
-nav a { margin-right: 1em; }
-"""
-
-# Marks <body data-images-loaded="ok/total"> once the page has loaded: lets a headless browser check that every
-# embedded figure decoded (the report needs no script otherwise).
-IMAGE_CHECK = """
-window.addEventListener("load", function () {
-  var imgs = document.images, ok = 0;
-  for (var i = 0; i < imgs.length; i++) { if (imgs[i].complete && imgs[i].naturalWidth > 0) { ok++; } }
-  document.body.setAttribute("data-images-loaded", ok + "/" + imgs.length);
-});
-"""
-
-
-def _pct(mean: float, err: float) -> str:
-    if pd.isna(mean):
-        return "–"
-    return f"{100 * mean:.2f} ± {100 * err:.2f}" if not pd.isna(err) else f"{100 * mean:.2f}"
-
-
-def _num(value, pct: bool = False) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
-        return "–"
-    if pct:
-        return f"{100 * float(value):.2f}"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-class Report:
-    """Collects sections and figures, then writes the HTML and the PNGs."""
-
-    def __init__(self, out: str, title: str):
-        self.out, self.title = os.path.abspath(out), title
-        stem = os.path.splitext(os.path.basename(self.out))[0]
-        self.fig_dir = os.path.join(os.path.dirname(self.out), f"{stem}_figures")
-        self.parts: List[str] = []
-        self.nav: List[Tuple[str, str]] = []
-        self.figures: List[str] = []
-
-    def section(self, anchor: str, heading: str) -> None:
-        self.nav.append((anchor, heading))
-        self.parts.append(f'<h2 id="{anchor}">{html.escape(heading)}</h2>')
-
-    def h3(self, text: str, anchor: str = "") -> None:
-        ident = f' id="{html.escape(anchor)}"' if anchor else ""
-        self.parts.append(f"<h3{ident}>{html.escape(text)}</h3>")
-
-    def text(self, text: str, cls: str = "") -> None:
-        self.parts.append(f'<p class="{cls}">{html.escape(text)}</p>' if cls else f"<p>{html.escape(text)}</p>")
-
-    def table(self, frame: pd.DataFrame) -> None:
-        self.parts.append(frame.to_html(index=False, escape=True, na_rep="–", border=0))
-
-    def figure(self, name: str, fig, caption: str) -> None:
-        png = figure_png(fig)
-        os.makedirs(self.fig_dir, exist_ok=True)
-        path = os.path.join(self.fig_dir, f"{name}.png")
-        with open(path, "wb") as f:
-            f.write(png)
-        self.figures.append(path)
-        data = base64.b64encode(png).decode("ascii")
-        self.parts.append(
-            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
-
-    def write(self, preamble: str) -> None:
-        nav = " ".join(f'<a href="#{a}">{html.escape(h)}</a>' for a, h in self.nav)
-        page = (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>\n<body>"
-            f"<h1>{html.escape(self.title)}</h1>{preamble}<nav>{nav}</nav>\n"
-            + "\n".join(self.parts)
-            + f"\n<script>{IMAGE_CHECK}</script></body></html>\n"
-        )
-        os.makedirs(os.path.dirname(self.out), exist_ok=True)
-        tmp = self.out + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, self.out)
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in str(text)).strip("-").lower() or "x"
-
-
-def _variants_table(table: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame(
-        {
-            "configuration": table["label"],
-            "variant": table["variant"],
-            "runs (completed/all)": [f"{c}/{n}" for c, n in zip(table["n_completed"], table["n_runs"])],
-            "seeds": table["seeds"],
-        }
-    )
-    for m in METRICS:
-        out[f"{METRIC_NAMES[m]} (%)"] = [_pct(a, b) for a, b in zip(table[f"{m}_mean"], table[f"{m}_sem"])]
-    return out
-
-
-def _runs_table(runs: pd.DataFrame) -> pd.DataFrame:
-    cols = {
-        "configuration": runs["label"],
-        "seed": runs["seed"],
-        "status": runs["status"],
-        "tasks": [f"{_num(a)}/{_num(b)}" for a, b in zip(runs["tasks_done"], runs["n_tasks"])],
-    }
-    for m in METRICS:
-        cols[f"{METRIC_NAMES[m]} (%)"] = [_num(v, pct=True) for v in runs[m]]
-    if runs["trial_number"].notna().any():
-        cols["trial"] = [_num(v) for v in runs["trial_number"]]
-    cols["train (s)"] = [_num(v) for v in runs.get("train_s", pd.Series([None] * len(runs)))]
-    cols["run dir"] = runs["run_dir"]
-    return pd.DataFrame(cols)
-
-
-def _study_section(rep: Report, storage: str, name: str, runs: pd.DataFrame) -> None:
-    trials = load_study(storage, name)
-    direction = trials.attrs.get("direction", "maximize")
-    slug = _slug(name)
-    rep.h3(f"Study {name}", anchor=f"study-{slug}")
-    counts = trials["trial_state"].value_counts().to_dict() if len(trials) else {}
-    rep.text(
-        f"storage {mask_url(storage)}; direction {direction}; {len(trials)} trials: "
-        + ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items()))
-    )
-    best = best_trial(runs, trials, direction)
-    if best is not None:
-        rep.text(
-            f"Best trial: #{int(best['trial_number'])} with objective {100 * float(best['trial_value']):.2f}%"
-            + (f" (run dir {best['run_dir']})" if isinstance(best.get("run_dir"), str) else "")
-        )
-        params = [(c[len("params.") :], best[c]) for c in trials.columns if c.startswith("params.")]
-        rep.table(pd.DataFrame({"best parameter": [p for p, _ in params], "value": [_num(v) for _, v in params]}))
-    else:
-        rep.text("No complete trial yet: no best parameters.", "note")
-    rep.figure(
-        f"study-{slug}-history",
-        plot_history(trials, direction, f"optimisation history: {name}"),
-        "Objective per trial (pruned trials at their last reported value) and the best so far.",
-    )
-    importances, why = param_importances(storage, name)
-    if importances:
-        rep.figure(
-            f"study-{slug}-importance",
-            plot_importance(importances, f"parameter importance: {name}"),
-            "Importance of each searched parameter for the objective (Optuna's default evaluator, complete trials).",
-        )
-        rep.table(
-            pd.DataFrame({"parameter": list(importances), "importance": [f"{v:.3f}" for v in importances.values()]})
-        )
-    else:
-        rep.text(f"Parameter importance not available: {why}.", "note")
-    rep.figure(
-        f"study-{slug}-parallel",
-        plot_parallel(trials, direction),
-        "Parallel coordinates of the complete trials, coloured by the objective.",
-    )
-    if any(c.startswith("intermediate.") for c in trials.columns):
-        rep.figure(
-            f"study-{slug}-intermediate",
-            plot_intermediate(trials, f"intermediate values: {name}"),
-            "Average accuracy after each task as reported to the pruner; pruned trials dashed.",
-        )
-    shown = trials[
-        [
-            c
-            for c in trials.columns
-            if c in ("trial_number", "trial_state", "trial_value", "last_step") or c.startswith("params.")
-        ]
-    ].copy()
-    shown["trial_value"] = [_num(v, pct=True) for v in shown["trial_value"]]
-    shown.columns = [c.replace("params.", "") if c.startswith("params.") else c for c in shown.columns]
-    rep.table(shown)
+# The report, in order: each section is ``(rep, runs, tasks) -> None`` (analysis.report_html.Section). A new
+# section lives in its own module and is added here.
+SECTIONS: List[Section] = [variants_section, curves_section, matrices_section, runs_section, studies_section]
 
 
 class ReportInfo(TypedDict):
@@ -253,8 +56,6 @@ def build_report(
     tasks = load_tasks(paths)
     runs = add_labels(runs, by)
     tasks = tasks.merge(runs[["run_dir", "label"]], on="run_dir", how="left")
-    table = compare(runs)
-    labels = list(table["label"].head(top))
     found: List[Tuple[str, str]] = []
     for path in paths:
         found += find_studies(path) if os.path.isdir(path) else []
@@ -269,7 +70,7 @@ def build_report(
             found.append((storage, name))
     found = list(dict.fromkeys(found))
 
-    rep = Report(out, title or "birsweep comparison report")
+    rep = Report(out, title or "birsweep comparison report", paths=paths, studies=found, top=top)
     statuses = runs["status"].value_counts().to_dict()
     preamble = (
         f'<p class="note">Generated {html.escape(time.strftime("%Y-%m-%d %H:%M:%S"))} from '
@@ -280,56 +81,15 @@ def build_report(
         + ("study" if len(found) == 1 else "studies")
         + ".</p>"
     )
-
-    rep.section("variants", "Variants")
-    rep.text(
-        "Mean ± standard error of the mean over seeds (completed runs); runs that differ only by seed "
-        "share a configuration. Accuracies in %, forgetting: drop from the best earlier accuracy, BWT: "
-        "final minus just-learnt accuracy (negative = forgetting).",
-        "note",
-    )
-    rep.table(_variants_table(table))
-    rep.figure(
-        "variants-metrics",
-        plot_metric_bars(table, top=top),
-        "Final average accuracy, forgetting and BWT per configuration (mean ± s.e.m.).",
-    )
-
-    rep.section("curves", "Average accuracy after each task")
-    curves = task_curves(tasks)
-    rep.figure(
-        "avg-acc-per-task",
-        plot_task_curves(curves, labels),
-        f"Average accuracy over the tasks seen after each task; band: ± s.e.m. over seeds "
-        f"(top {len(labels)} configurations).",
-    )
-
-    rep.section("matrices", "Accuracy matrices")
-    rep.figure(
-        "acc-matrices",
-        plot_matrices(tasks, labels),
-        "Accuracy on task k (columns) after training task t (rows), mean over the configuration's runs.",
-    )
-
-    rep.section("runs", "Runs")
-    rep.table(_runs_table(runs.sort_values(["label", "seed"], kind="stable")))
-
-    rep.section("studies", "Optuna studies")
-    if not found:
-        rep.text(
-            "No Optuna study found (no *.db or journal file in the given dirs, no optuna.storage in the jobs' "
-            "configs); pass one with --study STORAGE[::NAME].",
-            "note",
-        )
-    for storage, name in found:
-        _study_section(rep, storage, name, runs)
+    for section in SECTIONS:
+        section(rep, runs, tasks)
 
     rep.write(preamble)
     return {
         "html": rep.out,
         "figures": rep.figures,
         "runs": len(runs),
-        "labels": list(table["label"]),
+        "labels": list(compare(runs)["label"]),
         "studies": found,
     }
 

@@ -209,7 +209,7 @@ def test_report_study_sections_from_the_command_line(grid_sweep, tmp_path):
     assert "<title>Grid &lt;and&gt; study</title>" in text
     best = study.best_trial
     assert f"Best trial: #{best.number} with objective {100 * best.value:.2f}%" in text
-    i = page.cells.index("variant.rep_f")
+    i = page.cells.index("rep_f")  # short names
     assert page.cells[i + 1] == f"{best.params['variant.rep_f']:.4g}"
     assert "6 trials: 5 complete, 1 pruned" in text
 
@@ -240,4 +240,9 @@ def test_report_of_an_optuna_sweep(optuna_sweep, grid_sweep, tmp_path):
     with open(out, encoding="utf-8") as f:
         text = f.read()
     assert re.search(r"Best trial: #\d+ with objective", text)
+    # 4 trials: too few for importances, and the report says so
+    assert re.search(r"Parameter importance not shown: [0-4] complete trials?; importances need at least 5\.", text)
+    assert "study-rep-test-importance.png" not in {os.path.basename(f) for f in info["figures"]}
+    # parameters by short name in the tables, never the dotted override key
+    assert "lamda_rep" in page.cells and "variant.repulsion.lamda_rep" not in text
     check_in_browser(str(out), len(info["figures"]))

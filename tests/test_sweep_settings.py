@@ -252,9 +252,16 @@ def test_short_names_and_formatted_params():
     }
     ambiguous = short_names(["variant.recon.lamda_rep", "variant.repulsion.lamda_rep", "trainer.lr"])
     assert ambiguous == {
-        "variant.recon.lamda_rep": "variant.recon.lamda_rep",
-        "variant.repulsion.lamda_rep": "variant.repulsion.lamda_rep",
+        "variant.recon.lamda_rep": "recon.lamda_rep",
+        "variant.repulsion.lamda_rep": "repulsion.lamda_rep",
         "trainer.lr": "lr",
+    }
+    # a key that is another's tail keeps its full name; the other gets one component more
+    assert short_names(["lr", "trainer.lr", "a.x.y", "b.x.y"]) == {
+        "lr": "lr",
+        "trainer.lr": "trainer.lr",
+        "a.x.y": "a.x.y",
+        "b.x.y": "b.x.y",
     }
     params = {"variant.rep_f": 12.345678, "variant.use_rep_f": True, "variant.repulsion.divergence": "js"}
     assert format_params(params) == "rep_f=12.35 use_rep_f=True divergence=js"

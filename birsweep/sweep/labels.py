@@ -9,10 +9,20 @@ from typing import Any, Dict, Iterable, Mapping, Optional
 
 
 def short_names(keys: Iterable[str]) -> Dict[str, str]:
-    """Each dotted key's last component where that is unambiguous among ``keys``, else the full key."""
-    keys = list(keys)
-    last = [k.split(".")[-1] for k in keys]
-    return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
+    """Each dotted key's shortest tail of components that no other key in ``keys`` ends with: ``lamda_rep``, or
+    ``recon.lamda_rep`` and ``repulsion.lamda_rep`` when both are there."""
+    parts = {k: k.split(".") for k in dict.fromkeys(keys)}
+
+    def tail(key: str, n: int) -> str:
+        return ".".join(parts[key][-n:])
+
+    out = {}
+    for key, comps in parts.items():
+        n = 1
+        while n < len(comps) and any(tail(o, n) == tail(key, n) for o in parts if o != key):
+            n += 1
+        out[key] = tail(key, n)
+    return out
 
 
 def format_params(params: Mapping[str, Any], width: Optional[int] = None) -> str:
