@@ -4,9 +4,13 @@ computation's shape or code path, so trials that differ in it go to different jo
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Tuple
+
 PER_TRIAL_KEYS = ("seed", "trainer.lr", "model.si_c", "model.distill_temp")
 
 
-def structural_part(params: dict) -> tuple:
-    """The part of a trial's sampled parameters that must be equal within a batch (a hashable key)."""
-    return tuple(sorted((str(k), repr(v)) for k, v in params.items() if k not in PER_TRIAL_KEYS))
+def structural_part(params: Mapping[str, Any]) -> Tuple[str, ...]:
+    """The part of a trial's sampled parameters that must be equal within a batch (a hashable key): every other
+    parameter's value, and which per-trial keys were sampled (a conditional one left out keeps the job's value)."""
+    fixed = tuple(sorted(f"{k}={v!r}" for k, v in params.items() if k not in PER_TRIAL_KEYS))
+    return fixed + tuple(sorted(str(k) for k in params if k in PER_TRIAL_KEYS))
