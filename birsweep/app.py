@@ -25,8 +25,9 @@ def hydra_run_dir() -> str:
     return os.getcwd()
 
 
-def job_callbacks(cfg: DictConfig) -> List[RunCallback]:
-    """Loggers and the sweeper's trial handle, as the config asks."""
+def job_callbacks(cfg: DictConfig, several_runs: bool = False) -> List[RunCallback]:
+    """Loggers and the sweeper's trial handle, as the config asks (``several_runs``: one of the runs a job with
+    several trials trains side by side)."""
     callbacks: List[RunCallback] = []
     if cfg.optuna is not None:
         from birsweep.sweep.trial import TrialHandle
@@ -35,7 +36,7 @@ def job_callbacks(cfg: DictConfig) -> List[RunCallback]:
     if cfg.logger.name == "wandb":
         from birsweep.loggers.wandb_logger import WandbLogger
 
-        callbacks.append(WandbLogger(cfg))
+        callbacks.append(WandbLogger(cfg, several_runs))
     return callbacks
 
 

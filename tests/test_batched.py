@@ -74,3 +74,26 @@ def test_a_nan_trial_fails_alone(tmp_path):
 def test_what_the_batched_trainer_does_not_take(override, why):
     assert why in (not_batchable(make_cfg(BASE + [override])) or "")
     assert not_batchable(make_cfg(BASE)) is None
+
+
+def test_each_batched_trial_has_its_own_wandb_run(tmp_path, monkeypatch):
+    from analysis.wandb_offline import find_runs, history_of, read_run
+    from birsweep.app import job_callbacks
+    from tests.helpers import SMALL_WANDB
+
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb-default"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.delenv("WANDB_MODE")  # conftest disables W&B; logger.mode=offline decides
+    cfgs = [make_cfg([*SMALL_WANDB, f"seed={s}", f"trainer.lr={lr}"]) for s, lr in ((1, 1e-3), (2, 3e-3))]
+    batch = [BatchTrial(c, str(tmp_path / f"t{k}"), job_callbacks(c, several_runs=True)) for k, c in enumerate(cfgs)]
+    train_batched(batch)
+    assert [t.status for t in batch] == [RunStatus.COMPLETED] * 2
+    for k, cfg in enumerate(cfgs):
+        runs = find_runs(str(tmp_path / f"t{k}"))
+        assert len(runs) == 1, runs
+        run = read_run(runs[0], wait=60)
+        assert run["exit_code"] == 0 and run["config"]["seed"] == cfg.seed
+        rec = record.load(tmp_path / f"t{k}")
+        logged = [value for _, value in history_of(run, "train/loss")]
+        assert logged == [row["loss"] for row in rec["losses"]]  # its own values, as its record keeps them

@@ -85,12 +85,12 @@ def trial_configs(cfg: DictConfig, run_dir: str) -> List[Tuple[DictConfig, str]]
 
 
 def run_batch(
-    cfg: DictConfig, run_dir: str, make_callbacks: Callable[[DictConfig], List[RunCallback]]
+    cfg: DictConfig, run_dir: str, make_callbacks: Callable[[DictConfig, bool], List[RunCallback]]
 ) -> Dict[str, Dict[str, Any]]:
     """Train every trial of ``optuna.batch``; returns {number: {state, value, reason}} for the sweeper."""
     from birsweep.train.batched import BatchTrial, not_batchable, train_batched
 
-    trials = [BatchTrial(c, d, make_callbacks(c)) for c, d in trial_configs(cfg, run_dir)]
+    trials = [BatchTrial(c, d, make_callbacks(c, True)) for c, d in trial_configs(cfg, run_dir)]
     why = not_batchable(cfg)
     if why is None:
         log.info("training trials %s as one batch", [int(t.cfg.optuna.trial_number) for t in trials])
