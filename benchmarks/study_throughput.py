@@ -1,5 +1,6 @@
 """Study throughput with ``hydra.sweeper.trials_per_job=K``: completed trials per hour of one small study run with
-K = 1, 4, 8, 16 trials per job, side by side in one run (docs/sweeps.md, Many trials per job).
+K = 1, 4, 8, 16 trials per job, side by side in one run (docs/sweeps.md, Many trials per job). Besides wall
+time it gives the study's own CPU time (trials per CPU hour), the fairer figure on a machine other jobs share.
 
 Each study is a real ``python launch.py -m`` sweep (Optuna sweeper, basic launcher, random sampler, no pruner)
 of ``--trials`` trials over ``trainer.lr`` and ``model.distill_temp``, in a fresh sweep dir, at one of two shapes:
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -64,14 +66,20 @@ def run_study(shape: str, k: int, trials: int, iters: int, threads: int, where: 
     ]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), WANDB_MODE="disabled", PYTHONPATH=ROOT)
     env.setdefault("BIRSWEEP_CACHE_DIR", os.path.join(where, "cache"))
-    t0 = time.time()
+    t0, cpu0 = time.time(), _children_cpu()
     out = subprocess.run(args, cwd=where, env=env, capture_output=True, text=True)
-    seconds = time.time() - t0
+    seconds, cpu = time.time() - t0, _children_cpu() - cpu0
     if out.returncode != 0:
         raise SystemExit(f"the K={k} study failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
     with sqlite3.connect(os.path.join(sweep_dir, "optuna.db")) as db:
         done = db.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
-    return {"seconds": seconds, "completed": float(done), "per_hour": done / seconds * 3600}
+    return {"seconds": seconds, "cpu": cpu, "completed": float(done), "per_hour": done / seconds * 3600}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of finished child processes: on a shared machine, what a study itself used."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -85,17 +93,19 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     print(f"{a.trials} trials per study, 5 tasks x {a.iters} iterations per trial, {a.threads} thread(s)\n")
-    print("| shape | trials per job | study s | completed | trials / hour | vs K=1 |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| shape | trials per job | study s | CPU s | completed | trials / hour | vs K=1 | per CPU hour | vs K=1 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as where:
         for shape in a.shapes:
-            base = None
+            base = base_cpu = None
             for k in a.ks:
                 r = run_study(shape, k, a.trials, a.iters, a.threads, where)
-                base = base or r["per_hour"]
+                per_cpu_hour = r["completed"] / r["cpu"] * 3600
+                base, base_cpu = base or r["per_hour"], base_cpu or per_cpu_hour
                 print(
-                    f"| {shape} | {k} | {r['seconds']:.1f} | {int(r['completed'])} | {r['per_hour']:.0f} "
-                    f"| {r['per_hour'] / base:.2f}x |",
+                    f"| {shape} | {k} | {r['seconds']:.1f} | {r['cpu']:.1f} | {int(r['completed'])} "
+                    f"| {r['per_hour']:.0f} | {r['per_hour'] / base:.2f}x | {per_cpu_hour:.0f} "
+                    f"| {per_cpu_hour / base_cpu:.2f}x |",
                     flush=True,
                 )
     load = os.getloadavg()

@@ -88,3 +88,37 @@ def test_a_pruned_trial_leaves_its_batch(tmp_path):
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"]
     assert study.trials[2].last_step == 2 and study.trials[3].last_step == 5
     assert_records_agree(study, tmp_path / "sweep")
+
+
+def test_sigterm_stops_a_sweep_mid_batch(tmp_path):
+    """SIGTERM to a sweep whose job trains two trials in its process: both records say interrupted, both Optuna
+    trials fail (retryable), and no further job starts."""
+    import signal
+    import time
+
+    from birsweep.tracking import record
+
+    proc = run_sweep(
+        tmp_path,
+        LR,
+        "trainer.iters=400",
+        "trainer.log_every=20",
+        "trainer.threads=1",
+        "hydra.sweeper.study_name=stop",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.trials_per_job=2",
+        wait=False,
+    )
+    first = tmp_path / "sweep" / "1"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (first / record.RESULTS).exists() and record.load(first)["losses"]:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    for n in (0, 1):
+        rec = record.load(tmp_path / "sweep" / str(n))
+        assert rec["status"] == "interrupted" and "SIGTERM" in rec["error"]
+    study = load_study(f"sqlite:///{tmp_path}/sweep/optuna.db", "stop")
+    assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]

@@ -238,8 +238,8 @@ class OptunaSweeper(Sweeper):
         if int(self.settings.trials_per_job) > 1:  # a job's dir is its first trial's: launched one by one
             while self.stop_reason is None and self._jobs_remaining() > 0:
                 jobs = [job for _ in range(min(self.plan.slots, self._jobs_remaining())) for job in self._ask_job()]
-                for numbers, overrides in jobs:
-                    self._conclude_job(numbers, self._launch_one(numbers[0], overrides))
+                for numbers, overrides in jobs:  # as below: a stop signal in a job run here stops the sweep
+                    self._conclude_job(numbers, self.launcher.launch([overrides], initial_job_idx=numbers[0])[0])
             return
         while self.stop_reason is None:
             n = min(self.plan.slots, self._remaining())
