@@ -9,9 +9,11 @@ from typing import List
 import pytest
 
 from birsweep.app import run
+from birsweep.errors import RunPruned
 from birsweep.tracking import record
 from birsweep.tracking.record import RunStatus
 from birsweep.train.batched import BatchTrial, not_batchable, train_batched
+from birsweep.train.callbacks import RunCallback, TaskEnd
 from tests.helpers import TINY, make_cfg
 
 BASE = [*TINY, "trainer.threads=1"]
@@ -97,3 +99,28 @@ def test_each_batched_trial_has_its_own_wandb_run(tmp_path, monkeypatch):
         rec = record.load(tmp_path / f"t{k}")
         logged = [value for _, value in history_of(run, "train/loss")]
         assert logged == [row["loss"] for row in rec["losses"]]  # its own values, as its record keeps them
+
+
+class PruneAfter(RunCallback):
+    """Stands in for the trial handle: the pruner stops this trial after task ``task``."""
+
+    def __init__(self, task: int):
+        self.task = task
+
+    def on_task_end(self, end: TaskEnd) -> None:
+        if end.task == self.task:
+            raise RunPruned(f"pruned after task {end.task}")
+
+
+def test_a_pruned_trial_leaves_the_batch_and_the_others_go_on_unchanged(tmp_path):
+    cfgs = [make_cfg(BASE + [f"seed={s}"]) for s in (4, 5, 6)]
+    batch = [BatchTrial(c, str(tmp_path / f"batched{k}")) for k, c in enumerate(cfgs)]
+    batch[1].callbacks = [PruneAfter(2)]
+    train_batched(batch)
+    assert [t.status for t in batch] == [RunStatus.COMPLETED, RunStatus.PRUNED, RunStatus.COMPLETED]
+    pruned = record.load(tmp_path / "batched1")
+    assert pruned["status"] == "pruned" and pruned["tasks_done"] == 2
+    run(cfgs[2], str(tmp_path / "alone"), callbacks=[])
+    alone, batched = record.load(tmp_path / "alone"), record.load(tmp_path / "batched2")
+    assert batched["acc_matrix"] == alone["acc_matrix"]
+    _assert_same_losses(alone, batched)
