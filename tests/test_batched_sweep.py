@@ -34,7 +34,9 @@ def test_a_batch_job_returns_one_outcome_per_trial():
     got = outcomes_of(ret, [4, 5, 6])
     assert got[4].state == TrialState.COMPLETE and got[4].value == 0.5
     assert got[5].state == TrialState.PRUNED
-    assert got[6].state == TrialState.FAIL and "did not report" in (got[6].reason or "")
+    assert got[6].state == TrialState.FAIL and "left this trial out" in (got[6].reason or "")
+    nan = JobReturn(status=JobStatus.COMPLETED, _return_value={"1": {"state": "COMPLETE", "value": float("nan")}})
+    assert outcomes_of(nan, [1, 2])[1].state == TrialState.FAIL
     failed = JobReturn(status=JobStatus.FAILED, _return_value=RuntimeError("boom"))
     assert {o.state for o in outcomes_of(failed, [1, 2]).values()} == {TrialState.FAIL}
 
@@ -122,3 +124,22 @@ def test_sigterm_stops_a_sweep_mid_batch(tmp_path):
         assert rec["status"] == "interrupted" and "SIGTERM" in rec["error"]
     study = load_study(f"sqlite:///{tmp_path}/sweep/optuna.db", "stop")
     assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]
+
+
+def test_trials_the_batched_trainer_does_not_take_share_a_job_one_after_another(tmp_path):
+    out = run_sweep(
+        tmp_path,
+        LR,
+        "variant=repulsion",
+        "trainer.threads=1",
+        "hydra.sweeper.study_name=seq",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.trials_per_job=2",
+        "hydra/sweeper/pruner=nop",
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "run one after another in this job: a variant's loss terms are enabled" in out.stdout + out.stderr
+    study = load_study(f"sqlite:///{tmp_path}/sweep/optuna.db", "seq")
+    assert states(study) == {"COMPLETE": 2}
+    assert_records_agree(study, tmp_path / "sweep")
+    assert sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/.hydra")) == ["0"]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 from optuna.trial import TrialState
 
+from birsweep.config_check import check_config
 from birsweep.errors import RunInterrupted, RunPruned
 from birsweep.sweep import TRIAL_GROUP
 from birsweep.sweep.factory import plain_dict
@@ -56,9 +58,12 @@ def outcomes_of(ret: Any, numbers: Sequence[int]) -> Dict[int, Outcome]:
     if len(numbers) > 1 and isinstance(value, dict):
         out = {}
         for n in numbers:
-            got = value.get(str(n)) or {"state": "FAIL", "reason": "the batch job did not report this trial"}
+            got: Dict[str, Any] = value.get(str(n)) or {"state": "FAIL", "reason": "the batch job left this trial out"}
             state = {"COMPLETE": "COMPLETE", "PRUNED": "PRUNED"}.get(got["state"], "FAIL")
-            out[n] = Outcome(TrialState[state], got.get("value"), got.get("reason"))
+            objective = got.get("value")
+            if state == "COMPLETE" and not (isinstance(objective, (int, float)) and math.isfinite(objective)):
+                state, got = "FAIL", {"reason": f"the trial completed with objective {objective!r}, not a number"}
+            out[n] = Outcome(TrialState[state], objective if state == "COMPLETE" else None, got.get("reason"))
         return out
     outcome = outcome_of(ret)
     return {n: outcome for n in numbers}
@@ -79,6 +84,7 @@ def trial_configs(cfg: DictConfig, run_dir: str) -> List[Tuple[DictConfig, str]]
         for key in PER_TRIAL_KEYS:
             if key in params:
                 OmegaConf.update(c, key, params[key], merge=False)
+        check_config(c)  # the job checked its own; the others' values are checked the same way
         where = run_dir if number == own else os.path.join(os.path.dirname(os.path.abspath(run_dir)), str(number))
         out.append((c, where))
     return out

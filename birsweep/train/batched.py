@@ -57,6 +57,8 @@ def not_batchable(cfg: DictConfig) -> Optional[str]:
         return "a variant's loss terms are enabled"
     if bool(cfg.data.augment) or str(cfg.trainer.precision) != "32" or bool(cfg.trainer.compile):
         return "data.augment, trainer.precision or trainer.compile is not its default"
+    if cfg.model.encoder.type == "conv":
+        return "a conv encoder model (the batched trainer takes MLP models on pixels or fixed features)"
     if str(cfg.resume).lower() == "true":
         return "resume=true (batched trials are not checkpointed)"
     return None
