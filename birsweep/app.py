@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -25,8 +25,9 @@ def hydra_run_dir() -> str:
     return os.getcwd()
 
 
-def job_callbacks(cfg: DictConfig) -> List[RunCallback]:
-    """Loggers and the sweeper's trial handle, as the config asks."""
+def job_callbacks(cfg: DictConfig, several_runs: bool = False) -> List[RunCallback]:
+    """Loggers and the sweeper's trial handle, as the config asks (``several_runs``: one of the runs a job with
+    several trials trains side by side)."""
     callbacks: List[RunCallback] = []
     if cfg.optuna is not None:
         from birsweep.sweep.trial import TrialHandle
@@ -35,17 +36,21 @@ def job_callbacks(cfg: DictConfig) -> List[RunCallback]:
     if cfg.logger.name == "wandb":
         from birsweep.loggers.wandb_logger import WandbLogger
 
-        callbacks.append(WandbLogger(cfg))
+        callbacks.append(WandbLogger(cfg, several_runs))
     return callbacks
 
 
-def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List[RunCallback]] = None) -> float:
+def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List[RunCallback]] = None) -> Any:
     check_config(cfg)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     run_dir = run_dir or hydra_run_dir()
     if cfg.task == "pretrain":
         return pretrain(cfg)
+    if cfg.optuna is not None and cfg.optuna.get("batch"):  # hydra.sweeper.trials_per_job > 1: one outcome each
+        from birsweep.sweep.batch_job import run_batch
+
+        return run_batch(cfg, run_dir, job_callbacks)
     from birsweep.train.run import train
 
     callbacks = job_callbacks(cfg) if callbacks is None else callbacks

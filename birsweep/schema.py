@@ -173,6 +173,7 @@ class TrialConfig:
     pruner: Any = None  # _target_ config of an optuna pruner; null = never prune
     params: Any = None  # the sampled parameters, {override key: value} (for the record; the overrides set them)
     owner: Optional[str] = None  # "host|pid|start" of the sweep process; the job stops if it is gone
+    batch: Any = None  # trials_per_job > 1: [{number, params}] of every trial this job trains (docs/sweeps.md)
 
 
 @dataclass

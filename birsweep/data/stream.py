@@ -93,22 +93,25 @@ class ClassIncrementalStream:
 class IndexBatches:
     """Endless batches of indices into one task's samples: reshuffled each pass, last partial batch dropped.
 
-    Works on the device of ``indices`` with the global torch RNG, so the loop never syncs with the host.
+    Works on the device of ``indices`` with the global torch RNG (or ``generator``, one per trial when trials are
+    batched), so the loop never syncs with the host.
     """
 
-    def __init__(self, indices: torch.Tensor, batch_size: int):
+    def __init__(self, indices: torch.Tensor, batch_size: int, generator: Optional[torch.Generator] = None):
         if len(indices) < batch_size:
             raise ConfigError(
                 f"a task has only {len(indices)} training samples, fewer than trainer.batch_size="
                 f"{batch_size}; lower trainer.batch_size"
             )
-        self.indices, self.batch_size = indices, batch_size
+        self.indices, self.batch_size, self.generator = indices, batch_size, generator
         self.per_pass = len(indices) // batch_size
         self._order, self._next = indices[:0], self.per_pass  # _next at the end: the first call shuffles
 
     def __next__(self) -> torch.Tensor:
         if self._next == self.per_pass:
-            self._order = self.indices[torch.randperm(len(self.indices), device=self.indices.device)]
+            self._order = self.indices[
+                torch.randperm(len(self.indices), generator=self.generator, device=self.indices.device)
+            ]
             self._next = 0
         start = self._next * self.batch_size
         self._next += 1

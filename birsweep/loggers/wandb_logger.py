@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -47,8 +47,10 @@ MAX_SAMPLE_CLASSES = 20
 
 
 class WandbLogger(RunCallback):
-    def __init__(self, cfg: DictConfig):
+    def __init__(self, cfg: DictConfig, several_runs: bool = False):
         self.cfg = cfg
+        # a job training several trials keeps their W&B runs open side by side (trials_per_job, docs/sweeps.md)
+        self.reinit: Literal["create_new", "finish_previous"] = "create_new" if several_runs else "finish_previous"
         lc = cfg.logger
         self.mode = parse_mode(str(lc.mode))
         env_mode = ENV_MODES.get(os.environ.get("WANDB_MODE", "").strip().lower())
@@ -177,7 +179,7 @@ class WandbLogger(RunCallback):
             config=config,
             dir=parent,
             mode=mode,
-            reinit="finish_previous",
+            reinit=self.reinit,
             settings=settings,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch.nn import functional as F
@@ -53,13 +53,14 @@ def variational_loss(
     return (log_q - log_p).mean() / n_pixels
 
 
-def soft_targets(scores: torch.Tensor, temp: float, n_active: int) -> torch.Tensor:
-    """pi = softmax(s / T) over the old classes, zero-padded to ``n_active`` columns."""
+def soft_targets(scores: torch.Tensor, temp: Union[float, torch.Tensor], n_active: int) -> torch.Tensor:
+    """pi = softmax(s / T) over the old classes, zero-padded to ``n_active`` columns (T a number, or a 0-d tensor
+    per trial under vmap)."""
     pi = F.softmax(scores / temp, dim=1)
     return F.pad(pi, (0, n_active - pi.shape[1]))
 
 
-def distillation_loss(logits: torch.Tensor, pi: torch.Tensor, temp: float) -> torch.Tensor:
+def distillation_loss(logits: torch.Tensor, pi: torch.Tensor, temp: Union[float, torch.Tensor]) -> torch.Tensor:
     """T^2 * mean_b[-sum_c pi_c log softmax(logits / T)_c] over the active classes (Hinton et al.)."""
     return temp**2 * -(pi * F.log_softmax(logits / temp, dim=1)).sum(1).mean()
 

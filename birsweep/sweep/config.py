@@ -30,7 +30,8 @@ class OptunaSweeperConfig:
     # journal file: a path ending in .log (NFS-safe). Keep passwords out: storage: ${oc.env:STUDY_DB}
     storage: Optional[str] = None
     n_trials: int = 20  # finished trials (complete + pruned + failed) the study should hold
-    n_jobs: int = 1  # trials in flight (hydra/launcher=joblib or submitit_* run them side by side)
+    n_jobs: int = 1  # jobs in flight (hydra/launcher=joblib or submitit_* run them side by side)
+    trials_per_job: int = 1  # trials one job trains in one process, batched when they differ only in per-trial values
     max_failure_rate: float = 0.5  # stop once more than this fraction of this run's trials failed (judged after 4)
     retry_failed: bool = False  # queue trials left RUNNING by a killed sweep again, with the same parameters
     dispatch: str = "auto"  # auto: slots for joblib/submitit, one by one for basic | slots | batch
@@ -55,7 +56,7 @@ def check_settings(s: OptunaSweeperConfig) -> None:
         raise ConfigError(f"hydra.sweeper.direction={s.direction!r} is not one of {', '.join(DIRECTIONS)}")
     if not s.study_name or not str(s.study_name).strip():
         raise ConfigError("hydra.sweeper.study_name is empty: name the study (it is how a re-run resumes it)")
-    for key, value in (("n_trials", s.n_trials), ("n_jobs", s.n_jobs)):
+    for key, value in (("n_trials", s.n_trials), ("n_jobs", s.n_jobs), ("trials_per_job", s.trials_per_job)):
         if not _whole(value) or value < 1:
             raise ConfigError(f"hydra.sweeper.{key}={value!r} must be a whole number of at least 1")
     if not 0.0 <= float(s.max_failure_rate) <= 1.0:

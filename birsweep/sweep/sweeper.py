@@ -7,7 +7,8 @@ the job's return value, PRUNED when the job was pruned, FAIL with the reason oth
 
 * Budget: ``n_trials`` is the number of finished trials (complete, pruned or failed) the study should hold; a
   re-run of the same command continues until it does, numbering jobs (``hydra.job.num``) by trial number.
-* In flight: ``n_jobs`` trials at a time, handed to the launcher as :mod:`birsweep.sweep.dispatch` decides.
+* In flight: ``n_jobs`` jobs at a time, handed to the launcher as :mod:`birsweep.sweep.dispatch` decides; each
+  job trains ``trials_per_job`` trials (one by default; several in one process: :mod:`birsweep.sweep.batch_job`).
 * Crashes: trials left RUNNING by a sweep that died are closed at the next start (:mod:`birsweep.sweep.recovery`).
 * Errors: bad settings raise ConfigError before anything runs; too many failed trials end the sweep with
   SweepError after the summary. ``launch.py`` turns both into one ``error:`` line and the exit code.
@@ -33,6 +34,7 @@ from birsweep.errors import ConfigError, RunInterrupted
 from birsweep.secrets import check_no_literal_passwords, mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.ask import ask
+from birsweep.sweep.batch_job import Job, group, outcomes_of
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
 from birsweep.sweep.distinct import distinct
@@ -165,6 +167,15 @@ class OptunaSweeper(Sweeper):
         trials = self.study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
         return max(0, self.target - len(trials))
 
+    def _jobs_remaining(self) -> int:
+        k = int(self.settings.trials_per_job)
+        return -(-self._remaining() // k)
+
+    def _ask_job(self) -> List[Job]:
+        """Up to trials_per_job new trials, one job per group of them that may share a batch (sweep/batch_job.py)."""
+        asked = [self._ask() for _ in range(min(int(self.settings.trials_per_job), self._remaining()))]
+        return group([(t.number, dict(t.params), o) for t, o in asked])
+
     def _ask(self) -> Tuple[optuna.Trial, List[str]]:
         trial, params = ask(self.study, self.space)
         trial.set_user_attr("owner", self.owner.encode())
@@ -208,22 +219,28 @@ class OptunaSweeper(Sweeper):
     def _run_slots(self) -> None:
         """Each trial launched on its own from a thread: a slot freed by a finished trial is refilled at once."""
         pool = ThreadPoolExecutor(max_workers=self.plan.slots, thread_name_prefix="optuna-trial")
-        futures: Dict[Future[Any], int] = {}
+        futures: Dict[Future[Any], List[int]] = {}
         try:
             while True:
                 if self.stop_reason is None:
-                    for _ in range(min(self.plan.slots - len(futures), self._remaining())):
-                        trial, overrides = self._ask()
-                        futures[pool.submit(self._launch_one, trial.number, overrides)] = trial.number
+                    for _ in range(min(self.plan.slots - len(futures), self._jobs_remaining())):
+                        for numbers, overrides in self._ask_job():
+                            futures[pool.submit(self._launch_one, numbers[0], overrides)] = numbers
                 if not futures:
                     break
                 done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    self._conclude(futures.pop(fut), fut.result())
+                    self._conclude_job(futures.pop(fut), fut.result())
         finally:
             pool.shutdown(wait=True)
 
     def _run_batches(self) -> None:
+        if int(self.settings.trials_per_job) > 1:  # a job's dir is its first trial's: launched one by one
+            while self.stop_reason is None and self._jobs_remaining() > 0:
+                jobs = [job for _ in range(min(self.plan.slots, self._jobs_remaining())) for job in self._ask_job()]
+                for numbers, overrides in jobs:  # as below: a stop signal in a job run here stops the sweep
+                    self._conclude_job(numbers, self.launcher.launch([overrides], initial_job_idx=numbers[0])[0])
+            return
         while self.stop_reason is None:
             n = min(self.plan.slots, self._remaining())
             if n == 0:
@@ -235,10 +252,13 @@ class OptunaSweeper(Sweeper):
             else:  # another sweep asked in between: keep job numbers equal to trial numbers
                 returns = [self._launch_one(num, o) for num, (_, o) in zip(numbers, asked)]
             for number, ret in zip(numbers, returns):
-                self._conclude(number, ret)
+                self._conclude(number, outcome_of(ret))
 
-    def _conclude(self, number: int, ret: Any) -> None:
-        outcome = outcome_of(ret)
+    def _conclude_job(self, numbers: List[int], ret: Any) -> None:
+        for number, outcome in outcomes_of(ret, numbers).items():
+            self._conclude(number, outcome)
+
+    def _conclude(self, number: int, outcome: Outcome) -> None:
         self._tell(number, outcome)
         self.tally.add(number, outcome)
         params = self.study._storage.get_trial(trial_id(self.study, number)).params

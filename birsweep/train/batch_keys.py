@@ -1,0 +1,16 @@
+"""Which settings may differ between the trials one batched job trains together (docs/sweeps.md, Many trials per
+job): the batched trainer feeds these to its stacked computation as per-trial values; every other setting is one
+computation's shape or code path, so trials that differ in it go to different jobs."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Tuple
+
+PER_TRIAL_KEYS = ("seed", "trainer.lr", "model.si_c", "model.distill_temp")
+
+
+def structural_part(params: Mapping[str, Any]) -> Tuple[str, ...]:
+    """The part of a trial's sampled parameters that must be equal within a batch (a hashable key): every other
+    parameter's value, and which per-trial keys were sampled (a conditional one left out keeps the job's value)."""
+    fixed = tuple(sorted(f"{k}={v!r}" for k, v in params.items() if k not in PER_TRIAL_KEYS))
+    return fixed + tuple(sorted(str(k) for k in params if k in PER_TRIAL_KEYS))

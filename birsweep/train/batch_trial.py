@@ -1,0 +1,98 @@
+"""One trial of a batched job (birsweep/train/batched.py): what it is given, its own side of the batch (stream,
+generator, record, callbacks, a network to evaluate), and which configs the batched trainer takes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import torch
+from omegaconf import DictConfig
+
+from birsweep.data.features import Inputs
+from birsweep.data.stream import ClassIncrementalStream, IndexBatches
+from birsweep.device import seed_everything
+from birsweep.errors import StorageError
+from birsweep.methods.variants import build_terms
+from birsweep.models.bir import BIRNet
+from birsweep.tracking.record import RunRecord, RunStatus
+from birsweep.train.callbacks import CallbackList, RunCallback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchTrial:
+    """One trial of a batched job: what it is given, and how it ended (filled in by :func:`train_batched`)."""
+
+    cfg: DictConfig
+    run_dir: str
+    callbacks: List[RunCallback] = field(default_factory=list)
+    status: Optional[RunStatus] = None
+    objective: Optional[float] = None
+    reason: Optional[str] = None
+
+
+def not_batchable(cfg: DictConfig) -> Optional[str]:
+    """Why the batched trainer cannot train this config (its trials then run one after another), or None."""
+    if any(bool(node.get("enabled", False)) for node in cfg.variant.values() if isinstance(node, DictConfig)):
+        return "a variant's loss terms are enabled"
+    if bool(cfg.data.augment) or str(cfg.trainer.precision) != "32" or bool(cfg.trainer.compile):
+        return "data.augment, trainer.precision or trainer.compile is not its default"
+    if cfg.model.encoder.type == "conv":
+        return "a conv encoder model (the batched trainer takes MLP models on pixels or fixed features)"
+    if str(cfg.resume).lower() == "true":
+        return "resume=true (batched trials are not checkpointed)"
+    return None
+
+
+class Slot:
+    """A trial's own side of the batch: stream, generator, record, callbacks and a network to evaluate."""
+
+    record: RunRecord  # set by BatchedRun once the trial's config is resolved
+    batches: IndexBatches  # the current task's, drawn with the trial's generator
+
+    def __init__(
+        self, trial: BatchTrial, inputs: Inputs, stream: ClassIncrementalStream, n_classes: int, device: torch.device
+    ):
+        self.trial, self.cfg, self.device = trial, trial.cfg, device
+        self.stream = stream
+        self.train_y, self.test_y = stream.train_y.to(device), stream.test_y.to(device)
+        self.train_idx = [i.to(device) for i in stream.train_idx]
+        self.test_idx = [i.to(device) for i in stream.test_idx]
+        self.val_idx = [i.to(device) for i in stream.val_idx or []]
+        self.callbacks = CallbackList(trial.callbacks)
+        self.written = False
+        seed_everything(int(self.cfg.seed))  # as Run.setup: the initialisation follows the seed alone
+        m = self.cfg.model
+        self.model = BIRNet(
+            inputs.dim,
+            n_classes,
+            m.fc_layers,
+            m.fc_units,
+            m.h_dim,
+            m.z_dim,
+            m.dg_prop,
+            bce=(m.recon == "bce"),
+            gate_seed=int(self.cfg.seed),
+        ).to(device)
+        if build_terms(self.cfg.variant, self.model, inputs):
+            raise RuntimeError("the batched trainer has no variant terms")
+        self.gen = torch.Generator(device=device)  # continues the global RNG from here, as the run alone does
+        self.gen.set_state(torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state())
+
+    def end(self, status: RunStatus, reason: Optional[str] = None) -> None:
+        """Close the record as ``status`` and let the callbacks know; the trial leaves the batch."""
+        record, trial = self.record, self.trial
+        try:
+            record.finish(status, reason, save=self.written)
+        except StorageError as err:
+            log.warning("the record of %s could not be closed as %s: %s", trial.run_dir, status.value, err)
+        veto = self.callbacks.on_finish(record.status)
+        if veto is not None:
+            record.finish(RunStatus.FAILED, veto, save=self.written)
+        self.callbacks.on_end(record.view())
+        trial.status, trial.reason = record.status, record.data.get("error")
+        if trial.status == RunStatus.COMPLETED:
+            trial.objective = record.data["objective"]
