@@ -170,6 +170,10 @@ class TrialConfig:
     pruner: Any = None  # _target_ config of an optuna pruner; null = never prune
     params: Any = None  # the sampled parameters, {override key: value} (for the record; the overrides set them)
     owner: Optional[str] = None  # "host|pid|start" of the sweep process; the job stops if it is gone
+    # liveness across hosts (docs/sweeps.md): the job stops at a task end once the sweep's heartbeat has not
+    # changed for sweep_lost_after s; jobs of the SLURM presets beat job_heartbeat every heartbeat_interval s
+    sweep_lost_after: Optional[float] = None
+    heartbeat_interval: Optional[float] = None
 
 
 @dataclass

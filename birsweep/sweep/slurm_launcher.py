@@ -1,0 +1,198 @@
+"""``hydra/launcher=slurm`` and ``slurm_cpu``: hydra-submitit-launcher's SLURM launcher with liveness and requeue.
+
+* Sweep side, :meth:`SlurmLauncher.launch` waits for each job with a bound instead of submitit's endless wait: a
+  job that shows no sign of life for ``job_lost_after`` s (no new job heartbeat, not queued) or that SLURM lists as
+  ended without a result is cancelled and its trial concluded FAIL (:class:`birsweep.sweep.liveness.JobWatch`), also
+  without accounting, where submitit sees state UNKNOWN for ever. submitit's "Bypassing sacct error" is shown once.
+* Job side, :meth:`SlurmLauncher.__call__` beats ``job_heartbeat`` from the job's start (:class:`JobBeat`). A run
+  stopped by SIGUSR2 (time limit near, preemption) has written its record as interrupted and kept its checkpoint;
+  the launcher then hands over to submitit's own SIGUSR2 handler, which pickles the callable (this launcher with the
+  same overrides, :meth:`checkpoint`) and requeues the job; the requeued job resumes from its last finished task
+  (``resume=auto``) while its Optuna trial stays RUNNING. ``max_num_timeout`` bounds requeues at the time limit.
+  A run stopped by SIGTERM (``scancel``) ends without a result: its trial is FAIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, ContextManager, Dict, List, Optional, Sequence
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from birsweep.errors import BirsweepError, RunInterrupted
+from birsweep.sweep.job_beat import JobBeat
+from birsweep.sweep.liveness import JobWatch, TrialWatch
+from hydra_plugins.hydra_submitit_launcher import submitit_launcher as _submitit  # the module: see the plugin
+from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+log = logging.getLogger(__name__)
+
+SQUEUE_TIMEOUT_S = 30
+NOT_SHOWN_AGAIN = " (further sacct errors are not shown: without accounting the sweep judges jobs by heartbeat)"
+
+
+class JobLostError(BirsweepError):
+    """The sweep stopped waiting for a SLURM job: it vanished, or ended without handing back a result."""
+
+
+class _OnceFilter(logging.Filter):
+    """Lets the first "Bypassing sacct error" through, with a note, and drops the rest (submitit logs one per poll)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Bypassing sacct error" not in record.getMessage():
+            return True
+        if self.seen:
+            return False
+        self.seen = True
+        record.msg, record.args = record.getMessage() + NOT_SHOWN_AGAIN, ()
+        return True
+
+
+def quieten_sacct_errors() -> None:
+    logger = logging.getLogger("submitit")
+    if not any(isinstance(f, _OnceFilter) for f in logger.filters):
+        logger.addFilter(_OnceFilter())
+
+
+def queue_state(job_id: str) -> Optional[str]:
+    """SLURM's state word for the job (squeue's %T; works without accounting), None when it does not list it."""
+    try:
+        out = subprocess.run(
+            ["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=SQUEUE_TIMEOUT_S
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = out.stdout.split()
+    return words[0] if out.returncode == 0 and words else None
+
+
+def failed_return(overrides: Sequence[str], err: BaseException) -> JobReturn:
+    ret = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
+    ret.return_value = err
+    return ret
+
+
+class SlurmLauncher(_submitit.SlurmLauncher):  # type: ignore[misc]
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._watch: Optional[TrialWatch] = None
+
+    def watch_trials(self, watch: TrialWatch) -> None:
+        """The sweeper's seam: how to read a trial's job heartbeat and how long a silent job may stay."""
+        self._watch = watch
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_watch"] = None  # the sweep's storage handle stays with the sweep
+        return state
+
+    # --- sweep side -----------------------------------------------------------------------------------------------
+    def _executor(self) -> Any:
+        import submitit
+
+        params = dict(self.params)
+        folder = params.pop("submitit_folder")
+        init = (
+            {f"{self._EXECUTOR}_max_num_timeout": params.pop("max_num_timeout")} if "max_num_timeout" in params else {}
+        )
+        executor = submitit.AutoExecutor(folder=folder, cluster=self._EXECUTOR, **init)
+        queue_keys = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(**{k if k in queue_keys else f"{self._EXECUTOR}_{k}": v for k, v in params.items()})
+        return executor
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        assert self.config is not None
+        if self._watch is None:  # not run by birsweep's sweeper: submitit's own wait
+            returns: Sequence[JobReturn] = super().launch(job_overrides, initial_job_idx)
+            return returns
+        quieten_sacct_errors()
+        executor = self._executor()
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        job_params: List[Any] = []
+        for offset, overrides in enumerate(job_overrides):
+            number = initial_job_idx + offset
+            log.info("\t#%d : %s", number, " ".join(filter_overrides(overrides)))
+            job_params.append(
+                (list(overrides), "hydra.sweep.dir", number, f"job_id_for_{number}", Singleton.get_state())
+            )
+        jobs = executor.map_array(self, *zip(*job_params))
+        return [self._await(job, p[2], p[0]) for job, p in zip(jobs, job_params)]
+
+    def _await(self, job: Any, number: int, overrides: Sequence[str]) -> JobReturn:
+        """The job's JobReturn once it ends; a failed one when it is lost (then it is cancelled, to be sure)."""
+        assert self._watch is not None
+        watch = JobWatch(self._watch.lost_after, started=time.monotonic())
+        while not job.done():
+            why = watch.observe(time.monotonic(), self._watch.job_beat(number), queue_state(job.job_id))
+            if why is not None:
+                job.cancel(check=False)
+                log.warning("trial %d: SLURM job %s is lost: %s", number, job.job_id, why)
+                return failed_return(overrides, JobLostError(f"SLURM job {job.job_id}: {why}"))
+            time.sleep(self._watch.poll_s)
+        try:
+            result: JobReturn = job.results()[0]
+            return result
+        except Exception as err:  # ended without a result (cancelled, killed, its requeue refused): say so briefly
+            state = job.state
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            reason = f"SLURM job {job.job_id} ended {state} without a result ({first[:200]}; log: {job.paths.stderr})"
+            return failed_return(overrides, JobLostError(reason))
+
+    # --- job side -------------------------------------------------------------------------------------------------
+    def __call__(
+        self,
+        sweep_overrides: List[str],
+        job_dir_key: str,
+        job_num: int,
+        job_id: str,
+        singleton_state: Dict[type, Singleton],
+    ) -> JobReturn:
+        import submitit
+
+        assert self.hydra_context is not None and self.config is not None and self.task_function is not None
+        Singleton.set_state(singleton_state)
+        setup_globals()
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, sweep_overrides)
+        with open_dict(sweep_config.hydra.job):
+            sweep_config.hydra.job.id = submitit.JobEnvironment().job_id
+            sweep_config.hydra.job.num = job_num
+        try:
+            with job_beat(sweep_config):
+                return run_job(
+                    hydra_context=self.hydra_context,
+                    task_function=self.task_function,
+                    config=sweep_config,
+                    job_dir_key=job_dir_key,
+                    job_subdir_key="hydra.sweep.subdir",
+                )
+        except RunInterrupted as err:  # the record says interrupted and the last task's checkpoint is kept
+            if err.signum == signal.SIGUSR2:
+                hand_to_submitit(err.signum)  # checkpoint + requeue (exits), or raises: requeue refused
+            log.warning("job %s stopped by %s: its trial is failed by the sweep", job_num, err.signame)
+            raise SystemExit(128 + err.signum) from None  # no result: the sweep reads SLURM's state
+
+
+def job_beat(cfg: DictConfig) -> ContextManager[Any]:
+    """The job's heartbeat for its trial, as its ``optuna`` node says; nothing outside a sweep."""
+    trial = OmegaConf.select(cfg, "optuna")
+    if trial is None or trial.get("heartbeat_interval") is None:
+        return nullcontext()
+    return JobBeat(trial.storage, trial.study_name, trial.trial_number, float(trial.heartbeat_interval))
+
+
+def hand_to_submitit(signum: int) -> None:
+    """Call the handler submitit installed for ``signum`` (ours replaced it during training, and put it back)."""
+    handler = signal.getsignal(signum)
+    if callable(handler):
+        handler(signum, None)
