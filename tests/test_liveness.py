@@ -3,6 +3,7 @@ a job (JobWatch), a job's view of its sweep (TrialHandle), the job's own heartbe
 wait and its hand-over to submitit on SIGUSR2. No cluster needed; tests/test_sweep_slurm.py runs the real thing."""
 
 import logging
+import os
 import signal
 
 import optuna
@@ -107,9 +108,10 @@ def new_trial(tmp_path):
 
 def test_the_job_beats_its_heartbeat_into_the_storage_until_it_stops(tmp_path):
     storage, study, trial = new_trial(tmp_path)
-    beat = JobBeat(storage, "st", trial.number, interval=3600)
+    beat = JobBeat(storage, "st", trial.number, interval=3600, job_id="17_0")
     beat.beat()
     first = study.trials[0].user_attrs[JOB_HEARTBEAT]
+    assert study.trials[0].user_attrs["job_id"] == "17_0"  # which SLURM job runs the trial (scancel, sacct)
     beat.beat()
     assert study.trials[0].user_attrs[JOB_HEARTBEAT] > first
     with JobBeat(storage, "st", trial.number, interval=0.05) as running:
@@ -218,18 +220,27 @@ def test_the_launcher_gives_up_on_a_vanished_job_within_the_bound(monkeypatch):
     assert launcher.__getstate__()["_watch"] is None  # the sweep's storage handle is not pickled into the job
 
 
-def test_sacct_errors_are_shown_once(caplog):
-    from birsweep.sweep.slurm_launcher import quieten_sacct_errors
+def test_sacct_failures_are_reported_once(tmp_path, monkeypatch, caplog):
+    submitit = pytest.importorskip("submitit")
+    from birsweep.sweep.slurm_launcher import quiet_sacct_watcher
 
-    quieten_sacct_errors()
-    quieten_sacct_errors()  # one filter, however often the launcher launches
-    logger = logging.getLogger("submitit")
-    with caplog.at_level(logging.WARNING, logger="submitit"):
-        for n in range(5):
-            logger.warning(f"Call #{n} - Bypassing sacct error Command 'sacct' returned 1, status may be inaccurate.")
-        logger.warning("something else")
-    lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2 and "further sacct errors are not shown" in lines[0] and lines[1] == "something else"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sacct").write_text("#!/bin/sh\necho 'sacct: error: accounting storage is disabled' >&2\nexit 1\n")
+    (fake / "sacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    original = submitit.slurm.slurm.SlurmJob.watcher
+    monkeypatch.setattr(submitit.slurm.slurm.SlurmJob, "watcher", original)  # put back after the test
+    watcher = quiet_sacct_watcher()
+    assert quiet_sacct_watcher() is watcher and watcher is not original  # installed once
+    watcher.register_job("5")
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(4):  # four polls
+            watcher.update()
+        states = [watcher.get_state("5", mode="cache")] * watcher.num_calls
+    assert states == ["UNKNOWN"] * 4 and watcher.num_calls == 4
+    lines = [r.getMessage() for r in caplog.records if "sacct" in r.getMessage()]
+    assert len(lines) == 1 and "accounting storage is disabled" in lines[0] and "not shown again" in lines[0], lines
 
 
 def test_an_interrupted_job_hands_sigusr2_to_submitits_handler():

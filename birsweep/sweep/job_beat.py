@@ -10,7 +10,7 @@ import time
 from types import TracebackType
 from typing import Any, Optional, Type
 
-from birsweep.sweep.liveness import JOB_HEARTBEAT
+from birsweep.sweep.liveness import JOB_HEARTBEAT, JOB_ID
 from birsweep.sweep.storage import open_storage
 
 log = logging.getLogger(__name__)
@@ -19,9 +19,12 @@ log = logging.getLogger(__name__)
 class JobBeat:
     """Context manager: beats from entry (the job's start, before data and encoder set-up) to exit."""
 
-    def __init__(self, storage: str, study_name: str, trial_number: int, interval: float) -> None:
+    def __init__(
+        self, storage: str, study_name: str, trial_number: int, interval: float, job_id: Optional[str] = None
+    ) -> None:
         self.storage_spec, self.study_name, self.number = str(storage), str(study_name), int(trial_number)
         self.interval = float(interval)
+        self.job_id = job_id  # the cluster's id of the job, noted once as user attribute ``job_id`` (for scancel)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._storage: Any = None
@@ -34,6 +37,8 @@ class JobBeat:
                 self._storage = open_storage(self.storage_spec)
                 study_id = self._storage.get_study_id_from_name(self.study_name)
                 self._trial_id = self._storage.get_trial_id_from_study_id_trial_number(study_id, self.number)
+                if self.job_id is not None:
+                    self._storage.set_trial_user_attr(self._trial_id, JOB_ID, self.job_id)
             self._storage.set_trial_user_attr(self._trial_id, JOB_HEARTBEAT, time.time())
         except Exception as err:  # the trial finished meanwhile, or the storage is busy: the sweep judges
             log.debug("job heartbeat of trial %d not written: %s", self.number, err)

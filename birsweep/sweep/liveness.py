@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 JOB_HEARTBEAT = "job_heartbeat"  # trial user attribute the job beats while it runs
+JOB_ID = "job_id"  # trial user attribute: the SLURM job running it (a requeued job keeps its id)
 SWEEP_HEARTBEAT = "heartbeat"  # trial user attribute the sweep beats while the trial is in flight
 
 # SLURM job states (squeue %T) of a job that is waiting to run: it cannot beat yet, and that is fine

@@ -3,7 +3,8 @@
 * Sweep side, :meth:`SlurmLauncher.launch` waits for each job with a bound instead of submitit's endless wait: a
   job that shows no sign of life for ``job_lost_after`` s (no new job heartbeat, not queued) or that SLURM lists as
   ended without a result is cancelled and its trial concluded FAIL (:class:`birsweep.sweep.liveness.JobWatch`), also
-  without accounting, where submitit sees state UNKNOWN for ever. submitit's "Bypassing sacct error" is shown once.
+  without accounting, where submitit sees state UNKNOWN for ever. sacct's failures are
+  reported once, not at every poll.
 * Job side, :meth:`SlurmLauncher.__call__` beats ``job_heartbeat`` from the job's start (:class:`JobBeat`). A run
   stopped by SIGUSR2 (time limit near, preemption) has written its record as interrupted and kept its checkpoint;
   the launcher then hands over to submitit's own SIGUSR2 handler, which pickles the callable (this launcher with the
@@ -35,41 +36,55 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 log = logging.getLogger(__name__)
 
 SQUEUE_TIMEOUT_S = 30
-NOT_SHOWN_AGAIN = " (further sacct errors are not shown: without accounting the sweep judges jobs by heartbeat)"
+NOT_SHOWN_AGAIN = "; not shown again: without accounting the sweep judges jobs by squeue and their heartbeat"
 
 
 class JobLostError(BirsweepError):
     """The sweep stopped waiting for a SLURM job: it vanished, or ended without handing back a result."""
 
 
-class _OnceFilter(logging.Filter):
-    """Lets the first "Bypassing sacct error" through, with a note, and drops the rest (submitit logs one per poll)."""
+def quiet_sacct_watcher() -> Any:
+    """submitit's shared SLURM state watcher, but one that calls sacct with its error stream captured and says once
+    that sacct fails (without accounting submitit prints "Bypassing sacct error" and sacct's own error at every
+    poll); job states then come from squeue and heartbeats. Installed once per process, before the first job."""
+    from submitit.slurm import slurm
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = False
+    class QuietSacctWatcher(slurm.SlurmInfoWatcher):
+        birsweep_quiet = True
+        warned = False
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "Bypassing sacct error" not in record.getMessage():
-            return True
-        if self.seen:
-            return False
-        self.seen = True
-        record.msg, record.args = record.getMessage() + NOT_SHOWN_AGAIN, ()
-        return True
+        def update(self) -> None:
+            command = self._make_command()
+            if command is None:
+                return
+            self._num_calls += 1
+            try:
+                self._output = subprocess.check_output(command, stderr=subprocess.PIPE, timeout=SQUEUE_TIMEOUT_S)
+            except (OSError, subprocess.SubprocessError) as err:
+                if not QuietSacctWatcher.warned:
+                    QuietSacctWatcher.warned = True
+                    detail = getattr(err, "stderr", None) or b""
+                    log.warning("sacct fails (%s)%s", detail.decode(errors="replace").strip() or err, NOT_SHOWN_AGAIN)
+            else:
+                self._info_dict.update(self.read_info(self._output))
+            self._last_status_check = time.time()
+            for job_id in self._registered - self._finished:
+                if self.is_done(job_id, mode="cache"):
+                    self._finished.add(job_id)
 
-
-def quieten_sacct_errors() -> None:
-    logger = logging.getLogger("submitit")
-    if not any(isinstance(f, _OnceFilter) for f in logger.filters):
-        logger.addFilter(_OnceFilter())
+    if not getattr(slurm.SlurmJob.watcher, "birsweep_quiet", False):
+        slurm.SlurmJob.watcher = QuietSacctWatcher(delay_s=slurm.SlurmJob.watcher._delay_s)
+    return slurm.SlurmJob.watcher
 
 
 def queue_state(job_id: str) -> Optional[str]:
     """SLURM's state word for the job (squeue's %T; works without accounting), None when it does not list it."""
     try:
         out = subprocess.run(
-            ["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=SQUEUE_TIMEOUT_S
+            ["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],
+            capture_output=True,
+            text=True,
+            timeout=SQUEUE_TIMEOUT_S,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -116,7 +131,7 @@ class SlurmLauncher(_submitit.SlurmLauncher):  # type: ignore[misc]
         if self._watch is None:  # not run by birsweep's sweeper: submitit's own wait
             returns: Sequence[JobReturn] = super().launch(job_overrides, initial_job_idx)
             return returns
-        quieten_sacct_errors()
+        quiet_sacct_watcher()
         executor = self._executor()
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         job_params: List[Any] = []
@@ -188,7 +203,8 @@ def job_beat(cfg: DictConfig) -> ContextManager[Any]:
     trial = OmegaConf.select(cfg, "optuna")
     if trial is None or trial.get("heartbeat_interval") is None:
         return nullcontext()
-    return JobBeat(trial.storage, trial.study_name, trial.trial_number, float(trial.heartbeat_interval))
+    job_id = OmegaConf.select(cfg, "hydra.job.id")
+    return JobBeat(trial.storage, trial.study_name, trial.trial_number, float(trial.heartbeat_interval), job_id)
 
 
 def hand_to_submitit(signum: int) -> None:
