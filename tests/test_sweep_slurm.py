@@ -69,7 +69,7 @@ def test_a_pruned_study_on_slurm(tmp_path):
 
 # --- liveness, cancel, requeue (docs/sweeps.md) ----------------------------------------------------------------------
 LONG = 400  # iterations per task of a trial that must still be running when the test acts on it
-LIVENESS = ["hydra.sweeper.heartbeat_interval=5", "hydra.sweeper.job_lost_after=60"]
+LIVENESS = ["hydra.sweeper.heartbeat_interval=5", "hydra.sweeper.job_lost_after=60", "hydra.sweeper.grace_period=120"]
 
 
 def _wait_for(what, condition, timeout=600, poll=0.5):
