@@ -203,7 +203,7 @@ def test_the_launcher_gives_up_on_a_vanished_job_within_the_bound(monkeypatch):
 
     clock = Clock()
     monkeypatch.setattr(slurm_launcher.time, "monotonic", clock)
-    monkeypatch.setattr(slurm_launcher.time, "sleep", lambda s: setattr(clock, "t", clock.t + s))
+    monkeypatch.setattr(slurm_launcher.SlurmLauncher, "_pause", lambda self, s: setattr(clock, "t", clock.t + s))
     states = iter(["PENDING"] * 30 + ["RUNNING"] * 5 + [None] * 1000)  # queued 5 min, ran, then SLURM forgot it
     monkeypatch.setattr(slurm_launcher, "queue_state", lambda job_id: next(states))
     beats = iter([None] * 31 + [1.0, 2.0, 3.0] + [3.0] * 1000)
@@ -218,6 +218,18 @@ def test_the_launcher_gives_up_on_a_vanished_job_within_the_bound(monkeypatch):
     # 5 min queued + beats until ~330 s + the 100 s bound, give or take a poll
     assert 430 <= clock.t - start <= 450, clock.t - start
     assert launcher.__getstate__()["_watch"] is None  # the sweep's storage handle is not pickled into the job
+
+
+def test_a_stopping_sweep_stops_waiting_and_cancels_its_jobs(monkeypatch):
+    from birsweep.sweep import slurm_launcher
+
+    monkeypatch.setattr(slurm_launcher, "queue_state", lambda job_id: "RUNNING")
+    launcher = slurm_launcher.SlurmLauncher(submitit_folder="x")
+    launcher.watch_trials(TrialWatch(lambda number: 1.0, lost_after=3600))
+    launcher.stop_waiting()  # as the sweeper does on Ctrl-C with trials in flight
+    job = FakeJob()
+    ret = launcher._await(job, 0, [])
+    assert job.cancelled and "the sweep stopped" in str(ret._return_value)
 
 
 def test_sacct_failures_are_reported_once(tmp_path, monkeypatch, caplog):

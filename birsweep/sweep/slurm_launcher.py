@@ -10,7 +10,8 @@
   the launcher then hands over to submitit's own SIGUSR2 handler, which pickles the callable (this launcher with the
   same overrides, :meth:`checkpoint`) and requeues the job; the requeued job resumes from its last finished task
   (``resume=auto``) while its Optuna trial stays RUNNING. ``max_num_timeout`` bounds requeues at the time limit.
-  A run stopped by SIGTERM (``scancel``) ends without a result: its trial is FAIL.
+  A run stopped by SIGTERM (``scancel``) ends without a result: its trial is FAIL. A sweep that stops (Ctrl-C)
+  cancels the jobs it still waits for.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import subprocess
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -102,14 +104,21 @@ class SlurmLauncher(_submitit.SlurmLauncher):  # type: ignore[misc]
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._watch: Optional[TrialWatch] = None
+        self._stopping: Optional[threading.Event] = threading.Event()
 
     def watch_trials(self, watch: TrialWatch) -> None:
         """The sweeper's seam: how to read a trial's job heartbeat and how long a silent job may stay."""
         self._watch = watch
 
+    def stop_waiting(self) -> None:
+        """The sweep is stopping (Ctrl-C, a stop signal): cancel the jobs still awaited and return at once, instead
+        of waiting for them to end; their trials are failed (retryable) by the sweeper."""
+        if self._stopping is not None:
+            self._stopping.set()
+
     def __getstate__(self) -> Dict[str, Any]:
         state = dict(self.__dict__)
-        state["_watch"] = None  # the sweep's storage handle stays with the sweep
+        state["_watch"] = state["_stopping"] = None  # the sweep's storage handle and event stay with the sweep
         return state
 
     # --- sweep side -----------------------------------------------------------------------------------------------
@@ -150,11 +159,13 @@ class SlurmLauncher(_submitit.SlurmLauncher):  # type: ignore[misc]
         watch = JobWatch(self._watch.lost_after, started=time.monotonic())
         while not job.done():
             why = watch.observe(time.monotonic(), self._watch.job_beat(number), queue_state(job.job_id))
+            if why is None and self._stopping is not None and self._stopping.is_set():
+                why = "the sweep stopped"
             if why is not None:
                 job.cancel(check=False)
-                log.warning("trial %d: SLURM job %s is lost: %s", number, job.job_id, why)
+                log.warning("trial %d: SLURM job %s cancelled: %s", number, job.job_id, why)
                 return failed_return(overrides, JobLostError(f"SLURM job {job.job_id}: {why}"))
-            time.sleep(self._watch.poll_s)
+            self._pause(self._watch.poll_s)
         try:
             result: JobReturn = job.results()[0]
             return result
@@ -163,6 +174,13 @@ class SlurmLauncher(_submitit.SlurmLauncher):  # type: ignore[misc]
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             reason = f"SLURM job {job.job_id} ended {state} without a result ({first[:200]}; log: {job.paths.stderr})"
             return failed_return(overrides, JobLostError(reason))
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep between looks at a job; cut short when the sweep stops."""
+        if self._stopping is None:
+            time.sleep(seconds)
+        else:
+            self._stopping.wait(seconds)
 
     # --- job side -------------------------------------------------------------------------------------------------
     def __call__(

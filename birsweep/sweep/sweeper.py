@@ -233,6 +233,9 @@ class OptunaSweeper(Sweeper):
                 for fut in done:
                     self._conclude(futures.pop(fut), fut.result())
         finally:
+            stop_waiting = getattr(self.launcher, "stop_waiting", None)
+            if futures and callable(stop_waiting):  # stopping: the SLURM launcher cancels its jobs, waits no more
+                stop_waiting()
             pool.shutdown(wait=True)
 
     def _run_batches(self) -> None:
