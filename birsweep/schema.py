@@ -174,6 +174,10 @@ class TrialConfig:
     params: Any = None  # the sampled parameters, {override key: value} (for the record; the overrides set them)
     owner: Optional[str] = None  # "host|pid|start" of the sweep process; the job stops if it is gone
     batch: Any = None  # trials_per_job > 1: [{number, params}] of every trial this job trains (docs/sweeps.md)
+    # liveness across hosts (docs/sweeps.md): the job stops at a task end once the sweep's heartbeat has not
+    # changed for sweep_lost_after s; jobs of the SLURM presets beat job_heartbeat every heartbeat_interval s
+    sweep_lost_after: Optional[float] = None
+    heartbeat_interval: Optional[float] = None
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""A pruned study on a real SLURM cluster through ``hydra/launcher=slurm_cpu``.
+"""Studies on a real SLURM cluster through ``hydra/launcher=slurm_cpu``: a pruned study; a cancelled trial, a
+requeued one and a killed sweep (liveness by heartbeats, docs/sweeps.md).
 
 Needs a cluster: ``.ci/run`` starts a single-node one with accounting (``tests/slurm_cluster.sh``) and exports its
 ``SLURM_CONF``; elsewhere the test is skipped with the reason.
@@ -6,12 +7,13 @@ Needs a cluster: ``.ci/run`` starts a single-node one with accounting (``tests/s
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 
 import pytest
 
-from tests.helpers import assert_records_agree, load_study, run_sweep, states
+from tests.helpers import assert_records_agree, load_study, record_of, run_sweep, states
 from tests.test_sweep_e2e import BAD, GOOD, LR, enqueue
 
 pytestmark = pytest.mark.slow
@@ -63,3 +65,149 @@ def test_a_pruned_study_on_slurm(tmp_path):
             break
         time.sleep(1)
     assert sorted(sacct.stdout.split()) == want, sacct.stdout
+
+
+# --- liveness, cancel, requeue (docs/sweeps.md) ----------------------------------------------------------------------
+LONG = 400  # iterations per task of a trial that must still be running when the test acts on it
+LIVENESS = ["hydra.sweeper.heartbeat_interval=5", "hydra.sweeper.job_lost_after=60", "hydra.sweeper.grace_period=120"]
+
+
+def _wait_for(what, condition, timeout=600, poll=0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            value = condition()
+        except Exception:  # the storage or a record is being written: look again
+            value = None
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _trial(storage, name, number):
+    trials = load_study(storage, name).trials
+    return trials[number] if len(trials) > number else None
+
+
+def _training(storage, name, number, sweep_dir):
+    """The trial's SLURM job id once its job beats and has finished a task (so it has a checkpoint)."""
+    t = _trial(storage, name, number)
+    if t is None or t.state.name != "RUNNING" or "job_id" not in t.user_attrs or "job_heartbeat" not in t.user_attrs:
+        return None
+    rec = record_of(t, sweep_dir)
+    return t.user_attrs["job_id"] if rec is not None and rec["tasks_done"] >= 1 else None
+
+
+def _queue_state(job_id):
+    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()
+
+
+def _no_accounting(tmp_path):
+    """A PATH whose sacct fails as on a cluster without slurmdbd: submitit sees state UNKNOWN for every job."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "sacct").write_text("#!/bin/sh\necho 'sacct: error: accounting storage is disabled' >&2\nexit 1\n")
+    (fake / "sacct").chmod(0o755)
+    return {"PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_without_accounting_a_cancelled_trial_fails_and_a_signalled_one_requeues(tmp_path):
+    _cluster_or_skip()
+    storage, name, sweep_dir = f"sqlite:///{tmp_path}/sweep/optuna.db", "cancel", tmp_path / "sweep"
+    long = {"trainer.lr": GOOD, "trainer.iters": LONG}
+    enqueue(storage, name, long, long, long)  # 0: scancel; 1: SIGUSR2, requeued; 2: 1's twin, never interrupted
+    proc = run_sweep(
+        tmp_path,
+        "hydra/launcher=slurm_cpu",
+        "hydra.launcher.timeout_min=20",
+        "hydra/sweeper/pruner=nop",
+        LR,
+        f"trainer.iters=choice(30, {LONG})",
+        f"hydra.sweeper.study_name={name}",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.n_jobs=2",
+        *LIVENESS,
+        env_extra=_no_accounting(tmp_path),
+        wait=False,
+    )
+    try:
+        cancelled = _wait_for("trial 0 training", lambda: _training(storage, name, 0, sweep_dir))
+        signalled = _wait_for("trial 1 training", lambda: _training(storage, name, 1, sweep_dir))
+        subprocess.run(["scancel", cancelled], check=True, timeout=60)
+        cancelled_at = time.time()
+        subprocess.run(["scancel", "--signal=USR2", signalled], check=True, timeout=60)
+        # the cancelled job stops at once: its record closed by its own SIGTERM handler, SLURM done with it
+        closed = _wait_for("trial 0's record closed", lambda: record_of(_trial(storage, name, 0), sweep_dir), 120)
+        _wait_for(
+            "trial 0's record closed",
+            lambda: record_of(_trial(storage, name, 0), sweep_dir)["status"] != "running",
+            timeout=60,
+        )
+        stopped = _wait_for("job 0 gone", lambda: _queue_state(cancelled) not in ("RUNNING", "COMPLETING"), 60)
+        assert closed and stopped and time.time() - cancelled_at < 60
+        failed = _wait_for(
+            "trial 0 FAIL", lambda: _trial(storage, name, 0).state.name == "FAIL" and time.time(), timeout=300
+        )
+        assert failed - cancelled_at < 60 + 30  # job_lost_after bounds it; SLURM's CANCELLED ends it sooner
+        proc.wait(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = (tmp_path / "launch.out").read_text()
+    assert proc.returncode == 0, out[-4000:]
+    study = load_study(storage, name)
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"], out[-4000:]
+    t0, t1, t2 = study.trials
+    assert "SLURM job" in t0.user_attrs["fail_reason"] and cancelled in t0.user_attrs["fail_reason"]
+    assert record_of(t0, sweep_dir)["status"] in ("interrupted", "failed")
+    assert out.count("Bypassing sacct error") <= 1, out[-4000:]
+    # the signalled job requeued itself (same job id), resumed from its checkpoint and ended as its twin did
+    assert t1.user_attrs["job_id"] == signalled
+    logs = "".join(p.read_text() for p in (sweep_dir / "1").glob("*.log"))
+    assert "resuming" in logs and "after task" in logs, logs[-2000:]
+    r1, r2 = record_of(t1, sweep_dir), record_of(t2, sweep_dir)
+    for key in ("acc_matrix", "avg_acc", "losses", "objective", "tasks_done"):
+        assert r1[key] == r2[key], key
+    assert t1.value == t2.value and sorted(t1.intermediate_values) == [1, 2, 3, 4, 5]
+
+
+def test_a_killed_sweep_on_slurm_resumes_to_exactly_n_trials(tmp_path):
+    _cluster_or_skip()
+    storage, name, sweep_dir = f"sqlite:///{tmp_path}/sweep/optuna.db", "killed", tmp_path / "sweep"
+    long = {"trainer.lr": GOOD, "trainer.iters": LONG}
+    enqueue(storage, name, long, long)
+    args = [
+        "hydra/launcher=slurm_cpu",
+        "hydra.launcher.timeout_min=20",
+        "hydra/sweeper/pruner=nop",
+        LR,
+        f"trainer.iters=choice(30, {LONG})",
+        f"hydra.sweeper.study_name={name}",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.n_jobs=2",
+        *LIVENESS,
+    ]
+    proc = run_sweep(tmp_path, *args, wait=False)
+    try:
+        orphan = _wait_for("trial 0 training", lambda: _training(storage, name, 0, sweep_dir))
+        os.kill(proc.pid, signal.SIGKILL)  # the sweep only: its SLURM jobs run on
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    running = [t.number for t in load_study(storage, name).trials if t.state.name == "RUNNING"]
+    assert 0 in running
+    out = run_sweep(tmp_path, *args, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    study = load_study(storage, name)
+    counts = states(study)
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
+    assert len(finished) == 3 and counts.get("RUNNING", 0) == 0 and counts.get("WAITING", 0) == 0, counts
+    assert study.trials[0].state.name in ("FAIL", "COMPLETE")  # closed as stale, or from its finished record
+    # the orphaned job learnt its sweep was gone and stopped at a task end; no record says running
+    _wait_for("the orphaned job to end", lambda: _queue_state(orphan) not in ("RUNNING", "COMPLETING"), 300)
+    for t in study.trials:
+        rec = record_of(t, sweep_dir)
+        assert rec is None or rec["status"] != "running", (t.number, rec["status"])

@@ -12,6 +12,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
 from birsweep.errors import RunPruned, last_line
+from birsweep.tracking.record import mark_stale
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +108,13 @@ def tell(study: optuna.Study, number: int, outcome: Outcome, retryable: bool = F
     except RuntimeError as err:
         if "Study.stop" not in str(err):  # the grid sampler stops the study when its grid is used up
             raise
+
+
+def close_record(study: optuna.Study, number: int, reason: str) -> None:
+    """A failed trial's job record that still says ``running`` (its job was killed or lost) is closed as failed."""
+    try:
+        run_dir = study._storage.get_trial(trial_id(study, number)).user_attrs.get("run_dir")
+        if run_dir and mark_stale(run_dir, reason, cause="TrialFailed"):
+            log.info("trial %d: its record in %s said running: now failed (%s)", number, run_dir, reason)
+    except Exception as err:  # an unreadable record or a busy storage must not stop the sweep
+        log.warning("trial %d: its record could not be closed (%s)", number, last_line(err))

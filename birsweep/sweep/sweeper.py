@@ -45,7 +45,8 @@ from birsweep.sweep.heartbeat import InFlight
 from birsweep.sweep.identity import check_identity, fixed_settings
 from birsweep.sweep.joblib_guard import guard_joblib_executor
 from birsweep.sweep.labels import format_params
-from birsweep.sweep.outcome import Outcome, Tally, outcome_of, tell, trial_id
+from birsweep.sweep.liveness import JOB_HEARTBEAT, TrialWatch
+from birsweep.sweep.outcome import Outcome, Tally, close_record, outcome_of, tell, trial_id
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.recovery import recover_stale
 from birsweep.sweep.storage import default_storage, normalise, open_storage
@@ -117,6 +118,9 @@ class OptunaSweeper(Sweeper):
             s.job_threads, launcher, has_trainer, user_set_threads(chosen, arguments)
         )
         self.inflight = InFlight(float(s.heartbeat_interval))
+        watch_trials = getattr(self.launcher, "watch_trials", None)
+        if callable(watch_trials):  # the SLURM launcher: a job that vanished is given up on (docs/sweeps.md)
+            watch_trials(TrialWatch(self._job_beat, float(s.job_lost_after)))
         self.study = self._open_study()
         if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
             fixed = fixed_settings(self.config, self.space.searched, parse_search_space(params).fixed)
@@ -191,9 +195,17 @@ class OptunaSweeper(Sweeper):
             f"{TRIAL_GROUP}.pruner={format_value(self.pruner_dict)}",
             f"{TRIAL_GROUP}.params={format_value(params)}",
             f"{TRIAL_GROUP}.owner={format_value(self.owner.encode())}",
+            f"{TRIAL_GROUP}.sweep_lost_after={float(self.settings.grace_period)}",
+            f"{TRIAL_GROUP}.heartbeat_interval={float(self.settings.heartbeat_interval)}",
         ]
         self.inflight.add(trial)
         return trial, overrides
+
+    def _job_beat(self, number: int) -> Any:
+        try:
+            return self.study._storage.get_trial(trial_id(self.study, number)).user_attrs.get(JOB_HEARTBEAT)
+        except Exception:  # the storage is briefly busy: no news this time
+            return None
 
     def _launch_one(self, number: int, overrides: List[str]) -> Any:
         try:
@@ -232,6 +244,9 @@ class OptunaSweeper(Sweeper):
                 for fut in done:
                     self._conclude_job(futures.pop(fut), fut.result())
         finally:
+            stop_waiting = getattr(self.launcher, "stop_waiting", None)
+            if futures and callable(stop_waiting):  # stopping: the SLURM launcher cancels its jobs, waits no more
+                stop_waiting()
             pool.shutdown(wait=True)
 
     def _run_batches(self) -> None:
@@ -281,6 +296,8 @@ class OptunaSweeper(Sweeper):
     def _tell(self, number: int, outcome: Outcome, retryable: bool = False) -> None:
         self.inflight.discard(number)
         tell(self.study, number, outcome, retryable)
+        if outcome.state == TrialState.FAIL:  # a job killed before it could close its record: close it here
+            close_record(self.study, number, str(outcome.reason))
 
     # --- the end --------------------------------------------------------------------------------------------------
     def _finish(self) -> None:

@@ -10,7 +10,8 @@ pruner from its config, since Optuna does not store pruners with the study.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Callable, Dict, Optional
 
 import optuna
 from omegaconf import DictConfig
@@ -19,6 +20,7 @@ from birsweep.config_check import tasks_to_run
 from birsweep.errors import BirsweepError, ConfigError, RunPruned
 from birsweep.secrets import mask_url
 from birsweep.sweep.factory import build_pruner, plain_dict
+from birsweep.sweep.liveness import SWEEP_HEARTBEAT, Silence, sweep_gone
 from birsweep.sweep.log_tag import tag_logs, untag_logs
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
@@ -45,11 +47,15 @@ class TrialHandle(RunCallback):
         pruner: Any = None,
         params: Optional[Dict[str, Any]] = None,
         owner: Optional[str] = None,
+        sweep_lost_after: Optional[float] = None,
     ):
         self.storage_spec, self.study_name, self.number = str(storage), str(study_name), int(trial_number)
         self.pruner_config = pruner
         self.params = dict(params or {})
         self.owner = Owner.decode(owner)
+        self.sweep_lost_after = None if sweep_lost_after is None else float(sweep_lost_after)
+        self.clock: Callable[[], float] = time.monotonic  # tests swap in a fake one
+        self.sweep_silence = Silence()
         self.n_tasks: Optional[int] = None
         self._trial: Optional[optuna.Trial] = None
 
@@ -57,7 +63,7 @@ class TrialHandle(RunCallback):
     def from_config(cls, cfg: DictConfig) -> TrialHandle:
         t = cfg.optuna
         params = plain_dict(t.params, "optuna.params")
-        handle = cls(t.storage, t.study_name, t.trial_number, t.pruner, params, t.owner)
+        handle = cls(t.storage, t.study_name, t.trial_number, t.pruner, params, t.owner, t.sweep_lost_after)
         handle.n_tasks = tasks_to_run(cfg)
         return handle
 
@@ -83,7 +89,9 @@ class TrialHandle(RunCallback):
         return self._storage.get_trial(self._trial_id).state
 
     def _check_open(self) -> None:
-        state = self.state()
+        self.connect()
+        trial = self._storage.get_trial(self._trial_id)
+        state = trial.state
         if state != optuna.trial.TrialState.RUNNING:
             raise TrialClosedError(
                 f"trial {self.number} of study {self.study_name!r} is already {state.name}: "
@@ -93,6 +101,12 @@ class TrialHandle(RunCallback):
             raise SweepGoneError(
                 f"the sweep that launched trial {self.number} ({self.owner}) is gone; this job "
                 "stops: re-run the sweep to resume the study"
+            )
+        why = sweep_gone(self.sweep_silence, trial.user_attrs.get(SWEEP_HEARTBEAT), self.clock(), self.sweep_lost_after)
+        if why is not None:  # any host: the sweep's heartbeat in the storage stopped changing
+            raise SweepGoneError(
+                f"the sweep that launched trial {self.number} is gone ({why}); this job stops: "
+                "re-run the sweep to resume the study"
             )
 
     # --- callbacks ------------------------------------------------------------------------------------------------

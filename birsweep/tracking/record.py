@@ -107,13 +107,13 @@ def try_load(where: PathLike) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
         return None, str(err)
 
 
-def mark_stale(where: PathLike, reason: str) -> bool:
-    """Close a record its run left ``running`` (the run's sweep died) as failed with ``reason``; any other record,
-    or none, is left alone. True when the record was changed."""
+def mark_stale(where: PathLike, reason: str, cause: str = "SweepStopped") -> bool:
+    """Close a record its run left ``running`` (the run's sweep died, or its job was lost: ``cause``) as failed with
+    ``reason``; any other record, or none, is left alone. True when the record was changed."""
     data, _ = try_load(where)
     if data is None or data["status"] != RunStatus.RUNNING:
         return False
-    data.update(status=RunStatus.FAILED.value, error=f"SweepStopped: {reason}", finished_at=_now())
+    data.update(status=RunStatus.FAILED.value, error=f"{cause}: {reason}", finished_at=_now())
     write_json(record_path(where), data)
     return True
 
