@@ -32,6 +32,7 @@ from analysis.plots import (
     plot_parallel,
     plot_task_curves,
 )
+from analysis.report_methods import add_methods_section
 from analysis.runs import load_runs, load_tasks
 from analysis.study import find_studies, load_study
 from birsweep.secrets import mask_url
@@ -294,6 +295,8 @@ def build_report(
         plot_metric_bars(table, top=top),
         "Final average accuracy, forgetting and BWT per configuration (mean ± s.e.m.).",
     )
+
+    add_methods_section(rep, runs, tasks)  # continual-learning methods side by side (analysis/report_methods.py)
 
     rep.section("curves", "Average accuracy after each task")
     curves = task_curves(tasks)
