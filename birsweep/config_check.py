@@ -197,3 +197,8 @@ def check_method(cfg: DictConfig) -> None:
         )
     if meth.ewc_lambda > 0 and meth.net != "classifier":
         raise ConfigError("method.ewc_lambda > 0 needs the plain classifier (method=ewc), not the BI-R network")
+    if meth.net == "classifier" and (cfg.trainer.compile or str(cfg.trainer.precision) != "32"):
+        raise ConfigError(
+            f"trainer.compile and trainer.precision=bf16 apply to BI-R's step; method={meth.name} trains a plain "
+            "classifier in full precision: drop them"
+        )

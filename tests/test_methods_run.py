@@ -81,6 +81,7 @@ def test_a_stopped_run_resumes_to_the_uninterrupted_numbers(method, tmp_path):
         (["method=bir", "method.replay=current"], "method.replay=current needs method.net=classifier"),
         (["method=none", "method.replay=generative"], "method.replay=generative needs method.net=bir"),
         (["method.ewc_lambda=1"], "needs the plain classifier"),
+        (["method=lwf", "trainer.precision=bf16"], "apply to BI-R's step; method=lwf"),
     ],
 )
 def test_combinations_a_method_cannot_run_are_refused(overrides, fragment):
