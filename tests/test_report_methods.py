@@ -61,7 +61,7 @@ def test_the_cpu_comparison_runs_end_to_end_through_the_report(tmp_path):
     out = launch(
         "experiment=compare_digits",
         "trainer.iters=30",
-        "hydra.sweeper.params.seed=range(0,2)",
+        "seed=0,1",
         f"paths.sweeps_dir={tmp_path / 'sweeps'}",
         cwd=tmp_path,
         multirun=True,
@@ -89,7 +89,7 @@ def test_split_digits_shows_the_class_incremental_ordering(tmp_path):
     training is the upper bound. Measured: none 19.4, si 19.4, ewc 19.2, lwf 39.7, gr 83.9, bir 93.3, joint 97.8 %."""
     out = launch(
         "experiment=compare_digits",
-        "hydra.sweeper.params.seed=0",
+        "seed=0",
         f"paths.sweeps_dir={tmp_path / 'sweeps'}",
         cwd=tmp_path,
         multirun=True,
