@@ -12,6 +12,9 @@ from birsweep.methods.ewc import OfflineEWC, fisher_diagonal
 from birsweep.methods.gr import generator_loss, hard_target_loss, standard_kl
 from birsweep.methods.joint import seen_indices
 from birsweep.methods.lwf import CurrentInputReplay, lwf_loss
+from birsweep.methods.si import SynapticIntelligence
+from birsweep.models.classifier import Classifier
+from birsweep.train.classifier_step import ClassifierStep
 
 
 def _softmax(v):
@@ -99,3 +102,40 @@ def test_joint_draws_from_every_task_seen_so_far():
     idx = [torch.tensor([0, 1]), torch.tensor([5, 6]), torch.tensor([9])]
     assert seen_indices(idx, 0).tolist() == [0, 1]
     assert seen_indices(idx, 2).tolist() == [0, 1, 5, 6, 9]
+
+
+def _step(targets: str):
+    torch.manual_seed(0)
+    model = Classifier(4, 6, fc_layers=2, fc_units=5, h_dim=5)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: the logged values are the initial model's
+    return model, ClassifierStep(model, opt, SynapticIntelligence(model.si_parameters(), 0.0, 0.1), None, targets, 2.0)
+
+
+def test_classifier_step_weighs_current_and_lwf_replay_by_one_over_t():
+    model, step = _step("soft")
+    prev = Classifier(4, 6, fc_layers=2, fc_units=5, h_dim=5)
+    x, y = torch.randn(3, 4), torch.tensor([4, 5, 4])
+    logs = step(x, y, task=3, n_active=6, replay=CurrentInputReplay(prev, n_old=4, batch_size=2))
+    with torch.no_grad():
+        logits = model(x)
+        cur = torch.nn.functional.cross_entropy(logits, y)
+        rep = lwf_loss(logits[:2], prev(x[:2])[:, :4], 2.0)
+    assert float(logs["pred"]) == pytest.approx(float(cur)) and float(logs["distil_r"]) == pytest.approx(float(rep))
+    assert float(logs["loss"]) == pytest.approx(float(cur / 3 + rep * 2 / 3))
+
+
+def test_classifier_step_trains_gr_on_hard_targets_of_the_replayed_batch():
+    model, step = _step("hard")
+    x_r, scores = torch.randn(2, 4), torch.tensor([[0.0, 2.0], [1.0, 0.0]])
+
+    class Fixed:
+        def sample(self, current):
+            return x_r, scores
+
+    x, y = torch.randn(3, 4), torch.tensor([2, 3, 3])
+    logs = step(x, y, task=2, n_active=4, replay=Fixed())
+    with torch.no_grad():
+        cur = torch.nn.functional.cross_entropy(model(x)[:, :4], y)
+        rep = torch.nn.functional.cross_entropy(model(x_r)[:, :4], torch.tensor([1, 0]))
+    assert float(logs["pred_r"]) == pytest.approx(float(rep))
+    assert float(logs["loss"]) == pytest.approx(float(cur / 2 + rep / 2))
