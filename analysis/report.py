@@ -20,6 +20,7 @@ from typing import List, Optional, Sequence, Tuple, TypedDict
 
 from analysis.compare import add_labels, compare
 from analysis.report_html import Report, Section
+from analysis.report_methods import add_methods_section
 from analysis.report_runs import curves_section, matrices_section, runs_section, variants_section
 from analysis.report_study import studies_section
 from analysis.runs import load_runs, load_tasks
@@ -27,7 +28,14 @@ from analysis.study import find_studies
 
 # The report, in order: each section is ``(rep, runs, tasks) -> None`` (analysis.report_html.Section). A new
 # section lives in its own module and is added here.
-SECTIONS: List[Section] = [variants_section, curves_section, matrices_section, runs_section, studies_section]
+SECTIONS: List[Section] = [
+    variants_section,
+    add_methods_section,  # continual-learning methods side by side, when the runs hold several
+    curves_section,
+    matrices_section,
+    runs_section,
+    studies_section,
+]
 
 
 class ReportInfo(TypedDict):

@@ -24,7 +24,9 @@ CHOICES = {
     "data.name": ("cifar100", "cifar10", "mnist", "fashion_mnist", "digits", "synthetic"),
     "model.encoder.type": ("conv", "none"),
     "model.recon": ("mse", "bce"),
-    "model.replay": ("generative", "none"),
+    "method.net": ("bir", "classifier"),
+    "method.replay": ("generative", "separate", "current", "joint", "none"),
+    "method.targets": ("soft", "hard"),
     "trainer.precision": ("32", "bf16"),
     "logger.name": ("wandb", "none"),
     "logger.mode": ("offline", "online", "disabled"),
@@ -42,6 +44,8 @@ RANGES = {
     "model.dg_prop": (0.0, 1.0, True, False),
     "model.distill_temp": (0.0, math.inf, False, False),
     "model.si_c": (0.0, math.inf, True, False),
+    "method.ewc_lambda": (0.0, math.inf, True, False),
+    "method.fisher_n": (1, math.inf, True, False),
     "model.si_epsilon": (0.0, math.inf, False, False),
     "model.encoder.pretrain.epochs": (1, math.inf, True, False),
     "model.encoder.pretrain.batch_size": (1, math.inf, True, False),
@@ -174,10 +178,12 @@ def check_config(cfg: DictConfig) -> None:
             f"variant.name=baseline but variant.{terms[0]} is on: name what you run, "
             f"e.g. variant.name={'+'.join(t.split('.')[0] for t in terms)}"
         )
-    if terms and cfg.model.replay == "none":
+    check_method(cfg)
+    bir_replay = cfg.method.net == "bir" and cfg.method.replay == "generative"
+    if terms and not bir_replay:
         raise ConfigError(
-            f"variant.{terms[0]} acts on replayed samples, which model.replay=none switches off: "
-            "use variant=baseline for fine-tuning"
+            f"variant.{terms[0]} acts on the BI-R model's replayed samples, which method={cfg.method.name} does not "
+            "have: use method=bir_si or method=bir, or variant=baseline"
         )
     for spec in term_specs():
         problem = spec.check(term_config(spec, v)) if spec.check else None
@@ -185,3 +191,26 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError(problem)
     if cfg.task == "pretrain" and cfg.model.encoder.type != "conv":
         raise ConfigError("task=pretrain pre-trains the conv encoder: select a conv model (model=bir_conv)")
+
+
+# the replay each network can do: BI-R replays from itself (or not at all); the plain classifier has the others
+NET_REPLAY = {"bir": ("generative", "none"), "classifier": ("separate", "current", "joint", "none")}
+
+
+def check_method(cfg: DictConfig) -> None:
+    """The method's settings fit together (docs/method.md, Methods)."""
+    meth = cfg.method
+    if not str(meth.name).strip():
+        raise ConfigError("method.name is empty: name the method (it labels runs), e.g. method=bir_si")
+    if meth.replay not in NET_REPLAY[meth.net]:
+        raise ConfigError(
+            f"method.replay={meth.replay} needs method.net="
+            f"{'bir' if meth.replay == 'generative' else 'classifier'}, not {meth.net}: choose a method with method=..."
+        )
+    if meth.ewc_lambda > 0 and meth.net != "classifier":
+        raise ConfigError("method.ewc_lambda > 0 needs the plain classifier (method=ewc), not the BI-R network")
+    if meth.net == "classifier" and (cfg.trainer.compile or str(cfg.trainer.precision) != "32"):
+        raise ConfigError(
+            f"trainer.compile and trainer.precision=bf16 apply to BI-R's step; method={meth.name} trains a plain "
+            "classifier in full precision: drop them"
+        )

@@ -1,18 +1,24 @@
-"""What a run is called: the continual-learning method it ran, as an OmegaConf resolver for names and dirs.
+"""What a run is called: the continual-learning method it ran is the ``method`` group's choice (``method.name``).
 
-``variant.name`` says which memory-exaggeration terms are on; it does not say whether replay or SI ran, so
-no-replay fine-tuning (``model.replay=none model.si_c=0``) would otherwise be named like the BI-R + SI baseline.
+``variant.name`` says which memory-exaggeration terms are on, ``method.name`` which method they were added to (or
+that ran alone), so ``experiment_name`` is ``<data>-<method>-<variant>``.
 """
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-RESOLVER = "method"  # used as ${method:${model.replay},${model.si_c}}
+RESOLVER = "method"  # ${method:<replay>,<si_c>}: the name configs composed before the method group used
 
 
-def method_name(replay: str, si_c: float) -> str:
-    """bir_si (BI-R + SI) | bir (BI-R, si_c=0) | si (SI without replay) | finetune (neither)."""
+def method_name(cfg: DictConfig) -> str:
+    """bir_si | bir | gr | lwf | si | ewc | none | joint: the method group's choice."""
+    return str(cfg.method.name)
+
+
+def legacy_method_name(replay: str, si_c: float) -> str:
+    """The name a config without the method group derived from model.replay and model.si_c (old studies'
+    stored configs still resolve it): bir_si | bir | si | finetune."""
     bir = str(replay) != "none"
     si = float(si_c) > 0
     if bir:
@@ -23,4 +29,4 @@ def method_name(replay: str, si_c: float) -> str:
 def register_resolvers() -> None:
     """Idempotent: the launcher, the sweeper and every job process call it before resolving a config."""
     if not OmegaConf.has_resolver(RESOLVER):
-        OmegaConf.register_new_resolver(RESOLVER, method_name)
+        OmegaConf.register_new_resolver(RESOLVER, legacy_method_name)

@@ -72,6 +72,14 @@ class EncoderConfig:
 
 
 @dataclass
+class TunedConfig:
+    # upstream's grid-searched class-IL values for a protocol (options.py set_defaults), read by conf/method/*.yaml
+    si_c: float = 1.0  # SI without replay
+    ewc_lambda: float = 1.0  # EWC
+    bir_dg_prop: float = 0.7  # BI-R without SI (the model's dg_prop is BI-R + SI's)
+
+
+@dataclass
 class ModelConfig:
     name: str = "bir_conv"
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -81,10 +89,24 @@ class ModelConfig:
     z_dim: int = 100
     recon: str = "mse"  # mse (Gaussian, hidden features) | bce (Bernoulli, pixels in [0, 1])
     dg_prop: float = 0.6  # probability that a decoder unit is gated off for a class
-    replay: str = "generative"  # generative (BI-R) | none (fine-tuning)
     distill_temp: float = 2.0
-    si_c: float = 1e8
+    si_c: float = 1e8  # SI strength of every method; 0 = off (the method files set it)
     si_epsilon: float = 0.1
+    tuned: TunedConfig = field(default_factory=TunedConfig)
+
+
+@dataclass
+class MethodConfig:
+    """The continual-learning method (the ``method`` group; docs/method.md, Methods). SI's strength is model.si_c."""
+
+    name: str = "bir_si"  # the group's choice; names runs (experiment_name, W&B)
+    net: str = "bir"  # bir: the BI-R network (replay through feedback) | classifier: a plain classifier
+    # generative: BI-R's own replay | separate: a separate VAE generator (GR) | current: the current inputs (LwF)
+    # | joint: the data of all tasks so far | none
+    replay: str = "generative"
+    targets: str = "soft"  # targets of replayed samples: soft (distillation) | hard (previous model's argmax)
+    ewc_lambda: float = 0.0  # offline EWC strength; 0 = off
+    fisher_n: Optional[int] = 1000  # samples per task for EWC's Fisher; null = all
 
 
 @dataclass
@@ -147,7 +169,7 @@ class LoggerConfig:
     group: Optional[str] = None  # null = study name in a sweep, else the experiment name
     job_type: Optional[str] = None  # null = variant name
     tags: List[str] = field(default_factory=list)  # added to the automatic ones (variant, data, sweep)
-    # run name; fields: method (bir_si, bir, si, finetune), variant, seed, trial ("-t<number>" in a sweep,
+    # run name; fields: method (method.name), variant, seed, trial ("-t<number>" in a sweep,
     # else ""), experiment, data, study
     name_format: str = "{method}-{variant}-s{seed}{trial}"
     notes: Optional[str] = None
@@ -189,6 +211,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
     variant: SharedVariantConfig = field(default_factory=lambda: VariantConfig())  # composed
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -199,5 +222,5 @@ def register_configs() -> None:
     """Store the schema; terms registered after this module was imported (a plug-in, a test) join it here."""
     global VariantConfig
     VariantConfig = compose_variant_config()
-    register_resolvers()  # the config's names use ${method:...}
+    register_resolvers()  # configs stored before the method group use ${method:...}
     ConfigStore.instance().store(name="birsweep_schema", node=Config)

@@ -122,7 +122,7 @@ def test_bir_beats_fine_tuning_on_split_digits(tmp_path):
     """The science check: BI-R + SI keeps old classes; no-replay fine-tuning collapses to about 1/n_tasks."""
     common = ["debug=fast", "trainer.progress=false"]  # split digits, 300 iterations per task
     bir = train(make_cfg(common), str(tmp_path / "bir"))
-    ft = train(make_cfg(common + ["model.replay=none", "model.si_c=0"]), str(tmp_path / "ft"))
+    ft = train(make_cfg(common + ["method=none"]), str(tmp_path / "ft"))
     assert bir > 0.75 and ft < 0.3, (bir, ft)
 
 

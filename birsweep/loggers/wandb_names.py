@@ -49,7 +49,7 @@ def run_name(cfg: DictConfig) -> str:
         )
     number = trial_number(cfg)
     return fmt.format(
-        method=method_name(cfg.model.replay, cfg.model.si_c),
+        method=method_name(cfg),
         variant=cfg.variant.name,
         seed=cfg.seed,
         trial="" if number is None else f"-t{number}",

@@ -4,14 +4,17 @@ Generative replay)."""
 from __future__ import annotations
 
 import copy
-from typing import Tuple
+from typing import Tuple, TypeVar
 
 import torch
+from torch import nn
 
 from birsweep.models.bir import BIRNet
 
+M = TypeVar("M", bound=nn.Module)
 
-def frozen_copy(model: BIRNet) -> BIRNet:
+
+def frozen_copy(model: M) -> M:
     """Inference-only copy: no gradients, no optimiser or SI state attached."""
     prev = copy.deepcopy(model).eval()
     for p in prev.parameters():

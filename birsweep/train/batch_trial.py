@@ -36,6 +36,8 @@ class BatchTrial:
 
 def not_batchable(cfg: DictConfig) -> Optional[str]:
     """Why the batched trainer cannot train this config (its trials then run one after another), or None."""
+    if str(cfg.method.net) != "bir":
+        return f"method={cfg.method.name} (the batched trainer takes the BI-R network only)"
     if any(bool(node.get("enabled", False)) for node in cfg.variant.values() if isinstance(node, DictConfig)):
         return "a variant's loss terms are enabled"
     if bool(cfg.data.augment) or str(cfg.trainer.precision) != "32" or bool(cfg.trainer.compile):

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Protocol
 
 import torch
 
-from birsweep.models.bir import BIRNet
+
+class Classifies(Protocol):
+    """A model with ``classify`` (the BI-R network or a plain classifier)."""
+
+    training: bool
+
+    def eval(self) -> object: ...
+    def train(self, mode: bool = True) -> object: ...
+    def classify(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 @torch.no_grad()
 def task_accuracies(
-    model: BIRNet,
+    model: Classifies,
     features: torch.Tensor,
     labels: torch.Tensor,
     task_indices: List[torch.Tensor],

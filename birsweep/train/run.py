@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Union
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -17,18 +17,21 @@ from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device, seed_everything
 from birsweep.errors import ResumeError, RunInterrupted, RunPruned, StorageError
 from birsweep.io import remove_stale_tmp
-from birsweep.methods.replay import GenerativeReplay, frozen_copy
+from birsweep.methods.replay import frozen_copy
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
+from birsweep.models.classifier import Classifier
 from birsweep.models.encoder import build_encoder
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
 from birsweep.tracking.record import METRICS, RESULTS, RunRecord, RunStatus
 from birsweep.train import checkpoint
 from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
+from birsweep.train.classifier_step import ClassifierStep
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.losslog import LossMeter, check_finite
+from birsweep.train.method_hooks import MethodHooks, build_classifier_method
 from birsweep.train.pretrain import encoder_weights
 from birsweep.train.signals import raise_on_stop_signals
 from birsweep.train.step import TrainStep
@@ -38,6 +41,11 @@ log = logging.getLogger(__name__)
 
 class Run:
     """Everything a run holds; built once, then ``fit`` trains the remaining tasks."""
+
+    model: Union[BIRNet, Classifier]  # BI-R's network, or the plain classifier of the other methods
+    step: Union[TrainStep, ClassifierStep]
+    hooks: MethodHooks
+    previous: Optional[Union[BIRNet, Classifier]]
 
     def __init__(self, cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()):
         self.cfg, self.run_dir = cfg, run_dir
@@ -105,6 +113,14 @@ class Run:
 
         # the model's initialisation must not depend on whether the encoder or features came from a cache
         seed_everything(cfg.seed)
+        self.previous = None
+        self.start_task = 0
+        if cfg.method.net == "classifier":  # none, joint, si, ewc, lwf, gr (docs/method.md, Methods)
+            parts = build_classifier_method(cfg, self.inputs, arrays.n_classes, self.train_idx, self.device)
+            self.model, self.optimizer, self.si, self.step, self.hooks = parts
+            self.terms = []
+            return
+        self.hooks = MethodHooks(cfg)
         m = cfg.model
         self.model = BIRNet(
             self.inputs.dim,
@@ -135,8 +151,6 @@ class Run:
             cfg.trainer.precision,
             cfg.trainer.compile,
         )
-        self.previous: Optional[BIRNet] = None
-        self.start_task = 0
 
     def restore(self) -> None:
         """Continue from the run dir's checkpoint, as ``resume`` asks."""
@@ -156,6 +170,7 @@ class Run:
         self.si.load_state_dict(payload["si"])
         for term, state in zip(self.terms, payload.get("terms", [])):
             term.load_state_dict(state)
+        self.hooks.load_state_dict(payload.get("method", {}))
         self.record.restore(payload["history"])
         self.start_task = payload["tasks_done"]
         self.previous = frozen_copy(self.model)
@@ -172,6 +187,7 @@ class Run:
                 "optimizer": self.optimizer.state_dict(),
                 "si": self.si.state_dict(),
                 "terms": [term.state_dict() for term in self.terms],
+                "method": self.hooks.state_dict(),
                 "history": self.record.history(),
                 "rng": checkpoint.rng_state(),
             },
@@ -182,12 +198,10 @@ class Run:
         """Train task ``task`` (0-based) for ``trainer.iters`` steps."""
         cfg, n_tasks = self.cfg.trainer, self.n_tasks
         n_active = self.stream.classes_seen(task + 1)
-        replay = None
-        if task > 0 and self.cfg.model.replay == "generative":
-            if self.previous is None:  # set at the end of every task and on resume
-                raise RuntimeError(f"task {task + 1}: no copy of the model after the previous task to replay from")
-            replay = GenerativeReplay(self.previous, self.stream.classes_seen(task), cfg.batch_replay or cfg.batch_size)
-        batches = IndexBatches(self.train_idx[task], cfg.batch_size)
+        replay = self.hooks.replay(
+            task, self.previous, self.stream.classes_seen(task), cfg.batch_replay or cfg.batch_size
+        )
+        batches = IndexBatches(self.hooks.train_indices(task, self.train_idx), cfg.batch_size)
         self.si.begin_task()
         meter = LossMeter()
         bar = tqdm(
@@ -250,6 +264,7 @@ class Run:
                     self.cfg.trainer.eval_batch,
                 )
             self.record.add_task(accs, seconds, val_accs)
+            self.hooks.end_task(task, self.stream.classes_seen(task + 1))
             self.previous = frozen_copy(self.model)
             self.save_checkpoint(task + 1)
             self.record.save()
@@ -262,7 +277,8 @@ class Run:
                 " ".join(f"{100 * a:.1f}" for a in accs),
                 "" if end.val_avg_acc is None else f", validation {100 * end.val_avg_acc:.2f}%",
             )
-            self.callbacks.on_model(task + 1, self.model, self.image_shape)
+            if isinstance(self.model, BIRNet):  # replay samples and prior statistics exist for BI-R only
+                self.callbacks.on_model(task + 1, self.model, self.image_shape)
             self.callbacks.on_task_end(end)
         return self.record.data["objective"]
 
