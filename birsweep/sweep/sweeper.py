@@ -33,7 +33,9 @@ from birsweep.errors import ConfigError, RunInterrupted
 from birsweep.secrets import check_no_literal_passwords, mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.ask import ask
-from birsweep.sweep.config import OptunaSweeperConfig, check_settings
+from birsweep.sweep.config import OptunaSweeperConfig, check_settings, confirm_config
+from birsweep.sweep.confirm import Stage
+from birsweep.sweep.confirm_summary import lines as confirm_lines
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
 from birsweep.sweep.distinct import distinct
 from birsweep.sweep.errors import SweepError
@@ -61,6 +63,7 @@ class OptunaSweeper(Sweeper):
         self.owner = Owner.current()
         self.tally = Tally()
         self.stop_reason: Optional[str] = None
+        self.confirm: Optional[Stage] = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -68,12 +71,15 @@ class OptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
         self.sweep_dir = str(config.hydra.sweep.dir)
+        self.compose = lambda overrides: hydra_context.config_loader.load_sweep_config(config, overrides)
 
     def sweep(self, arguments: List[str]) -> Any:
         self._prepare(arguments)
         recover_stale(self.study, self.owner, float(self.settings.grace_period), self.settings.retry_failed)
         try:
             self._run()
+            if self.confirm is not None and self.stop_reason is None:  # after the search (birsweep/sweep/confirm.py)
+                self.confirm.run(self.study, self.launcher.launch, self.plan.slots, self._search_done())
         finally:
             self._finish()
         if self.stop_reason:
@@ -115,6 +121,8 @@ class OptunaSweeper(Sweeper):
             s.job_threads, launcher, has_trainer, user_set_threads(chosen, arguments)
         )
         self.inflight = InFlight(float(s.heartbeat_interval))
+        extra = [self.threads_override] if self.threads_override else []
+        self.confirm = Stage.create(confirm_config(s.confirm), self.space, self.sweep_dir, extra, self.compose)
         self.study = self._open_study()
         if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
             fixed = fixed_settings(self.config, self.space.searched, parse_search_space(params).fixed)
@@ -164,6 +172,9 @@ class OptunaSweeper(Sweeper):
         """New trials still to ask for: the target less finished trials and trials running anywhere."""
         trials = self.study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
         return max(0, self.target - len(trials))
+
+    def _search_done(self) -> bool:
+        return len(self.study.get_trials(deepcopy=False, states=FINISHED)) >= self.target and self._remaining() == 0
 
     def _ask(self) -> Tuple[optuna.Trial, List[str]]:
         trial, params = ask(self.study, self.space)
@@ -267,6 +278,8 @@ class OptunaSweeper(Sweeper):
         """The results files and the summary, also when the sweep stopped on failures or was interrupted."""
         if not hasattr(self, "study"):
             return
-        results.write(self.study, self.sweep_dir, self.storage_url, self.target)
+        block = self.confirm.summary(self.study, self._search_done()) if self.confirm is not None else None
+        results.write(self.study, self.sweep_dir, self.storage_url, self.target, block)
         hint = mask_url(self.storage_url) if self.settings.dashboard_hint else None
-        print(results.render(self.study, self.storage_url, self.target, self.sweep_dir, hint), flush=True)
+        extra = confirm_lines(block) if block is not None else []
+        print(results.render(self.study, self.storage_url, self.target, self.sweep_dir, hint, extra=extra), flush=True)
