@@ -2,11 +2,12 @@
 
     python -m analysis.report multirun/repulsion-digits multirun/demo/2026-11-23_10-00-00 -o report.html
 
-Sections: variants (mean ± s.e.m. over seeds of final average accuracy, forgetting and BWT), average accuracy
-after each task (lines with error bands), accuracy-matrix heatmaps, every run, and for each Optuna study found
-(SQLite/journal file in a sweep dir, the jobs' ``optuna.storage``, or ``--study STORAGE[::NAME]``): its
-history, parameter importance, parallel coordinates, intermediate values and best parameters. Figures are
-embedded as PNG data (the file opens anywhere, offline) and also written to ``<name>_figures/`` beside it.
+Sections: does the variant beat the baseline (analysis/report_confirm.py: Δ paired by seed with its interval),
+variants (mean ± s.e.m. over seeds of final average accuracy, forgetting and BWT), average accuracy after each task
+(lines with error bands), accuracy-matrix heatmaps, every run, and for each Optuna study found (SQLite/journal file
+in a sweep dir, the jobs' ``optuna.storage``, or ``--study STORAGE[::NAME]``): its history, parameter importance,
+parallel coordinates, intermediate values and best parameters. Figures are embedded as PNG data (the file opens
+anywhere, offline) and also written to ``<name>_figures/`` beside it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from analysis.plots import (
     plot_parallel,
     plot_task_curves,
 )
+from analysis.report_confirm import confirm_section
 from analysis.runs import load_runs, load_tasks
 from analysis.study import find_studies, load_study
 from birsweep.secrets import mask_url
@@ -281,6 +283,7 @@ def build_report(
         + ".</p>"
     )
 
+    confirm_section(rep, runs)  # first: does the variant beat the baseline? (analysis/report_confirm.py)
     rep.section("variants", "Variants")
     rep.text(
         "Mean ± standard error of the mean over seeds (completed runs); runs that differ only by seed "
