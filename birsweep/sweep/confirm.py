@@ -43,6 +43,16 @@ Launch = Callable[[List[List[str]], int], Sequence[Any]]  # launcher.launch(job 
 Compose = Callable[[List[str]], Any]  # a job's config for overrides (Hydra's config loader)
 
 
+def merged(overrides: Sequence[str]) -> List[str]:
+    """Override strings with a later setting of a key replacing an earlier one (at the later one's place)."""
+    out: Dict[str, str] = {}
+    for text in overrides:
+        key = override_identity(text)
+        out.pop(key, None)
+        out[key] = text
+    return list(out.values())
+
+
 @dataclass(frozen=True)
 class Arm:
     """A configuration that is confirmed: a trial of the search (``rank`` 1 = best) or the baseline (rank 0)."""
@@ -73,13 +83,8 @@ class ConfirmJob:
     def overrides(self, fixed: Sequence[str], extra: Sequence[str] = ()) -> List[str]:
         """The job's overrides: fixed settings, the arm's, the seed (a later setting of one key replaces an earlier
         one), then the confirmation's identity and run dir."""
-        merged: Dict[str, str] = {}
-        for text in [*fixed, *self.arm.overrides, *extra, f"{SEED_KEY}={self.seed}"]:
-            key = override_identity(text)
-            merged.pop(key, None)
-            merged[key] = text
         return [
-            *merged.values(),
+            *merged([*fixed, *self.arm.overrides, *extra, f"{SEED_KEY}={self.seed}"]),
             f"+{CONFIRM_GROUP}={CONFIRM_OPTION}",
             f"{CONFIRM_GROUP}.arm={format_value(self.arm.name)}",
             f"{CONFIRM_GROUP}.rank={self.arm.rank}",
@@ -164,8 +169,8 @@ def run(plan: Plan, sweep_dir: str, fixed: Sequence[str], extra: Sequence[str], 
     todo = [(i, job) for i, job in enumerate(plan.jobs) if not is_done(job, sweep_dir)]
     if plan.jobs:
         log.info(
-            "confirmation: %d configurations x seeds %s (search used %s): %d runs, %d already completed",
-            len(plan.arms),
+            "confirmation: %d configurations and the baseline on seeds %s (search: %s): %d runs, %d already completed",
+            len(plan.arms) - 1,
             ",".join(map(str, plan.seeds)),
             ",".join(map(str, plan.search_seeds)),
             len(plan.jobs),
@@ -223,7 +228,7 @@ class Stage:
         if settings.top_k == 0:
             return None
         stage = cls(settings, space, sweep_dir, extra)
-        overrides = [*space.fixed, *baseline_overrides(settings.baseline)]
+        overrides = merged([*space.fixed, *baseline_overrides(settings.baseline)])
         try:
             cfg = compose(overrides)
             from birsweep.config_check import check_config
@@ -247,9 +252,11 @@ class Stage:
             return
         run(self.plan(study), self.sweep_dir, self.space.fixed, self.extra, launch, slots)
 
-    def summary(self, study: optuna.Study, search_done: bool) -> Dict[str, Any]:
+    def summary(self, study: optuna.Study, search_done: bool, stopped: Optional[str] = None) -> Dict[str, Any]:
         from birsweep.sweep import confirm_summary
 
+        if stopped:
+            return confirm_summary.not_run(f"not run: the sweep stopped ({stopped})")
         if not search_done:
             return confirm_summary.not_run("the search has not finished: the confirmation runs after it")
         plan = self.plan(study)

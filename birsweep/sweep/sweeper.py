@@ -278,7 +278,8 @@ class OptunaSweeper(Sweeper):
         """The results files and the summary, also when the sweep stopped on failures or was interrupted."""
         if not hasattr(self, "study"):
             return
-        block = self.confirm.summary(self.study, self._search_done()) if self.confirm is not None else None
+        done = self._search_done()
+        block = self.confirm.summary(self.study, done, self.stop_reason) if self.confirm is not None else None
         results.write(self.study, self.sweep_dir, self.storage_url, self.target, block)
         hint = mask_url(self.storage_url) if self.settings.dashboard_hint else None
         extra = confirm_lines(block) if block is not None else []
