@@ -274,3 +274,27 @@ def test_a_sweep_killed_during_confirmation_completes_on_a_rerun_without_redoing
     assert f"{len(done)} already completed" in out.stdout + out.stderr
     block = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())["confirmation"]
     assert block["runs_completed"] == 4 and all(None not in a["scores"] for a in block["arms"])
+
+
+def test_the_summary_of_a_partly_run_stage_pairs_only_what_completed_and_says_so():
+    from birsweep.sweep.confirm_summary import block, lines
+
+    study = _study([0.9, 0.8], [{"a": 1}, {"a": 2}])
+    space = parse_search_space({"a": "choice(1,2,3,4)"})
+    plan = make_plan(ConfirmConfig(top_k=1, seeds=3), study, space, job_seed=0)
+    scores = {"trial 0": {1: 0.52, 2: 0.61, 3: None}, "baseline": {1: 0.50, 2: 0.60, 3: 0.70}}
+    data = block(plan, scores)
+    arm, base = data["arms"]
+    assert data["runs_completed"] == 5 and data["runs_planned"] == 6 and data["seeds"] == [1, 2, 3]
+    assert arm["scores"] == [0.52, 0.61, None] and arm["n"] == 2 and arm["mean"] == pytest.approx(0.565)
+    vs = arm["vs_baseline"]
+    assert vs["n"] == 2 and vs["delta"] == pytest.approx(0.015)
+    # ttest_rel([0.52, 0.61], [0.50, 0.60]): t = 3, 1 degree of freedom
+    assert vs["p"] == pytest.approx(0.20483276469913345, rel=1e-5)
+    assert (vs["ci_low"], vs["ci_high"]) == pytest.approx((-0.04853102368087352, 0.07853102368087354), rel=1e-5)
+    assert vs["verdict"] == "cannot tell" and "seeds without a pair left out: 3" in vs["note"]
+    assert base["n"] == 3 and "vs_baseline" not in base
+    text = "\n".join(lines(data))
+    assert "(5/6 runs completed; search seeds 0)" in text and "trial 0 (#1)     56.50 ± 6.36 sd" in text
+    assert "trial 0 vs the baseline: cannot tell, Δ +1.50 points (95% CI [-4.85, +7.85], p=0.205, 2 seeds)" in text
+    assert lines({"note": "no complete trial to confirm", "arms": []}) == ["confirmation: no complete trial to confirm"]

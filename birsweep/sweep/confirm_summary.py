@@ -90,7 +90,11 @@ def lines(data: Dict[str, Any]) -> List[str]:
     ]
     for a in data["arms"]:
         label = a["arm"] + (f" (#{a['rank']})" if a["rank"] else "")
-        spread_text = f"{_pct(a['mean'])} ± {_pct(a['sd'])} sd (s.e.m. {_pct(a['sem'])}, n={a['n']})"
+        spread_text = (
+            f"{_pct(a['mean'])} (n={a['n']})"
+            if a["sd"] is None
+            else f"{_pct(a['mean'])} ± {_pct(a['sd'])} sd (s.e.m. {_pct(a['sem'])}, n={a['n']})"
+        )
         what = format_params(a["params"], WIDTH) if a["params"] else " ".join(a["overrides"])
         out.append(f"  {label:<16s} {spread_text}  {what}")
     for a in data["arms"]:
