@@ -223,6 +223,12 @@ def test_a_sweep_confirms_its_top_2_and_the_baseline_on_3_fresh_seeds(tmp_path):
     assert len(confirmed) == 9 and set(confirmed["confirm_seed"]) == set(seeds)
     assert (confirmed["sweep_dir"] == str(sweep)).all() and (confirmed["seed"] == confirmed["confirm_seed"]).all()
     assert sorted(set(confirmed["confirm_rank"])) == [0, 1, 2] and runs["confirm_arm"].isna().sum() == 3
+    # the report opens with the answer, from the same numbers
+    info = analysis.build_report([str(sweep)], str(tmp_path / "report.html"))
+    page = (tmp_path / "report.html").read_text()
+    assert page.index('id="baseline"') < page.index('id="variants"') and "baseline-delta-0.png" in str(info["figures"])
+    first = block["arms"][0]
+    assert f"{first['arm']} = repulsion" in page and f"Δ {100 * first['vs_baseline']['delta']:+.2f} points" in page
 
 
 def _wait_for(predicate, timeout=600.0, what="a condition"):
