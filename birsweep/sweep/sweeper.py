@@ -9,6 +9,8 @@ the job's return value, PRUNED when the job was pruned, FAIL with the reason oth
   re-run of the same command continues until it does, numbering jobs (``hydra.job.num``) by trial number.
 * In flight: ``n_jobs`` trials at a time, handed to the launcher as :mod:`birsweep.sweep.dispatch` decides.
 * Crashes: trials left RUNNING by a sweep that died are closed at the next start (:mod:`birsweep.sweep.recovery`).
+* Confirmation (``confirm.top_k > 0``): once the search is done, its best configurations and the baseline run on
+  fresh seeds (:mod:`birsweep.sweep.confirm`); the summary and the results file then carry the comparison.
 * Errors: bad settings raise ConfigError before anything runs; too many failed trials end the sweep with
   SweepError after the summary. ``launch.py`` turns both into one ``error:`` line and the exit code.
 """
