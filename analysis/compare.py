@@ -1,4 +1,5 @@
-"""Comparisons across runs: labels for configurations, mean ± s.e.m. over seeds, curves and mean matrices."""
+"""Comparisons across runs: labels for configurations, mean ± sd / s.e.m. over seeds, Δ to a baseline paired by seed
+(:mod:`analysis.baseline`), curves and mean matrices."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.baseline import Baseline, against
 from analysis.labels import compact
-from analysis.runs import IDENTITY, OUTCOME, TRIAL
+from analysis.runs import CONFIRM, IDENTITY, OUTCOME, TRIAL
 from birsweep.config_keys import is_result_neutral
 from birsweep.sweep.labels import short_names
 from birsweep.tracking.record import RunStatus
@@ -19,7 +21,7 @@ METRIC_NAMES = {"final_avg_acc": "final average accuracy", "forgetting": "forget
 # besides the result-neutral keys, labels leave out the seed (runs of one configuration are averaged over seeds),
 # the variant's name (the label starts with it) and the task (every compared run trained)
 NOT_IN_LABELS = {"seed", "variant.name", "task"}
-NOT_CONFIG = set(IDENTITY + OUTCOME + TRIAL) | {"label"}
+NOT_CONFIG = set(IDENTITY + OUTCOME + TRIAL + CONFIRM) | {"label"}
 
 
 def config_columns(runs: pd.DataFrame) -> List[str]:
@@ -95,9 +97,20 @@ def sem(values: pd.Series) -> float:
     return float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
 
 
-def compare(runs: pd.DataFrame, completed_only: bool = True) -> pd.DataFrame:
-    """One row per label: runs, seeds, and mean / s.e.m. over seeds of final average accuracy, forgetting and
-    BWT, best first. Runs that did not complete are counted (``n_runs``) but left out of the means."""
+def sd(values: pd.Series) -> float:
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def compare(
+    runs: pd.DataFrame, completed_only: bool = True, baseline: Optional[Baseline] = None, metric: str = "final_avg_acc"
+) -> pd.DataFrame:
+    """One row per label: runs, seeds, and mean / sd / s.e.m. over seeds of final average accuracy, forgetting and
+    BWT, best first. Runs that did not complete are counted (``n_runs``) but left out of the means.
+
+    ``baseline`` (a label, or a dict of column values picking one configuration, e.g. ``{"variant": "baseline"}``)
+    adds ``metric`` minus the baseline's, paired by seed: ``n_pairs``, ``delta``, ``delta_ci_low``/``_high`` (95 %,
+    Student t), ``p`` (paired t-test), ``verdict`` and ``delta_note`` (:mod:`analysis.baseline`)."""
     if "label" not in runs:
         runs = add_labels(runs)
     rows = []
@@ -113,11 +126,14 @@ def compare(runs: pd.DataFrame, completed_only: bool = True) -> pd.DataFrame:
         for m in METRICS:
             values = pd.to_numeric(done[m], errors="coerce") if m in done else pd.Series(dtype=float)
             row[f"{m}_mean"] = float(values.mean()) if values.notna().any() else float("nan")
+            row[f"{m}_sd"] = sd(values)
             row[f"{m}_sem"] = sem(values)
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
+    if baseline is not None:
+        table = table.merge(against(runs, baseline, metric), on="label", how="left")
     return table.sort_values("final_avg_acc_mean", ascending=False, na_position="last").reset_index(drop=True)
 
 

@@ -2,11 +2,12 @@
 
     python -m analysis.report multirun/repulsion-digits multirun/demo/2026-11-23_10-00-00 -o report.html
 
-Sections: variants (mean ± s.e.m. over seeds of final average accuracy, forgetting and BWT), average accuracy
-after each task (lines with error bands), accuracy-matrix heatmaps, every run, and for each Optuna study found
-(SQLite/journal file in a sweep dir, the jobs' ``optuna.storage``, or ``--study STORAGE[::NAME]``): its
-history, parameter importance, parallel coordinates, intermediate values and best parameters. Figures are
-embedded as PNG data (the file opens anywhere, offline) and also written to ``<name>_figures/`` beside it.
+Sections: does the variant beat the baseline (analysis/report_confirm.py: Δ paired by seed with its interval),
+variants (mean ± s.e.m. over seeds of final average accuracy, forgetting and BWT), average accuracy after each task
+(lines with error bands), accuracy-matrix heatmaps, every run, and for each Optuna study found (SQLite/journal file
+in a sweep dir, the jobs' ``optuna.storage``, or ``--study STORAGE[::NAME]``): its history, parameter importance,
+parallel coordinates, intermediate values and best parameters. Figures are embedded as PNG data (the file opens
+anywhere, offline) and also written to ``<name>_figures/`` beside it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from typing import List, Optional, Sequence, Tuple, TypedDict
 
 from analysis.compare import add_labels, compare
+from analysis.report_confirm import confirm_section
 from analysis.report_html import Report, Section
 from analysis.report_methods import add_methods_section
 from analysis.report_runs import curves_section, matrices_section, runs_section, variants_section
@@ -29,6 +31,7 @@ from analysis.study import find_studies
 # The report, in order: each section is ``(rep, runs, tasks) -> None`` (analysis.report_html.Section). A new
 # section lives in its own module and is added here.
 SECTIONS: List[Section] = [
+    confirm_section,  # first: does the variant beat the baseline? (analysis/report_confirm.py)
     variants_section,
     add_methods_section,  # continual-learning methods side by side, when the runs hold several
     curves_section,

@@ -10,8 +10,10 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
   ``finished_at``, ``git_commit``
 * trial (in an Optuna sweep, else null): ``study_name``, ``trial_number``, ``trial_state``, ``params.<name>``
   (one column per searched parameter, named by its override key)
+* confirmation (a run of a sweep's confirmation stage, else null): ``confirm_arm`` (``trial <n>`` or ``baseline``),
+  ``confirm_seed``, ``confirm_rank`` (1 = the search's best; 0 for the baseline)
 * the resolved config, flattened with dotted names (``variant.repulsion.lamda_rep``, ``trainer.iters``, ...;
-  lists as tuples); the ``optuna`` block is given by the trial columns instead.
+  lists as tuples); the ``optuna`` and ``confirm`` blocks are given by the columns above instead.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ OUTCOME = [
     "git_commit",
 ]
 TRIAL = ["study_name", "trial_number", "trial_state"]
+CONFIRM = ["confirm_arm", "confirm_seed", "confirm_rank"]
+CONFIRM_DEPTH = 3  # <sweep dir>/confirm/<arm>/seed_<s>
 ALWAYS = ("val_final_avg_acc", "objective_split")  # null for runs without a split and for older records
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
 
@@ -76,7 +80,7 @@ def find_records(paths: Paths) -> List[str]:
 
 def _natural(path: str):
     """Sort job dirs 0, 1, 2, ..., 10 rather than 0, 1, 10, 2."""
-    return [int(p) if p.isdigit() else p for p in path.split(os.sep)]
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in path.split(os.sep)]  # numbers before names
 
 
 def read_records(paths: Paths) -> Iterator[Tuple[str, Dict[str, Any]]]:
@@ -120,10 +124,15 @@ def _hydra_job(run_dir: str) -> Dict[str, Any]:
     """Job number, sweep dir and overrides from Hydra's files, when the run came from Hydra."""
     info: Dict[str, Any] = {"job": None, "sweep_dir": None, "overrides": None}
     parent = os.path.dirname(run_dir)
+    above_confirm = os.path.normpath(os.path.join(run_dir, *[".."] * CONFIRM_DEPTH))
     if os.path.isfile(os.path.join(parent, "multirun.yaml")):
         info["sweep_dir"] = parent
         name = os.path.basename(run_dir)
         info["job"] = int(name) if name.isdigit() else None
+    elif os.path.basename(os.path.dirname(parent)) == "confirm" and os.path.isfile(
+        os.path.join(above_confirm, "multirun.yaml")
+    ):  # a confirmation run (birsweep/sweep/confirm.py)
+        info["sweep_dir"] = above_confirm
     overrides = os.path.join(run_dir, ".hydra", "overrides.yaml")
     if os.path.isfile(overrides):
         from omegaconf import OmegaConf
@@ -180,7 +189,10 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     row["trial_state"] = STATE_OF_STATUS.get(str(data.get("status"))) if trial["trial_number"] is not None else None
     for key, value in trial["params"].items():
         row[f"params.{key}"] = value
-    for key, value in flatten(config, skip=("optuna",)).items():
+    confirm = data.get("confirm") or {}
+    row["confirm_arm"], row["confirm_seed"] = confirm.get("arm"), confirm.get("seed")
+    row["confirm_rank"] = confirm.get("rank")
+    for key, value in flatten(config, skip=("optuna", "confirm")).items():
         row.setdefault(key, value)
     return row
 
@@ -193,7 +205,16 @@ def _frame(rows: List[Dict[str, Any]], first: Sequence[str]) -> pd.DataFrame:
     params = sorted(c for c in df.columns if c.startswith("params."))
     rest = [c for c in df.columns if c not in front and c not in params]
     df = df[front + params + rest]
-    for col in ("seed", "trial_number", "job", "tasks_done", "n_tasks", "protocol_tasks"):
+    for col in (
+        "seed",
+        "trial_number",
+        "job",
+        "tasks_done",
+        "n_tasks",
+        "protocol_tasks",
+        "confirm_seed",
+        "confirm_rank",
+    ):
         if col in df.columns:
             df[col] = df[col].astype("Int64")
     return df
@@ -202,7 +223,7 @@ def _frame(rows: List[Dict[str, Any]], first: Sequence[str]) -> pd.DataFrame:
 def load_runs(path: Paths) -> pd.DataFrame:
     """Every run record under ``path`` (a run dir, a multirun dir, any tree of them, or a list) -> one row per run."""
     rows = [run_row(data) for data in iter_records(path)]
-    return _frame(rows, IDENTITY + OUTCOME + TRIAL)
+    return _frame(rows, IDENTITY + OUTCOME + TRIAL + CONFIRM)
 
 
 def task_rows(data: Dict[str, Any], base: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
@@ -232,7 +253,7 @@ def task_rows(data: Dict[str, Any], base: Optional[Dict[str, Any]] = None) -> Li
 
 
 def _task_base(row: Dict[str, Any]) -> Dict[str, Any]:
-    keep = IDENTITY + ["status", "final_avg_acc"] + TRIAL
+    keep = IDENTITY + ["status", "final_avg_acc"] + TRIAL + CONFIRM
     base = {k: row.get(k) for k in keep}
     base.update({k: v for k, v in row.items() if k.startswith("params.")})
     return base

@@ -15,6 +15,7 @@ RESULT_NEUTRAL: Tuple[str, ...] = (
     "paths",
     "logger",
     "optuna",
+    "confirm",  # which confirmation arm a run belongs to (its seed is `seed`)
     "hydra",  # output locations, loggers, the sweeper's bookkeeping
     "trainer.progress",
     "trainer.log_every",

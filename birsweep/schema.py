@@ -203,6 +203,17 @@ class TrialConfig:
 
 
 @dataclass
+class ConfirmRunConfig:
+    """Filled in by the sweeper for a confirmation run (``+confirm=run confirm.arm=...``): which configuration it
+    confirms on which fresh seed; the record keeps it as ``confirm`` (birsweep/sweep/confirm.py)."""
+
+    arm: str = "???"  # "trial <number>" (a searched configuration) or "baseline"
+    rank: int = 0  # the trial's rank in the search (1 = best); 0 for the baseline
+    params: Any = None  # the trial's searched parameters, {override key: value}; null for the baseline
+    seed: int = -1  # the run's seed (= seed)
+
+
+@dataclass
 class Config:
     task: str = "train"  # train | pretrain
     seed: int = 0
@@ -216,6 +227,7 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     optuna: Optional[TrialConfig] = None
+    confirm: Optional[ConfirmRunConfig] = None  # set by the sweeper's confirmation stage only
 
 
 def register_configs() -> None:

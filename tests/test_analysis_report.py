@@ -22,7 +22,7 @@ from tests.helpers import ROOT
 from tests.test_analysis_fixtures import N_TASKS, grid_sweep, optuna_sweep  # noqa: F401 - fixtures
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-SECTIONS = ("variants", "curves", "matrices", "runs", "studies")
+SECTIONS = ("baseline", "variants", "curves", "matrices", "runs", "studies")
 
 
 class Page(HTMLParser):
@@ -124,10 +124,12 @@ def test_report_of_two_variants_and_two_seeds(grid_sweep, tmp_path):
     page = parse(out)
     for section in SECTIONS:
         assert section in page.ids
-    # figures: metrics bars, curves with error bands, matrices; written beside the report too
+    assert page.ids.index("baseline") < page.ids.index("variants"), "the baseline question comes first"
+    # figures: Δ to the baseline, metrics bars, curves with error bands, matrices; written beside the report too
     assert sorted(os.path.basename(f) for f in info["figures"]) == [
         "acc-matrices.png",
         "avg-acc-per-task.png",
+        "baseline-delta-0.png",
         "variants-metrics.png",
     ]
     assert all(os.path.dirname(f) == str(tmp_path / "rep" / "report_figures") for f in info["figures"])
@@ -137,7 +139,7 @@ def test_report_of_two_variants_and_two_seeds(grid_sweep, tmp_path):
     for label in ("baseline", "repulsion"):
         row = table.loc[label]
         expected = f"{100 * row['final_avg_acc_mean']:.2f} ± {100 * row['final_avg_acc_sem']:.2f}"
-        i = page.cells.index(label)
+        i = page.cells.index(label, page.cells.index("runs (completed/all)"))  # in the variants table
         assert expected in page.cells[i : i + 8] and "2/2" in page.cells[i : i + 8] and "0,1" in page.cells[i : i + 8]
     with open(out, encoding="utf-8") as f:
         text = f.read()
@@ -196,6 +198,7 @@ def test_report_study_sections_from_the_command_line(grid_sweep, tmp_path):
         [
             "acc-matrices.png",
             "avg-acc-per-task.png",
+            "baseline-delta-0.png",
             "variants-metrics.png",
             "study-hand-made-history.png",
             "study-hand-made-importance.png",

@@ -8,8 +8,8 @@ cannot express (ranges and word lists); the sweeper runs it before it opens anyt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
 
 from birsweep.errors import ConfigError
 
@@ -17,6 +17,16 @@ GROUP = "hydra/sweeper"
 SCHEMA_NAME = "base_optuna"
 DIRECTIONS = ("maximize", "minimize")
 DISPATCHES = ("auto", "slots", "batch")
+
+
+@dataclass
+class ConfirmConfig:
+    """``hydra.sweeper.confirm``: after the search, the ``top_k`` best configurations and the baseline each run on
+    ``seeds`` fresh seeds, scored on the test set (birsweep/sweep/confirm.py; docs/sweeps.md)."""
+
+    top_k: int = 0  # best distinct complete trials to confirm; 0 = no confirmation stage
+    seeds: int = 3  # fresh seeds (none used by the search) every confirmed configuration and the baseline run on
+    baseline: Any = "variant=baseline"  # override string or list of them applied to the search's fixed settings
 
 
 @dataclass
@@ -46,6 +56,7 @@ class OptunaSweeperConfig:
     # search space in Hydra's override grammar: interval(a,b), int(interval(a,b)), tag(log, interval(a,b)),
     # range(a,b,step) (end excluded, as in Hydra), choice(a,b,...); a plain value stays fixed
     params: Optional[Dict[str, Any]] = None
+    confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
 
 
 def _whole(value: Any) -> bool:
@@ -75,3 +86,48 @@ def check_settings(s: OptunaSweeperConfig) -> None:
             f"hydra.sweeper.job_lost_after={s.job_lost_after} must be longer than "
             f"heartbeat_interval={s.heartbeat_interval} (jobs beat that often)"
         )
+    check_confirm(confirm_config(s.confirm))
+
+
+def confirm_config(value: Any) -> ConfirmConfig:
+    """The ``confirm`` setting as a ConfirmConfig (Hydra hands the sweeper a config node, tests a dict or None)."""
+    if isinstance(value, ConfirmConfig):
+        return value
+    if value is None:
+        return ConfirmConfig()
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else dict(value)
+    assert isinstance(plain, dict)
+    return ConfirmConfig(**{str(k): v for k, v in plain.items()})
+
+
+def baseline_overrides(value: Any) -> List[str]:
+    """``confirm.baseline`` as a list of override strings (one string or a list of them)."""
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def check_confirm(c: ConfirmConfig) -> None:
+    for key, value, low in (("top_k", c.top_k, 0), ("seeds", c.seeds, 1)):
+        if not _whole(value) or value < low:
+            raise ConfigError(f"hydra.sweeper.confirm.{key}={value!r} must be a whole number of at least {low}")
+    items = [c.baseline] if isinstance(c.baseline, str) else c.baseline
+    if not isinstance(items, (list, tuple)) or not items or not all(isinstance(v, str) and v.strip() for v in items):
+        raise ConfigError(
+            f"hydra.sweeper.confirm.baseline={c.baseline!r} must be an override string or a list of them, "
+            'e.g. "variant=baseline"'
+        )
+    from birsweep.sweep.grammar import parse_override  # Hydra's override parser, with one-line errors
+
+    for text in items:
+        try:
+            searched = parse_override(text).is_sweep_override()
+        except ConfigError as err:
+            searched, why = False, str(err)
+        else:
+            why = "a search, not a value" if searched else ""
+        if why:
+            raise ConfigError(
+                f"hydra.sweeper.confirm.baseline: {text!r} is not a fixed override ({why}); "
+                'give key=value strings, e.g. "variant=baseline"'
+            )

@@ -232,6 +232,12 @@ def _check_condition(key: str, cond: Condition, on: Optional[BaseDistribution]) 
         raise ConfigError(f"{key}: when({cond}, ...) can never hold: {cond.key} is one of {shown}")
 
 
+def override_identity(text: str) -> str:
+    """What an override string sets (``variant`` for ``variant=baseline``, ``seed`` for ``+seed=3``): two
+    override strings with the same identity clash, and the later one wins."""
+    return _identity(parse_override(text))
+
+
 def _identity(override: Override) -> str:
     """Two overrides of the same key (whatever their +/++/~ prefix) clash; the later one wins."""
     key = override.key_or_group

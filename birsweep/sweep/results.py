@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import optuna
 from omegaconf import OmegaConf
@@ -61,10 +61,14 @@ def summary_dict(study: optuna.Study, storage: str, n_trials: int) -> Dict[str, 
     }
 
 
-def write(study: optuna.Study, sweep_dir: str, storage: str, n_trials: int) -> Dict[str, Any]:
-    """Write both files (atomically) and return the summary."""
+def write(
+    study: optuna.Study, sweep_dir: str, storage: str, n_trials: int, confirmation: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
+    """Write both files (atomically) and return the summary (with the confirmation stage's block, if any)."""
     os.makedirs(sweep_dir, exist_ok=True)
     data = summary_dict(study, storage, n_trials)
+    if confirmation is not None:
+        data["confirmation"] = _plain(confirmation)
     write_text(os.path.join(sweep_dir, RESULTS_FILE), OmegaConf.to_yaml(OmegaConf.create(data)))
     frame = study.trials_dataframe(multi_index=False)
     write_text(os.path.join(sweep_dir, TRIALS_FILE), frame.to_csv(index=False))
@@ -81,7 +85,13 @@ def _last_value(trial: FrozenTrial) -> Optional[float]:
 
 
 def render(
-    study: optuna.Study, storage: str, n_trials: int, sweep_dir: str, dashboard: Optional[str] = None, top: int = 5
+    study: optuna.Study,
+    storage: str,
+    n_trials: int,
+    sweep_dir: str,
+    dashboard: Optional[str] = None,
+    top: int = 5,
+    extra: Sequence[str] = (),
 ) -> str:
     """The one-screen summary printed at the end of a sweep."""
     data = summary_dict(study, storage, n_trials)
@@ -118,6 +128,7 @@ def render(
         lines.append(f"failed: #{t.number} {reason[:100]}")
     if len(failed) > 5:
         lines.append(f"failed: ... and {len(failed) - 5} more (trials.csv, user_attrs_fail_reason)")
+    lines += extra  # e.g. the confirmation stage's results
     lines.append(f"results: {os.path.join(sweep_dir, RESULTS_FILE)}, {os.path.join(sweep_dir, TRIALS_FILE)}")
     if dashboard:
         lines.append(f"watch:   optuna-dashboard {dashboard}")

@@ -10,6 +10,8 @@ the job's return value, PRUNED when the job was pruned, FAIL with the reason oth
 * In flight: ``n_jobs`` jobs at a time, handed to the launcher as :mod:`birsweep.sweep.dispatch` decides; each
   job trains ``trials_per_job`` trials (one by default; several in one process: :mod:`birsweep.sweep.batch_job`).
 * Crashes: trials left RUNNING by a sweep that died are closed at the next start (:mod:`birsweep.sweep.recovery`).
+* Confirmation (``confirm.top_k > 0``): once the search is done, its best configurations and the baseline run on
+  fresh seeds (:mod:`birsweep.sweep.confirm`); the summary and the results file then carry the comparison.
 * Errors: bad settings raise ConfigError before anything runs; too many failed trials end the sweep with
   SweepError after the summary. ``launch.py`` turns both into one ``error:`` line and the exit code.
 """
@@ -35,7 +37,9 @@ from birsweep.secrets import check_no_literal_passwords, mask_url
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
 from birsweep.sweep.ask import ask
 from birsweep.sweep.batch_job import Job, group, outcomes_of
-from birsweep.sweep.config import OptunaSweeperConfig, check_settings
+from birsweep.sweep.config import OptunaSweeperConfig, check_settings, confirm_config
+from birsweep.sweep.confirm import Stage
+from birsweep.sweep.confirm_summary import lines as confirm_lines
 from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
 from birsweep.sweep.distinct import distinct
 from birsweep.sweep.errors import SweepError
@@ -64,6 +68,7 @@ class OptunaSweeper(Sweeper):
         self.owner = Owner.current()
         self.tally = Tally()
         self.stop_reason: Optional[str] = None
+        self.confirm: Optional[Stage] = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -71,12 +76,15 @@ class OptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
         self.sweep_dir = str(config.hydra.sweep.dir)
+        self.compose = lambda overrides: hydra_context.config_loader.load_sweep_config(config, overrides)
 
     def sweep(self, arguments: List[str]) -> Any:
         self._prepare(arguments)
         recover_stale(self.study, self.owner, float(self.settings.grace_period), self.settings.retry_failed)
         try:
             self._run()
+            if self.confirm is not None and self.stop_reason is None:  # after the search (birsweep/sweep/confirm.py)
+                self.confirm.run(self.study, self.launcher.launch, self.plan.slots, self._search_done())
         finally:
             self._finish()
         if self.stop_reason:
@@ -121,6 +129,8 @@ class OptunaSweeper(Sweeper):
         watch_trials = getattr(self.launcher, "watch_trials", None)
         if callable(watch_trials):  # the SLURM launcher: a job that vanished is given up on (docs/sweeps.md)
             watch_trials(TrialWatch(self._job_beat, float(s.job_lost_after)))
+        extra = [self.threads_override] if self.threads_override else []
+        self.confirm = Stage.create(confirm_config(s.confirm), self.space, self.sweep_dir, extra, self.compose)
         self.study = self._open_study()
         if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
             fixed = fixed_settings(self.config, self.space.searched, parse_search_space(params).fixed)
@@ -179,6 +189,9 @@ class OptunaSweeper(Sweeper):
         """Up to trials_per_job new trials, one job per group of them that may share a batch (sweep/batch_job.py)."""
         asked = [self._ask() for _ in range(min(int(self.settings.trials_per_job), self._remaining()))]
         return group([(t.number, dict(t.params), o) for t, o in asked])
+
+    def _search_done(self) -> bool:
+        return len(self.study.get_trials(deepcopy=False, states=FINISHED)) >= self.target and self._remaining() == 0
 
     def _ask(self) -> Tuple[optuna.Trial, List[str]]:
         trial, params = ask(self.study, self.space)
@@ -304,6 +317,9 @@ class OptunaSweeper(Sweeper):
         """The results files and the summary, also when the sweep stopped on failures or was interrupted."""
         if not hasattr(self, "study"):
             return
-        results.write(self.study, self.sweep_dir, self.storage_url, self.target)
+        done = self._search_done()
+        block = self.confirm.summary(self.study, done, self.stop_reason) if self.confirm is not None else None
+        results.write(self.study, self.sweep_dir, self.storage_url, self.target, block)
         hint = mask_url(self.storage_url) if self.settings.dashboard_hint else None
-        print(results.render(self.study, self.storage_url, self.target, self.sweep_dir, hint), flush=True)
+        extra = confirm_lines(block) if block is not None else []
+        print(results.render(self.study, self.storage_url, self.target, self.sweep_dir, hint, extra=extra), flush=True)

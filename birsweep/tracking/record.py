@@ -170,6 +170,7 @@ class RunRecord:
             "timings": {"tasks_s": [], "train_s": 0.0},
             "class_order": None,
             "trial": None,
+            "confirm": config.get("confirm"),  # {arm, rank, params, seed} in a sweep's confirmation stage
             "env": env,
             "config": config,
         }
