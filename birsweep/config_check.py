@@ -26,6 +26,7 @@ CHOICES = {
     "model.recon": ("mse", "bce"),
     "model.replay": ("generative", "none"),
     "trainer.precision": ("32", "bf16"),
+    "trainer.compile": ("off", "forward", "step", "true", "false"),  # true/false: the old boolean
     "logger.name": ("wandb", "none"),
     "logger.mode": ("offline", "online", "disabled"),
 }

@@ -1,0 +1,113 @@
+"""trainer.compile=step: the whole training step as one graph (birsweep/train/whole_step.py)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+import torch
+import torch._dynamo
+
+from birsweep.methods.replay import GenerativeReplay, frozen_copy
+from birsweep.methods.si import SynapticIntelligence
+from birsweep.methods.variants import build_terms
+from birsweep.models.bir import BIRNet
+from birsweep.train.step import TrainStep
+from birsweep.train.whole_step import compile_mode
+from tests.helpers import TINY, make_cfg
+
+GRAPH_VARIANTS = ("baseline", "repulsion", "recon")
+N, D, C, B = 120, 24, 6, 16  # samples, feature size, classes (3 tasks of 2), batch
+
+
+ALL_TERMS = ["variant=recon", "variant.repulsion.enabled=true"]  # recon repulsion + attraction, and repulsion
+
+
+def _step(overrides: List[str], mode: str) -> TrainStep:
+    torch.manual_seed(0)
+    model = BIRNet(D, C, 3, 48, 48, 8)
+    terms = build_terms(make_cfg(TINY + overrides).variant, model, None)  # type: ignore[arg-type]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    si = SynapticIntelligence(model.si_parameters(), 1e3, 0.1)
+    return TrainStep(model, opt, si, D, 2.0, terms, "32", mode)
+
+
+def _train(step: TrainStep, tasks: int, iters: int) -> List[Dict[str, torch.Tensor]]:
+    """``tasks`` tasks of ``iters`` steps on fixed data, with replay from task 2 on, as the run does."""
+    gen = torch.Generator().manual_seed(7)
+    x, y = torch.randn(N, D, generator=gen), torch.randint(0, 2, (N,), generator=gen)
+    logs: List[Dict[str, torch.Tensor]] = []
+    previous: Optional[BIRNet] = None
+    for task in range(1, tasks + 1):
+        replay = GenerativeReplay(previous, 2 * (task - 1), B) if previous is not None else None
+        step.si.begin_task()
+        torch.manual_seed(100 + task)
+        for _ in range(iters):
+            idx = torch.randint(0, N, (B,))
+            logs.append(step(x[idx], y[idx] + 2 * (task - 1), task, 2 * task, replay, idx))
+        step.si.end_task()
+        previous = frozen_copy(step.model)
+    return logs
+
+
+def _compare(overrides: List[str], inner: str, tasks: int, iters: int) -> Tuple[float, float, TrainStep]:
+    eager, compiled = _step(overrides, "off"), _step(overrides, "step")
+    assert compiled.whole is not None
+    compiled.whole.inner = inner
+    with torch._inductor.config.patch(fallback_random=True):  # the same random draws as eager
+        a, b = _train(eager, tasks, iters), _train(compiled, tasks, iters)
+    loss_gap = max(abs(float(u["loss"]) - float(v["loss"])) for u, v in zip(a, b))
+    param_gap = max(
+        float((p - q).abs().max().detach()) for p, q in zip(eager.model.parameters(), compiled.model.parameters())
+    )
+    return loss_gap, param_gap, compiled
+
+
+def test_compile_mode_accepts_the_old_booleans():
+    assert [compile_mode(v) for v in (False, True, "false", "True", None, "off", "forward", "step")] == [
+        "off",
+        "forward",
+        "off",
+        "forward",
+        "off",
+        "off",
+        "forward",
+        "step",
+    ]
+    with pytest.raises(ValueError, match="trainer.compile='graph' is not one of off, forward, step"):
+        compile_mode("graph")
+
+
+@pytest.mark.parametrize("variant", GRAPH_VARIANTS)
+def test_the_whole_step_is_one_graph(variant):
+    """Replay, forward, losses, the variant's terms, gradients, SI and Adam: zero graph breaks in tasks 2+."""
+    step = _step([f"variant={variant}"], "step")
+    assert step.whole is not None
+    step.si.end_task()  # SI has importance, as in task 2
+    replay = GenerativeReplay(frozen_copy(step.model), 2, B)
+    x, y, idx = torch.randn(B, D), torch.randint(2, 4, (B,)), torch.arange(B)
+    step.whole.prepare(2)
+    before = copy.deepcopy(step.model.state_dict())
+    with torch._dynamo.config.patch(trace_autograd_ops=True):
+        report = torch._dynamo.explain(step.whole.run)(x, y, 2, 4, replay, idx)
+    assert report.graph_break_count == 0, [r.reason for r in report.break_reasons]
+    assert report.graph_count == 1
+    after = step.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before), "the traced step updates the parameters"
+
+
+def test_compiled_step_agrees_with_eager_and_compiles_once_per_task():
+    """21 steps over three tasks (tasks 2+ with replay, SI penalty and every repulsion/recon term): the traced
+    graph's losses and parameters match eager's, and each task compiled one graph."""
+    loss_gap, param_gap, compiled = _compare(ALL_TERMS, "aot_eager", 3, 7)
+    assert loss_gap < 1e-4 and param_gap < 1e-4, (loss_gap, param_gap)
+    assert compiled.whole is not None and compiled.whole.compiles == 3
+
+
+@pytest.mark.slow
+def test_inductor_step_agrees_with_eager():
+    """The same with inductor's C++ kernels (minutes on a small CPU)."""
+    loss_gap, param_gap, compiled = _compare(ALL_TERMS, "inductor", 2, 10)
+    assert loss_gap < 1e-4 and param_gap < 1e-4, (loss_gap, param_gap)
+    assert compiled.whole is not None and compiled.whole.compiles == 2
