@@ -110,8 +110,11 @@ class ProjectionHead(nn.Module):
         return F.normalize(self.linear(self.dropout(h)), dim=1)
 
 
-def image_views(channels: int, size: Sequence[int]) -> KA.AugmentationSequential:
-    """Kornia views of images in [0, 1]; colour jitter in saturation/hue and grayscale only for RGB."""
+def image_views(channels: int, size: Sequence[int], device: torch.device) -> KA.AugmentationSequential:
+    """Kornia views of images in [0, 1]; colour jitter in saturation/hue and grayscale only for RGB.
+
+    The augmentations live on ``device`` and draw their parameters with that device's random generator, so a
+    GPU step neither waits for CPU sampling nor copies parameters across (on a CPU nothing changes)."""
     import kornia.augmentation as KA  # here, not at the top: the schema imports this module for its config
 
     colour = (
@@ -120,9 +123,13 @@ def image_views(channels: int, size: Sequence[int]) -> KA.AugmentationSequential
         else [KA.ColorJitter(0.4, 0.4, p=0.8)]
     )
     height, width = size
-    return KA.AugmentationSequential(
+    views = KA.AugmentationSequential(
         KA.RandomHorizontalFlip(), KA.RandomResizedCrop((height, width), scale=(0.6, 1.0)), *colour
-    )
+    ).to(device)
+    for aug in views.children():
+        if isinstance(aug, KA.AugmentationBase2D):
+            aug.set_rng_device_and_dtype(device, torch.float32)
+    return views
 
 
 class SupervisedContrastive(LossTerm):
@@ -158,7 +165,7 @@ class SupervisedContrastive(LossTerm):
         if include_current:
             assert inputs.arrays is not None, "contrasting current images needs the images (keep_images)"
             shape = inputs.arrays.shape
-            self.augment = image_views(shape[0], shape[1:])
+            self.augment = image_views(shape[0], shape[1:], device)
 
     def param_groups(self) -> List[Dict[str, Any]]:
         return [{"params": list(self.head.parameters()), "lr": self.c_lr}]
