@@ -4,9 +4,11 @@ compiled graph (docs/method.md, Compilation).
 The eager step calls ``loss.backward()`` and ``optimizer.step()``, and both stop a graph: ``Optimizer.step`` breaks
 the graph on purpose, and ``.backward()`` cannot be traced. Here the gradients come from ``torch.autograd.grad``
 (traced with Dynamo's ``trace_autograd_ops``), SI's penalty and path integral take them as arguments, and the update
-is torch's functional Adam in its capturable form (no host reads of the step count) on the optimiser's own state,
-so checkpoints and the optimiser's ``state_dict`` look the same as in eager runs. Shapes are static within a task;
-a new task (new replay model, new active classes) compiles once more. On CUDA the graph runs as a CUDA graph.
+is torch's functional Adam on the optimiser's own state, so checkpoints and ``state_dict`` look as in eager runs:
+on CUDA its capturable foreach form (no host reads of the step count, as a CUDA graph needs); on a CPU the
+single-tensor form, which traces without host reads as well and still runs should Dynamo fall back to eager.
+Shapes are static within a task; a new task (new replay model, new active classes) compiles once more. On CUDA
+the graph runs as a CUDA graph.
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ class WholeStep:
                     [g.exp_avg_sqs[i] for i in keep],
                     [],
                     [g.steps[i] for i in keep],
-                    foreach=True,
-                    capturable=True,
+                    foreach=self.cuda,
+                    capturable=self.cuda,
                     amsgrad=False,
                     maximize=False,
                     **g.options,
