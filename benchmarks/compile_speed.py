@@ -119,16 +119,17 @@ def measure(shape: str, variant: str, mode: str, iters: int, device_name: str) -
     else:
         assert step.whole is not None
         out["generated_kernels"] = inductor_metrics.generated_kernel_count - kernels_before
-        out["compiles"] = step.whole.compiles
-        with torch._dynamo.config.patch(trace_autograd_ops=True):
-            report = torch._dynamo.explain(step.whole.run)(*batch())
-        out["graph_breaks"] = report.graph_break_count
-        out["break_reasons"] = sorted({r.reason.splitlines()[0][:120] for r in report.break_reasons})
     start = time.perf_counter()
     for _ in range(iters):
         step(*batch())
     sync()
     out["it_per_s"] = iters / (time.perf_counter() - start)
+    if step.whole is not None:  # after the timing: explain resets Dynamo's caches
+        out["compiles"] = step.whole.compiles  # 1: nothing recompiled while timed
+        with torch._dynamo.config.patch(trace_autograd_ops=True):
+            report = torch._dynamo.explain(step.whole.run)(*batch())
+        out["graph_breaks"] = report.graph_break_count
+        out["break_reasons"] = sorted({r.reason.splitlines()[0][:120] for r in report.break_reasons})
     out["device"] = str(device)
     return out
 

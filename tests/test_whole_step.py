@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Dict, List, Optional, Tuple
 
 import pytest
 import torch
 import torch._dynamo
 
+from birsweep.config_check import check_config
+from birsweep.errors import ConfigError
 from birsweep.methods.replay import GenerativeReplay, frozen_copy
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
+from birsweep.tracking import record
 from birsweep.train.step import TrainStep
 from birsweep.train.whole_step import compile_mode
-from tests.helpers import TINY, make_cfg
+from tests.helpers import TINY, launch, make_cfg
 
 GRAPH_VARIANTS = ("baseline", "repulsion", "recon")
 N, D, C, B = 120, 24, 6, 16  # samples, feature size, classes (3 tasks of 2), batch
@@ -77,6 +81,11 @@ def test_compile_mode_accepts_the_old_booleans():
     ]
     with pytest.raises(ValueError, match="trainer.compile='graph' is not one of off, forward, step"):
         compile_mode("graph")
+    for value in ("true", "false", "off", "forward", "step"):
+        check_config(make_cfg([*TINY, f"trainer.compile={value}"]))
+    assert make_cfg(TINY).trainer.compile == "off"
+    with pytest.raises(ConfigError, match="trainer.compile='graph' is not one of off, forward, step"):
+        check_config(make_cfg([*TINY, "trainer.compile=graph"]))
 
 
 @pytest.mark.parametrize("variant", GRAPH_VARIANTS)
@@ -111,3 +120,18 @@ def test_inductor_step_agrees_with_eager():
     loss_gap, param_gap, compiled = _compare(ALL_TERMS, "inductor", 2, 10)
     assert loss_gap < 1e-4 and param_gap < 1e-4, (loss_gap, param_gap)
     assert compiled.whole is not None and compiled.whole.compiles == 2
+
+
+@pytest.mark.slow
+def test_a_run_with_the_whole_step_compiled(tmp_path):
+    """launch.py with trainer.compile=step: two tasks, one graph each, a complete record."""
+    run_dir = tmp_path / "run"
+    overrides = [*TINY, "data.n_tasks=2", "data.synthetic.n_classes=4", "trainer.compile=step"]
+    done = launch(*overrides, f"hydra.run.dir={run_dir}", "trainer.threads=1", cwd=tmp_path, timeout=3600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rec = record.load(str(run_dir))
+    assert rec["status"] == "completed" and rec["config"]["trainer"]["compile"] == "step"
+    assert len(rec["acc_matrix"]) == 2 and all(0.0 <= a <= 1.0 for a in rec["acc_matrix"][1][:2])
+    assert rec["losses"] and all(
+        math.isfinite(v) for row in rec["losses"] for v in row.values() if isinstance(v, float)
+    )

@@ -110,7 +110,8 @@ class WholeStep:
             if params:
                 self._groups.append(_AdamGroup(opt, group, params))
         if self.cuda:  # fixed addresses, so the CUDA graph updates them in place instead of copying
-            for t in [t for g in self._groups for t in g.tensors()] + self.step.si.W + self.step.si.prev:
+            si = self.step.si
+            for t in [t for g in self._groups for t in g.tensors()] + si.W + si.prev + si.anchor + si.omega:
                 torch._dynamo.mark_static_address(t)
         self._prepared = (task, id(opt.state))
 
