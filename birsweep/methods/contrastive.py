@@ -182,6 +182,11 @@ class SupervisedContrastive(LossTerm):
         views = [F.dropout(x, self.feat_drop, training=True) + scale * torch.randn_like(x) for _ in range(2)]
         return torch.cat(views)
 
+    # kornia decides on the host (random colour-jitter order, skip checks): traced, each decision would be a graph
+    # break and a guard, and each new order a recompile; under trainer.compile=step the views run eagerly instead.
+    # Called as a statement of its own, so the graph resumes after it with nothing of the caller's on the stack
+    # (a temporary there, such as a bound ``list.append``, would invalidate the compiled resume every step).
+    @torch.compiler.disable  # type: ignore[untyped-decorator]
     @torch.no_grad()
     def current_views(self, idx: torch.Tensor) -> torch.Tensor:
         assert self.augment is not None
@@ -195,7 +200,8 @@ class SupervisedContrastive(LossTerm):
         views, probs = [self.feature_views(batch.x)], [pi_r, pi_r]
         if self.include_current:
             assert batch.current_idx is not None, "the step passes the current samples' indices"
-            views.append(self.current_views(batch.current_idx))
+            current = self.current_views(batch.current_idx)  # a statement of its own: see current_views
+            views.append(current)
             onehot = F.one_hot(batch.current_y, batch.n_active).to(pi_r.dtype)
             probs += [onehot, onehot]
         # the order of probs must follow the views: [replay v1, replay v2, current v1, current v2]
