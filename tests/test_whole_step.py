@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from typing import Dict, List, Optional, Tuple
 
@@ -12,8 +13,10 @@ import torch._dynamo
 
 from birsweep.config_check import check_config
 from birsweep.errors import ConfigError
+from birsweep.methods.contrastive import SupervisedContrastive
 from birsweep.methods.replay import GenerativeReplay, frozen_copy
 from birsweep.methods.si import SynapticIntelligence
+from birsweep.methods.terms import LossTerm, ReplayBatch
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.tracking import record
@@ -112,6 +115,27 @@ def test_compiled_step_agrees_with_eager_and_compiles_once_per_task():
     loss_gap, param_gap, compiled = _compare(ALL_TERMS, "aot_eager", 3, 7)
     assert loss_gap < 1e-4 and param_gap < 1e-4, (loss_gap, param_gap)
     assert compiled.whole is not None and compiled.whole.compiles == 3
+
+
+class _Opaque(LossTerm):
+    name, traceable = "opaque", False
+
+    def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
+        return batch.x.sum() * 0, torch.zeros((), dtype=torch.long)
+
+
+def test_a_term_that_cannot_be_traced_keeps_the_step_eager(caplog):
+    """The contrastive term's kornia views decide on the host: compiled in pieces the step ran slower than eager."""
+    assert SupervisedContrastive.traceable is False
+    model = BIRNet(D, C, 3, 48, 48, 8)
+    si = SynapticIntelligence(model.si_parameters(), 1.0, 0.1)
+    with caplog.at_level(logging.WARNING, logger="birsweep.train.whole_step"):
+        step = TrainStep(model, torch.optim.Adam(model.parameters()), si, D, 2.0, [_Opaque()], "32", "step")
+    assert step.whole is None
+    assert "the opaque term cannot be compiled into one graph" in caplog.text
+    replay = GenerativeReplay(frozen_copy(model), 2, B)
+    logs = step(torch.randn(B, D), torch.randint(2, 4, (B,)), 2, 4, replay, torch.arange(B))
+    assert "opaque" in logs and torch.isfinite(logs["loss"])
 
 
 @pytest.mark.slow

@@ -135,6 +135,7 @@ def image_views(channels: int, size: Sequence[int], device: torch.device) -> KA.
 class SupervisedContrastive(LossTerm):
     name = "contrastive"
     in_replay = False  # the fork adds it to the total, unweighted and without the (1 - 1/t) factor
+    traceable = False  # trainer.compile=step keeps this variant's step eager (birsweep/train/whole_step.py)
 
     def __init__(
         self,
@@ -183,9 +184,9 @@ class SupervisedContrastive(LossTerm):
         return torch.cat(views)
 
     # kornia decides on the host (random colour-jitter order, skip checks): traced, each decision would be a graph
-    # break and a guard, and each new order a recompile; under trainer.compile=step the views run eagerly instead.
-    # Called as a statement of its own, so the graph resumes after it with nothing of the caller's on the stack
-    # (a temporary there, such as a bound ``list.append``, would invalidate the compiled resume every step).
+    # break and a guard, and each new order a recompile, so the views stay out of any compiled graph. Called as a
+    # statement of its own, so a graph resumes after it with nothing of the caller's on the stack (a temporary
+    # there, such as a bound ``list.append``, would invalidate the compiled resume every step).
     @torch.compiler.disable  # type: ignore[untyped-decorator]
     @torch.no_grad()
     def current_views(self, idx: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,7 @@ from birsweep.methods.replay import GenerativeReplay
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.terms import LossTerm, ReplayBatch
 from birsweep.models.bir import BIRNet, Forward
-from birsweep.train.whole_step import WholeStep, compile_mode
+from birsweep.train.whole_step import WholeStep, compile_mode, whole_step_for
 
 
 def slice_forward(out: Forward, sl: slice) -> Forward:
@@ -56,7 +56,7 @@ class TrainStep:
         self.compile = compile_mode(compile_forward)
         if self.compile == "forward":
             self.forward = torch.compile(model)
-        self.whole = WholeStep(self) if self.compile == "step" else None
+        self.whole: Optional[WholeStep] = whole_step_for(self) if self.compile == "step" else None
 
     def _autocast(self, device: torch.device):
         if not self.bf16:

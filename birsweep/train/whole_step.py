@@ -13,6 +13,7 @@ the graph runs as a CUDA graph.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 import torch
@@ -21,6 +22,8 @@ from torch.optim.adam import adam
 if TYPE_CHECKING:
     from birsweep.methods.replay import GenerativeReplay
     from birsweep.train.step import TrainStep
+
+log = logging.getLogger(__name__)
 
 COMPILE_MODES = ("off", "forward", "step")
 _LEGACY = {"false": "off", "true": "forward"}  # trainer.compile was a boolean: true compiled the forward pass
@@ -69,6 +72,20 @@ def _adam_state(optimizer: torch.optim.Optimizer, p: torch.Tensor) -> Dict[str, 
     elif state["step"].device != p.device or state["step"].dtype != torch.float32:
         state["step"] = state["step"].to(device=p.device, dtype=torch.float32)  # a checkpoint's CPU count
     return state
+
+
+def whole_step_for(step: TrainStep) -> Optional[WholeStep]:
+    """The compiled step, or None (eager, with a warning) when a loss term cannot be traced as part of one graph
+    (``traceable = False``: the contrastive term's kornia views decide on the host, and the graph they split ran
+    at about half the eager speed in benchmarks/compile_speed.py)."""
+    untraceable = [t.name for t in step.terms if not getattr(t, "traceable", True)]
+    if untraceable:
+        log.warning(
+            "trainer.compile=step: the %s term cannot be compiled into one graph; this run's steps stay eager",
+            ", ".join(untraceable),
+        )
+        return None
+    return WholeStep(step)
 
 
 class WholeStep:
