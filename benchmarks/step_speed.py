@@ -7,7 +7,7 @@ variant's step next to the baseline (tasks 2+, where its terms are active); then
 end-to-end figure: seconds for a full 10-task run of N iterations per task through ``birsweep.train``.
 Each configuration runs in its own process so peak memory is its own.
 
-    python benchmarks/step_speed.py [--iters 30] [--e2e-iters 20] [--device auto]
+    python benchmarks/step_speed.py [--iters 30] [--e2e-iters 20] [--device auto] [--threads N]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
     from birsweep.train.step import TrainStep
 
     sys.path.insert(0, HERE)
-    from naive_step import NaiveStep
+    from naive_step import NaiveStep  # type: ignore[import-not-found]
 
     device = pick_device(device_name)
     torch.manual_seed(0)
@@ -169,7 +169,11 @@ def run_child(spec: str, args, variant: str = "") -> dict:
         "--variant",
         variant,
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode:
         raise SystemExit(f"benchmark child {spec} failed:\n{out.stderr}")
     line = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")][-1]
@@ -181,10 +185,15 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=30, help="timed steps per configuration")
     p.add_argument("--e2e-iters", type=int, default=20, help="iterations per task in the end-to-end run")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--variant", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         return child(args)
     print(f"BI-R + SI training step at CIFAR-100 shapes (batch 256 + 256 replay), {args.iters} timed steps")
     print(f"{'step':<22}{'task':<6}{'it/s':>8}{'peak MB':>9}{'vs baseline':>13}")
@@ -198,7 +207,7 @@ def main() -> None:
     for mode, task, variant in plan:
         r = run_child(f"{mode}:{task}", args, variant)
         rows[(mode, task, variant)] = r
-        base = rows.get(("birsweep", task, "baseline"))
+        base = rows[("birsweep", task, "baseline")]  # measured first in the plan
         rel = "" if mode == "naive" or variant == "baseline" else f"{r['it_per_s'] / base['it_per_s']:.2f}x"
         label = mode if variant == "baseline" else f"{mode} {variant}"
         print(f"{label:<22}{'1' if task == 1 else '2+':<6}{r['it_per_s']:>8.2f}{r['peak_mb']:>9.0f}{rel:>13}")

@@ -28,6 +28,7 @@ CHOICES = {
     "method.replay": ("generative", "separate", "current", "joint", "none"),
     "method.targets": ("soft", "hard"),
     "trainer.precision": ("32", "bf16"),
+    "trainer.compile": ("off", "forward", "step", "true", "false"),  # true/false: the old boolean
     "logger.name": ("wandb", "none"),
     "logger.mode": ("offline", "online", "disabled"),
 }
@@ -209,7 +210,8 @@ def check_method(cfg: DictConfig) -> None:
         )
     if meth.ewc_lambda > 0 and meth.net != "classifier":
         raise ConfigError("method.ewc_lambda > 0 needs the plain classifier (method=ewc), not the BI-R network")
-    if meth.net == "classifier" and (cfg.trainer.compile or str(cfg.trainer.precision) != "32"):
+    compiled = str(cfg.trainer.compile).lower() not in ("off", "false")
+    if meth.net == "classifier" and (compiled or str(cfg.trainer.precision) != "32"):
         raise ConfigError(
             f"trainer.compile and trainer.precision=bf16 apply to BI-R's step; method={meth.name} trains a plain "
             "classifier in full precision: drop them"

@@ -118,7 +118,7 @@ class TrainerConfig:
     betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "32"  # 32 | bf16 (autocast)
-    compile: bool = False  # torch.compile the fused forward pass
+    compile: str = "off"  # off | forward (torch.compile the fused forward) | step (the whole step); true = forward
     threads: Optional[int] = None  # torch CPU threads; null = torch's default
     log_every: int = 100  # iterations between loss records (and the only host syncs of the loop)
     eval_batch: int = 1024

@@ -110,8 +110,11 @@ class ProjectionHead(nn.Module):
         return F.normalize(self.linear(self.dropout(h)), dim=1)
 
 
-def image_views(channels: int, size: Sequence[int]) -> KA.AugmentationSequential:
-    """Kornia views of images in [0, 1]; colour jitter in saturation/hue and grayscale only for RGB."""
+def image_views(channels: int, size: Sequence[int], device: torch.device) -> KA.AugmentationSequential:
+    """Kornia views of images in [0, 1]; colour jitter in saturation/hue and grayscale only for RGB.
+
+    The augmentations live on ``device`` and draw their parameters with that device's random generator, so a
+    GPU step neither waits for CPU sampling nor copies parameters across (on a CPU nothing changes)."""
     import kornia.augmentation as KA  # here, not at the top: the schema imports this module for its config
 
     colour = (
@@ -120,14 +123,19 @@ def image_views(channels: int, size: Sequence[int]) -> KA.AugmentationSequential
         else [KA.ColorJitter(0.4, 0.4, p=0.8)]
     )
     height, width = size
-    return KA.AugmentationSequential(
+    views = KA.AugmentationSequential(
         KA.RandomHorizontalFlip(), KA.RandomResizedCrop((height, width), scale=(0.6, 1.0)), *colour
-    )
+    ).to(device)
+    for aug in views.children():
+        if isinstance(aug, KA.AugmentationBase2D):
+            aug.set_rng_device_and_dtype(device, torch.float32)
+    return views
 
 
 class SupervisedContrastive(LossTerm):
     name = "contrastive"
     in_replay = False  # the fork adds it to the total, unweighted and without the (1 - 1/t) factor
+    traceable = False  # trainer.compile=step keeps this variant's step eager (birsweep/train/whole_step.py)
 
     def __init__(
         self,
@@ -158,7 +166,7 @@ class SupervisedContrastive(LossTerm):
         if include_current:
             assert inputs.arrays is not None, "contrasting current images needs the images (keep_images)"
             shape = inputs.arrays.shape
-            self.augment = image_views(shape[0], shape[1:])
+            self.augment = image_views(shape[0], shape[1:], device)
 
     def param_groups(self) -> List[Dict[str, Any]]:
         return [{"params": list(self.head.parameters()), "lr": self.c_lr}]
@@ -175,6 +183,11 @@ class SupervisedContrastive(LossTerm):
         views = [F.dropout(x, self.feat_drop, training=True) + scale * torch.randn_like(x) for _ in range(2)]
         return torch.cat(views)
 
+    # kornia decides on the host (random colour-jitter order, skip checks): traced, each decision would be a graph
+    # break and a guard, and each new order a recompile, so the views stay out of any compiled graph. Called as a
+    # statement of its own, so a graph resumes after it with nothing of the caller's on the stack (a temporary
+    # there, such as a bound ``list.append``, would invalidate the compiled resume every step).
+    @torch.compiler.disable  # type: ignore[untyped-decorator]
     @torch.no_grad()
     def current_views(self, idx: torch.Tensor) -> torch.Tensor:
         assert self.augment is not None
@@ -188,7 +201,8 @@ class SupervisedContrastive(LossTerm):
         views, probs = [self.feature_views(batch.x)], [pi_r, pi_r]
         if self.include_current:
             assert batch.current_idx is not None, "the step passes the current samples' indices"
-            views.append(self.current_views(batch.current_idx))
+            current = self.current_views(batch.current_idx)  # a statement of its own: see current_views
+            views.append(current)
             onehot = F.one_hot(batch.current_y, batch.n_active).to(pi_r.dtype)
             probs += [onehot, onehot]
         # the order of probs must follow the views: [replay v1, replay v2, current v1, current v2]

@@ -52,11 +52,30 @@ class SynapticIntelligence:
 
     @torch.no_grad()
     def add_penalty_grad(self) -> None:
-        if not (self.enabled and self.has_omega):
+        if self.enabled and self.has_omega:
+            self.add_penalty_grad_to(self._grads())
+
+    # --- graph-friendly forms for the whole-step compile: gradients passed in, no branch that flips per task -----
+    @torch.no_grad()
+    def add_penalty_grad_to(self, grads: List[torch.Tensor]) -> None:
+        """As :meth:`add_penalty_grad`, into ``grads`` (the tracked parameters' gradients, in order). Always
+        applied: omega is zero until the first task ends, so the added gradient is exactly zero then."""
+        if not self.enabled:
             return
         diff = self._drift()
         torch._foreach_mul_(diff, self.omega)
-        torch._foreach_add_(self._grads(), diff, alpha=2.0 * self.c)
+        torch._foreach_add_(grads, diff, alpha=2.0 * self.c)
+
+    @torch.no_grad()
+    def after_step_with(self, grads: List[torch.Tensor]) -> None:
+        """As :meth:`after_step`, with the gradients given instead of read from ``.grad``."""
+        if not self.enabled:
+            return
+        now = [p.detach() for p in self.params]
+        delta = torch._foreach_sub(now, self.prev)
+        torch._foreach_mul_(delta, grads)
+        torch._foreach_sub_(self.W, delta)
+        torch._foreach_copy_(self.prev, now)
 
     @torch.no_grad()
     def penalty(self) -> torch.Tensor:
@@ -71,13 +90,8 @@ class SynapticIntelligence:
     @torch.no_grad()
     def after_step(self) -> None:
         """W += -g * (theta - theta_old); theta_old <- theta."""
-        if not self.enabled:
-            return
-        now = [p.detach() for p in self.params]
-        delta = torch._foreach_sub(now, self.prev)
-        torch._foreach_mul_(delta, self._grads())
-        torch._foreach_sub_(self.W, delta)
-        torch._foreach_copy_(self.prev, now)
+        if self.enabled:
+            self.after_step_with(self._grads())
 
     @torch.no_grad()
     def end_task(self) -> None:

@@ -18,6 +18,7 @@ from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.tracking.record import RunRecord, RunStatus
 from birsweep.train.callbacks import CallbackList, RunCallback
+from birsweep.train.whole_step import compile_mode
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def not_batchable(cfg: DictConfig) -> Optional[str]:
         return f"method={cfg.method.name} (the batched trainer takes the BI-R network only)"
     if any(bool(node.get("enabled", False)) for node in cfg.variant.values() if isinstance(node, DictConfig)):
         return "a variant's loss terms are enabled"
-    if bool(cfg.data.augment) or str(cfg.trainer.precision) != "32" or bool(cfg.trainer.compile):
+    if bool(cfg.data.augment) or str(cfg.trainer.precision) != "32" or compile_mode(cfg.trainer.compile) != "off":
         return "data.augment, trainer.precision or trainer.compile is not its default"
     if cfg.model.encoder.type == "conv":
         return "a conv encoder model (the batched trainer takes MLP models on pixels or fixed features)"

@@ -1,28 +1,38 @@
 """One optimiser step of BI-R + SI (docs/method.md, Total loss), with the variant's extra loss terms composed in.
 
 Current and replayed samples go through the network in one fused pass (the fc layers have no batch-norm or
-dropout, so this is exact); the losses are computed per slice. Nothing here reads a value back to the host
-(kornia's augmentation, used by the contrastive term's image views, checks its masks on the host on a GPU).
+dropout, so this is exact); the losses are computed per slice. Nothing here reads a value back to the host.
+``compile`` picks eager (``off``), a compiled forward pass (``forward``) or the whole step as one compiled graph
+(``step``: birsweep/train/whole_step.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import fields
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch.nn import functional as F
 
+from birsweep.device import warn_slow_bf16
 from birsweep.methods import bir_losses as L
 from birsweep.methods.replay import GenerativeReplay
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.terms import LossTerm, ReplayBatch
 from birsweep.models.bir import BIRNet, Forward
+from birsweep.train.whole_step import WholeStep, compile_mode, whole_step_for
 
 
 def slice_forward(out: Forward, sl: slice) -> Forward:
-    return Forward(**{f.name: getattr(out, f.name)[sl].float() for f in fields(Forward)})
+    # field by field, not through dataclasses.fields: torch.compile traces this without a graph break
+    return Forward(
+        out.hE[sl].float(),
+        out.mu[sl].float(),
+        out.logvar[sl].float(),
+        out.z[sl].float(),
+        out.recon[sl].float(),
+        out.logits[sl].float(),
+    )
 
 
 class TrainStep:
@@ -35,15 +45,18 @@ class TrainStep:
         distill_temp: float,
         terms: Optional[List[LossTerm]] = None,
         precision: str = "32",
-        compile_forward: bool = False,
+        compile_forward: Union[bool, str] = False,  # trainer.compile: off | forward | step (true = forward)
     ):
         self.model, self.optimizer, self.si = model, optimizer, si
         self.n_pixels, self.temp = n_pixels, distill_temp
         self.terms = list(terms or [])
         self.bf16 = precision == "bf16"
+        warn_slow_bf16(precision, next(model.parameters()).device.type)
         self.forward: Callable[[torch.Tensor, torch.Tensor], Forward] = model  # the model, or its compiled form
-        if compile_forward:
+        self.compile = compile_mode(compile_forward)
+        if self.compile == "forward":
             self.forward = torch.compile(model)
+        self.whole: Optional[WholeStep] = whole_step_for(self) if self.compile == "step" else None
 
     def _autocast(self, device: torch.device):
         if not self.bf16:
@@ -60,8 +73,28 @@ class TrainStep:
         idx: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """Train on one batch of task ``task`` (1-based); returns detached loss values as device tensors."""
+        if self.whole is not None:
+            return self.whole(x, y, task, n_active, replay, idx)
+        self.model.train()
+        total, logs = self.losses(x, y, task, n_active, replay, idx)
+        self.optimizer.zero_grad(set_to_none=False)
+        total.backward()
+        self.si.add_penalty_grad()
+        self.optimizer.step()
+        self.si.after_step()
+        return {k: v.detach() for k, v in logs.items()}
+
+    def losses(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        task: int,
+        n_active: int,
+        replay: Optional[GenerativeReplay],
+        idx: Optional[torch.Tensor],
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """The total loss of one batch (replay drawn here) and the logged values; no gradient is taken yet."""
         model, C = self.model, self.model.n_classes
-        model.train()
         gate = F.one_hot(y, C).to(x.dtype)
         inputs = x
         if replay is not None:
@@ -101,9 +134,4 @@ class TrainStep:
             r = 1.0 / task
             total = r * loss_cur + (1.0 - r) * loss_rep + outside
         logs["loss"] = total.detach()
-        self.optimizer.zero_grad(set_to_none=False)
-        total.backward()
-        self.si.add_penalty_grad()
-        self.optimizer.step()
-        self.si.after_step()
-        return {k: v.detach() for k, v in logs.items()}
+        return total, logs

@@ -1,0 +1,161 @@
+"""trainer.compile=step: the whole training step as one graph (birsweep/train/whole_step.py)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+import torch
+import torch._dynamo
+
+from birsweep.config_check import check_config
+from birsweep.errors import ConfigError
+from birsweep.methods.contrastive import SupervisedContrastive
+from birsweep.methods.replay import GenerativeReplay, frozen_copy
+from birsweep.methods.si import SynapticIntelligence
+from birsweep.methods.terms import LossTerm, ReplayBatch
+from birsweep.methods.variants import build_terms
+from birsweep.models.bir import BIRNet
+from birsweep.tracking import record
+from birsweep.train.step import TrainStep
+from birsweep.train.whole_step import compile_mode
+from tests.helpers import TINY, launch, make_cfg
+
+GRAPH_VARIANTS = ("baseline", "repulsion", "recon")
+N, D, C, B = 120, 24, 6, 16  # samples, feature size, classes (3 tasks of 2), batch
+
+
+ALL_TERMS = ["variant=recon", "variant.repulsion.enabled=true"]  # recon repulsion + attraction, and repulsion
+
+
+def _step(overrides: List[str], mode: str) -> TrainStep:
+    torch.manual_seed(0)
+    model = BIRNet(D, C, 3, 48, 48, 8)
+    terms = build_terms(make_cfg(TINY + overrides).variant, model, None)  # type: ignore[arg-type]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    si = SynapticIntelligence(model.si_parameters(), 1e3, 0.1)
+    return TrainStep(model, opt, si, D, 2.0, terms, "32", mode)
+
+
+def _train(step: TrainStep, tasks: int, iters: int) -> List[Dict[str, torch.Tensor]]:
+    """``tasks`` tasks of ``iters`` steps on fixed data, with replay from task 2 on, as the run does."""
+    gen = torch.Generator().manual_seed(7)
+    x, y = torch.randn(N, D, generator=gen), torch.randint(0, 2, (N,), generator=gen)
+    logs: List[Dict[str, torch.Tensor]] = []
+    previous: Optional[BIRNet] = None
+    for task in range(1, tasks + 1):
+        replay = GenerativeReplay(previous, 2 * (task - 1), B) if previous is not None else None
+        step.si.begin_task()
+        torch.manual_seed(100 + task)
+        for _ in range(iters):
+            idx = torch.randint(0, N, (B,))
+            logs.append(step(x[idx], y[idx] + 2 * (task - 1), task, 2 * task, replay, idx))
+        step.si.end_task()
+        previous = frozen_copy(step.model)
+    return logs
+
+
+def _compare(overrides: List[str], inner: str, tasks: int, iters: int) -> Tuple[float, float, TrainStep]:
+    eager, compiled = _step(overrides, "off"), _step(overrides, "step")
+    assert compiled.whole is not None
+    compiled.whole.inner = inner
+    with torch._inductor.config.patch(fallback_random=True):  # the same random draws as eager
+        a, b = _train(eager, tasks, iters), _train(compiled, tasks, iters)
+    loss_gap = max(abs(float(u["loss"]) - float(v["loss"])) for u, v in zip(a, b))
+    param_gap = max(
+        float((p - q).abs().max().detach()) for p, q in zip(eager.model.parameters(), compiled.model.parameters())
+    )
+    return loss_gap, param_gap, compiled
+
+
+def test_compile_mode_accepts_the_old_booleans():
+    assert [compile_mode(v) for v in (False, True, "false", "True", None, "off", "forward", "step")] == [
+        "off",
+        "forward",
+        "off",
+        "forward",
+        "off",
+        "off",
+        "forward",
+        "step",
+    ]
+    with pytest.raises(ValueError, match="trainer.compile='graph' is not one of off, forward, step"):
+        compile_mode("graph")
+    for value in ("true", "false", "off", "forward", "step"):
+        check_config(make_cfg([*TINY, f"trainer.compile={value}"]))
+    assert make_cfg(TINY).trainer.compile == "off"
+    with pytest.raises(ConfigError, match="trainer.compile='graph' is not one of off, forward, step"):
+        check_config(make_cfg([*TINY, "trainer.compile=graph"]))
+
+
+@pytest.mark.parametrize("variant", GRAPH_VARIANTS)
+def test_the_whole_step_is_one_graph(variant):
+    """Replay, forward, losses, the variant's terms, gradients, SI and Adam: zero graph breaks in tasks 2+."""
+    step = _step([f"variant={variant}"], "step")
+    assert step.whole is not None
+    step.si.end_task()  # SI has importance, as in task 2
+    replay = GenerativeReplay(frozen_copy(step.model), 2, B)
+    x, y, idx = torch.randn(B, D), torch.randint(2, 4, (B,)), torch.arange(B)
+    step.whole.prepare(2)
+    before = copy.deepcopy(step.model.state_dict())
+    with torch._dynamo.config.patch(trace_autograd_ops=True):
+        report = torch._dynamo.explain(step.whole.run)(x, y, 2, 4, replay, idx)
+    assert report.graph_break_count == 0, [r.reason for r in report.break_reasons]
+    assert report.graph_count == 1
+    after = step.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before), "the traced step updates the parameters"
+
+
+def test_compiled_step_agrees_with_eager_and_compiles_once_per_task():
+    """21 steps over three tasks (tasks 2+ with replay, SI penalty and every repulsion/recon term): the traced
+    graph's losses and parameters match eager's, and each task compiled one graph."""
+    loss_gap, param_gap, compiled = _compare(ALL_TERMS, "aot_eager", 3, 7)
+    assert loss_gap < 1e-4 and param_gap < 1e-4, (loss_gap, param_gap)
+    assert compiled.whole is not None and compiled.whole.compiles == 3
+
+
+class _Opaque(LossTerm):
+    name, traceable = "opaque", False
+
+    def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
+        return batch.x.sum() * 0, torch.zeros((), dtype=torch.long)
+
+
+def test_a_term_that_cannot_be_traced_keeps_the_step_eager(caplog):
+    """The contrastive term's kornia views decide on the host: compiled in pieces the step ran slower than eager."""
+    assert SupervisedContrastive.traceable is False
+    model = BIRNet(D, C, 3, 48, 48, 8)
+    si = SynapticIntelligence(model.si_parameters(), 1.0, 0.1)
+    with caplog.at_level(logging.WARNING, logger="birsweep.train.whole_step"):
+        step = TrainStep(model, torch.optim.Adam(model.parameters()), si, D, 2.0, [_Opaque()], "32", "step")
+    assert step.whole is None
+    assert "the opaque term cannot be compiled into one graph" in caplog.text
+    replay = GenerativeReplay(frozen_copy(model), 2, B)
+    logs = step(torch.randn(B, D), torch.randint(2, 4, (B,)), 2, 4, replay, torch.arange(B))
+    assert "opaque" in logs and torch.isfinite(logs["loss"])
+
+
+@pytest.mark.slow
+def test_inductor_step_agrees_with_eager():
+    """The same with inductor's C++ kernels (minutes on a small CPU)."""
+    loss_gap, param_gap, compiled = _compare(ALL_TERMS, "inductor", 2, 10)
+    assert loss_gap < 1e-4 and param_gap < 1e-4, (loss_gap, param_gap)
+    assert compiled.whole is not None and compiled.whole.compiles == 2
+
+
+@pytest.mark.slow
+def test_a_run_with_the_whole_step_compiled(tmp_path):
+    """launch.py with trainer.compile=step: two tasks, one graph each, a complete record."""
+    run_dir = tmp_path / "run"
+    overrides = [*TINY, "data.n_tasks=2", "data.synthetic.n_classes=4", "trainer.compile=step"]
+    done = launch(*overrides, f"hydra.run.dir={run_dir}", "trainer.threads=1", cwd=tmp_path, timeout=3600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rec = record.load(str(run_dir))
+    assert rec["status"] == "completed" and rec["config"]["trainer"]["compile"] == "step"
+    assert len(rec["acc_matrix"]) == 2 and all(0.0 <= a <= 1.0 for a in rec["acc_matrix"][1][:2])
+    assert rec["losses"] and all(
+        math.isfinite(v) for row in rec["losses"] for v in row.values() if isinstance(v, float)
+    )
