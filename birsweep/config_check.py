@@ -54,6 +54,8 @@ RANGES = {
     "trainer.eval_batch": (1, math.inf, True, False),
     "trainer.threads": (1, math.inf, True, False),
     "variant.rep_f": (0.0, math.inf, False, False),
+    "diagnostics.top_pairs": (1, math.inf, True, False),
+    "diagnostics.replay_per_class": (0, math.inf, True, False),
 }
 
 MNIST_LIKE = ("mnist", "fashion_mnist", "digits")

@@ -26,8 +26,10 @@ from birsweep.tracking.env import environment
 from birsweep.tracking.record import METRICS, RESULTS, RunRecord, RunStatus
 from birsweep.train import checkpoint
 from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
+from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.losslog import LossMeter, check_finite
+from birsweep.train.participation import Participation
 from birsweep.train.pretrain import encoder_weights
 from birsweep.train.signals import raise_on_stop_signals
 from birsweep.train.step import TrainStep
@@ -129,6 +131,9 @@ class Run:
         )
         self.previous: Optional[BIRNet] = None
         self.start_task = 0
+        self.record.set_terms([term.name for term in self.terms])
+        self.participation = Participation([term.name for term in self.terms], self.device)
+        self.diagnostics = build_diagnostics(cfg, self.stream, self.inputs.test, self.test_y, self.test_idx)
 
     def restore(self) -> None:
         """Continue from the run dir's checkpoint, as ``resume`` asks."""
@@ -191,7 +196,9 @@ class Run:
         )
         for it in bar:
             idx = next(batches)
-            meter.add(self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay, idx))
+            logs = self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay, idx)
+            meter.add(logs)
+            self.participation.add(logs)
             if it % cfg.log_every == 0 or it == cfg.iters:
                 values = meter.flush()
                 if self.si.has_omega:
@@ -228,6 +235,10 @@ class Run:
                     self.stream.classes_seen(task + 1),
                     self.cfg.trainer.eval_batch,
                 )
+            counts = self.participation.take()
+            self.record.add_participation(counts)
+            if self.diagnostics is not None:  # measured without touching the RNG or the model's mode
+                self.record.add_diagnostics(self.diagnostics(self.model, task + 1, counts))
             self.record.add_task(accs, seconds, val_accs)
             self.previous = frozen_copy(self.model)
             self.save_checkpoint(task + 1)
