@@ -10,7 +10,7 @@ pruner from its config, since Optuna does not store pruners with the study.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import optuna
 from omegaconf import DictConfig
@@ -50,6 +50,7 @@ class TrialHandle(RunCallback):
         self.params = dict(params or {})
         self.owner = Owner.decode(owner)
         self.n_tasks: Optional[int] = None
+        self._inert: Optional[List[str]] = None  # the inert terms last written to the trial
         self._trial: Optional[optuna.Trial] = None
 
     @classmethod
@@ -110,6 +111,10 @@ class TrialHandle(RunCallback):
         task, value = end.task, float(end.objective)  # validation accuracy when the run has a split
         trial = self.connect()
         self._check_open()
+        inert = list(end.inert_terms)
+        if inert != self._inert:  # terms that acted on no sample so far: the trial trained as the baseline does
+            trial.set_user_attr("inert_terms", inert)
+            self._inert = inert
         trial.report(value, step=task)
         final = self.n_tasks is not None and task >= self.n_tasks
         if not final and trial.should_prune():  # a finished run is never thrown away
