@@ -8,6 +8,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.diagnostics import MEASURED_PREFIXES
 from analysis.runs import IDENTITY, OUTCOME, TRIAL
 from birsweep.config_keys import is_result_neutral
 from birsweep.sweep.labels import short_names
@@ -25,7 +26,8 @@ def config_columns(runs: pd.DataFrame) -> List[str]:
     return [
         c
         for c in runs.columns
-        if c not in NOT_CONFIG and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs."))
+        if c not in NOT_CONFIG
+        and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs.", *MEASURED_PREFIXES))
     ]
 
 

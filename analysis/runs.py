@@ -8,6 +8,8 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
   (validation split, null without one), ``forgetting``, ``bwt``, ``objective`` and ``objective_split`` (``val`` or
   ``test``: which of the two the objective is), ``train_s``, ``total_s``, ``it_per_s``, ``started_at``,
   ``finished_at``, ``git_commit``
+* loss terms and diagnostics (records that have them): ``inert_terms``, ``participation_<term>``, ``diag_task``,
+  ``diag_pair_rate``, ``diag_pair_skl``, ``diag_pair_distance``, ``diag_replay_acc`` (analysis/diagnostics.py)
 * trial (in an Optuna sweep, else null): ``study_name``, ``trial_number``, ``trial_state``, ``params.<name>``
   (one column per searched parameter, named by its override key)
 * the resolved config, flattened with dotted names (``variant.repulsion.lamda_rep``, ``trainer.iters``, ...;
@@ -22,6 +24,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import pandas as pd
 
+from analysis.diagnostics import record_columns
 from birsweep.tracking.record import RESULTS, RunStatus, try_load
 
 SKIP_DIRS = {"wandb", ".hydra", "__pycache__", ".git", "media", "files"}
@@ -179,6 +182,7 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     row["trial_state"] = STATE_OF_STATUS.get(str(data.get("status"))) if trial["trial_number"] is not None else None
     for key, value in trial["params"].items():
         row[f"params.{key}"] = value
+    row.update(record_columns(data))  # inert_terms, participation_<term>, the last task's diag_* summary
     for key, value in flatten(config, skip=("optuna",)).items():
         row.setdefault(key, value)
     return row
