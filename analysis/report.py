@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence, Tuple, TypedDict
 import pandas as pd
 
 from analysis.compare import METRIC_NAMES, METRICS, add_labels, best_trial, compare, task_curves
+from analysis.diagnostics import load_diagnostics
 from analysis.plots import (
     param_importances,
     plot_history,
@@ -32,6 +33,7 @@ from analysis.plots import (
     plot_parallel,
     plot_task_curves,
 )
+from analysis.report_diagnostics import diagnostics_section
 from analysis.runs import load_runs, load_tasks
 from analysis.study import find_studies, load_study
 from birsweep.secrets import mask_url
@@ -310,6 +312,8 @@ def build_report(
         plot_matrices(tasks, labels),
         "Accuracy on task k (columns) after training task t (rows), mean over the configuration's runs.",
     )
+
+    diagnostics_section(rep, runs, load_diagnostics(paths))  # analysis/report_diagnostics.py
 
     rep.section("runs", "Runs")
     rep.table(_runs_table(runs.sort_values(["label", "seed"], kind="stable")))
