@@ -89,3 +89,14 @@ def test_diagnostics_leave_the_global_rng_and_the_model_mode_alone(tiny_cfg, tmp
     entry = run.diagnostics(run.model, 1, {})
     assert torch.equal(torch.get_rng_state(), state) and run.model.training
     assert entry == run.diagnostics(run.model, 1, {})  # its own generator, seeded by the run's seed and the task
+
+
+@pytest.mark.parametrize(
+    "override, key", [("diagnostics.top_pairs=0", "top_pairs"), ("diagnostics.replay_per_class=-1", "replay_per_class")]
+)
+def test_bad_diagnostics_settings_are_one_line_errors(tiny_cfg, override, key):
+    from birsweep.config_check import check_config
+    from birsweep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"diagnostics.{key}=.* is out of range"):
+        check_config(tiny_cfg(override))
