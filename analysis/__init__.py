@@ -5,11 +5,13 @@
     tasks = analysis.load_tasks("multirun/repulsion-digits")   # one row per run x task
     trials = analysis.load_study("multirun/repulsion-digits")  # the Optuna trials, intermediate values included
     analysis.compare(analysis.add_labels(runs))                # mean ± s.e.m. over seeds per configuration
+    pairs = analysis.load_diagnostics("multirun/repulsion-digits")  # competing pairs per run x task (kind=...)
 
 ``python -m analysis.report <dirs> -o report.html`` writes the HTML report.
 """
 
 from analysis.compare import add_labels, best_trial, compare, mean_matrix, task_curves
+from analysis.diagnostics import load_diagnostics
 from analysis.runs import find_records, load_losses, load_runs, load_tasks
 from analysis.study import find_studies, intermediate_long, load_study
 from analysis.wandb_api import WandbUnavailable, load_wandb, load_wandb_offline
@@ -27,6 +29,7 @@ __all__ = [
     "load_runs",
     "load_tasks",
     "load_losses",
+    "load_diagnostics",
     "load_study",
     "load_wandb",
     "load_wandb_offline",

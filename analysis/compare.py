@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.baseline import Baseline, against
+from analysis.diagnostics import MEASURED_PREFIXES
 from analysis.labels import compact
 from analysis.runs import CONFIRM, IDENTITY, OUTCOME, TRIAL
 from birsweep.config_keys import is_result_neutral
@@ -28,7 +29,8 @@ def config_columns(runs: pd.DataFrame) -> List[str]:
     return [
         c
         for c in runs.columns
-        if c not in NOT_CONFIG and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs."))
+        if c not in NOT_CONFIG
+        and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs.", *MEASURED_PREFIXES))
     ]
 
 

@@ -21,6 +21,7 @@ from typing import List, Optional, Sequence, Tuple, TypedDict
 
 from analysis.compare import add_labels, compare
 from analysis.report_confirm import confirm_section
+from analysis.report_diagnostics import diagnostics_report_section
 from analysis.report_html import Report, Section
 from analysis.report_methods import add_methods_section
 from analysis.report_runs import curves_section, matrices_section, runs_section, variants_section
@@ -36,6 +37,7 @@ SECTIONS: List[Section] = [
     add_methods_section,  # continual-learning methods side by side, when the runs hold several
     curves_section,
     matrices_section,
+    diagnostics_report_section,  # did exaggeration separate competing memories? (analysis/report_diagnostics.py)
     runs_section,
     studies_section,
 ]

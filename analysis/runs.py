@@ -8,6 +8,8 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
   (validation split, null without one), ``forgetting``, ``bwt``, ``objective`` and ``objective_split`` (``val`` or
   ``test``: which of the two the objective is), ``train_s``, ``total_s``, ``it_per_s``, ``started_at``,
   ``finished_at``, ``git_commit``
+* loss terms and diagnostics (records that have them): ``inert_terms``, ``participation_<term>``, ``diag_task``,
+  ``diag_pair_rate``, ``diag_pair_skl``, ``diag_pair_distance``, ``diag_replay_acc`` (analysis/diagnostics.py)
 * trial (in an Optuna sweep, else null): ``study_name``, ``trial_number``, ``trial_state``, ``params.<name>``
   (one column per searched parameter, named by its override key)
 * confirmation (a run of a sweep's confirmation stage, else null): ``confirm_arm`` (``trial <n>`` or ``baseline``),
@@ -24,6 +26,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import pandas as pd
 
+from analysis.diagnostics import record_columns
 from birsweep.tracking.record import RESULTS, RunStatus, try_load
 
 SKIP_DIRS = {"wandb", ".hydra", "__pycache__", ".git", "media", "files"}
@@ -192,6 +195,7 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     confirm = data.get("confirm") or {}
     row["confirm_arm"], row["confirm_seed"] = confirm.get("arm"), confirm.get("seed")
     row["confirm_rank"] = confirm.get("rank")
+    row.update(record_columns(data))  # inert_terms, participation_<term>, the last task's diag_* summary
     for key, value in flatten(config, skip=("optuna", "confirm")).items():
         row.setdefault(key, value)
     return row

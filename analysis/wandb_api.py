@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import pandas as pd
 
+from analysis.diagnostics import MEASURED_PREFIXES
 from analysis.runs import IDENTITY, OUTCOME, TRIAL, _frame, _task_base, run_row, task_rows
 
 SUMMARY_KEYS = (
@@ -50,6 +51,7 @@ def record_from_wandb(
         data[key] = summary.get(key)
     data["timings"] = {k: summary[k] for k in TIMING_KEYS if k in summary}
     data["env"] = {"git_commit": summary.get("git_commit")}
+    data["_measured"] = {k: v for k, v in summary.items() if k.startswith(MEASURED_PREFIXES)}  # record_columns
     if summary.get("trial_number") is not None:
         params = {k[len("params.") :]: v for k, v in summary.items() if k.startswith("params.")}
         data["trial"] = {"study_name": summary.get("study_name"), "number": summary["trial_number"], "params": params}

@@ -60,6 +60,8 @@ RANGES = {
     "trainer.threads": (1, math.inf, True, False),
     "trainer.max_tasks": (1, math.inf, True, False),
     "variant.rep_f": (0.0, math.inf, False, False),
+    "diagnostics.top_pairs": (1, math.inf, True, False),
+    "diagnostics.replay_per_class": (0, math.inf, True, False),
 }
 
 MNIST_LIKE = ("mnist", "fashion_mnist", "digits")

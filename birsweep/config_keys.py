@@ -24,6 +24,7 @@ RESULT_NEUTRAL: Tuple[str, ...] = (
     "trainer.threads",  # where the numbers are computed
     "data.root",
     "data.download",  # where the data come from
+    "diagnostics",  # measured after each task, never fed back into training
 )
 
 

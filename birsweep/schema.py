@@ -214,6 +214,15 @@ class ConfirmRunConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    """What exaggeration is meant to change, measured after each task (docs/analysis.md); never alters results."""
+
+    enabled: bool = True
+    top_pairs: int = 5  # most confused pairs of old classes recorded per task
+    replay_per_class: int = 100  # generated samples per class for replay recognisability; 0 skips it
+
+
+@dataclass
 class Config:
     task: str = "train"  # train | pretrain
     seed: int = 0
@@ -226,6 +235,7 @@ class Config:
     variant: SharedVariantConfig = field(default_factory=lambda: VariantConfig())  # composed
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     optuna: Optional[TrialConfig] = None
     confirm: Optional[ConfirmRunConfig] = None  # set by the sweeper's confirmation stage only
 

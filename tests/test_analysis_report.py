@@ -22,7 +22,7 @@ from tests.helpers import ROOT
 from tests.test_analysis_fixtures import N_TASKS, grid_sweep, optuna_sweep  # noqa: F401 - fixtures
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-SECTIONS = ("baseline", "variants", "curves", "matrices", "runs", "studies")
+SECTIONS = ("baseline", "variants", "curves", "matrices", "diagnostics", "runs", "studies")
 
 
 class Page(HTMLParser):
@@ -125,11 +125,13 @@ def test_report_of_two_variants_and_two_seeds(grid_sweep, tmp_path):
     for section in SECTIONS:
         assert section in page.ids
     assert page.ids.index("baseline") < page.ids.index("variants"), "the baseline question comes first"
-    # figures: Δ to the baseline, metrics bars, curves with error bands, matrices; written beside the report too
+    # figures: Δ to the baseline, metrics, curves with error bands, matrices, diagnostics; written beside the report
     assert sorted(os.path.basename(f) for f in info["figures"]) == [
         "acc-matrices.png",
         "avg-acc-per-task.png",
         "baseline-delta-0.png",
+        "diagnostics-groups.png",
+        "diagnostics-pair-rate.png",
         "variants-metrics.png",
     ]
     assert all(os.path.dirname(f) == str(tmp_path / "rep" / "report_figures") for f in info["figures"])
@@ -200,6 +202,8 @@ def test_report_study_sections_from_the_command_line(grid_sweep, tmp_path):
             "avg-acc-per-task.png",
             "baseline-delta-0.png",
             "variants-metrics.png",
+            "diagnostics-groups.png",
+            "diagnostics-pair-rate.png",
             "study-hand-made-history.png",
             "study-hand-made-importance.png",
             "study-hand-made-parallel.png",

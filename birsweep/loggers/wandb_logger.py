@@ -7,7 +7,9 @@
   with the global iteration as step; after each task ``acc/task_<k>``, ``acc/avg``, ``val/acc_avg`` (with a
   validation split) and ``time/task_s`` (charted against ``task``); at the end the accuracy matrix as a table and
   a heatmap, and a summary with the record's names (``final_avg_acc``, ``val_final_avg_acc``, ``objective_split``,
-  ``forgetting``, ``bwt``, ``status``, ``trial_number``, ``params.<name>``, timings).
+  ``forgetting``, ``bwt``, ``status``, ``trial_number``, ``params.<name>``, timings). After each task also the
+  diagnostics (``diag/*``, loggers/wandb_diagnostics.py); the summary also has ``inert_terms``,
+  ``participation_<term>`` and the last task's ``diag_*`` (tracking/measured.py).
   With the ``on_model`` hook, a grid of replayed images per class (pixel models) or a plot of the class prior
   modes (hidden replay) after each task, drawn with the logger's own ``torch.Generator``.
 * The run is always finished, whatever happens (exit code 0 for completed and pruned runs, 1 for failures;
@@ -27,10 +29,12 @@ import torch
 from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
+from birsweep.loggers.wandb_diagnostics import diagnostics_row
 from birsweep.loggers.wandb_names import ENV_MODES, Mode, parse_mode, run_name, study_name, trial_number
 from birsweep.loggers.wandb_start import start_run
 from birsweep.models.bir import BIRNet
 from birsweep.secrets import mask_secrets
+from birsweep.tracking.measured import measured_columns
 from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
 
@@ -161,7 +165,7 @@ class WandbLogger(RunCallback):
             self.silent,
         )
         self.run.define_metric("task")
-        for prefix in ("acc/*", "val/*", "time/*", "samples/*"):
+        for prefix in ("acc/*", "val/*", "time/*", "samples/*", "diag/*"):
             self.run.define_metric(prefix, step_metric="task")
 
     def _wandb_init(self, config: Dict[str, Any], parent: str, mode: Mode, settings: Any) -> Any:
@@ -210,6 +214,7 @@ class WandbLogger(RunCallback):
                 row[f"acc/task_{k + 1}"] = acc
             if end.seconds is not None:
                 row["time/task_s"] = end.seconds
+            row.update(diagnostics_row(record, t, self.name))  # diag/*: loggers/wandb_diagnostics.py
             self._log(row, max(self.last_step, t * self.iters))
             self.logged_tasks = t
 
@@ -253,6 +258,7 @@ class WandbLogger(RunCallback):
             )
         }
         summary["git_commit"] = (data.get("env") or {}).get("git_commit")
+        summary.update(measured_columns(data))  # inert_terms, participation_<term>, diag_*: as the DataFrames
         timings = data.get("timings") or {}
         for key, value in timings.items():
             if not isinstance(value, list):

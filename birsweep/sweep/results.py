@@ -13,6 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from birsweep.io import write_text
 from birsweep.secrets import mask_url
+from birsweep.sweep.inert import inert_line, inert_summary
 from birsweep.sweep.labels import format_params
 
 RESULTS_FILE = "optimization_results.yaml"
@@ -58,6 +59,7 @@ def summary_dict(study: optuna.Study, storage: str, n_trials: int) -> Dict[str, 
         "best_params": None if best is None else _plain(dict(best.params)),
         "best_run_dir": None if best is None else best.user_attrs.get("run_dir"),
         "counts": counts(trials),
+        "inert_trials": inert_summary(trials),  # complete trials whose variant term never fired
     }
 
 
@@ -115,6 +117,9 @@ def render(
         lines.append(f"top {min(top, len(done))} complete:")
         for value, t in done[:top]:
             lines.append(f"  #{t.number:<4d} {_fmt_value(value)}  {format_params(t.params, WIDTH)}")
+    inert = inert_line(data["inert_trials"], c["COMPLETE"])
+    if inert:
+        lines.append(inert)
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     if pruned:
         lines.append(

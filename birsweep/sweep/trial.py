@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import optuna
 from omegaconf import DictConfig
@@ -57,6 +57,7 @@ class TrialHandle(RunCallback):
         self.clock: Callable[[], float] = time.monotonic  # tests swap in a fake one
         self.sweep_silence = Silence()
         self.n_tasks: Optional[int] = None
+        self._inert: Optional[List[str]] = None  # the inert terms last written to the trial
         self._trial: Optional[optuna.Trial] = None
 
     @classmethod
@@ -125,6 +126,10 @@ class TrialHandle(RunCallback):
         task, value = end.task, float(end.objective)  # validation accuracy when the run has a split
         trial = self.connect()
         self._check_open()
+        inert = list(end.inert_terms)
+        if inert != self._inert:  # terms that acted on no sample so far: the trial trained as the baseline does
+            trial.set_user_attr("inert_terms", inert)
+            self._inert = inert
         trial.report(value, step=task)
         final = self.n_tasks is not None and task >= self.n_tasks
         if not final and trial.should_prune():  # a finished run is never thrown away

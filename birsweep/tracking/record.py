@@ -132,7 +132,12 @@ HISTORY_KEYS = (
     "final_task_acc",
     "final_avg_acc",
     "objective",
+    "participation",
+    "inert_terms",
+    "diagnostics",
 )
+# history keys an older checkpoint may lack: a run resumed from one keeps them as a fresh record has them
+LATER_HISTORY_KEYS = ("participation", "inert_terms", "diagnostics")
 
 
 class RunRecord:
@@ -167,6 +172,9 @@ class RunRecord:
             "objective_split": "val" if validation else "test",
             **({"val_acc_matrix": [], "val_avg_acc": [], "val_final_avg_acc": None} if validation else {}),
             "losses": [],
+            "participation": {},  # per enabled loss term: samples it acted on in each task done
+            "inert_terms": [],  # enabled terms that acted on no sample in the tasks done
+            "diagnostics": [],  # one entry per task done (birsweep/train/diagnostics.py), when enabled
             "timings": {"tasks_s": [], "train_s": 0.0},
             "class_order": None,
             "trial": None,
@@ -215,6 +223,20 @@ class RunRecord:
             if self.validation:
                 self.data["val_final_avg_acc"] = self.data["val_avg_acc"][-1]
             self.data["objective"] = self.data["val_final_avg_acc" if self.validation else "final_avg_acc"]
+
+    def set_terms(self, names: List[str]) -> None:
+        """The run's enabled loss terms, before any task (a resume then takes over their history)."""
+        self.data["participation"] = {name: [] for name in names}
+        self.data["inert_terms"] = []
+
+    def add_participation(self, counts: Mapping[str, int]) -> None:
+        """Each term's participating samples in the task just trained; a term at 0 over every task is inert."""
+        for name, per_task in self.data["participation"].items():
+            per_task.append(int(counts.get(name, 0)))
+        self.data["inert_terms"] = [n for n, per_task in self.data["participation"].items() if sum(per_task) == 0]
+
+    def add_diagnostics(self, entry: Dict[str, Any]) -> None:
+        self.data["diagnostics"].append(entry)
 
     def _row(self, accuracies: List[float]) -> List[Optional[float]]:
         return [_rounded(a) for a in accuracies] + [None] * (self.n_tasks - len(accuracies))
@@ -266,7 +288,8 @@ class RunRecord:
     def restore(self, saved: Dict[str, Any]) -> None:
         """Take over the training history of a checkpoint (accuracies, losses, timings)."""
         for key in self._history_keys():
-            self.data[key] = saved[key]
+            if key in saved or key not in LATER_HISTORY_KEYS:
+                self.data[key] = saved[key]
         self.data["timings"]["tasks_s"] = list(saved["timings"]["tasks_s"])
         self.data["timings"]["train_s"] = saved["timings"]["train_s"]
         self.data["resumed_from_task"] = saved["tasks_done"]

@@ -23,6 +23,7 @@ class TaskEnd:
     accuracies: Tuple[float, ...]  # accuracy on each task 1..task
     seconds: Optional[float]  # training time of the task (None if a restored history lacks it)
     val_avg_acc: Optional[float] = None  # the same average on the validation split (None without one)
+    inert_terms: Tuple[str, ...] = ()  # enabled loss terms that acted on no sample so far
 
     @property
     def objective(self) -> float:
@@ -40,7 +41,14 @@ class TaskEnd:
             accuracies=tuple(record["acc_matrix"][task - 1][:task]),
             seconds=tasks_s[task - 1] if len(tasks_s) >= task else None,
             val_avg_acc=record["val_avg_acc"][task - 1] if "val_avg_acc" in record else None,
+            inert_terms=_inert_after(record, task),
         )
+
+
+def _inert_after(record: RecordView, task: int) -> Tuple[str, ...]:
+    """The terms with no participating sample in tasks 1..task (older records without counts: none)."""
+    counts = record.get("participation") or {}
+    return tuple(name for name, per_task in counts.items() if len(per_task) >= task and sum(per_task[:task]) == 0)
 
 
 class RunCallback:

@@ -29,9 +29,11 @@ from birsweep.tracking.record import METRICS, RESULTS, RunRecord, RunStatus
 from birsweep.train import checkpoint
 from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
 from birsweep.train.classifier_step import ClassifierStep
+from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.method_hooks import MethodHooks, build_classifier_method
+from birsweep.train.participation import Participation
 from birsweep.train.pretrain import encoder_weights
 from birsweep.train.signals import raise_on_stop_signals
 from birsweep.train.step import TrainStep
@@ -119,6 +121,7 @@ class Run:
             parts = build_classifier_method(cfg, self.inputs, arrays.n_classes, self.train_idx, self.device)
             self.model, self.optimizer, self.si, self.step, self.hooks = parts
             self.terms = []
+            self._measures(cfg)
             return
         self.hooks = MethodHooks(cfg)
         m = cfg.model
@@ -151,6 +154,15 @@ class Run:
             cfg.trainer.precision,
             cfg.trainer.compile,
         )
+        self._measures(cfg)
+
+    def _measures(self, cfg: DictConfig) -> None:
+        """Participation of the loss terms, and the diagnostics of the BI-R network (docs/analysis.md)."""
+        self.record.set_terms([term.name for term in self.terms])
+        self.participation = Participation([term.name for term in self.terms], self.device)
+        self.diagnostics = None
+        if cfg.method.net == "bir":  # latent separation and replay need BI-R's prior modes and generator
+            self.diagnostics = build_diagnostics(cfg, self.stream, lambda: self.inputs.test, self.test_y, self.test_idx)
 
     def restore(self) -> None:
         """Continue from the run dir's checkpoint, as ``resume`` asks."""
@@ -213,7 +225,9 @@ class Run:
         )
         for it in bar:
             idx = next(batches)
-            meter.add(self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay, idx))
+            logs = self.step(self.inputs.train_batch(idx), self.train_y[idx], task + 1, n_active, replay, idx)
+            meter.add(logs)
+            self.participation.add(logs)
             if it == 1 and "first_step_s" not in self.record.data["timings"]:  # start-up cost, as a user waits it
                 self.record.set_timing("first_step_s", round(time.time() - self.started, 3))
             if it % cfg.log_every == 0 or it == cfg.iters:
@@ -263,6 +277,10 @@ class Run:
                     self.stream.classes_seen(task + 1),
                     self.cfg.trainer.eval_batch,
                 )
+            counts = self.participation.take()
+            self.record.add_participation(counts)
+            if self.diagnostics is not None and isinstance(self.model, BIRNet):  # leaves the RNG and mode as they were
+                self.record.add_diagnostics(self.diagnostics(self.model, task + 1, counts))
             self.record.add_task(accs, seconds, val_accs)
             self.hooks.end_task(task, self.stream.classes_seen(task + 1))
             self.previous = frozen_copy(self.model)
