@@ -18,21 +18,9 @@ import pandas as pd
 
 from analysis.diagnostics import MEASURED_PREFIXES
 from analysis.runs import IDENTITY, OUTCOME, TRIAL, _frame, _task_base, run_row, task_rows
+from birsweep.tracking.record import OUTCOME_KEYS
 
-SUMMARY_KEYS = (
-    "status",
-    "error",
-    "tasks_done",
-    "n_tasks",
-    "final_avg_acc",
-    "val_final_avg_acc",
-    "forgetting",
-    "bwt",
-    "objective",
-    "objective_split",
-    "started_at",
-    "finished_at",
-)
+SUMMARY_KEYS = OUTCOME_KEYS  # the record's outcome, as the logger puts it in the summary
 TIMING_KEYS = ("train_s", "total_s", "it_per_s", "data_s", "features_s")
 
 

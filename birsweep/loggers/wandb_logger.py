@@ -35,7 +35,7 @@ from birsweep.loggers.wandb_start import start_run
 from birsweep.models.bir import BIRNet
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.measured import measured_columns
-from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
+from birsweep.tracking.record import OUTCOME_KEYS, RecordView, RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)
@@ -240,23 +240,7 @@ class WandbLogger(RunCallback):
         self._log({"acc_matrix": table, "acc_matrix_heatmap": heatmap}, max(self.last_step, 1))
 
     def _summary(self, data: RecordView) -> None:
-        summary: Dict[str, Any] = {
-            key: data.get(key)
-            for key in (
-                "status",
-                "error",
-                "final_avg_acc",
-                "forgetting",
-                "bwt",
-                "objective",
-                "objective_split",
-                "val_final_avg_acc",
-                "tasks_done",
-                "n_tasks",
-                "started_at",
-                "finished_at",
-            )
-        }
+        summary: Dict[str, Any] = {key: data.get(key) for key in OUTCOME_KEYS}
         summary["git_commit"] = (data.get("env") or {}).get("git_commit")
         summary.update(measured_columns(data))  # inert_terms, participation_<term>, diag_*: as the DataFrames
         timings = data.get("timings") or {}

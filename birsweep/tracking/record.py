@@ -119,6 +119,23 @@ def mark_stale(where: PathLike, reason: str, cause: str = "SweepStopped") -> boo
 
 
 # --- the live record of a run -----------------------------------------------------------------------------------------
+# what a record says of its outcome (beside accuracies and timings): the W&B summary carries these under the same
+# names, so W&B runs turn back into the DataFrames' rows (analysis/wandb_api.py)
+OUTCOME_KEYS = (
+    "status",
+    "error",
+    "tasks_done",
+    "n_tasks",
+    "protocol_tasks",
+    "final_avg_acc",
+    "val_final_avg_acc",
+    "forgetting",
+    "bwt",
+    "objective",
+    "objective_split",
+    "started_at",
+    "finished_at",
+)
 # with a validation split: the validation twins of the test accuracies, and what the objective is computed on
 VAL_KEYS = ("val_acc_matrix", "val_avg_acc", "val_final_avg_acc")
 # the training history: what a checkpoint carries and a resumed run takes over (with the timings)
