@@ -1,15 +1,18 @@
-"""Hydra callback: an output dir that cannot be created or written stops the command with one line, before Hydra
-itself fails on it with a traceback (it creates the run dir, or the sweep dir, before any birsweep code runs)."""
+"""Hydra callback, run before Hydra creates the run or sweep dir and writes the config into it: an output dir that
+cannot be created or written stops the command with one line (Hydra would fail on it with a traceback), and so
+does a literal password anywhere in the composed config (Hydra would write it into ``.hydra/`` or
+``multirun.yaml``); the command line itself is checked earlier, by ``launch.py``."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Iterator, Optional, Tuple
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from birsweep.errors import StorageError
+from birsweep.errors import ConfigError, StorageError
+from birsweep.secrets import check_config_value
 
 
 def unwritable(path: str) -> Optional[str]:
@@ -41,9 +44,35 @@ def _check(config: DictConfig, key: str) -> None:
         raise PassThroughHydra(error)  # a BaseException: past Hydra's handler, to launch.py's one line
 
 
+def _strings(node: Any, prefix: str = "") -> Iterator[Tuple[str, str]]:
+    """Every string value of a plain config tree with its dotted key."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{prefix}{key}.")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, f"{prefix}{i}.")
+    elif isinstance(node, str):
+        yield prefix[:-1], node
+
+
+def _check_secrets(config: DictConfig) -> None:
+    """A password written out in a config file (unresolved values: an ${oc.env:...} stays what it is)."""
+    from birsweep.sweep.errors import PassThroughHydra
+
+    tree = OmegaConf.to_container(config, resolve=False)
+    for key, value in _strings(tree):
+        try:
+            check_config_value(key, value)
+        except ConfigError as err:
+            raise PassThroughHydra(err) from None
+
+
 class CheckOutputDirs(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_secrets(config)
         _check(config, "hydra.run.dir")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_secrets(config)
         _check(config, "hydra.sweep.dir")

@@ -57,6 +57,16 @@ def literal_password(text: str) -> bool:
     return any(_is_literal(p) for p in found)
 
 
+def check_config_value(key: str, value: str) -> None:
+    """ConfigError when a config file's ``key`` holds a literal password, with the environment-variable form."""
+    if literal_password(value):
+        raise ConfigError(
+            f"the config key {key} holds a literal password ({mask_url(value)}): Hydra would write it into the "
+            f"output dir's .hydra/ files; keep the value in an environment variable and write {key}: "
+            "${oc.env:MY_URL} in the file (export MY_URL='...'; see docs/sweeps.md)"
+        )
+
+
 def check_no_literal_passwords(values: Iterable[str], where: str = "override") -> None:
     """ConfigError naming the first value that carries a literal password, and the environment-variable form."""
     for value in values:
