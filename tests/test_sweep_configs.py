@@ -44,7 +44,7 @@ def settings_from(cfg, **extra):
 def test_the_option_lists_are_complete():
     assert options("hydra/sweeper/sampler") == sorted(SAMPLERS)
     assert options("hydra/sweeper/pruner") == sorted(PRUNERS)
-    assert options("hparams_search") == ["contrastive", "recon", "repulsion"]
+    assert options("hparams_search") == ["contrastive", "demo", "recon", "repulsion"]
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
@@ -160,3 +160,17 @@ def test_unknown_sampler_and_ungriddable_space_are_refused():
     grid = compose_with_hydra(["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid"]).hydra.sweeper.sampler
     with pytest.raises(ConfigError, match="the grid sampler needs a finite set of values: give a as choice"):
         build_sampler(grid, space, 20)
+
+
+def test_the_demo_preset_searches_where_the_term_acts_and_confirms_against_the_baseline():
+    cfg = compose_with_hydra(["hparams_search=demo", "experiment=demo"])
+    sw = cfg.hydra.sweeper
+    assert cfg.variant.name == "repulsion" and cfg.data.name == "digits" and cfg.data.val_fraction == 0.1
+    assert (sw.study_name, sw.n_trials, sw.n_jobs) == ("demo-repulsion-digits", 8, 2)
+    assert dict(sw.confirm) == {"top_k": 1, "seeds": 3, "baseline": "variant=baseline"}
+    space = parse_search_space(OmegaConf.to_container(sw.params, resolve=True))
+    lamda = space.distributions["variant.repulsion.lamda_rep"]
+    assert (lamda.low, lamda.high, lamda.log) == (0.01, 3.0, True)  # below 0.01 the term barely moves the network
+    rep_f = space.conditional["variant.rep_f"]
+    assert rep_f.low == 1000.0 and rep_f.log  # below ~1000 no replayed digit passes p(c0) < f·p(c1)
+    assert str(space.conditions["variant.rep_f"]).startswith("variant.use_rep_f")
