@@ -27,30 +27,13 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import pandas as pd
 
 from analysis.diagnostics import record_columns
-from birsweep.tracking.record import RESULTS, RunStatus, try_load
+from birsweep.tracking.record import OUTCOME_KEYS, RESULTS, RunStatus, try_load
 
 SKIP_DIRS = {"wandb", ".hydra", "__pycache__", ".git", "media", "files"}
 STATE_OF_STATUS = {s.value: s.trial_state for s in RunStatus}  # run status -> Optuna trial state name
 IDENTITY = ["run_dir", "sweep_dir", "job", "experiment", "variant", "seed", "data", "overrides"]
-OUTCOME = [
-    "status",
-    "error",
-    "tasks_done",
-    "n_tasks",
-    "protocol_tasks",
-    "final_avg_acc",
-    "val_final_avg_acc",
-    "forgetting",
-    "bwt",
-    "objective",
-    "objective_split",
-    "train_s",
-    "total_s",
-    "it_per_s",
-    "started_at",
-    "finished_at",
-    "git_commit",
-]
+# the record's outcome keys (the same list the W&B summary carries), then its timings and commit
+OUTCOME = [*OUTCOME_KEYS, "train_s", "total_s", "it_per_s", "git_commit"]
 TRIAL = ["study_name", "trial_number", "trial_state"]
 CONFIRM = ["confirm_arm", "confirm_seed", "confirm_rank"]
 CONFIRM_DEPTH = 3  # <sweep dir>/confirm/<arm>/seed_<s>
