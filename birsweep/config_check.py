@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from birsweep.ablation_check import check_ablation
 from birsweep.errors import ConfigError
 from birsweep.methods.term_registry import term_choices, term_config, term_ranges, term_specs
 
@@ -182,11 +183,12 @@ def check_config(cfg: DictConfig) -> None:
             f"e.g. variant.name={'+'.join(t.split('.')[0] for t in terms)}"
         )
     check_method(cfg)
-    bir_replay = cfg.method.net == "bir" and cfg.method.replay == "generative"
+    bir_replay = cfg.method.net == "bir" and cfg.method.replay == "generative" and cfg.method.feedback
     if terms and not bir_replay:
         raise ConfigError(
             f"variant.{terms[0]} acts on the BI-R model's replayed samples, which method={cfg.method.name} does not "
-            "have: use method=bir_si or method=bir, or variant=baseline"
+            f"have{'' if cfg.method.feedback else ' (method.feedback=false)'}: use method=bir_si or method=bir, "
+            "or variant=baseline"
         )
     for spec in term_specs():
         problem = spec.check(term_config(spec, v)) if spec.check else None
@@ -213,7 +215,8 @@ def check_method(cfg: DictConfig) -> None:
     if meth.ewc_lambda > 0 and meth.net != "classifier":
         raise ConfigError("method.ewc_lambda > 0 needs the plain classifier (method=ewc), not the BI-R network")
     compiled = str(cfg.trainer.compile).lower() not in ("off", "false")
-    if meth.net == "classifier" and (compiled or str(cfg.trainer.precision) != "32"):
+    check_ablation(cfg)
+    if (meth.net == "classifier" or not meth.feedback) and (compiled or str(cfg.trainer.precision) != "32"):
         raise ConfigError(
             f"trainer.compile and trainer.precision=bf16 apply to BI-R's step; method={meth.name} trains a plain "
             "classifier in full precision: drop them"

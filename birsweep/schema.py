@@ -72,11 +72,25 @@ class EncoderConfig:
 
 
 @dataclass
+class AblationDgProp:
+    """dg_prop of each BI-R ablation with gates (upstream compare_CIFAR100_bir.py, class-IL; docs/method.md,
+    Ablations). Upstream has no splitMNIST ablation script: the MLP protocol uses these CIFAR-100 values too."""
+
+    bir: float = 0.7
+    no_feedback: float = 0.7
+    no_conditional: float = 0.6
+    no_internal: float = 0.9
+    no_distill: float = 0.8
+    sgr_gating: float = 0.7
+
+
+@dataclass
 class TunedConfig:
     # upstream's grid-searched class-IL values for a protocol (options.py set_defaults), read by conf/method/*.yaml
     si_c: float = 1.0  # SI without replay
     ewc_lambda: float = 1.0  # EWC
     bir_dg_prop: float = 0.7  # BI-R without SI (the model's dg_prop is BI-R + SI's)
+    ablation: AblationDgProp = field(default_factory=AblationDgProp)  # read by conf/ablation/*.yaml
 
 
 @dataclass
@@ -107,6 +121,12 @@ class MethodConfig:
     targets: str = "soft"  # targets of replayed samples: soft (distillation) | hard (previous model's argmax)
     ewc_lambda: float = 0.0  # offline EWC strength; 0 = off
     fisher_n: Optional[int] = 1000  # samples per task for EWC's Fisher; null = all
+    # BI-R's components, each a switch of the BI-R network (method.net=bir; docs/method.md, Ablations)
+    feedback: bool = True  # replay through feedback: the classifier is part of the VAE; false = a separate generator
+    conditional: bool = True  # GMM prior, one mode per class, class-selected replay; false = standard normal prior
+    gates: bool = True  # class gates in the decoder (model.dg_prop); false = no gates
+    internal: bool = True  # replay of hidden (conv) features; false = of images (not yet supported on conv models)
+    ablation: Optional[str] = None  # the ablation group's choice (conf/ablation), null for the methods themselves
 
 
 @dataclass

@@ -297,7 +297,7 @@ class WandbLogger(RunCallback):
                 f"{', '.join(labels[:shown])} (original labels)"
             )
             self._log({"samples/replay": wandb.Image(grid, caption=caption), "task": task}, step)
-        else:
+        elif model.conditional:  # the standard normal prior (method.conditional=false) has no modes to show
             mu = model.prior_mu[:n_seen].detach().float().cpu().numpy()
             logvar = model.prior_logvar[:n_seen].detach().float().cpu().numpy()
             fig = prior_statistics(mu, logvar, labels, title=f"class prior modes after task {task}")
@@ -307,4 +307,4 @@ class WandbLogger(RunCallback):
     def _generate(self, model: BIRNet, classes: torch.Tensor, task: int) -> torch.Tensor:
         """``model.generate`` with the logger's own generator: the run's RNG streams are left untouched."""
         gen = torch.Generator().manual_seed(int(self.cfg.seed) * 1_000_003 + task)
-        return model.generate(classes.to(model.prior_mu.device), generator=gen).float().cpu()
+        return model.generate(classes.to(model.out.weight.device), generator=gen).float().cpu()

@@ -52,7 +52,22 @@ class GeneratorTrainer:
     def __init__(self, generator: VAEGenerator, optimizer: torch.optim.Optimizer, n_pixels: int):
         self.generator, self.optimizer, self.n_pixels = generator, optimizer, n_pixels
 
-    def __call__(self, x: torch.Tensor, x_r: Optional[torch.Tensor], task: int) -> Dict[str, torch.Tensor]:
+    def replay_source(
+        self, previous_generator: VAEGenerator, previous_classifier: Classifier, n_old: int, batch_size: int
+    ) -> SeparateGeneratorReplay:
+        return SeparateGeneratorReplay(previous_generator, previous_classifier, n_old, batch_size)
+
+    def __call__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        x_r: Optional[torch.Tensor],
+        scores: Optional[torch.Tensor],
+        task: int,
+        n_active: int,
+    ) -> Dict[str, torch.Tensor]:
+        """The labels and the previous model's scores play no part: standard prior, no gates (same seam as BI-R's
+        separate generator, birsweep/methods/bir_ablation.py)."""
         gen = self.generator
         gen.train()
         inputs = x if x_r is None else torch.cat([x, x_r])

@@ -33,7 +33,7 @@ class GenerativeReplay:
         Classes are drawn uniformly from the old ones on the device; the sampled class is only used to pick the
         prior mode and the hard gate, never as a target (the soft targets come from the previous classifier).
         """
-        device = self.previous.prior_mu.device
+        device = self.previous.out.weight.device
         classes = torch.randint(0, self.n_old, (self.batch_size,), device=device)
         x = self.previous.generate(classes)
         scores = self.previous.classify(x)[:, : self.n_old]

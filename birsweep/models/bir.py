@@ -1,6 +1,7 @@
 """The BI-R network (docs/method.md, Network): one VAE whose encoder carries the classifier, a GMM prior with one
 mode per class, and decoder layers gated per class by fixed random masks (registered buffers, so checkpoints hold
-them).
+them). The ablations (docs/method.md, Ablations) switch pieces off: ``gates=False`` (plain decoder layers),
+``conditional=False`` (a standard normal prior), ``classifier=False`` (the separate generator of no-feedback BI-R).
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ class GatedLinear(nn.Module):
 
     mask: torch.Tensor  # a buffer (n_classes x n_out), registered in __init__
 
-    def __init__(self, n_in: int, n_out: int, n_classes: int, dg_prop: float, generator: torch.Generator):
+    def __init__(
+        self, n_in: int, n_out: int, n_classes: int, dg_prop: float, generator: torch.Generator, gated: bool = True
+    ):
         super().__init__()
         self.linear = nn.Linear(n_in, n_out)
-        # each entry is 0 with probability dg_prop, independently (so ~dg_prop per class, not exactly)
-        self.register_buffer("mask", (torch.rand(n_classes, n_out, generator=generator) >= dg_prop).float())
+        self.gated = gated
+        if gated:  # each entry is 0 with probability dg_prop, independently (so ~dg_prop per class, not exactly)
+            self.register_buffer("mask", (torch.rand(n_classes, n_out, generator=generator) >= dg_prop).float())
 
-    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        return self.linear(x) * (gate @ self.mask)
+    def forward(self, x: torch.Tensor, gate: Optional[torch.Tensor]) -> torch.Tensor:
+        out = self.linear(x)
+        return out * (gate @ self.mask) if self.gated and gate is not None else out
 
 
 @dataclass
@@ -42,6 +47,11 @@ class Forward:
 
 
 class BIRNet(nn.Module):
+    # typed as always present: only the ablations' own code meets the absent ones, and checks the flags first
+    classifier: nn.Linear  # None when built with classifier=False (the separate generator)
+    prior_mu: nn.Parameter  # prior_mu and prior_logvar are None with conditional=False (standard normal prior)
+    prior_logvar: nn.Parameter
+
     def __init__(
         self,
         in_dim: int,
@@ -53,9 +63,13 @@ class BIRNet(nn.Module):
         dg_prop: float = 0.6,
         bce: bool = False,
         gate_seed: int = 0,
+        gates: bool = True,
+        conditional: bool = True,
+        classifier: bool = True,
     ):
         super().__init__()
         self.in_dim, self.n_classes, self.z_dim, self.bce = in_dim, n_classes, z_dim, bce
+        self.gates, self.conditional = gates, conditional
         # hidden sizes as upstream: linspace(fc_units, h_dim) over the fc_layers-1 hidden layers
         hidden = [h_dim] if fc_layers == 2 else [int(s) for s in np.linspace(fc_units, h_dim, num=fc_layers - 1)]
         sizes: List[int] = [in_dim] + hidden
@@ -65,14 +79,20 @@ class BIRNet(nn.Module):
         self.fcE = nn.Sequential(*enc)
         self.to_mu = nn.Linear(sizes[-1], z_dim)
         self.to_logvar = nn.Linear(sizes[-1], z_dim, bias=False)
-        self.classifier = nn.Linear(sizes[-1], n_classes)
+        self.has_classifier = classifier
+        self.classifier = nn.Linear(sizes[-1], n_classes) if classifier else None  # type: ignore[assignment]
         gen = torch.Generator().manual_seed(gate_seed)
         down = sizes[::-1]  # h_dim ... fc_units, in_dim
-        self.fromZ = GatedLinear(z_dim, down[0], n_classes, dg_prop, gen)
-        self.fcD = nn.ModuleList(GatedLinear(a, b, n_classes, dg_prop, gen) for a, b in zip(down[:-2], down[1:-1]))
+        self.fromZ = GatedLinear(z_dim, down[0], n_classes, dg_prop, gen, gates)
+        self.fcD = nn.ModuleList(
+            GatedLinear(a, b, n_classes, dg_prop, gen, gates) for a, b in zip(down[:-2], down[1:-1])
+        )
         self.out = nn.Linear(down[-2], down[-1])  # final decoder layer: not gated, no non-linearity
-        self.prior_mu = nn.Parameter(torch.randn(n_classes, z_dim))
-        self.prior_logvar = nn.Parameter(torch.randn(n_classes, z_dim))  # N(0, 1) as upstream, not zeros
+        if not conditional:
+            self.prior_mu = self.prior_logvar = None  # type: ignore[assignment]
+        else:
+            self.prior_mu = nn.Parameter(torch.randn(n_classes, z_dim))
+            self.prior_logvar = nn.Parameter(torch.randn(n_classes, z_dim))  # N(0, 1) as upstream, not zeros
 
     # --- pieces -----------------------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor):
@@ -81,9 +101,10 @@ class BIRNet(nn.Module):
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of all classes, from the hidden representation before z (upstream 'beforeZ')."""
+        assert self.has_classifier, "a separate generator has no classifier"
         return self.classifier(self.fcE(x))
 
-    def decode(self, z: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, gate: Optional[torch.Tensor]) -> torch.Tensor:
         h = torch.relu(self.fromZ(z, gate))
         for layer in self.fcD:
             h = torch.relu(layer(h, gate))
@@ -96,24 +117,30 @@ class BIRNet(nn.Module):
     def forward(self, x: torch.Tensor, gate: torch.Tensor) -> Forward:
         hE, mu, logvar = self.encode(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        return Forward(hE, mu, logvar, z, self.decode(z, gate), self.classifier(hE))
+        logits = self.classifier(hE) if self.has_classifier else hE[:, :0]
+        return Forward(hE, mu, logvar, z, self.decode(z, gate), logits)
 
     @torch.no_grad()
     def generate(self, classes: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """Replay samples of the given classes: z from the class's prior mode, decoded with its hard gate.
 
-        ``generator`` (on any device) draws the noise instead of the global RNG, e.g. for samples that are shown
-        but must leave the run's random streams alone."""
-        mu, logvar = self.prior_mu[classes], self.prior_logvar[classes]
+        Without the conditional prior z is standard normal (the class then only picks the gate, as upstream's
+        ``sample``: without gates too it has no effect). ``generator`` (on any device) draws the noise instead of
+        the global RNG, e.g. for samples that are shown but must leave the run's random streams alone."""
+        shape = (len(classes), self.z_dim)
+        like = self.out.weight
         if generator is None:
-            noise = torch.randn_like(mu)
+            noise = torch.randn(shape, device=like.device, dtype=like.dtype)
         else:
-            noise = torch.randn(mu.shape, generator=generator, device=generator.device).to(mu)
-        z = mu + torch.exp(0.5 * logvar) * noise
+            noise = torch.randn(shape, generator=generator, device=generator.device).to(like)
+        z = noise
+        if self.conditional:
+            z = self.prior_mu[classes] + torch.exp(0.5 * self.prior_logvar[classes]) * noise
         gate = F.one_hot(classes, self.n_classes).to(z.dtype)
         return self.output(self.decode(z, gate))
 
     def si_parameters(self) -> List[nn.Parameter]:
         """The parameters SI collects importance for: fcE and the classifier, the original's choice, kept
         (docs/method.md, Synaptic Intelligence)."""
-        return list(self.fcE.parameters()) + list(self.classifier.parameters())
+        head = list(self.classifier.parameters()) if self.has_classifier else []
+        return list(self.fcE.parameters()) + head

@@ -39,6 +39,9 @@ def not_batchable(cfg: DictConfig) -> Optional[str]:
     """Why the batched trainer cannot train this config (its trials then run one after another), or None."""
     if str(cfg.method.net) != "bir":
         return f"method={cfg.method.name} (the batched trainer takes the BI-R network only)"
+    meth = cfg.method
+    if not (meth.feedback and meth.conditional and meth.gates) or str(meth.targets) != "soft":
+        return "a BI-R ablation switch (method.feedback, conditional, gates or targets) is not its default"
     if any(bool(node.get("enabled", False)) for node in cfg.variant.values() if isinstance(node, DictConfig)):
         return "a variant's loss terms are enabled"
     if bool(cfg.data.augment) or str(cfg.trainer.precision) != "32" or compile_mode(cfg.trainer.compile) != "off":

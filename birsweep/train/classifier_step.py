@@ -1,16 +1,18 @@
 """One optimiser step of the methods that train a plain classifier (docs/method.md, Methods): fine-tuning, joint,
-SI, EWC, LwF and GR. BI-R's step is ``birsweep.train.step``; this one mirrors upstream's ``Classifier.train_a_batch``:
-cross-entropy on the current batch over the active classes, from task 2 the replayed batch's loss (soft targets:
-distillation; hard targets: cross-entropy against the previous model's argmax) weighted ``1 - 1/t`` against
-``1/t``, plus the regularisers (EWC through autograd, SI's gradient added directly as in the BI-R step)."""
+SI, EWC, LwF, GR, and the classifier of BI-R without feedback (its generator trains in ``generator``). BI-R's step
+is ``birsweep.train.step``; this one mirrors upstream's ``Classifier.train_a_batch``: cross-entropy on the current
+batch over the active classes, from task 2 the replayed batch's loss (soft targets: distillation; hard targets:
+cross-entropy against the previous model's argmax) weighted ``1 - 1/t`` against ``1/t``, plus the regularisers
+(EWC through autograd, SI's gradient added directly as in the BI-R step)."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Protocol, Tuple
+from typing import Dict, Optional, Protocol, Tuple, Union
 
 import torch
 from torch.nn import functional as F
 
+from birsweep.methods.bir_ablation import BIRGeneratorTrainer
 from birsweep.methods.ewc import OfflineEWC
 from birsweep.methods.gr import GeneratorTrainer, hard_target_loss
 from birsweep.methods.lwf import CurrentInputReplay, lwf_loss
@@ -33,7 +35,7 @@ class ClassifierStep:
         ewc: Optional[OfflineEWC],
         targets: str,
         distill_temp: float,
-        generator: Optional[GeneratorTrainer] = None,
+        generator: Optional[Union[GeneratorTrainer, BIRGeneratorTrainer]] = None,
     ):
         self.model, self.optimizer, self.si, self.ewc = model, optimizer, si, ewc
         self.soft, self.temp, self.generator = targets == "soft", distill_temp, generator
@@ -78,5 +80,6 @@ class ClassifierStep:
         self.optimizer.step()
         self.si.after_step()
         if self.generator is not None:
-            logs.update(self.generator(x, None if current_replay else x_r, task))
+            replayed = x_r is not None and not current_replay
+            logs.update(self.generator(x, y, x_r if replayed else None, scores if replayed else None, task, n_active))
         return {k: v.detach() for k, v in logs.items()}

@@ -5,14 +5,15 @@ state a checkpoint carries. ``MethodHooks`` is BI-R's (replay through feedback f
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 from omegaconf import DictConfig
 
 from birsweep.data.features import Inputs
+from birsweep.methods.bir_ablation import BIRGeneratorTrainer
 from birsweep.methods.ewc import OfflineEWC, fisher_diagonal
-from birsweep.methods.gr import GeneratorTrainer, SeparateGeneratorReplay
+from birsweep.methods.gr import GeneratorTrainer
 from birsweep.methods.joint import seen_indices
 from birsweep.methods.lwf import CurrentInputReplay
 from birsweep.methods.replay import GenerativeReplay, frozen_copy
@@ -20,6 +21,7 @@ from birsweep.methods.si import SynapticIntelligence
 from birsweep.models.classifier import Classifier
 from birsweep.models.vae import VAEGenerator
 from birsweep.train.classifier_step import ClassifierStep
+from birsweep.train.separate_generator import build_bir_generator
 
 
 class MethodHooks:
@@ -57,24 +59,24 @@ class ClassifierHooks(MethodHooks):
         inputs: Inputs,
         train_idx: List[torch.Tensor],
         ewc: Optional[OfflineEWC],
-        generator: Optional[GeneratorTrainer],
+        generator: Optional[Union[GeneratorTrainer, BIRGeneratorTrainer]],
     ):
         super().__init__(cfg)
         self.model, self.inputs, self.train_idx = model, inputs, train_idx
         self.ewc, self.generator = ewc, generator
-        self.previous_generator: Optional[VAEGenerator] = None
+        self.previous_generator: Any = None  # a frozen copy of the generator after the previous task
 
     def replay(self, task: int, previous: Any, n_old: int, batch_size: int) -> Any:
         mode = self.cfg.method.replay
-        if task == 0 or mode not in ("current", "separate"):
+        if task == 0 or mode not in ("current", "separate", "generative"):  # generative: BI-R without feedback
             return None
         if previous is None:
             raise RuntimeError(f"task {task + 1}: no copy of the model after the previous task to label replay")
         if mode == "current":
             return CurrentInputReplay(previous, n_old, batch_size)
-        if self.previous_generator is None:
+        if self.generator is None or self.previous_generator is None:
             raise RuntimeError(f"task {task + 1}: no copy of the generator after the previous task")
-        return SeparateGeneratorReplay(self.previous_generator, previous, n_old, batch_size)
+        return self.generator.replay_source(self.previous_generator, previous, n_old, batch_size)
 
     def train_indices(self, task: int, train_idx: List[torch.Tensor]) -> torch.Tensor:
         return seen_indices(train_idx, task) if self.cfg.method.replay == "joint" else train_idx[task]
@@ -114,7 +116,8 @@ def _adam(params: Any, cfg: DictConfig) -> torch.optim.Optimizer:
 def build_classifier_method(
     cfg: DictConfig, inputs: Inputs, n_classes: int, train_idx: List[torch.Tensor], device: torch.device
 ) -> Tuple[Classifier, torch.optim.Optimizer, SynapticIntelligence, ClassifierStep, ClassifierHooks]:
-    """The classifier, its optimiser, SI, the step and the hooks of a ``method.net=classifier`` method."""
+    """The classifier, its optimiser, SI, the step and the hooks of a ``method.net=classifier`` method, or of BI-R
+    without replay through feedback (a separate classifier and generator)."""
     m, meth = cfg.model, cfg.method
     model = Classifier(inputs.dim, n_classes, m.fc_layers, m.fc_units, m.h_dim).to(device)
     optimizer = _adam([p for p in model.parameters() if p.requires_grad], cfg)
@@ -122,8 +125,10 @@ def build_classifier_method(
     ewc = None
     if meth.ewc_lambda > 0:
         ewc = OfflineEWC({n: p for n, p in model.named_parameters() if p.requires_grad}, meth.ewc_lambda)
-    generator = None
-    if meth.replay == "separate":  # GR: the generator has the classifier's fc sizes (upstream's g_* defaults)
+    generator: Optional[Union[GeneratorTrainer, BIRGeneratorTrainer]] = None
+    if meth.net == "bir":  # BI-R without feedback (method.feedback=false): its own generator beside the classifier
+        generator = build_bir_generator(cfg, inputs, n_classes, device, lambda params: _adam(params, cfg))
+    elif meth.replay == "separate":  # GR: the generator has the classifier's fc sizes (upstream's g_* defaults)
         gen = VAEGenerator(inputs.dim, m.fc_layers, m.fc_units, m.h_dim, m.z_dim, bce=(m.recon == "bce")).to(device)
         generator = GeneratorTrainer(gen, _adam(gen.parameters(), cfg), inputs.n_pixels)
     step = ClassifierStep(model, optimizer, si, ewc, meth.targets, m.distill_temp, generator)

@@ -117,7 +117,7 @@ class Run:
         seed_everything(cfg.seed)
         self.previous = None
         self.start_task = 0
-        if cfg.method.net == "classifier":  # none, joint, si, ewc, lwf, gr (docs/method.md, Methods)
+        if cfg.method.net == "classifier" or not cfg.method.feedback:  # none joint si ewc lwf gr, BI-R w/o feedback
             parts = build_classifier_method(cfg, self.inputs, arrays.n_classes, self.train_idx, self.device)
             self.model, self.optimizer, self.si, self.step, self.hooks = parts
             self.terms = []
@@ -135,6 +135,8 @@ class Run:
             m.dg_prop,
             bce=(m.recon == "bce"),
             gate_seed=cfg.seed,
+            gates=cfg.method.gates,
+            conditional=cfg.method.conditional,
         ).to(self.device)
         self.terms = build_terms(cfg.variant, self.model, self.inputs)
         groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
@@ -153,6 +155,7 @@ class Run:
             self.terms,
             cfg.trainer.precision,
             cfg.trainer.compile,
+            hard_targets=cfg.method.targets == "hard",
         )
         self._measures(cfg)
 
@@ -161,7 +164,7 @@ class Run:
         self.record.set_terms([term.name for term in self.terms])
         self.participation = Participation([term.name for term in self.terms], self.device)
         self.diagnostics = None
-        if cfg.method.net == "bir":  # latent separation and replay need BI-R's prior modes and generator
+        if cfg.method.net == "bir" and cfg.method.feedback and cfg.method.conditional:  # need the prior modes
             self.diagnostics = build_diagnostics(cfg, self.stream, lambda: self.inputs.test, self.test_y, self.test_idx)
 
     def restore(self) -> None:

@@ -15,6 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from birsweep.device import warn_slow_bf16
+from birsweep.methods import bir_ablation as A
 from birsweep.methods import bir_losses as L
 from birsweep.methods.replay import GenerativeReplay
 from birsweep.methods.si import SynapticIntelligence
@@ -46,10 +47,12 @@ class TrainStep:
         terms: Optional[List[LossTerm]] = None,
         precision: str = "32",
         compile_forward: Union[bool, str] = False,  # trainer.compile: off | forward | step (true = forward)
+        hard_targets: bool = False,  # method.targets=hard: replay labelled by the previous model's argmax
     ):
         self.model, self.optimizer, self.si = model, optimizer, si
         self.n_pixels, self.temp = n_pixels, distill_temp
         self.terms = list(terms or [])
+        self.hard = hard_targets
         self.bf16 = precision == "bf16"
         warn_slow_bf16(precision, next(model.parameters()).device.type)
         self.forward: Callable[[torch.Tensor, torch.Tensor], Forward] = model  # the model, or its compiled form
@@ -99,8 +102,8 @@ class TrainStep:
         inputs = x
         if replay is not None:
             x_r, scores = replay.sample()
-            pi = L.soft_targets(scores, self.temp, n_active)
-            gate = torch.cat([gate, F.pad(pi, (0, C - n_active))])  # soft gate for replay, as upstream
+            pi = A.replay_weights(scores, self.temp, n_active, self.hard)
+            gate = torch.cat([gate, F.pad(pi, (0, C - n_active))])  # soft (or hard) gate for replay, as upstream
             inputs = torch.cat([x, x_r])
         with self._autocast(x.device):
             out_all = self.forward(inputs, gate)
@@ -108,20 +111,21 @@ class TrainStep:
         cur = slice_forward(out_all, slice(0, B))
         logs: Dict[str, torch.Tensor] = {}
         logs["recon"] = L.recon_loss(x, cur.recon, model.bce)
-        logs["variat"] = L.variational_loss(
-            cur.z, cur.mu, cur.logvar, model.prior_mu, model.prior_logvar, self.n_pixels, y=y
-        )
+        logs["variat"] = A.variational(model, cur.z, cur.mu, cur.logvar, self.n_pixels, y=y)
         logs["pred"] = L.prediction_loss(cur.logits[:, :n_active], y)
         loss_cur = logs["recon"] + logs["variat"] + logs["pred"]
         total = loss_cur
         if replay is not None:
             rep = slice_forward(out_all, slice(B, None))
             logs["recon_r"] = L.recon_loss(x_r, rep.recon, model.bce)
-            logs["variat_r"] = L.variational_loss(
-                rep.z, rep.mu, rep.logvar, model.prior_mu, model.prior_logvar, self.n_pixels, weights=pi
-            )
-            logs["distil_r"] = L.distillation_loss(rep.logits[:, :n_active], pi, self.temp)
-            loss_rep = logs["recon_r"] + logs["variat_r"] + logs["distil_r"]
+            if self.hard:  # the argmax's prior mode and a cross-entropy against it (upstream's hard targets)
+                y_r = scores.argmax(1)
+                logs["variat_r"] = A.variational(model, rep.z, rep.mu, rep.logvar, self.n_pixels, y=y_r)
+                logs["pred_r"] = L.prediction_loss(rep.logits[:, :n_active], y_r)
+            else:
+                logs["variat_r"] = A.variational(model, rep.z, rep.mu, rep.logvar, self.n_pixels, weights=pi)
+                logs["distil_r"] = L.distillation_loss(rep.logits[:, :n_active], pi, self.temp)
+            loss_rep = logs["recon_r"] + logs["variat_r"] + logs["pred_r" if self.hard else "distil_r"]
             outside = torch.zeros((), device=x.device)
             batch = ReplayBatch(x_r, scores, pi, rep, model, x, y, idx, n_active)
             for term in self.terms:
