@@ -20,6 +20,7 @@ import time
 from typing import List, Optional, Sequence, Tuple, TypedDict
 
 from analysis.compare import add_labels, compare
+from analysis.report_ablations import add_ablations_section
 from analysis.report_confirm import confirm_section
 from analysis.report_diagnostics import diagnostics_report_section
 from analysis.report_html import Report, Section
@@ -35,6 +36,7 @@ SECTIONS: List[Section] = [
     confirm_section,  # first: does the variant beat the baseline? (analysis/report_confirm.py)
     variants_section,
     add_methods_section,  # continual-learning methods side by side, when the runs hold several
+    add_ablations_section,  # BI-R's components one at a time (analysis/report_ablations.py)
     curves_section,
     matrices_section,
     diagnostics_report_section,  # did exaggeration separate competing memories? (analysis/report_diagnostics.py)

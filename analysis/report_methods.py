@@ -48,6 +48,8 @@ def labelled(runs: pd.DataFrame) -> pd.DataFrame:
     if METHOD_KEY not in runs:
         return runs.iloc[0:0].assign(method=[], label=[])
     named = runs[runs[METHOD_KEY].notna()].copy()
+    if "method.ablation" in named:  # BI-R ablations have their own section (analysis/report_ablations.py)
+        named = named[named["method.ablation"].isna()]
     several = named["data"].nunique() > 1
     named["method"] = named[METHOD_KEY].astype(str)
     named["label"] = [

@@ -1,0 +1,111 @@
+"""The report's ablations section: the two-group table (mean ± s.e.m. per ablation, upstream's order) by hand, and
+``experiment=ablations_digits`` end to end through ``launch.py`` and the HTML report (2 ablations x 1 seed fast,
+the whole set slow)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from analysis.report import build_report
+from analysis.report_ablations import ablation_table
+from birsweep.tracking import record
+from tests.helpers import launch
+from tests.test_analysis_report import Page
+
+ALL = (
+    "bir,no_feedback,no_conditional,no_gating,no_internal,no_distill,"
+    "sgr,sgr_feedback,sgr_conditional,sgr_gating,sgr_internal,sgr_distill"
+)
+
+
+def _runs() -> pd.DataFrame:
+    rows = []
+    for ablation, accs in {"no_gating": [0.5, 0.7, 0.6], "sgr": [0.2, 0.3], "bir": [0.9]}.items():
+        for seed, acc in enumerate(accs):
+            rows.append(
+                {
+                    "run_dir": f"{ablation}-{seed}",
+                    "method.name": f"bir-{ablation}",
+                    "method.ablation": ablation,
+                    "variant": "baseline",
+                    "data": "digits",
+                    "seed": seed,
+                    "status": "completed",
+                    "final_avg_acc": acc,
+                }
+            )
+    rows.append({**rows[0], "run_dir": "failed", "status": "failed", "final_avg_acc": 0.0, "seed": 7})
+    rows.append({**rows[0], "run_dir": "plain", "method.name": "bir", "method.ablation": None, "seed": 8})
+    return pd.DataFrame(rows)
+
+
+def test_the_ablation_table_is_mean_and_sem_per_ablation_in_upstreams_groups():
+    table = ablation_table(_runs())
+    assert list(table["ablation"]) == ["sgr", "bir", "no_gating"]  # s-GR's group first, then BI-R's, each in order
+    assert list(table["short"]) == ["s-GR", "BI-R", "- gat"]
+    gating = table.iloc[2]
+    assert gating["group"] == "Ablations from BI-R" and gating["n"] == 3 and gating["seeds"] == "0,1,2"
+    assert gating["mean"] == pytest.approx(0.6)  # the failed run and the plain method=bir run are left out
+    assert gating["sem"] == pytest.approx(math.sqrt((0.1**2 + 0.1**2) / 2) / math.sqrt(3))
+    assert gating["values"] == pytest.approx([0.5, 0.7, 0.6])
+    assert math.isnan(table.iloc[1]["sem"])  # one seed: no error bar
+    assert ablation_table(_runs().drop(columns=["method.ablation"])).empty
+
+
+def _report(sweep, tmp_path) -> Page:
+    info = build_report([str(sweep)], out=str(tmp_path / "report.html"))
+    page = Page()
+    page.feed((tmp_path / "report.html").read_text())
+    assert "ablations" in page.ids and not page.errors
+    assert "methods" not in page.ids  # ablation runs are not a method comparison
+    assert any(f.endswith("ablations-digits.png") for f in info["figures"])
+    return page
+
+
+def test_two_ablations_of_the_digits_experiment_reach_the_report(tmp_path):
+    out = launch(
+        "experiment=ablations_digits",
+        "ablation=no_gating,sgr",
+        "seed=0",
+        "trainer.iters=10",
+        "trainer.max_tasks=2",
+        f"paths.sweeps_dir={tmp_path / 'sweeps'}",
+        cwd=tmp_path,
+        multirun=True,
+        timeout=1800,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    sweep = tmp_path / "sweeps" / "ablations-digits"
+    for name in ("bir-no_gating", "bir-sgr"):
+        rec = record.load(sweep / f"{name}-s0")
+        assert rec["status"] == "completed" and rec["config"]["method"]["name"] == name
+    page = _report(sweep, tmp_path)
+    assert {"s-GR", "- gating", "Additions to standard GR", "Ablations from BI-R"} <= set(page.cells)
+    acc = [c for c in page.cells if c.endswith("(n=1)")]
+    assert len(acc) == 2, page.cells
+
+
+@pytest.mark.slow
+def test_the_digits_ablations_run_end_to_end_through_the_report(tmp_path):
+    out = launch(
+        "experiment=ablations_digits",
+        "trainer.iters=30",
+        "seed=0,1",
+        f"paths.sweeps_dir={tmp_path / 'sweeps'}",
+        cwd=tmp_path,
+        multirun=True,
+        timeout=7200,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    sweep = tmp_path / "sweeps" / "ablations-digits"
+    for ablation in ALL.split(","):
+        name = "bir-reference" if ablation == "bir" else f"bir-{ablation}"
+        for seed in (0, 1):
+            assert record.load(sweep / f"{name}-s{seed}")["status"] == "completed"
+    page = _report(sweep, tmp_path)
+    assert len([c for c in page.cells if c.endswith("(n=2)")]) == 12
+    for label in ("+ replay-through-feedback", "- distillation", "BI-R", "s-GR"):
+        assert label in page.cells
