@@ -221,3 +221,15 @@ def test_a_refused_combination_exits_2_with_one_error_line_and_writes_nothing(tm
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "method.conditional=false" in errors[0], out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "run" / record.RESULTS).exists()
+
+
+@pytest.mark.parametrize(
+    "ablation, variant",
+    [("no_conditional", "variant=repulsion"), ("no_distill", "variant=recon"), ("sgr_feedback", "variant=repulsion")],
+)
+def test_a_variant_combines_with_an_ablation_that_keeps_replay_through_feedback(ablation, variant, tmp_path):
+    extra = ["variant.recon.repulsion=true", "variant.name=recon"] if variant == "variant=recon" else []
+    train(make_cfg([*QUICK, f"ablation={ablation}", variant, *extra]), str(tmp_path))
+    rec = record.load(tmp_path)
+    assert rec["status"] == "completed" and rec["config"]["experiment_name"].startswith(f"synthetic-bir-{ablation}-")
+    assert any(k.endswith("_n") for k in rec["losses"][-1])  # the term ran on the replayed batches
