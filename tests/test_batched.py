@@ -71,7 +71,13 @@ def test_a_nan_trial_fails_alone(tmp_path):
 
 @pytest.mark.parametrize(
     "override, why",
-    [("variant=repulsion", "variant"), ("data.augment=true", "data.augment"), ("resume=true", "resume")],
+    [
+        ("variant=repulsion", "variant"),
+        ("data.augment=true", "data.augment"),
+        ("resume=true", "resume"),
+        ("ablation=no_gating", "ablation switch"),
+        ("ablation=no_distill", "ablation switch"),
+    ],
 )
 def test_what_the_batched_trainer_does_not_take(override, why):
     assert why in (not_batchable(make_cfg(BASE + [override])) or "")
