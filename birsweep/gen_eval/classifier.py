@@ -123,7 +123,8 @@ def load_or_train(
         return model.eval(), {"classifier": path, "classifier_trained": False}
     if not train:
         return None, {"classifier": path, "classifier_trained": False}
-    model, summary = train_classifier(recipe, inputs, device)
+    with torch.enable_grad():  # the evaluation runs under no_grad
+        model, summary = train_classifier(recipe, inputs, device)
     atomic_write(path, lambda tmp: torch.save({"state": {k: v.cpu() for k, v in model.state_dict().items()}}, tmp))
     write_json(os.path.splitext(path)[0] + ".json", summary)
     return model, {"classifier": path, "classifier_trained": True, "classifier_test_accuracy": summary["test_accuracy"]}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Dict
 
 import torch
@@ -14,6 +15,8 @@ from birsweep.models.vae import VAEGenerator
 
 if TYPE_CHECKING:
     from birsweep.train.run import Run
+
+log = logging.getLogger(__name__)
 
 
 def _subject(run: Run) -> Subject | None:
@@ -47,6 +50,7 @@ def evaluate_generator(run: Run) -> Dict[str, Any]:
     if subject is None:
         return {"skipped": f"method {cfg.method.name} has no generator"}
     rows = torch.cat(run.test_idx[: run.n_tasks])
+    log.info("evaluating the generator on %d test samples (eval_gen)", len(rows))
     modules = [m for m in (run.model, getattr(getattr(run.hooks, "generator", None), "generator", None)) if m]
     training = [m.training for m in modules]
     for m in modules:
