@@ -43,6 +43,21 @@ def test_gr_separate_generator_on_a_subset_of_test_samples(tmp_path):
     assert math.isfinite(figures["ll"]) and figures["recon_error"] > 0
 
 
+def test_a_failing_evaluation_is_reported_and_the_run_completes(tmp_path, monkeypatch):
+    from birsweep.train import generator_eval
+
+    def broken(*args, **kwargs):
+        raise MemoryError("no room for the importance samples")
+
+    monkeypatch.setattr(generator_eval, "evaluate", broken)
+    train(make_cfg([*SHORT, "trainer.iters=3"]), str(tmp_path))
+    rec = record.load(tmp_path)
+    assert rec["status"] == "completed" and len(rec["acc_matrix"]) == 5
+    assert rec["generator_eval"] == {
+        "skipped": "the evaluation failed: MemoryError: no room for the importance samples"
+    }
+
+
 def test_a_method_without_a_generator_says_so(tmp_path):
     train(make_cfg([*SHORT, "method=none"]), str(tmp_path))
     assert record.load(tmp_path)["generator_eval"] == {"skipped": "method none has no generator"}

@@ -51,23 +51,32 @@ def evaluate_generator(run: Run) -> Dict[str, Any]:
         return {"skipped": f"method {cfg.method.name} has no generator"}
     rows = torch.cat(run.test_idx[: run.n_tasks])
     log.info("evaluating the generator on %d test samples (eval_gen)", len(rows))
-    modules = [m for m in (run.model, getattr(getattr(run.hooks, "generator", None), "generator", None)) if m]
+    gr = getattr(run.hooks, "generator", None)
+    modules = [m for m in (run.model, None if gr is None else gr.generator) if m is not None]
     training = [m.training for m in modules]
     for m in modules:
         m.eval()
     try:
-        return evaluate(
-            cfg.eval_gen,
-            subject,
-            run.inputs,
-            run.inputs.test[rows],
-            run.test_y[rows],
-            run.stream.classes_seen(run.n_tasks),
-            cfg.model.encoder.type == "conv",
-            cfg.paths.cache_dir,
-            run.device,
-            int(cfg.seed),
-        )
+        return _evaluate(run, subject)
+    except Exception as err:  # the training is done and kept: a broken evaluation is reported, not fatal
+        log.warning("the generator evaluation failed: %s: %s", type(err).__name__, err)
+        return {"skipped": f"the evaluation failed: {type(err).__name__}: {err}"}
     finally:
         for m, mode in zip(modules, training):
             m.train(mode)
+
+
+def _evaluate(run: Run, subject: Subject) -> Dict[str, Any]:
+    cfg, rows = run.cfg, torch.cat(run.test_idx[: run.n_tasks])
+    return evaluate(
+        cfg.eval_gen,
+        subject,
+        run.inputs,
+        run.inputs.test[rows],
+        run.test_y[rows],
+        run.stream.classes_seen(run.n_tasks),
+        cfg.model.encoder.type == "conv",
+        cfg.paths.cache_dir,
+        run.device,
+        int(cfg.seed),
+    )
