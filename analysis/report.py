@@ -23,6 +23,7 @@ from analysis.compare import add_labels, compare
 from analysis.report_ablations import add_ablations_section
 from analysis.report_confirm import confirm_section
 from analysis.report_diagnostics import diagnostics_report_section
+from analysis.report_generator import generator_section
 from analysis.report_html import Report, Section
 from analysis.report_methods import add_methods_section
 from analysis.report_runs import curves_section, matrices_section, runs_section, variants_section
@@ -40,6 +41,7 @@ SECTIONS: List[Section] = [
     curves_section,
     matrices_section,
     diagnostics_report_section,  # did exaggeration separate competing memories? (analysis/report_diagnostics.py)
+    generator_section,  # generator quality: log-likelihood, recon error, IS, FID, PR curves (report_generator.py)
     runs_section,
     studies_section,
 ]

@@ -10,6 +10,8 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
   ``finished_at``, ``git_commit``
 * loss terms and diagnostics (records that have them): ``inert_terms``, ``participation_<term>``, ``diag_task``,
   ``diag_pair_rate``, ``diag_pair_skl``, ``diag_pair_distance``, ``diag_replay_acc`` (analysis/diagnostics.py)
+* the generator evaluation (records that have it): ``gen_ll``, ``gen_ll_sd``, ``gen_recon_error``,
+  ``gen_recon_error_sd``, ``gen_is``, ``gen_fid``, ``gen_skipped``, ``gen_image_metrics_skipped``
 * trial (in an Optuna sweep, else null): ``study_name``, ``trial_number``, ``trial_state``, ``params.<name>``
   (one column per searched parameter, named by its override key)
 * confirmation (a run of a sweep's confirmation stage, else null): ``confirm_arm`` (``trial <n>`` or ``baseline``),
@@ -27,6 +29,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import pandas as pd
 
 from analysis.diagnostics import record_columns
+from birsweep.tracking.gen_figures import generator_columns
 from birsweep.tracking.record import OUTCOME_KEYS, RESULTS, RunStatus, try_load
 
 SKIP_DIRS = {"wandb", ".hydra", "__pycache__", ".git", "media", "files"}
@@ -179,6 +182,7 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     row["confirm_arm"], row["confirm_seed"] = confirm.get("arm"), confirm.get("seed")
     row["confirm_rank"] = confirm.get("rank")
     row.update(record_columns(data))  # inert_terms, participation_<term>, the last task's diag_* summary
+    row.update(generator_columns(data))  # gen_ll, gen_recon_error, gen_is, gen_fid, ... (generator evaluation)
     for key, value in flatten(config, skip=("optuna", "confirm")).items():
         row.setdefault(key, value)
     return row

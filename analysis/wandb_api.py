@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis.diagnostics import MEASURED_PREFIXES
 from analysis.runs import IDENTITY, OUTCOME, TRIAL, _frame, _task_base, run_row, task_rows
+from birsweep.tracking.gen_figures import from_summary
 from birsweep.tracking.record import OUTCOME_KEYS
 
 SUMMARY_KEYS = OUTCOME_KEYS  # the record's outcome, as the logger puts it in the summary
@@ -40,6 +41,7 @@ def record_from_wandb(
     data["timings"] = {k: summary[k] for k in TIMING_KEYS if k in summary}
     data["env"] = {"git_commit": summary.get("git_commit")}
     data["_measured"] = {k: v for k, v in summary.items() if k.startswith(MEASURED_PREFIXES)}  # record_columns
+    data["generator_eval"] = from_summary(summary)  # gen/* -> the record's generator_eval (without the curves)
     if summary.get("trial_number") is not None:
         params = {k[len("params.") :]: v for k, v in summary.items() if k.startswith("params.")}
         data["trial"] = {"study_name": summary.get("study_name"), "number": summary["trial_number"], "params": params}

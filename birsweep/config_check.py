@@ -32,6 +32,7 @@ CHOICES = {
     "trainer.compile": ("off", "forward", "step", "true", "false"),  # true/false: the old boolean
     "logger.name": ("wandb", "none"),
     "logger.mode": ("offline", "online", "disabled"),
+    "eval_gen.classifier_metrics": ("auto", "true", "false"),
 }
 
 # key: (low, high, low_inclusive, high_inclusive)
@@ -63,6 +64,12 @@ RANGES = {
     "variant.rep_f": (0.0, math.inf, False, False),
     "diagnostics.top_pairs": (1, math.inf, True, False),
     "diagnostics.replay_per_class": (0, math.inf, True, False),
+    "eval_gen.samples": (1, math.inf, True, False),
+    "eval_gen.n_test": (1, math.inf, True, False),
+    "eval_gen.n_generated": (2, math.inf, True, False),
+    "eval_gen.rows_per_pass": (1, math.inf, True, False),
+    "eval_gen.classifier.epochs": (1, math.inf, True, False),
+    "eval_gen.classifier.max_iters": (1, math.inf, True, False),
 }
 
 MNIST_LIKE = ("mnist", "fashion_mnist", "digits")

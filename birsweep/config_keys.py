@@ -25,6 +25,7 @@ RESULT_NEUTRAL: Tuple[str, ...] = (
     "data.root",
     "data.download",  # where the data come from
     "diagnostics",  # measured after each task, never fed back into training
+    "eval_gen",  # the generator evaluation after the last task
 )
 
 

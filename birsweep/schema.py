@@ -243,6 +243,33 @@ class DiagnosticsConfig:
 
 
 @dataclass
+class EvalClassifierConfig:
+    # recipe of the evaluation classifier for IS/FID/PR (upstream "f20"; docs/method.md, Generator evaluation)
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 1e-4
+    augment: bool = True  # random crop (pad 4) + horizontal flip, as the f20 recipe
+    fc_units: int = 2000  # fcE in -> units -> units, then a linear layer to the classes
+    seed: int = 0
+    max_iters: Optional[int] = None  # cap on the steps (tests, quick checks); part of the cache key
+
+
+@dataclass
+class EvalGenConfig:
+    """Generator evaluation after the last task (docs/method.md, Generator evaluation); never alters results."""
+
+    enabled: bool = True  # log-likelihood and reconstruction error of the run's generator
+    samples: int = 100  # importance samples per test sample (upstream S = 100)
+    n_test: Optional[int] = None  # test samples evaluated (a random subset); null = all of the tasks trained
+    rows_per_pass: int = 25600  # decoder rows per batched pass (memory, not results)
+    # IS, FID, precision-recall (conv models): auto = when the evaluation classifier is cached | true = train it
+    # once if needed | false = never
+    classifier_metrics: str = "auto"
+    n_generated: Optional[int] = None  # generated samples for IS/FID/PR; null = as many as test samples
+    classifier: EvalClassifierConfig = field(default_factory=EvalClassifierConfig)
+
+
+@dataclass
 class Config:
     task: str = "train"  # train | pretrain
     seed: int = 0
@@ -256,6 +283,7 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    eval_gen: EvalGenConfig = field(default_factory=EvalGenConfig)
     optuna: Optional[TrialConfig] = None
     confirm: Optional[ConfirmRunConfig] = None  # set by the sweeper's confirmation stage only
 

@@ -54,6 +54,7 @@ def test_batched_trials_match_their_runs_alone(tmp_path):
         assert batched["config"]["seed"] == int(overrides[0].split("=")[1])
         assert ("si_penalty" in batched["losses"][-1]) == (batched["config"]["model"]["si_c"] > 0)
         finals.add(batched["final_avg_acc"])
+        assert "batched trial" in batched["generator_eval"]["skipped"] and "ll" in alone["generator_eval"]
     assert len(finals) == len(TRIALS)  # distinct trials, distinct results
 
 

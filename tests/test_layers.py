@@ -114,6 +114,9 @@ def test_no_import_cycle_between_birsweeps_packages():
         ("tracking", "train"),
         ("train", "loggers"),
         ("tracking", "loggers"),
+        ("gen_eval", "train"),
+        ("gen_eval", "loggers"),
+        ("gen_eval", "sweep"),
     ],
 )
 def test_lower_layers_do_not_import_upper_ones(lower, upper):

@@ -87,7 +87,8 @@ class Inputs:
         return self.encode(crop_flip(self.normalise(self.unit_images(idx))))
 
 
-def _data_digest(arrays: ArrayData) -> str:
+def data_digest(arrays: ArrayData) -> str:
+    """Content hash of a dataset's arrays (keys the feature cache and the evaluation classifier's)."""
     h = hashlib.blake2b(digest_size=12)
     for t in (arrays.train_x, arrays.train_y, arrays.test_x, arrays.test_y):
         h.update(str(tuple(t.shape)).encode())
@@ -113,7 +114,7 @@ def _normaliser(arrays: ArrayData, normalize: bool, device: torch.device) -> Cal
 
 def _feature_cache(arrays: ArrayData, encoder: nn.Module, normalize: bool, cache_dir: str) -> str:
     key = hashlib.blake2b(
-        f"{arrays.name}|{normalize}|{arrays.mean}|{arrays.std}|{_data_digest(arrays)}|{state_digest(encoder)}".encode(),
+        f"{arrays.name}|{normalize}|{arrays.mean}|{arrays.std}|{data_digest(arrays)}|{state_digest(encoder)}".encode(),
         digest_size=12,
     ).hexdigest()
     return os.path.join(os.path.expanduser(cache_dir), "features", f"{arrays.name}-{key}.pt")

@@ -30,6 +30,7 @@ from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
 from birsweep.loggers.wandb_diagnostics import diagnostics_row
+from birsweep.loggers.wandb_generator import log_generator_eval
 from birsweep.loggers.wandb_names import ENV_MODES, Mode, parse_mode, run_name, study_name, trial_number
 from birsweep.loggers.wandb_start import start_run
 from birsweep.models.bir import BIRNet
@@ -142,6 +143,7 @@ class WandbLogger(RunCallback):
         self._safe("log", self._log_tasks, record)
         self._safe("log", self._log_matrix, record)
         self._safe("summary", self._summary, record)
+        self._safe("generator", log_generator_eval, self.run, record, max(self.last_step, 1))  # gen/*, PR curve
         run, self.run = self.run, None
         status = RunStatus(record["status"])
         files_dir = getattr(run, "dir", None)

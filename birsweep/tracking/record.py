@@ -255,6 +255,10 @@ class RunRecord:
     def add_diagnostics(self, entry: Dict[str, Any]) -> None:
         self.data["diagnostics"].append(entry)
 
+    def set_generator_eval(self, entry: Dict[str, Any]) -> None:
+        """The generator's figures after the last task, or why they were skipped (birsweep/gen_eval/)."""
+        self.data["generator_eval"] = entry
+
     def _row(self, accuracies: List[float]) -> List[Optional[float]]:
         return [_rounded(a) for a in accuracies] + [None] * (self.n_tasks - len(accuracies))
 

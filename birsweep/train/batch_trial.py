@@ -91,6 +91,8 @@ class Slot:
     def end(self, status: RunStatus, reason: Optional[str] = None) -> None:
         """Close the record as ``status`` and let the callbacks know; the trial leaves the batch."""
         record, trial = self.record, self.trial
+        if status == RunStatus.COMPLETED:  # the stacked networks are not evaluated one by one (docs/method.md)
+            record.set_generator_eval({"skipped": "a batched trial (trials_per_job > 1) has no generator evaluation"})
         try:
             record.finish(status, reason, save=self.written)
         except StorageError as err:

@@ -31,6 +31,7 @@ from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
 from birsweep.train.classifier_step import ClassifierStep
 from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
+from birsweep.train.generator_eval import evaluate_generator
 from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.method_hooks import MethodHooks, build_classifier_method
 from birsweep.train.participation import Participation
@@ -328,6 +329,7 @@ def train(cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()) 
                 record.set_trial(trial)
                 record.save()
             objective = run.fit()
+            record.set_generator_eval(evaluate_generator(run))  # after the last checkpoint: a resumed run redoes it
             record.set_timing("total_s", round(time.time() - started, 3))
             iters = cfg.trainer.iters * run.n_tasks
             record.set_timing("it_per_s", round(iters / max(record.data["timings"]["train_s"], 1e-9), 2))

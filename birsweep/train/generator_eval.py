@@ -1,0 +1,82 @@
+"""The generator evaluation of a finished run (docs/method.md, Generator evaluation): which generator the method has
+(BI-R's network, or GR's separate generator), the test samples of the tasks trained, and the record's entry."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Dict
+
+import torch
+
+from birsweep.gen_eval.evaluate import Subject, evaluate
+from birsweep.gen_eval.views import bir_view, vae_view
+from birsweep.models.bir import BIRNet
+from birsweep.models.vae import VAEGenerator
+
+if TYPE_CHECKING:
+    from birsweep.train.run import Run
+
+log = logging.getLogger(__name__)
+
+
+def _subject(run: Run) -> Subject | None:
+    model = run.model
+    if isinstance(model, BIRNet):
+        bir = model
+
+        def sample_bir(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+            return bir.generate(labels, generator=gen)
+
+        return Subject(bir_view(bir), sample_bir)
+    trainer = getattr(run.hooks, "generator", None)
+    if trainer is None:
+        return None
+    vae: VAEGenerator = trainer.generator
+
+    def sample_vae(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        z = torch.randn(len(labels), vae.z_dim, generator=gen, device=gen.device).to(vae.out.weight)
+        recon = vae.decode(z)
+        return torch.sigmoid(recon) if vae.bce else recon
+
+    return Subject(vae_view(vae), sample_vae)
+
+
+def evaluate_generator(run: Run) -> Dict[str, Any]:
+    """The record's ``generator_eval``: the figures, or ``{"skipped": why}``."""
+    cfg = run.cfg
+    if not cfg.eval_gen.enabled:
+        return {"skipped": "eval_gen.enabled=false"}
+    subject = _subject(run)
+    if subject is None:
+        return {"skipped": f"method {cfg.method.name} has no generator"}
+    rows = torch.cat(run.test_idx[: run.n_tasks])
+    log.info("evaluating the generator on %d test samples (eval_gen)", len(rows))
+    gr = getattr(run.hooks, "generator", None)
+    modules = [m for m in (run.model, None if gr is None else gr.generator) if m is not None]
+    training = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        return _evaluate(run, subject)
+    except Exception as err:  # the training is done and kept: a broken evaluation is reported, not fatal
+        log.warning("the generator evaluation failed: %s: %s", type(err).__name__, err)
+        return {"skipped": f"the evaluation failed: {type(err).__name__}: {err}"}
+    finally:
+        for m, mode in zip(modules, training):
+            m.train(mode)
+
+
+def _evaluate(run: Run, subject: Subject) -> Dict[str, Any]:
+    cfg, rows = run.cfg, torch.cat(run.test_idx[: run.n_tasks])
+    return evaluate(
+        cfg.eval_gen,
+        subject,
+        run.inputs,
+        run.inputs.test[rows],
+        run.test_y[rows],
+        run.stream.classes_seen(run.n_tasks),
+        cfg.model.encoder.type == "conv",
+        cfg.paths.cache_dir,
+        run.device,
+        int(cfg.seed),
+    )
