@@ -107,6 +107,12 @@ class MethodConfig:
     targets: str = "soft"  # targets of replayed samples: soft (distillation) | hard (previous model's argmax)
     ewc_lambda: float = 0.0  # offline EWC strength; 0 = off
     fisher_n: Optional[int] = 1000  # samples per task for EWC's Fisher; null = all
+    # conv models (docs/method.md, Image-level models): the classifier methods train the pre-trained conv layers on
+    # images (upstream's freeze_convE=False; their files set true); BI-R keeps them frozen (false)
+    train_conv: bool = False
+    # BI-R on conv models: replay the encoder's features (true, upstream's hidden) or images through a deconv
+    # decoder and the frozen conv layers (false: "no internal replay"); pixel models replay inputs either way
+    internal: bool = True
 
 
 @dataclass

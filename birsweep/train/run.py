@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from birsweep.config_check import tasks_to_run
 from birsweep.data.features import Inputs, build_inputs
+from birsweep.data.images import ImageInputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device, seed_everything
@@ -31,6 +32,7 @@ from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
 from birsweep.train.classifier_step import ClassifierStep
 from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
+from birsweep.train.image_level import image_inputs, uses_images
 from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.method_hooks import MethodHooks, build_classifier_method
 from birsweep.train.participation import Participation
@@ -95,16 +97,20 @@ class Run:
             )
             encoder = build_encoder(cfg.model.encoder, weights, self.device, in_channels=arrays.shape[0])
         contrast = cfg.variant.contrastive
-        self.inputs: Inputs = build_inputs(
-            arrays,
-            encoder,
-            cfg.data.normalize,
-            cfg.data.augment,
-            self.device,
-            cfg.paths.cache_dir,
-            keep_images=contrast.enabled and contrast.include_current,
-            progress=cfg.trainer.progress,
-        )
+        self.inputs: Union[Inputs, ImageInputs]
+        if encoder is not None and uses_images(cfg):  # the model holds conv layers (docs/method.md, Image-level)
+            self.inputs = image_inputs(cfg, arrays, encoder, self.device)
+        else:
+            self.inputs = build_inputs(
+                arrays,
+                encoder,
+                cfg.data.normalize,
+                cfg.data.augment,
+                self.device,
+                cfg.paths.cache_dir,
+                keep_images=contrast.enabled and contrast.include_current,
+                progress=cfg.trainer.progress,
+            )
         self.record.set_timing("features_s", round(time.time() - t1, 3))
         self.image_shape = arrays.shape
         self.train_y = self.stream.train_y.to(self.device)
@@ -118,7 +124,8 @@ class Run:
         self.previous = None
         self.start_task = 0
         if cfg.method.net == "classifier":  # none, joint, si, ewc, lwf, gr (docs/method.md, Methods)
-            parts = build_classifier_method(cfg, self.inputs, arrays.n_classes, self.train_idx, self.device)
+            conv = encoder if isinstance(self.inputs, ImageInputs) else None
+            parts = build_classifier_method(cfg, self.inputs, arrays.n_classes, self.train_idx, self.device, conv)
             self.model, self.optimizer, self.si, self.step, self.hooks = parts
             self.terms = []
             self._measures(cfg)
@@ -136,6 +143,7 @@ class Run:
             bce=(m.recon == "bce"),
             gate_seed=cfg.seed,
         ).to(self.device)
+        assert isinstance(self.inputs, Inputs), "BI-R reads the frozen encoder's features"
         self.terms = build_terms(cfg.variant, self.model, self.inputs)
         groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         for term in self.terms:
@@ -161,8 +169,12 @@ class Run:
         self.record.set_terms([term.name for term in self.terms])
         self.participation = Participation([term.name for term in self.terms], self.device)
         self.diagnostics = None
-        if cfg.method.net == "bir":  # latent separation and replay need BI-R's prior modes and generator
-            self.diagnostics = build_diagnostics(cfg, self.stream, lambda: self.inputs.test, self.test_y, self.test_idx)
+        if cfg.method.net == "bir" and isinstance(self.inputs, Inputs):  # need BI-R's prior modes and generator
+            self.diagnostics = build_diagnostics(cfg, self.stream, self._test_features, self.test_y, self.test_idx)
+
+    def _test_features(self) -> torch.Tensor:
+        assert isinstance(self.inputs, Inputs)
+        return self.inputs.test
 
     def restore(self) -> None:
         """Continue from the run dir's checkpoint, as ``resume`` asks."""
