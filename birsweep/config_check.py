@@ -234,5 +234,9 @@ def check_image_level(cfg: DictConfig) -> None:
             f"method.internal=false is BI-R's 'no internal replay'; method={meth.name} has no internal replay: "
             "drop it, or use method.train_conv to train on images"
         )
-    if meth.net == "bir" and not meth.internal and cfg.model.encoder.type == "conv":
-        raise ConfigError("method.internal=false (BI-R without internal replay) is not yet supported: drop it")
+    terms = [label for spec in term_specs() for label in spec.switched_on(cfg.variant[spec.name])]
+    if meth.net == "bir" and not meth.internal and cfg.model.encoder.type == "conv" and terms:
+        raise ConfigError(
+            f"variant.{terms[0]} acts on internal (feature) replay, which method.internal=false turns off: "
+            "use variant=baseline, or drop method.internal=false"
+        )

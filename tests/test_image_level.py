@@ -7,8 +7,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from birsweep.config_check import check_config
 from birsweep.data.features import Inputs
 from birsweep.data.images import ImageInputs
+from birsweep.errors import ConfigError
 from birsweep.models.deconv import DeconvDecoder
 from birsweep.models.encoder import ConvEncoder
 from birsweep.tracking import record
@@ -154,14 +156,65 @@ def test_gr_replays_images_to_a_complete_record(weights, tmp_path):
     assert last["gen_recon_r"] > 0 and last["pred_r"] > 0
 
 
-def test_gr_on_tiny_cifar_files_end_to_end(weights, tmp_path):
+def test_bir_without_internal_replay_replays_images_through_the_frozen_conv_layers(weights, tmp_path):
+    path, state = weights
+    run = _setup(tmp_path, "method=bir_si", "method.internal=false", f"model.encoder.weights={path}")
+    assert isinstance(run.inputs, ImageInputs) and run.model.separate_passes
+    conv = run.model.convE
+    assert conv is not None and not any(p.requires_grad for p in conv.parameters())
+    assert all(torch.equal(conv.state_dict()[k], state[k]) for k in state)
+    replayed, through_conv = [], []
+    conv.register_forward_hook(lambda module, args, out: through_conv.append(args[0]))
+    replay_of = run.hooks.replay
+
+    def spy(*args, **kwargs):
+        source = replay_of(*args, **kwargs)
+        if source is not None:
+            sample = source.sample
+
+            def sample_and_keep():
+                x, scores = sample()
+                replayed.append(x)
+                return x, scores
+
+            source.sample = sample_and_keep
+        return source
+
+    run.hooks.replay = spy
+    run.fit()
+    assert replayed and all(x.shape == (16, 3, 32, 32) for x in replayed)
+    assert all(any(seen is x for seen in through_conv) for x in replayed)  # into the network through the conv layers
+    assert all(torch.equal(conv.state_dict()[k], state[k]) for k in state), "the conv layers stay put"
+    rec = run.record.data
+    assert len(rec["acc_matrix"]) == 2 and rec["losses"][-1]["recon_r"] > 0
+
+
+def test_internal_false_changes_nothing_on_pixel_models(tmp_path):
+    from birsweep.train.run import train
+
+    base = ["debug=tiny", "data.n_tasks=2", "data.synthetic.n_classes=4", "trainer.iters=6", "trainer.log_every=3"]
+    for name, extra in (("a", []), ("b", ["method.internal=false"])):
+        train(make_cfg([*base, *extra]), str(tmp_path / name))
+    a, b = record.load(tmp_path / "a"), record.load(tmp_path / "b")
+    assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
+
+
+def test_a_variant_without_internal_replay_stops_with_one_line():
+    cfg = make_cfg([*CONV, "method.internal=false", "variant=repulsion"])
+    with pytest.raises(ConfigError, match="method.internal=false"):
+        check_config(cfg)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", [["method=gr"], ["method=bir_si", "method.internal=false"]], ids=["gr", "bir"])
+def test_image_level_on_tiny_cifar_files_end_to_end(method, weights, tmp_path):
     path, _ = weights
     data = tmp_path / "data"
     write_cifar100(str(data), per_class_train=4, per_class_test=1)
     out = launch(
         "data=cifar100",
         f"paths.data_dir={data}",
-        "method=gr",
+        *method,
         f"model.encoder.weights={path}",
         "data.n_tasks=50",
         "trainer.max_tasks=2",
@@ -178,7 +231,10 @@ def test_gr_on_tiny_cifar_files_end_to_end(weights, tmp_path):
     assert out.returncode == 0, out.stderr
     rec = record.load(tmp_path / "run")
     assert rec["status"] == "completed" and rec["tasks_done"] == 2
-    assert rec["config"]["method"]["train_conv"] is True and rec["losses"][-1]["gen_recon_r"] > 0
+    if method == ["method=gr"]:
+        assert rec["config"]["method"]["train_conv"] is True and rec["losses"][-1]["gen_recon_r"] > 0
+    else:
+        assert rec["config"]["method"]["internal"] is False and rec["losses"][-1]["recon_r"] > 0
     assert not (tmp_path / "cache" / "features").exists()  # images, not the encoder's features
 
 

@@ -9,9 +9,11 @@ internal replay: frozen conv layers in front, a transposed-conv decoder behind, 
 from __future__ import annotations
 
 import copy
+from typing import Dict, Optional
 
 import torch
 from omegaconf import DictConfig
+from torch import nn
 
 from birsweep.data.arrays import ArrayData
 from birsweep.data.images import ImageInputs
@@ -56,3 +58,10 @@ def deconv_decoder(cfg: DictConfig, arrays: ArrayData) -> DeconvDecoder:
     upstream's ``network_output``)."""
     sigmoid = not (cfg.data.normalize and arrays.mean is not None)
     return DeconvDecoder(arrays.shape, cfg.model.encoder.depth, cfg.model.encoder.channels, sigmoid=sigmoid)
+
+
+def bir_image_parts(cfg: DictConfig, arrays: ArrayData, encoder: Optional[ConvEncoder]) -> Dict[str, nn.Module]:
+    """BI-R without internal replay: the frozen encoder in front, the transposed-conv decoder behind; none else."""
+    if encoder is None or not uses_images(cfg):
+        return {}
+    return {"conv": encoder, "deconv": deconv_decoder(cfg, arrays)}

@@ -32,7 +32,7 @@ from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
 from birsweep.train.classifier_step import ClassifierStep
 from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
-from birsweep.train.image_level import image_inputs, uses_images
+from birsweep.train.image_level import bir_image_parts, image_inputs, uses_images
 from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.method_hooks import MethodHooks, build_classifier_method
 from birsweep.train.participation import Participation
@@ -142,9 +142,10 @@ class Run:
             m.dg_prop,
             bce=(m.recon == "bce"),
             gate_seed=cfg.seed,
+            **bir_image_parts(cfg, arrays, encoder),  # method.internal=false: images in and out
         ).to(self.device)
-        assert isinstance(self.inputs, Inputs), "BI-R reads the frozen encoder's features"
-        self.terms = build_terms(cfg.variant, self.model, self.inputs)
+        # variants act on internal replay (config_check refuses them with method.internal=false)
+        self.terms = build_terms(cfg.variant, self.model, self.inputs) if isinstance(self.inputs, Inputs) else []
         groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         for term in self.terms:
             groups += getattr(term, "param_groups", lambda: [])()
