@@ -221,10 +221,32 @@ def check_method(cfg: DictConfig) -> None:
         )
     if meth.ewc_lambda > 0 and meth.net != "classifier":
         raise ConfigError("method.ewc_lambda > 0 needs the plain classifier (method=ewc), not the BI-R network")
+    check_image_level(cfg)
     compiled = str(cfg.trainer.compile).lower() not in ("off", "false")
     check_ablation(cfg)
     if (meth.net == "classifier" or not meth.feedback) and (compiled or str(cfg.trainer.precision) != "32"):
         raise ConfigError(
             f"trainer.compile and trainer.precision=bf16 apply to BI-R's step; method={meth.name} trains a plain "
             "classifier in full precision: drop them"
+        )
+
+
+def check_image_level(cfg: DictConfig) -> None:
+    """``method.train_conv`` and ``method.internal`` fit the method (docs/method.md, Image-level models)."""
+    meth = cfg.method
+    if meth.net == "bir" and meth.train_conv:
+        raise ConfigError(
+            f"method.train_conv=true: method={meth.name} keeps the pre-trained conv layers frozen (as upstream's "
+            "BI-R); drop method.train_conv or use a classifier method (none, si, ewc, lwf, joint, gr)"
+        )
+    if meth.net == "classifier" and not meth.internal:
+        raise ConfigError(
+            f"method.internal=false is BI-R's 'no internal replay'; method={meth.name} has no internal replay: "
+            "drop it, or use method.train_conv to train on images"
+        )
+    terms = [label for spec in term_specs() for label in spec.switched_on(cfg.variant[spec.name])]
+    if meth.net == "bir" and not meth.internal and cfg.model.encoder.type == "conv" and terms:
+        raise ConfigError(
+            f"variant.{terms[0]} acts on internal (feature) replay, which method.internal=false turns off: "
+            "use variant=baseline, or drop method.internal=false"
         )

@@ -125,8 +125,13 @@ class MethodConfig:
     feedback: bool = True  # replay through feedback: the classifier is part of the VAE; false = a separate generator
     conditional: bool = True  # GMM prior, one mode per class, class-selected replay; false = standard normal prior
     gates: bool = True  # class gates in the decoder (model.dg_prop); false = no gates
-    internal: bool = True  # replay of hidden (conv) features; false = of images (not yet supported on conv models)
     ablation: Optional[str] = None  # the ablation group's choice (conf/ablation), null for the methods themselves
+    # conv models (docs/method.md, Image-level models): the classifier methods train the pre-trained conv layers on
+    # images (upstream's freeze_convE=False; their files set true); BI-R keeps them frozen (false)
+    train_conv: bool = False
+    # BI-R on conv models: replay the encoder's features (true, upstream's hidden) or images through a deconv
+    # decoder and the frozen conv layers (false: "no internal replay"); pixel models replay inputs either way
+    internal: bool = True
 
 
 @dataclass

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from torch.nn import functional as F
 
 from birsweep.data.features import Inputs
+from birsweep.data.images import ImageInputs
 from birsweep.gen_eval.classifier import load_or_train
 from birsweep.gen_eval.loglik import log_likelihood, recon_error
 from birsweep.gen_eval.prd import prd_from_embeddings
@@ -48,7 +49,7 @@ def classifier_mode(cfg: DictConfig) -> str:
 def evaluate(
     cfg: DictConfig,
     subject: Subject,
-    inputs: Inputs,
+    inputs: Inputs | ImageInputs,
     x_test: torch.Tensor,
     y_test: torch.Tensor,
     n_seen: int,
@@ -84,7 +85,7 @@ def evaluate(
 def _image_metrics(
     cfg: DictConfig,
     subject: Subject,
-    inputs: Inputs,
+    inputs: Inputs | ImageInputs,
     x_real: torch.Tensor,
     n_seen: int,
     conv: bool,
@@ -98,7 +99,11 @@ def _image_metrics(
     if mode == "false":
         return {"image_metrics_skipped": "eval_gen.classifier_metrics=false"}
     if not conv:
-        return {"image_metrics_skipped": "IS, FID and precision-recall are for conv models' hidden features (CIFAR)"}
+        return {
+            "image_metrics_skipped": "IS, FID and precision-recall are for conv models' hidden features "
+            "(CIFAR with internal replay)"
+        }
+    assert isinstance(inputs, Inputs), "conv is true only for hidden-feature inputs"
     classifier, info = load_or_train(cfg.classifier, inputs, cache_dir, device, train=(mode == "true"))
     if classifier is None:
         return {

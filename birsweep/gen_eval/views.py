@@ -30,6 +30,9 @@ def bir_view(model: BIRNet) -> GenerativeView:
         return mu, logvar
 
     def prior(y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if not model.conditional:  # the no-conditional-replay ablation: a standard normal prior
+            zeros = torch.zeros(len(y), model.z_dim, device=y.device)
+            return zeros, zeros
         return model.prior_mu[y], model.prior_logvar[y]
 
     def decode(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -42,7 +45,7 @@ def vae_view(gen: VAEGenerator) -> GenerativeView:
     """GR's separate generator: a standard normal prior and no gates, so the label is not used."""
 
     def encode(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        h = gen.fcE(x)
+        h = gen.fcE(x if gen.convE is None else gen.convE(x).flatten(1))
         return gen.to_mu(h), gen.to_logvar(h)
 
     def prior(y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -70,8 +70,11 @@ class GeneratorTrainer:
         separate generator, birsweep/methods/bir_ablation.py)."""
         gen = self.generator
         gen.train()
-        inputs = x if x_r is None else torch.cat([x, x_r])
-        recon, mu, logvar = gen(inputs)
+        if x_r is not None and gen.separate_passes:  # batch-norm: one pass each, as upstream
+            cur, rep = gen(x), gen(x_r)
+            recon, mu, logvar = (torch.cat([a, b]) for a, b in zip(cur, rep))
+        else:
+            recon, mu, logvar = gen(x if x_r is None else torch.cat([x, x_r]))
         B = len(x)
         rec, kl = generator_loss(x, recon[:B], mu[:B], logvar[:B], gen.bce, self.n_pixels)
         logs = {"gen_recon": rec.detach(), "gen_variat": kl.detach()}

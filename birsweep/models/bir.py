@@ -2,6 +2,8 @@
 mode per class, and decoder layers gated per class by fixed random masks (registered buffers, so checkpoints hold
 them). The ablations (docs/method.md, Ablations) switch pieces off: ``gates=False`` (plain decoder layers),
 ``conditional=False`` (a standard normal prior), ``classifier=False`` (the separate generator of no-feedback BI-R).
+Without internal replay (``method.internal=false``, docs/method.md, Internal replay) it holds the frozen conv
+layers in front and a transposed-conv decoder behind, and so takes, reconstructs and replays images.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class Forward:
     logits: torch.Tensor
 
 
+def cat_forward(a: Forward, b: Forward) -> Forward:
+    """Two passes' outputs as one (current, then replayed)."""
+    return Forward(*(torch.cat([x, y]) for x, y in zip(vars(a).values(), vars(b).values())))
+
+
 class BIRNet(nn.Module):
     # typed as always present: only the ablations' own code meets the absent ones, and checks the flags first
     classifier: nn.Linear  # None when built with classifier=False (the separate generator)
@@ -66,7 +73,10 @@ class BIRNet(nn.Module):
         gates: bool = True,
         conditional: bool = True,
         classifier: bool = True,
+        conv: Optional[nn.Module] = None,
+        deconv: Optional[nn.Module] = None,
     ):
+        """``in_dim``: the fc layers' input width, the conv layers' output size when ``conv`` is given."""
         super().__init__()
         self.in_dim, self.n_classes, self.z_dim, self.bce = in_dim, n_classes, z_dim, bce
         self.gates, self.conditional = gates, conditional
@@ -93,22 +103,32 @@ class BIRNet(nn.Module):
         else:
             self.prior_mu = nn.Parameter(torch.randn(n_classes, z_dim))
             self.prior_logvar = nn.Parameter(torch.randn(n_classes, z_dim))  # N(0, 1) as upstream, not zeros
+        self.convE, self.convD = conv, deconv  # images -> features (frozen), features -> images; None: features
+
+    @property
+    def separate_passes(self) -> bool:
+        """The deconv decoder's batch-norm: current and replayed samples take a pass each, as upstream."""
+        return self.convD is not None
 
     # --- pieces -----------------------------------------------------------------------------------------------
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.convE is None else self.convE(x).flatten(1)
+
     def encode(self, x: torch.Tensor):
-        hE = self.fcE(x)
+        hE = self.fcE(self.features(x))
         return hE, self.to_mu(hE), self.to_logvar(hE)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of all classes, from the hidden representation before z (upstream 'beforeZ')."""
         assert self.has_classifier, "a separate generator has no classifier"
-        return self.classifier(self.fcE(x))
+        return self.classifier(self.fcE(self.features(x)))
 
     def decode(self, z: torch.Tensor, gate: Optional[torch.Tensor]) -> torch.Tensor:
         h = torch.relu(self.fromZ(z, gate))
         for layer in self.fcD:
             h = torch.relu(layer(h, gate))
-        return self.out(h)
+        h = self.out(h)
+        return h if self.convD is None else self.convD(torch.relu(h))  # ReLU before deconv layers, as upstream
 
     def output(self, recon: torch.Tensor) -> torch.Tensor:
         """Decoder output in data space: features as they are, pixels through a sigmoid."""

@@ -56,13 +56,16 @@ class ClassifierStep:
         current_replay = isinstance(replay, CurrentInputReplay)
         if replay is not None:
             x_r, scores = replay.sample(x)
-        inputs = x if x_r is None or current_replay else torch.cat([x, x_r])
-        logits = model(inputs)[:, :n_active]  # one pass: no batch-norm or dropout, so exact
+        separate = x_r is not None and model.separate_passes  # trained conv layers: batch-norm, one pass each
+        if separate:
+            logits = torch.cat([model(x), model(x_r)])[:, :n_active]
+        else:  # one pass: no batch-norm or dropout, so exact
+            logits = model(x if x_r is None or current_replay else torch.cat([x, x_r]))[:, :n_active]
         B = len(x)
         logs: Dict[str, torch.Tensor] = {"pred": F.cross_entropy(logits[:B], y)}
         total = logs["pred"]
         if x_r is not None and scores is not None:
-            rep = logits[: len(x_r)] if current_replay else logits[B:]
+            rep = logits[: len(x_r)] if current_replay and not separate else logits[B:]
             if self.soft:
                 logs["distil_r"] = loss_rep = lwf_loss(rep, scores, self.temp)
             else:

@@ -17,10 +17,18 @@ class Classifies(Protocol):
     def classify(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
+class Rows(Protocol):
+    """Model inputs by row: a feature matrix, or images made into inputs on indexing (birsweep/data/images.py)."""
+
+    @property
+    def device(self) -> torch.device: ...
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor: ...
+
+
 @torch.no_grad()
 def task_accuracies(
     model: Classifies,
-    features: torch.Tensor,
+    features: Rows,
     labels: torch.Tensor,
     task_indices: List[torch.Tensor],
     n_active: int,

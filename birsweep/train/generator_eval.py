@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict
 
 import torch
 
+from birsweep.data.features import Inputs
 from birsweep.gen_eval.evaluate import Subject, evaluate
 from birsweep.gen_eval.views import bir_view, vae_view
 from birsweep.models.bir import BIRNet
@@ -20,15 +21,15 @@ log = logging.getLogger(__name__)
 
 
 def _subject(run: Run) -> Subject | None:
-    model = run.model
-    if isinstance(model, BIRNet):
+    trainer = getattr(run.hooks, "generator", None)
+    model = trainer.generator if trainer is not None and isinstance(trainer.generator, BIRNet) else run.model
+    if isinstance(model, BIRNet):  # BI-R's network, or the separate BI-R generator of the no-feedback ablation
         bir = model
 
         def sample_bir(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
             return bir.generate(labels, generator=gen)
 
         return Subject(bir_view(bir), sample_bir)
-    trainer = getattr(run.hooks, "generator", None)
     if trainer is None:
         return None
     vae: VAEGenerator = trainer.generator
@@ -75,7 +76,7 @@ def _evaluate(run: Run, subject: Subject) -> Dict[str, Any]:
         run.inputs.test[rows],
         run.test_y[rows],
         run.stream.classes_seen(run.n_tasks),
-        cfg.model.encoder.type == "conv",
+        cfg.model.encoder.type == "conv" and isinstance(run.inputs, Inputs),  # hidden features, not images
         cfg.paths.cache_dir,
         run.device,
         int(cfg.seed),

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig
 
 from birsweep.data.features import Inputs
+from birsweep.data.images import ImageInputs
 from birsweep.methods.bir_ablation import BIRGeneratorTrainer
 from birsweep.methods.ewc import OfflineEWC, fisher_diagonal
 from birsweep.methods.gr import GeneratorTrainer
@@ -19,8 +20,10 @@ from birsweep.methods.lwf import CurrentInputReplay
 from birsweep.methods.replay import GenerativeReplay, frozen_copy
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.models.classifier import Classifier
+from birsweep.models.encoder import ConvEncoder
 from birsweep.models.vae import VAEGenerator
 from birsweep.train.classifier_step import ClassifierStep
+from birsweep.train.image_level import deconv_decoder, trainable_copy
 from birsweep.train.separate_generator import build_bir_generator
 
 
@@ -56,7 +59,7 @@ class ClassifierHooks(MethodHooks):
         self,
         cfg: DictConfig,
         model: Classifier,
-        inputs: Inputs,
+        inputs: Union[Inputs, ImageInputs],
         train_idx: List[torch.Tensor],
         ewc: Optional[OfflineEWC],
         generator: Optional[Union[GeneratorTrainer, BIRGeneratorTrainer]],
@@ -114,12 +117,21 @@ def _adam(params: Any, cfg: DictConfig) -> torch.optim.Optimizer:
 
 
 def build_classifier_method(
-    cfg: DictConfig, inputs: Inputs, n_classes: int, train_idx: List[torch.Tensor], device: torch.device
+    cfg: DictConfig,
+    inputs: Union[Inputs, ImageInputs],
+    n_classes: int,
+    train_idx: List[torch.Tensor],
+    device: torch.device,
+    conv: Optional[ConvEncoder] = None,
 ) -> Tuple[Classifier, torch.optim.Optimizer, SynapticIntelligence, ClassifierStep, ClassifierHooks]:
     """The classifier, its optimiser, SI, the step and the hooks of a ``method.net=classifier`` method, or of BI-R
-    without replay through feedback (a separate classifier and generator)."""
+    without replay through feedback (a separate classifier and generator).
+
+    With ``conv`` (the pre-trained encoder; image-level inputs) the classifier and GR's generator each train a copy
+    of it, and the generator decodes to images through transposed convs (birsweep/train/image_level.py)."""
     m, meth = cfg.model, cfg.method
-    model = Classifier(inputs.dim, n_classes, m.fc_layers, m.fc_units, m.h_dim).to(device)
+    own_conv = None if conv is None else trainable_copy(conv)
+    model = Classifier(inputs.dim, n_classes, m.fc_layers, m.fc_units, m.h_dim, conv=own_conv).to(device)
     optimizer = _adam([p for p in model.parameters() if p.requires_grad], cfg)
     si = SynapticIntelligence(model.si_parameters(), m.si_c, m.si_epsilon)
     ewc = None
@@ -127,9 +139,14 @@ def build_classifier_method(
         ewc = OfflineEWC({n: p for n, p in model.named_parameters() if p.requires_grad}, meth.ewc_lambda)
     generator: Optional[Union[GeneratorTrainer, BIRGeneratorTrainer]] = None
     if meth.net == "bir":  # BI-R without feedback (method.feedback=false): its own generator beside the classifier
+        assert isinstance(inputs, Inputs), "config_check refuses BI-R without feedback on images"
         generator = build_bir_generator(cfg, inputs, n_classes, device, lambda params: _adam(params, cfg))
     elif meth.replay == "separate":  # GR: the generator has the classifier's fc sizes (upstream's g_* defaults)
-        gen = VAEGenerator(inputs.dim, m.fc_layers, m.fc_units, m.h_dim, m.z_dim, bce=(m.recon == "bce")).to(device)
+        image_parts: Dict[str, Any] = {}
+        if conv is not None and isinstance(inputs, ImageInputs):  # upstream's GR generator: hidden=False
+            image_parts = {"conv": trainable_copy(conv), "deconv": deconv_decoder(cfg, inputs.arrays)}
+        bce = m.recon == "bce"
+        gen = VAEGenerator(inputs.dim, m.fc_layers, m.fc_units, m.h_dim, m.z_dim, bce, **image_parts).to(device)
         generator = GeneratorTrainer(gen, _adam(gen.parameters(), cfg), inputs.n_pixels)
     step = ClassifierStep(model, optimizer, si, ewc, meth.targets, m.distill_temp, generator)
     return model, optimizer, si, step, ClassifierHooks(cfg, model, inputs, train_idx, ewc, generator)

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from birsweep.config_check import tasks_to_run
 from birsweep.data.features import Inputs, build_inputs
+from birsweep.data.images import ImageInputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device, seed_everything
@@ -32,6 +33,7 @@ from birsweep.train.classifier_step import ClassifierStep
 from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.generator_eval import evaluate_generator
+from birsweep.train.image_level import bir_image_parts, image_inputs, uses_images
 from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.method_hooks import MethodHooks, build_classifier_method
 from birsweep.train.participation import Participation
@@ -96,16 +98,20 @@ class Run:
             )
             encoder = build_encoder(cfg.model.encoder, weights, self.device, in_channels=arrays.shape[0])
         contrast = cfg.variant.contrastive
-        self.inputs: Inputs = build_inputs(
-            arrays,
-            encoder,
-            cfg.data.normalize,
-            cfg.data.augment,
-            self.device,
-            cfg.paths.cache_dir,
-            keep_images=contrast.enabled and contrast.include_current,
-            progress=cfg.trainer.progress,
-        )
+        self.inputs: Union[Inputs, ImageInputs]
+        if encoder is not None and uses_images(cfg):  # the model holds conv layers (docs/method.md, Image-level)
+            self.inputs = image_inputs(cfg, arrays, encoder, self.device)
+        else:
+            self.inputs = build_inputs(
+                arrays,
+                encoder,
+                cfg.data.normalize,
+                cfg.data.augment,
+                self.device,
+                cfg.paths.cache_dir,
+                keep_images=contrast.enabled and contrast.include_current,
+                progress=cfg.trainer.progress,
+            )
         self.record.set_timing("features_s", round(time.time() - t1, 3))
         self.image_shape = arrays.shape
         self.train_y = self.stream.train_y.to(self.device)
@@ -119,13 +125,15 @@ class Run:
         self.previous = None
         self.start_task = 0
         if cfg.method.net == "classifier" or not cfg.method.feedback:  # none joint si ewc lwf gr, BI-R w/o feedback
-            parts = build_classifier_method(cfg, self.inputs, arrays.n_classes, self.train_idx, self.device)
+            conv = encoder if isinstance(self.inputs, ImageInputs) else None
+            parts = build_classifier_method(cfg, self.inputs, arrays.n_classes, self.train_idx, self.device, conv)
             self.model, self.optimizer, self.si, self.step, self.hooks = parts
             self.terms = []
             self._measures(cfg)
             return
         self.hooks = MethodHooks(cfg)
         m = cfg.model
+        image_parts = bir_image_parts(cfg, arrays, encoder)  # method.internal=false: images in and out
         self.model = BIRNet(
             self.inputs.dim,
             arrays.n_classes,
@@ -138,8 +146,11 @@ class Run:
             gate_seed=cfg.seed,
             gates=cfg.method.gates,
             conditional=cfg.method.conditional,
+            conv=image_parts.get("conv"),
+            deconv=image_parts.get("deconv"),
         ).to(self.device)
-        self.terms = build_terms(cfg.variant, self.model, self.inputs)
+        # variants act on internal replay (config_check refuses them with method.internal=false)
+        self.terms = build_terms(cfg.variant, self.model, self.inputs) if isinstance(self.inputs, Inputs) else []
         groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         for term in self.terms:
             groups += getattr(term, "param_groups", lambda: [])()
@@ -165,8 +176,17 @@ class Run:
         self.record.set_terms([term.name for term in self.terms])
         self.participation = Participation([term.name for term in self.terms], self.device)
         self.diagnostics = None
-        if cfg.method.net == "bir" and cfg.method.feedback and cfg.method.conditional:  # need the prior modes
-            self.diagnostics = build_diagnostics(cfg, self.stream, lambda: self.inputs.test, self.test_y, self.test_idx)
+        if (
+            cfg.method.net == "bir"
+            and cfg.method.feedback
+            and cfg.method.conditional
+            and isinstance(self.inputs, Inputs)
+        ):
+            self.diagnostics = build_diagnostics(cfg, self.stream, self._test_features, self.test_y, self.test_idx)
+
+    def _test_features(self) -> torch.Tensor:
+        assert isinstance(self.inputs, Inputs)
+        return self.inputs.test
 
     def restore(self) -> None:
         """Continue from the run dir's checkpoint, as ``resume`` asks."""

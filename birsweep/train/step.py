@@ -20,7 +20,7 @@ from birsweep.methods import bir_losses as L
 from birsweep.methods.replay import GenerativeReplay
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.terms import LossTerm, ReplayBatch
-from birsweep.models.bir import BIRNet, Forward
+from birsweep.models.bir import BIRNet, Forward, cat_forward
 from birsweep.train.whole_step import WholeStep, compile_mode, whole_step_for
 
 
@@ -105,9 +105,12 @@ class TrainStep:
             pi = A.replay_weights(scores, self.temp, n_active, self.hard)
             gate = torch.cat([gate, F.pad(pi, (0, C - n_active))])  # soft (or hard) gate for replay, as upstream
             inputs = torch.cat([x, x_r])
-        with self._autocast(x.device):
-            out_all = self.forward(inputs, gate)
         B = x.shape[0]
+        with self._autocast(x.device):
+            if replay is not None and model.separate_passes:  # image decoder's batch-norm (method.internal=false)
+                out_all = cat_forward(self.forward(x, gate[:B]), self.forward(x_r, gate[B:]))
+            else:
+                out_all = self.forward(inputs, gate)
         cur = slice_forward(out_all, slice(0, B))
         logs: Dict[str, torch.Tensor] = {}
         logs["recon"] = L.recon_loss(x, cur.recon, model.bce)

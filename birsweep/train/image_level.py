@@ -1,0 +1,67 @@
+"""Which runs train at the image level, and their pieces (docs/method.md, Image-level models).
+
+On a conv model the loop normally reads the frozen encoder's cached features. Two settings give it images instead,
+as upstream's comparison does: ``method.train_conv`` (the classifier methods hold the pre-trained conv layers and
+train them; GR's generator has its own and a transposed-conv decoder) and ``method.internal=false`` (BI-R without
+internal replay: frozen conv layers in front, a transposed-conv decoder behind, images replayed).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, Optional
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from birsweep.data.arrays import ArrayData
+from birsweep.data.images import ImageInputs
+from birsweep.models.deconv import DeconvDecoder
+from birsweep.models.encoder import ConvEncoder
+
+
+def uses_images(cfg: DictConfig) -> bool:
+    """Does this run's model take images (and hold conv layers itself)? Pixel models never do: they read pixels."""
+    if cfg.model.encoder.type != "conv":
+        return False
+    if cfg.method.net == "classifier":
+        return bool(cfg.method.train_conv)
+    return not bool(cfg.method.internal)
+
+
+def trainable_copy(encoder: ConvEncoder) -> ConvEncoder:
+    """The pre-trained conv layers as a model's own trainable part (the frozen original stays as it is)."""
+    conv = copy.deepcopy(encoder)
+    for p in conv.parameters():
+        p.requires_grad_(True)
+    return conv.train()
+
+
+@torch.no_grad()
+def conv_dim(encoder: ConvEncoder, shape: tuple[int, ...], device: torch.device) -> int:
+    """The conv layers' output width for images of ``shape``, from one blank image in evaluation mode (batch-norm
+    statistics untouched)."""
+    was_training = encoder.training
+    encoder.eval()
+    dim = int(encoder(torch.zeros(1, *shape, device=device)).shape[1])
+    encoder.train(was_training)
+    return dim
+
+
+def image_inputs(cfg: DictConfig, arrays: ArrayData, encoder: ConvEncoder, device: torch.device) -> ImageInputs:
+    return ImageInputs(arrays, cfg.data.normalize, cfg.data.augment, conv_dim(encoder, arrays.shape, device), device)
+
+
+def deconv_decoder(cfg: DictConfig, arrays: ArrayData) -> DeconvDecoder:
+    """The mirror of ``model.encoder``; its last layer is linear for standardised images, a sigmoid otherwise (as
+    upstream's ``network_output``)."""
+    sigmoid = not (cfg.data.normalize and arrays.mean is not None)
+    return DeconvDecoder(arrays.shape, cfg.model.encoder.depth, cfg.model.encoder.channels, sigmoid=sigmoid)
+
+
+def bir_image_parts(cfg: DictConfig, arrays: ArrayData, encoder: Optional[ConvEncoder]) -> Dict[str, nn.Module]:
+    """BI-R without internal replay: the frozen encoder in front, the transposed-conv decoder behind; none else."""
+    if encoder is None or not uses_images(cfg):
+        return {}
+    return {"conv": encoder, "deconv": deconv_decoder(cfg, arrays)}
