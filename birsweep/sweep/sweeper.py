@@ -129,6 +129,8 @@ class OptunaSweeper(Sweeper):
         watch_jobs(self.launcher, s.job_lost_after, self._job_beat)  # SLURM: a vanished job is given up on
         extra = [self.threads_override] if self.threads_override else []
         self.confirm = Stage.create(confirm_config(s.confirm), self.space, self.sweep_dir, extra, self.compose)
+        if self.confirm is not None:  # its claims on runs beat and are judged as trials are (confirm_claim.py)
+            self.confirm.beat_s, self.confirm.lost_after_s = float(s.heartbeat_interval), float(s.grace_period)
         self.study = self._open_study()
         if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
             fixed = fixed_settings(self.config, self.space.searched, parse_search_space(params).fixed)
