@@ -14,13 +14,21 @@ from birsweep.errors import ConfigError
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
 from birsweep.sweep.grammar import format_value
 from birsweep.sweep.job_beat import JobBeat
-from birsweep.sweep.liveness import JOB_HEARTBEAT, JobWatch, Silence, TrialWatch, sweep_gone
+from birsweep.sweep.liveness import (
+    DEFAULT_JOB_LOST_AFTER,
+    JOB_HEARTBEAT,
+    JobWatch,
+    Silence,
+    TrialWatch,
+    sweep_gone,
+    watch_jobs,
+)
 from birsweep.sweep.outcome import close_record
 from birsweep.sweep.storage import open_storage
 from birsweep.sweep.trial import SweepGoneError, TrialHandle
 from birsweep.tracking import record
 from birsweep.train import checkpoint
-from tests.helpers import TINY, make_cfg
+from tests.helpers import TINY, make_cfg, run_sweep
 
 
 class Clock:
@@ -97,6 +105,31 @@ def test_job_lost_after_must_exceed_the_heartbeat_interval():
     with pytest.raises(ConfigError, match="job_lost_after=20.0 must be longer than heartbeat_interval=30"):
         check_settings(OptunaSweeperConfig(study_name="s", job_lost_after=20.0))
     check_settings(OptunaSweeperConfig(study_name="s"))  # the defaults hold
+
+
+def test_job_lost_after_reaches_slurm_launchers_only(monkeypatch):
+    from birsweep.sweep import slurm_launcher
+
+    slurm = slurm_launcher.SlurmLauncher(submitit_folder="x")
+    watch_jobs(slurm, None, lambda n: None)
+    assert slurm._watch.lost_after == DEFAULT_JOB_LOST_AFTER == 300.0  # null: the SLURM default
+    watch_jobs(slurm, 60.0, lambda n: None)
+    assert slurm._watch.lost_after == 60.0
+    watch_jobs(object(), None, lambda n: None)  # other launchers: nothing to watch, nothing refused
+
+    class JoblibLauncher:
+        pass
+
+    with pytest.raises(ConfigError, match=r"job_lost_after=60 applies to SLURM jobs only .* JoblibLauncher's"):
+        watch_jobs(JoblibLauncher(), 60.0, lambda n: None)
+
+
+def test_job_lost_after_with_a_local_launcher_stops_the_sweep_in_one_line(tmp_path):
+    out = run_sweep(tmp_path, "trainer.lr=interval(1e-3, 1e-2)", "hydra.sweeper.job_lost_after=60")
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert lines[-1].startswith("error: hydra.sweeper.job_lost_after=60 applies to SLURM jobs only"), lines[-1]
+    assert "BasicLauncher" in lines[-1] and not (tmp_path / "sweep").exists()
 
 
 # --- against a real storage -------------------------------------------------------------------------------------------

@@ -91,3 +91,24 @@ def test_without_retry_nothing_is_queued(tmp_path):
     running(study, owner=dead_owner())
     recover(study, retry=False)
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL]
+
+
+def test_a_trial_whose_job_was_stopped_by_a_signal_is_told_fail_retryable_and_queued_again(tmp_path):
+    """Record ``interrupted`` <-> Optuna FAIL with ``retryable``: the sweeper's tell of a cancelled job agrees with
+    what recovery makes of a stale one, so retry_failed queues both."""
+    from birsweep.sweep.outcome import Outcome, tell
+
+    study = optuna.create_study(study_name="i", storage=open_storage(f"sqlite:///{tmp_path}/s.db"))
+    me = Owner.current().encode()
+    cut = running(study, me, tmp_path=tmp_path, record={"status": "interrupted", "error": "interrupted by SIGTERM"})
+    bad = running(study, me, tmp_path=tmp_path, record={"status": "failed", "error": "NonFiniteLossError: nan"})
+    tell(study, cut, Outcome(TrialState.FAIL, reason="RunInterrupted: interrupted by SIGTERM"))
+    tell(study, bad, Outcome(TrialState.FAIL, reason="NonFiniteLossError: nan"))
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert trials[cut].user_attrs["retryable"] is True and "retryable" not in trials[bad].user_attrs
+    assert "SIGTERM" in trials[cut].user_attrs["fail_reason"]
+    recover(study)
+    queued = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.user_attrs["retry_of"] for t in queued] == [cut]  # with its parameters
+    assert queued[0].system_attrs["fixed_params"] == trials[cut].params

@@ -49,7 +49,8 @@ class OptunaSweeperConfig:
     heartbeat_interval: float = 30.0  # s between "still running" marks on the trials in flight
     grace_period: float = 600.0  # s without a heartbeat after which another machine's RUNNING trial counts as dead
     # (and after which a job stops at its next task end: its sweep is gone)
-    job_lost_after: float = 300.0  # SLURM: s without a sign of life from a trial's job before its trial is FAIL
+    # SLURM launchers only (their jobs beat; null = 300): s without a sign of life from a job before its trial is FAIL
+    job_lost_after: Optional[float] = None
     dashboard_hint: bool = True  # print the optuna-dashboard command with the summary
     sampler: Any = None  # _target_ config of an optuna sampler (hydra/sweeper/sampler=...); null = TPE
     pruner: Any = None  # _target_ config of an optuna pruner (hydra/sweeper/pruner=...); null = never prune
@@ -81,7 +82,7 @@ def check_settings(s: OptunaSweeperConfig) -> None:
         raise ConfigError(f"hydra.sweeper.job_threads={jt!r} must be auto, null or a number of at least 1")
     if float(s.heartbeat_interval) <= 0 or float(s.grace_period) <= float(s.heartbeat_interval):
         raise ConfigError("hydra.sweeper.grace_period must be longer than heartbeat_interval (both > 0)")
-    if float(s.job_lost_after) <= float(s.heartbeat_interval):
+    if s.job_lost_after is not None and float(s.job_lost_after) <= float(s.heartbeat_interval):
         raise ConfigError(
             f"hydra.sweeper.job_lost_after={s.job_lost_after} must be longer than "
             f"heartbeat_interval={s.heartbeat_interval} (jobs beat that often)"

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -29,9 +30,11 @@ from optuna.trial import FrozenTrial, TrialState
 from birsweep.errors import ConfigError, first_line
 from birsweep.sweep import CONFIRM_GROUP, CONFIRM_OPTION
 from birsweep.sweep.config import ConfirmConfig, baseline_overrides
+from birsweep.sweep.confirm_claim import Claims
 from birsweep.sweep.grammar import SearchSpace, format_value, override_identity
 from birsweep.sweep.labels import format_params
 from birsweep.sweep.outcome import outcome_of
+from birsweep.sweep.owner import Owner
 from birsweep.tracking.record import RunStatus, try_load
 
 log = logging.getLogger(__name__)
@@ -164,8 +167,11 @@ def is_done(job: ConfirmJob, sweep_dir: str) -> bool:
     return data is not None and data["status"] == RunStatus.COMPLETED
 
 
-def run(plan: Plan, sweep_dir: str, fixed: Sequence[str], extra: Sequence[str], launch: Launch, slots: int) -> int:
-    """Launch every job of ``plan`` whose record is not completed, ``slots`` at a time; the number launched."""
+def run(
+    plan: Plan, sweep_dir: str, fixed: Sequence[str], extra: Sequence[str], launch: Launch, slots: int, claims: Claims
+) -> int:
+    """Launch every job of ``plan`` whose record is not completed, ``slots`` at a time, each once it is claimed for
+    this sweep (:mod:`birsweep.sweep.confirm_claim`); wait for those another live sweep runs. The number launched."""
     todo = [(i, job) for i, job in enumerate(plan.jobs) if not is_done(job, sweep_dir)]
     if plan.jobs:
         log.info(
@@ -176,26 +182,53 @@ def run(plan: Plan, sweep_dir: str, fixed: Sequence[str], extra: Sequence[str], 
             len(plan.jobs),
             len(plan.jobs) - len(todo),
         )
-    for start in range(0, len(todo), max(1, slots)):
-        batch = todo[start : start + max(1, slots)]
-        try:
-            returns = list(launch([job.overrides(fixed, extra) for _, job in batch], batch[0][0]))
-        except Exception as err:  # the launcher failed as a whole: these runs stay missing, a re-run retries them
-            returns = [err] * len(batch)
-        for (_, job), ret in zip(batch, returns):
-            outcome = outcome_of(ret)
-            data, _ = try_load(job.run_dir(sweep_dir))
-            if data is not None and data["status"] == RunStatus.COMPLETED:
-                test = data.get("final_avg_acc")
-                log.info("confirm %s seed %d: test %.4f  %s", job.arm.name, job.seed, test, _params(job.arm))
-            else:
-                log.warning(
-                    "confirm %s seed %d did not complete (%s); re-run the sweep command to retry it",
-                    job.arm.name,
-                    job.seed,
-                    outcome.reason or (data or {}).get("error") or "no record",
-                )
-    return len(todo)
+    launched, waiting = 0, False
+    with claims:
+        while todo:
+            batch: List[Tuple[int, ConfirmJob]] = []
+            for i, job in todo:  # claimed a batch at a time, so two sweeps share the runs
+                if len(batch) < max(1, slots) and claims.try_claim(job.run_dir(sweep_dir)):
+                    batch.append((i, job))
+            if not batch:  # all held by another live sweep: its results are read when they are there
+                if not waiting:
+                    log.info("confirmation: waiting for %d runs another sweep of the study is running", len(todo))
+                    waiting = True
+                time.sleep(claims.interval / 4)
+                todo = [(i, job) for i, job in todo if not is_done(job, sweep_dir)]
+                continue
+            _launch(batch, sweep_dir, fixed, extra, launch, claims)
+            launched += len(batch)
+            ran = {i for i, _ in batch}  # tried once by this sweep: a failure is not retried here (re-run the sweep)
+            todo = [(i, job) for i, job in todo if i not in ran and not is_done(job, sweep_dir)]
+    return launched
+
+
+def _launch(
+    batch: List[Tuple[int, ConfirmJob]],
+    sweep_dir: str,
+    fixed: Sequence[str],
+    extra: Sequence[str],
+    launch: Launch,
+    claims: Claims,
+) -> None:
+    try:
+        returns = list(launch([job.overrides(fixed, extra) for _, job in batch], batch[0][0]))
+    except Exception as err:  # the launcher failed as a whole: these runs stay missing, a re-run retries them
+        returns = [err] * len(batch)
+    for (_, job), ret in zip(batch, returns):
+        claims.release(job.run_dir(sweep_dir))
+        outcome = outcome_of(ret)
+        data, _ = try_load(job.run_dir(sweep_dir))
+        if data is not None and data["status"] == RunStatus.COMPLETED:
+            test = data.get("final_avg_acc")
+            log.info("confirm %s seed %d: test %.4f  %s", job.arm.name, job.seed, test, _params(job.arm))
+        else:
+            log.warning(
+                "confirm %s seed %d did not complete (%s); re-run the sweep command to retry it",
+                job.arm.name,
+                job.seed,
+                outcome.reason or (data or {}).get("error") or "no record",
+            )
 
 
 def _params(arm: Arm) -> str:
@@ -218,6 +251,7 @@ class Stage:
     def __init__(self, settings: ConfirmConfig, space: SearchSpace, sweep_dir: str, extra: Sequence[str]) -> None:
         self.settings, self.space, self.sweep_dir, self.extra = settings, space, sweep_dir, list(extra)
         self.job_seed = 0
+        self.beat_s, self.lost_after_s = 30.0, 600.0  # the sweep's heartbeat_interval and grace_period
 
     @classmethod
     def create(
@@ -250,7 +284,8 @@ class Stage:
         if not search_done:
             log.warning("confirmation waits until the search holds its finished trials: run the same command again")
             return
-        run(self.plan(study), self.sweep_dir, self.space.fixed, self.extra, launch, slots)
+        claims = Claims(os.path.join(self.sweep_dir, CONFIRM_DIR), Owner.current(), self.beat_s, self.lost_after_s)
+        run(self.plan(study), self.sweep_dir, self.space.fixed, self.extra, launch, slots, claims)
 
     def summary(self, study: optuna.Study, search_done: bool, stopped: Optional[str] = None) -> Dict[str, Any]:
         from birsweep.sweep import confirm_summary

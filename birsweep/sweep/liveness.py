@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from birsweep.errors import ConfigError
+
 JOB_HEARTBEAT = "job_heartbeat"  # trial user attribute the job beats while it runs
 JOB_ID = "job_id"  # trial user attribute: the SLURM job running it (a requeued job keeps its id)
 SWEEP_HEARTBEAT = "heartbeat"  # trial user attribute the sweep beats while the trial is in flight
+DEFAULT_JOB_LOST_AFTER = 300.0  # hydra.sweeper.job_lost_after left null: a SLURM job silent this long is lost
 
 # SLURM job states (squeue %T) of a job that is waiting to run: it cannot beat yet, and that is fine
 QUEUED_STATES = frozenset(
@@ -35,6 +38,21 @@ class TrialWatch:
     def poll_s(self) -> float:
         """Seconds between looks at a job: often enough to keep the bound, rarely enough to spare SLURM."""
         return max(1.0, min(10.0, self.lost_after / 10))
+
+
+def watch_jobs(launcher: Any, job_lost_after: Optional[float], job_beat: Callable[[int], Any]) -> None:
+    """Hand a launcher that watches its jobs (the SLURM ones: ``watch_trials``) how to judge them. Other launchers'
+    jobs run in this sweep's process (basic) or in child processes whose death the launcher reports itself (joblib,
+    submitit_local), and a job the sweep cannot cancel would only be abandoned: ``job_lost_after`` is refused."""
+    watch_trials = getattr(launcher, "watch_trials", None)
+    if callable(watch_trials):
+        lost_after = DEFAULT_JOB_LOST_AFTER if job_lost_after is None else float(job_lost_after)
+        watch_trials(TrialWatch(job_beat, lost_after))
+    elif job_lost_after is not None:
+        raise ConfigError(
+            f"hydra.sweeper.job_lost_after={job_lost_after:g} applies to SLURM jobs only (hydra/launcher=slurm or "
+            f"slurm_cpu), not to the {type(launcher).__name__}'s, which do not beat: drop the setting"
+        )
 
 
 class Silence:

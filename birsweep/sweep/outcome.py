@@ -12,7 +12,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
 from birsweep.errors import RunPruned, last_line
-from birsweep.tracking.record import mark_stale
+from birsweep.tracking.record import RunStatus, mark_stale, try_load
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ def tell(study: optuna.Study, number: int, outcome: Outcome, retryable: bool = F
     """Finish trial ``number`` as ``outcome`` says, noting a failure's reason; a trial already finished stays so."""
     tid, storage = trial_id(study, number), study._storage
     try:
+        if outcome.state == TrialState.FAIL and not retryable:  # stopped by a signal: FAIL, retryable (docs/sweeps.md)
+            retryable = record_interrupted(storage.get_trial(tid).user_attrs.get("run_dir"))
         if outcome.reason and outcome.state == TrialState.FAIL:
             storage.set_trial_user_attr(tid, "fail_reason", outcome.reason)
         if retryable:
@@ -108,6 +110,12 @@ def tell(study: optuna.Study, number: int, outcome: Outcome, retryable: bool = F
     except RuntimeError as err:
         if "Study.stop" not in str(err):  # the grid sampler stops the study when its grid is used up
             raise
+
+
+def record_interrupted(run_dir: Optional[str]) -> bool:
+    """Whether the job's record says ``interrupted`` (a stop signal: SIGTERM, SIGUSR2, Ctrl-C ended the run)."""
+    data = try_load(run_dir)[0] if run_dir else None
+    return data is not None and data.get("status") == RunStatus.INTERRUPTED
 
 
 def close_record(study: optuna.Study, number: int, reason: str) -> None:

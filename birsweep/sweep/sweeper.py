@@ -49,7 +49,7 @@ from birsweep.sweep.heartbeat import InFlight
 from birsweep.sweep.identity import check_identity, fixed_settings
 from birsweep.sweep.joblib_guard import guard_joblib_executor
 from birsweep.sweep.labels import format_params
-from birsweep.sweep.liveness import JOB_HEARTBEAT, TrialWatch
+from birsweep.sweep.liveness import JOB_HEARTBEAT, watch_jobs
 from birsweep.sweep.outcome import Outcome, Tally, close_record, outcome_of, tell, trial_id
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.recovery import recover_stale
@@ -126,11 +126,11 @@ class OptunaSweeper(Sweeper):
             s.job_threads, launcher, has_trainer, user_set_threads(chosen, arguments)
         )
         self.inflight = InFlight(float(s.heartbeat_interval))
-        watch_trials = getattr(self.launcher, "watch_trials", None)
-        if callable(watch_trials):  # the SLURM launcher: a job that vanished is given up on (docs/sweeps.md)
-            watch_trials(TrialWatch(self._job_beat, float(s.job_lost_after)))
+        watch_jobs(self.launcher, s.job_lost_after, self._job_beat)  # SLURM: a vanished job is given up on
         extra = [self.threads_override] if self.threads_override else []
         self.confirm = Stage.create(confirm_config(s.confirm), self.space, self.sweep_dir, extra, self.compose)
+        if self.confirm is not None:  # its claims on runs beat and are judged as trials are (confirm_claim.py)
+            self.confirm.beat_s, self.confirm.lost_after_s = float(s.heartbeat_interval), float(s.grace_period)
         self.study = self._open_study()
         if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
             fixed = fixed_settings(self.config, self.space.searched, parse_search_space(params).fixed)

@@ -26,6 +26,7 @@ from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
 from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
+from birsweep.train.signals import deferred
 
 log = logging.getLogger(__name__)
 
@@ -114,25 +115,28 @@ class TrialHandle(RunCallback):
     def on_start(self, record: RecordView) -> Optional[TrialInfo]:
         """Check the trial is still open, point it at the run dir and hand the loop the trial to record."""
         tag_logs(self.number)  # until on_end (which always follows): the job's console lines carry its trial number
-        trial = self.connect()
-        self._check_open()
-        params = self.params or dict(self._storage.get_trial(self._trial_id).params)
-        trial.set_user_attr("run_dir", record["run_dir"])
+        with deferred():  # a stop signal is raised between storage calls, never inside one
+            trial = self.connect()
+            self._check_open()
+            params = self.params or dict(self._storage.get_trial(self._trial_id).params)
+            trial.set_user_attr("run_dir", record["run_dir"])
         return TrialInfo(
             study_name=self.study_name, number=self.number, params=params, storage=mask_url(self.storage_spec)
         )
 
     def on_task_end(self, end: TaskEnd) -> None:
         task, value = end.task, float(end.objective)  # validation accuracy when the run has a split
-        trial = self.connect()
-        self._check_open()
-        inert = list(end.inert_terms)
-        if inert != self._inert:  # terms that acted on no sample so far: the trial trained as the baseline does
-            trial.set_user_attr("inert_terms", inert)
-            self._inert = inert
-        trial.report(value, step=task)
-        final = self.n_tasks is not None and task >= self.n_tasks
-        if not final and trial.should_prune():  # a finished run is never thrown away
+        with deferred():  # a stop signal is raised between storage calls, never inside one
+            trial = self.connect()
+            self._check_open()
+            inert = list(end.inert_terms)
+            if inert != self._inert:  # terms that acted on no sample so far: the trial trained as the baseline does
+                trial.set_user_attr("inert_terms", inert)
+                self._inert = inert
+            trial.report(value, step=task)
+            final = self.n_tasks is not None and task >= self.n_tasks
+            prune = not final and trial.should_prune()  # a finished run is never thrown away
+        if prune:
             what = "validation" if end.val_avg_acc is not None else "average"
             log.info("trial %d pruned after task %d: %s accuracy %.4f", self.number, task, what, value)
             raise RunPruned(f"pruned after task {task}: {what} accuracy {value:.4f}")
@@ -142,7 +146,8 @@ class TrialHandle(RunCallback):
         if status != RunStatus.COMPLETED or self._trial is None:
             return None
         try:
-            state = self.state()
+            with deferred():
+                state = self.state()
         except Exception:  # the storage is unreachable: the sweeper decides from the job's return value
             return None
         if state.is_finished():
