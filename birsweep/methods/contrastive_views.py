@@ -22,6 +22,7 @@ from typing import Callable, Dict, Sequence, Union
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 RECIPES = ("birsweep", "fork")
 # kornia is imported where the views are built, not here: the schema imports this module (through the term's config)
@@ -38,36 +39,31 @@ def _on_device(module: nn.Module, device: torch.device) -> nn.Module:
     return module
 
 
+def _interpolation_matrix(lo: torch.Tensor, hi: torch.Tensor, n: int, size: int, dtype: torch.dtype) -> torch.Tensor:
+    """B x n x size: row i holds the two bilinear weights of output pixel i of an axis cropped to [lo, hi]."""
+    # as interpolate (align_corners): the position within the crop is (in - 1) / (out - 1) times the output index
+    scale = (hi - lo).to(dtype) / max(n - 1, 1)  # B x 1
+    pos = scale * torch.arange(n, device=lo.device, dtype=dtype)
+    first = pos.floor()
+    left = (lo + first.long()).minimum(hi)
+    weight = (pos - first).clamp(0.0, 1.0)[..., None]
+    right = (left + 1).minimum(hi)
+    return F.one_hot(left, size).to(dtype) * (1 - weight) + F.one_hot(right, size).to(dtype) * weight
+
+
 def resized_crop(images: torch.Tensor, boxes: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Crop each image to its box and resize it bilinearly (align_corners) to ``size``, for the whole batch.
 
     ``boxes`` are kornia's (B, 4, 2) integer corner points (x, y), clockwise from the top left. The same result as
-    kornia's ``crop_by_indices`` (slice, then ``interpolate`` per sample), without a Python loop over the samples:
-    output pixel i of an axis cropped to [a, b] samples a + i (b - a) / (n - 1), the two neighbours weighted.
+    kornia's ``crop_by_indices`` (slice, then ``interpolate`` image by image) up to float rounding, as two batched
+    matrix products with per-image interpolation matrices (two weights a row) instead of a loop over the images.
     """
     B, C, H, W = images.shape
     box = boxes.to(images.device).long()
-
-    def axis(lo: torch.Tensor, hi: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        # as interpolate: the position within the crop, scale (in - 1) / (out - 1) times the output index
-        scale = (hi - lo).to(images.dtype) / max(n - 1, 1)  # B x 1
-        pos = scale * torch.arange(n, device=images.device, dtype=images.dtype)
-        first = pos.floor()
-        left = (lo + first.long()).minimum(hi)
-        return left, (left + 1).minimum(hi), (pos - first).clamp(0.0, 1.0)
-
-    y0, y1, wy = axis(box[:, 0, 1:2], box[:, 3, 1:2], size[0])  # each B x h
-    x0, x1, wx = axis(box[:, 0, 0:1], box[:, 1, 0:1], size[1])  # each B x w
-    flat = images.reshape(B, C, H * W)
-
-    def take(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        index = (rows[:, :, None] * W + cols[:, None, :]).reshape(B, 1, -1).expand(-1, C, -1)
-        return flat.gather(2, index).reshape(B, C, size[0], size[1])
-
-    wx, wy = wx[:, None, None, :], wy[:, None, :, None]
-    top = take(y0, x0) * (1 - wx) + take(y0, x1) * wx
-    bottom = take(y1, x0) * (1 - wx) + take(y1, x1) * wx
-    return top * (1 - wy) + bottom * wy
+    rows = _interpolation_matrix(box[:, 0, 1:2], box[:, 3, 1:2], size[0], H, images.dtype)  # B x h x H
+    cols = _interpolation_matrix(box[:, 0, 0:1], box[:, 1, 0:1], size[1], W, images.dtype)  # B x w x W
+    narrow = (images.reshape(B, C * H, W) @ cols.transpose(1, 2)).reshape(B, C, H, size[1])
+    return rows.unsqueeze(1) @ narrow
 
 
 def shift_hue(images: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
