@@ -141,3 +141,14 @@ def test_the_fork_recipe_on_a_pixel_model_stops_with_one_line(tmp_path):
     assert out.returncode == 2 and len(errors) == 1, out.stderr
     assert "variant.contrastive.augment=fork crops the images to 24x24" in errors[0] and "model=bir_conv" in errors[0]
     assert "Traceback" not in out.stderr and not (tmp_path / "run" / record.RESULTS).exists()
+
+
+def test_host_reads_of_the_views():
+    """Only kornia's colour-jitter decisions reach the host: its step order and one skip check per step."""
+    from birsweep.train.host_reads import count_host_reads, total
+
+    views, x = BirsweepViews(3, (32, 32), CPU), torch.rand(8, 3, 32, 32)
+    views(x)
+    with count_host_reads() as reads:
+        views(x)
+    assert total(reads) == 5, dict(reads)

@@ -22,7 +22,6 @@ from typing import Callable, Dict, Sequence, Union
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 RECIPES = ("birsweep", "fork")
 # kornia is imported where the views are built, not here: the schema imports this module (through the term's config)
@@ -48,7 +47,8 @@ def _interpolation_matrix(lo: torch.Tensor, hi: torch.Tensor, n: int, size: int,
     left = (lo + first.long()).minimum(hi)
     weight = (pos - first).clamp(0.0, 1.0)[..., None]
     right = (left + 1).minimum(hi)
-    return F.one_hot(left, size).to(dtype) * (1 - weight) + F.one_hot(right, size).to(dtype) * weight
+    grid = torch.arange(size, device=lo.device)  # a comparison, not F.one_hot: its range check reads the host
+    return (grid == left[..., None]).to(dtype) * (1 - weight) + (grid == right[..., None]).to(dtype) * weight
 
 
 def resized_crop(images: torch.Tensor, boxes: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
