@@ -79,6 +79,7 @@ def measure(shape: str, variant: str, mode: str, iters: int, device_name: str) -
     with tempfile.TemporaryDirectory() as cache:
         encoder = ConvEncoder().to(device).freeze() if conv else None
         inputs = build_inputs(arrays, encoder, False, False, device, cache, keep_images=True, progress=False)
+        inputs.ensure(torch.arange(len(arrays.train_y)), torch.arange(len(arrays.test_y)))  # features are lazy
     model = BIRNet(inputs.dim, n_classes, **model_kw).to(device)
     previous = frozen_copy(model)
     task, n_active = 2, 2 * per_task

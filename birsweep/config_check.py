@@ -168,6 +168,17 @@ def check_config(cfg: DictConfig) -> None:
             "data.augment=true needs the conv encoder (CIFAR crop + flip); "
             "it is not defined for pixel-level models (model.encoder.type=none)"
         )
+    contrast = cfg.variant.contrastive
+    if (
+        contrast.enabled
+        and contrast.include_current
+        and contrast.augment == "fork"
+        and cfg.model.encoder.type != "conv"
+    ):
+        raise ConfigError(
+            "variant.contrastive.augment=fork crops the images to 24x24, which only the conv encoder turns into "
+            "features of the usual size: use a conv model (model=bir_conv) or variant.contrastive.augment=birsweep"
+        )
     if cfg.data.name in MNIST_LIKE and cfg.model.encoder.type == "conv":
         raise ConfigError(
             f"data={cfg.data.name} is grey-scale and small: use model=bir_mlp "

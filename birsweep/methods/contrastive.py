@@ -4,8 +4,8 @@ Anchors are two views of every replayed sample and (``include_current``) of ever
 - replayed inputs: two stochastic feature-space views (a dropout mask and Gaussian noise), positives by the
   previous model's top-1 pseudo-label, or with ``c_scores`` soft positive weights p_i . p_j where
   p = softmax(s / T) (the fork used raw logits);
-- current images: two kornia views (flip, resized crop, colour jitter, grayscale) through the frozen encoder,
-  positives by the true label.
+- current images: two augmented views (birsweep's recipe or the fork's: birsweep/methods/contrastive_views.py)
+  through the frozen encoder, positives by the true label.
 All views go through the current model's fcE, then dropout (training only), the linear head and L2
 normalisation. The head has its own learning rate (a parameter group); the contrastive gradient reaches fcE at
 the main learning rate, as it effectively did in the fork's two-optimiser step. ``c_hard`` re-weights negatives
@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from birsweep.methods.term_registry import TermContext, TermSpec, bounded, register_term
+from birsweep.methods.contrastive_views import RECIPES, VIEWS_ON_NORMALISED, make_views
+from birsweep.methods.term_registry import TermContext, TermSpec, bounded, one_of, register_term
 from birsweep.methods.terms import LossTerm, ReplayBatch
 
 if TYPE_CHECKING:
-    import kornia.augmentation as KA
-
     from birsweep.data.features import Inputs
     from birsweep.models.bir import BIRNet
 
@@ -44,6 +43,7 @@ class ContrastiveConfig:
     c_scores: bool = False  # soft positives p_i . p_j, p = softmax(previous logits / T), not the same top-1 class
     proj_dim: int = bounded(100, 1)  # projection size (Linear h_dim -> proj_dim)
     include_current: bool = True  # also contrast two kornia views of the current images (positives by true label)
+    augment: str = one_of("birsweep", *RECIPES)  # the current images' views: birsweep's recipe | the fork's
     feat_drop: float = bounded(0.1, 0.0, 1.0)  # replayed-feature views: dropout mask probability
     feat_noise: float = bounded(0.1, 0.0)  # replayed-feature views: Gaussian noise std, relative to the feature std
     weight: float = bounded(1.0, 0.0)  # the fork adds the loss unweighted, outside the replay loss
@@ -110,28 +110,6 @@ class ProjectionHead(nn.Module):
         return F.normalize(self.linear(self.dropout(h)), dim=1)
 
 
-def image_views(channels: int, size: Sequence[int], device: torch.device) -> KA.AugmentationSequential:
-    """Kornia views of images in [0, 1]; colour jitter in saturation/hue and grayscale only for RGB.
-
-    The augmentations live on ``device`` and draw their parameters with that device's random generator, so a
-    GPU step neither waits for CPU sampling nor copies parameters across (on a CPU nothing changes)."""
-    import kornia.augmentation as KA  # here, not at the top: the schema imports this module for its config
-
-    colour = (
-        [KA.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8), KA.RandomGrayscale(p=0.2)]
-        if channels == 3
-        else [KA.ColorJitter(0.4, 0.4, p=0.8)]
-    )
-    height, width = size
-    views = KA.AugmentationSequential(
-        KA.RandomHorizontalFlip(), KA.RandomResizedCrop((height, width), scale=(0.6, 1.0)), *colour
-    ).to(device)
-    for aug in views.children():
-        if isinstance(aug, KA.AugmentationBase2D):
-            aug.set_rng_device_and_dtype(device, torch.float32)
-    return views
-
-
 class SupervisedContrastive(LossTerm):
     name = "contrastive"
     in_replay = False  # the fork adds it to the total, unweighted and without the (1 - 1/t) factor
@@ -154,6 +132,7 @@ class SupervisedContrastive(LossTerm):
         c_hard: bool = False,
         hard_beta: float = 1.0,
         hard_tau_plus: float = 0.05,
+        augment: str = "birsweep",
     ) -> None:
         self.model, self.inputs = model, inputs
         self.temp, self.base_temp, self.c_lr, self.c_scores = c_temp, base_temp, c_lr, c_scores
@@ -162,11 +141,12 @@ class SupervisedContrastive(LossTerm):
         self.c_hard, self.hard_beta, self.hard_tau_plus = c_hard, hard_beta, hard_tau_plus
         device = next(model.parameters()).device
         self.head = ProjectionHead(model.classifier.in_features, proj_dim, c_drop).to(device)
-        self.augment: Optional[KA.AugmentationSequential] = None
+        self.augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+        self.on_normalised = VIEWS_ON_NORMALISED[augment]
         if include_current:
             assert inputs.arrays is not None, "contrasting current images needs the images (keep_images)"
             shape = inputs.arrays.shape
-            self.augment = image_views(shape[0], shape[1:], device)
+            self.augment = make_views(augment, shape[0], shape[1:], device)
 
     def param_groups(self) -> List[Dict[str, Any]]:
         return [{"params": list(self.head.parameters()), "lr": self.c_lr}]
@@ -192,8 +172,10 @@ class SupervisedContrastive(LossTerm):
     def current_views(self, idx: torch.Tensor) -> torch.Tensor:
         assert self.augment is not None
         images = self.inputs.unit_images(idx)
-        views = [self.inputs.encode(self.inputs.normalise(self.augment(images))) for _ in range(2)]
-        return torch.cat(views)
+        if self.on_normalised:  # the fork's recipe augments the normalised images
+            images = self.inputs.normalise(images)
+            return torch.cat([self.inputs.encode(self.augment(images)) for _ in range(2)])
+        return torch.cat([self.inputs.encode(self.inputs.normalise(self.augment(images))) for _ in range(2)])
 
     def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         self.head.train(batch.model.training)
@@ -237,6 +219,7 @@ def build(cfg: ContrastiveConfig, ctx: TermContext) -> List[LossTerm]:
             c_hard=cfg.c_hard,
             hard_beta=cfg.c_hard_beta,
             hard_tau_plus=cfg.c_hard_tau_plus,
+            augment=cfg.augment,
         )
     ]
 
