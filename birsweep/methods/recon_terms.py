@@ -37,6 +37,8 @@ def unit_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class _ReconTerm(LossTerm):
+    needs_keys = True  # the competition's random representatives (drawn even when averaging: fixed draws)
+
     def __init__(self, weight: float, average: bool, eps: float, use_rep_f: bool, rep_f: float):
         self.weight, self.average, self.eps, self.use_rep_f, self.rep_f = weight, average, eps, use_rep_f, rep_f
 

@@ -25,6 +25,7 @@ class ReplayBatch:
     current_y: torch.Tensor
     current_idx: Optional[torch.Tensor]  # indices of the current samples in the training set (for image views)
     n_active: int
+    keys: Optional[torch.Tensor] = None  # uniform keys, one per replayed sample, from the run's term generator
     cache: Dict[str, Any] = field(default_factory=dict)  # shared work between terms (competitor selection)
 
 
@@ -39,6 +40,7 @@ class LossTerm(ABC):
     name: str = "term"
     weight: float = 1.0
     in_replay: bool = True  # True: inside L_rep, so scaled by (1 - 1/t), as the fork places its terms
+    needs_keys: bool = False  # draws ReplayBatch.keys (birsweep/methods/term_noise.py), not the global RNG
 
     def param_groups(self) -> List[Dict[str, Any]]:
         """Extra optimiser parameter groups (e.g. a projection head with its own learning rate)."""
