@@ -381,3 +381,12 @@ def test_the_terms_draw_from_their_own_generator_not_the_global_rng():
     # the keys pick the representative: the member with the largest key
     keys = torch.tensor([0.1, 0.9, 0.5, 0.2])
     assert select_competitors(SCORES, False, 20.0, keys).representative.tolist()[:2] == [2, 1]
+
+
+def test_every_per_trial_value_of_a_term_is_a_per_trial_key_of_the_batched_job():
+    from birsweep.methods.recon_terms import ReconAttraction, ReconRepulsion
+    from birsweep.methods.repulsion import DistributionRepulsion
+    from birsweep.train.batch_keys import PER_TRIAL_KEYS
+
+    for term in (DistributionRepulsion, ReconRepulsion, ReconAttraction):
+        assert term.per_trial and set(term.per_trial.values()) <= set(PER_TRIAL_KEYS), term.name

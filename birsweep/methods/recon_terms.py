@@ -54,6 +54,7 @@ class _ReconTerm(LossTerm):
 
 class ReconRepulsion(_ReconTerm):
     name = "recon_rep"
+    per_trial = {"weight": "variant.recon.lamda_rep", "eps": "variant.recon.eps", "rep_f": "variant.rep_f"}
 
     def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         comp, recon, x = self.parts(batch)
@@ -63,6 +64,7 @@ class ReconRepulsion(_ReconTerm):
 
 class ReconAttraction(_ReconTerm):
     name = "recon_atr"
+    per_trial = {"weight": "variant.recon.lamda_atr", "eps": "variant.recon.eps", "rep_f": "variant.rep_f"}
 
     def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         comp, recon, x = self.parts(batch)

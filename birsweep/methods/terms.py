@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
@@ -41,6 +41,9 @@ class LossTerm(ABC):
     weight: float = 1.0
     in_replay: bool = True  # True: inside L_rep, so scaled by (1 - 1/t), as the fork places its terms
     needs_keys: bool = False  # draws ReplayBatch.keys (birsweep/methods/term_noise.py), not the global RNG
+    # attribute -> config key of the values a batched job may give each trial (birsweep/train/batched_terms.py);
+    # the term's arithmetic must take them as floats or as 0-dim tensors alike
+    per_trial: ClassVar[Mapping[str, str]] = {}
 
     def param_groups(self) -> List[Dict[str, Any]]:
         """Extra optimiser parameter groups (e.g. a projection head with its own learning rate)."""
