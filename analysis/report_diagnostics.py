@@ -94,7 +94,7 @@ def _inert_note(runs: pd.DataFrame) -> str:
     return (
         f"Inactive terms: {len(inert)} of {len(runs)} runs{which} had a loss term that never fired "
         f"({', '.join(terms)}). Such a term adds exactly 0 and no gradient, so these runs trained as the baseline "
-        "does: their results equal the baseline's (up to the random numbers the term drew). They are shown as "
+        "does: their results equal the baseline's with the same seed, bit for bit. They are shown as "
         "'(inert)' and are not evidence for or against the variant."
     )
 

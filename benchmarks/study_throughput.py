@@ -3,13 +3,15 @@ K = 1, 4, 8, 16 trials per job, side by side in one run (docs/sweeps.md, Many tr
 time it gives the study's own CPU time (trials per CPU hour), the fairer figure on a machine other jobs share.
 
 Each study is a real ``python launch.py -m`` sweep (Optuna sweeper, basic launcher, random sampler, no pruner)
-of ``--trials`` trials over ``trainer.lr`` and ``model.distill_temp``, in a fresh sweep dir, at one of two shapes:
+of ``--trials`` trials over ``trainer.lr`` and ``model.distill_temp`` (``baseline``), and for ``repulsion`` also
+over ``variant.repulsion.lamda_rep`` and ``variant.rep_f`` (with ``use_rep_f=true``), in a fresh sweep dir, at one
+of two shapes:
 
 * ``mnist``: split-MNIST shapes (synthetic 1x28x28 data, 10 classes in 5 tasks, fc 400-400, z 100, batch 128);
 * ``small``: the test suite's ``debug=tiny`` (8x8 data, fc 64), where the step is far from its arithmetic.
 
-    python benchmarks/study_throughput.py [--shapes mnist small] [--ks 1 4 8 16] [--trials 16] [--iters 10]
-                                          [--threads 1]
+    python benchmarks/study_throughput.py [--shapes mnist small] [--studies baseline repulsion]
+                                          [--ks 1 4 8 16] [--trials 16] [--iters 10] [--threads 1]
 """
 
 from __future__ import annotations
@@ -37,16 +39,26 @@ SHAPES: Dict[str, List[str]] = {
     ],
     "small": ["debug=tiny"],
 }
+STUDIES: Dict[str, List[str]] = {
+    "baseline": [],
+    "repulsion": [
+        "variant=repulsion",
+        "variant.use_rep_f=true",
+        "variant.repulsion.lamda_rep=tag(log, interval(1e-4, 1e-1))",
+        "variant.rep_f=interval(1.0, 20.0)",
+    ],
+}
 
 
-def run_study(shape: str, k: int, trials: int, iters: int, threads: int, where: str) -> Dict[str, float]:
+def run_study(shape: str, study: str, k: int, trials: int, iters: int, threads: int, where: str) -> Dict[str, float]:
     """Run one study to its end; its wall time and how many of its trials completed."""
-    sweep_dir = os.path.join(where, f"{shape}-k{k}")
+    sweep_dir = os.path.join(where, f"{shape}-{study}-k{k}")
     args = [
         sys.executable,
         os.path.join(ROOT, "launch.py"),
         "-m",
         *SHAPES[shape],
+        *STUDIES[study],
         "logger=none",
         f"trainer.iters={iters}",
         f"trainer.log_every={max(1, iters // 2)}",
@@ -57,7 +69,7 @@ def run_study(shape: str, k: int, trials: int, iters: int, threads: int, where: 
         "hydra/sweeper/pruner=nop",
         "hydra.sweeper.sampler.seed=0",
         "hydra.sweeper.dashboard_hint=false",
-        f"hydra.sweeper.study_name=throughput-{shape}-k{k}",
+        f"hydra.sweeper.study_name=throughput-{shape}-{study}-k{k}",
         f"hydra.sweeper.n_trials={trials}",
         f"hydra.sweeper.trials_per_job={k}",
         f"hydra.sweep.dir={sweep_dir}",
@@ -85,6 +97,7 @@ def _children_cpu() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", nargs="+", default=["mnist", "small"], choices=sorted(SHAPES))
+    ap.add_argument("--studies", nargs="+", default=["baseline", "repulsion"], choices=sorted(STUDIES))
     ap.add_argument("--ks", nargs="+", type=int, default=[1, 4, 8, 16])
     ap.add_argument("--trials", type=int, default=16, help="trials per study (a multiple of every K is fairest)")
     ap.add_argument("--iters", type=int, default=10, help="iterations per task (5 tasks)")
@@ -93,17 +106,20 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     print(f"{a.trials} trials per study, 5 tasks x {a.iters} iterations per trial, {a.threads} thread(s)\n")
-    print("| shape | trials per job | study s | CPU s | completed | trials / hour | vs K=1 | per CPU hour | vs K=1 |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| shape | study | trials per job | study s | CPU s | completed | trials / hour | vs K=1 | per CPU hour "
+        "| vs K=1 |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as where:
-        for shape in a.shapes:
+        for shape, study in [(shape, study) for shape in a.shapes for study in a.studies]:
             base = base_cpu = None
             for k in a.ks:
-                r = run_study(shape, k, a.trials, a.iters, a.threads, where)
+                r = run_study(shape, study, k, a.trials, a.iters, a.threads, where)
                 per_cpu_hour = r["completed"] / r["cpu"] * 3600
                 base, base_cpu = base or r["per_hour"], base_cpu or per_cpu_hour
                 print(
-                    f"| {shape} | {k} | {r['seconds']:.1f} | {r['cpu']:.1f} | {int(r['completed'])} "
+                    f"| {shape} | {study} | {k} | {r['seconds']:.1f} | {r['cpu']:.1f} | {int(r['completed'])} "
                     f"| {r['per_hour']:.0f} | {r['per_hour'] / base:.2f}x | {per_cpu_hour:.0f} "
                     f"| {per_cpu_hour / base_cpu:.2f}x |",
                     flush=True,

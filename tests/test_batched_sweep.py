@@ -16,13 +16,20 @@ GOOD, BAD = 3e-3, 1e-6
 
 def test_trials_group_by_everything_but_their_per_trial_values():
     asked = [
-        (0, {"trainer.lr": 0.1, "variant.rep_f": 2.0}, ["a"]),
-        (1, {"trainer.lr": 0.2, "variant.rep_f": 3.0}, ["b"]),
-        (2, {"trainer.lr": 0.3, "variant.rep_f": 2.0}, ["c"]),
-        (3, {"variant.rep_f": 2.0}, ["d"]),  # lr not sampled (conditional): keeps the job's value, so apart
+        (0, {"trainer.lr": 0.1, "model.fc_units": 64}, ["a"]),
+        (1, {"trainer.lr": 0.2, "model.fc_units": 32}, ["b"]),
+        (2, {"trainer.lr": 0.3, "model.fc_units": 64}, ["c"]),
+        (3, {"model.fc_units": 64}, ["d"]),  # lr not sampled (conditional): keeps the job's value, so apart
     ]
     jobs = group(asked)
     assert [numbers for numbers, _ in jobs] == [[0, 2], [1], [3]]
+    # the repulsion and recon terms' weights and rep_f are per-trial values; their switches and divergence are not
+    terms = [
+        (0, {"variant.rep_f": 2.0, "variant.repulsion.lamda_rep": 0.1, "variant.repulsion.divergence": "js"}, ["a"]),
+        (1, {"variant.rep_f": 5.0, "variant.repulsion.lamda_rep": 0.3, "variant.repulsion.divergence": "js"}, ["b"]),
+        (2, {"variant.rep_f": 5.0, "variant.repulsion.lamda_rep": 0.3, "variant.repulsion.divergence": "kl"}, ["c"]),
+    ]
+    assert [numbers for numbers, _ in group(terms)] == [[0, 1], [2]]
     first, lone = jobs[0][1], jobs[1][1]
     assert first[0] == "a" and first[-1].startswith("optuna.batch=[{number:0,params:{trainer.lr:0.1,")
     assert lone == ["b"]  # a lone trial's job is the job it has with trials_per_job=1
@@ -133,7 +140,7 @@ def test_trials_the_batched_trainer_does_not_take_share_a_job_one_after_another(
     out = run_sweep(
         tmp_path,
         LR,
-        "variant=repulsion",
+        "variant=contrastive",
         "trainer.threads=1",
         "hydra.sweeper.study_name=seq",
         "hydra.sweeper.n_trials=2",
@@ -141,7 +148,7 @@ def test_trials_the_batched_trainer_does_not_take_share_a_job_one_after_another(
         "hydra/sweeper/pruner=nop",
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "run one after another in this job: a variant's loss terms are enabled" in out.stdout + out.stderr
+    assert "run one after another in this job: the contrastive term is not batched" in out.stdout + out.stderr
     study = load_study(f"sqlite:///{tmp_path}/sweep/optuna.db", "seq")
     assert states(study) == {"COMPLETE": 2}
     assert_records_agree(study, tmp_path / "sweep")

@@ -71,3 +71,17 @@ def test_resume_keeps_participation_and_diagnostics(tiny_cfg, tmp_path):
     assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
     assert a["participation"] == b["participation"] and a["inert_terms"] == b["inert_terms"]
     assert a["diagnostics"] == b["diagnostics"]
+
+
+def test_a_variant_whose_term_never_fires_is_bit_identical_to_the_baseline(tiny_cfg, tmp_path):
+    """The terms draw from their own generator (birsweep/methods/term_noise.py): the global stream is the
+    baseline's, so an inert term changes no number."""
+    train(tiny_cfg(*NEVER_FIRES), str(tmp_path / "inert"))
+    train(tiny_cfg(), str(tmp_path / "baseline"))
+    inert, base = record.load(tmp_path / "inert"), record.load(tmp_path / "baseline")
+    assert inert["inert_terms"] == ["repulsion"]
+    assert inert["acc_matrix"] == base["acc_matrix"]
+    assert len(inert["losses"]) == len(base["losses"]) > 0
+    for mine, theirs in zip(inert["losses"], base["losses"]):
+        assert {k: v for k, v in mine.items() if not k.startswith("repulsion")} == theirs
+        assert mine.get("repulsion", 0.0) == 0.0 and mine.get("repulsion_n", 0.0) == 0.0

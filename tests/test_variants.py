@@ -359,3 +359,34 @@ def test_pixel_models_contrast_unit_pixels_even_on_cifar():
     idx = torch.arange(10)
     views = inputs.encode(inputs.normalise(inputs.unit_images(idx)))
     assert torch.equal(views, inputs.train[idx]) and inputs.train.max() <= 1.0
+
+
+def test_the_terms_draw_from_their_own_generator_not_the_global_rng():
+    from birsweep.methods.term_noise import TermNoise, noise_for
+
+    noise = TermNoise(3, torch.device("cpu"))
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    first = noise.keys(8)
+    assert torch.equal(torch.get_rng_state(), before)  # the global stream did not move
+    state = noise.state_dict()
+    second = noise.keys(8)
+    noise.load_state_dict(state)
+    assert torch.equal(noise.keys(8), second) and not torch.equal(first, second)  # a checkpoint's state resumes
+    assert torch.equal(TermNoise(3, torch.device("cpu")).keys(8), first)  # the seed alone decides the stream
+    assert not torch.equal(TermNoise(4, torch.device("cpu")).keys(8), first)
+    torch.manual_seed(3)
+    assert not torch.equal(torch.rand(8), first)  # not the global RNG's stream for the same seed
+    assert noise_for([], 3, torch.device("cpu")) is None
+    # the keys pick the representative: the member with the largest key
+    keys = torch.tensor([0.1, 0.9, 0.5, 0.2])
+    assert select_competitors(SCORES, False, 20.0, keys).representative.tolist()[:2] == [2, 1]
+
+
+def test_every_per_trial_value_of_a_term_is_a_per_trial_key_of_the_batched_job():
+    from birsweep.methods.recon_terms import ReconAttraction, ReconRepulsion
+    from birsweep.methods.repulsion import DistributionRepulsion
+    from birsweep.train.batch_keys import PER_TRIAL_KEYS
+
+    for term in (DistributionRepulsion, ReconRepulsion, ReconAttraction):
+        assert term.per_trial and set(term.per_trial.values()) <= set(PER_TRIAL_KEYS), term.name

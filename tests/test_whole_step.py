@@ -101,8 +101,9 @@ def test_the_whole_step_is_one_graph(variant):
     x, y, idx = torch.randn(B, D), torch.randint(2, 4, (B,)), torch.arange(B)
     step.whole.prepare(2)
     before = copy.deepcopy(step.model.state_dict())
+    keys = step.term_keys(replay)  # the terms' own draws come in from outside, as TrainStep.__call__ passes them
     with torch._dynamo.config.patch(trace_autograd_ops=True):
-        report = torch._dynamo.explain(step.whole.run)(x, y, 2, 4, replay, idx)
+        report = torch._dynamo.explain(step.whole.run)(x, y, 2, 4, replay, idx, keys)
     assert report.graph_break_count == 0, [r.reason for r in report.break_reasons]
     assert report.graph_count == 1
     after = step.model.state_dict()

@@ -3,7 +3,8 @@ selection).
 
 For replayed sample i the previous model ranks the old classes: c0_i (top-1) is its own class, c1_i (top-2)
 its competitor. Classes present in the batch are the distinct c0; each has one random representative (redrawn
-every step) or, with averaging, the class mean. A sample whose competitor has no representative in the batch
+every step from the keys the step drew with the run's term generator, birsweep/methods/term_noise.py) or, with
+averaging, the class mean. A sample whose competitor has no representative in the batch
 is dropped (the fork substituted a random class). With the repulsion factor, only confusable samples
 (p(c0) < f * p(c1), softmax at T = 1) take part.
 """
@@ -11,6 +12,7 @@ is dropped (the fork substituted a random class). With the repulsion factor, onl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional, Union
 
 import torch
 from torch.nn import functional as F
@@ -45,13 +47,18 @@ class Competition:
         return self.members.t() @ values
 
 
-def confusable_mask(scores: torch.Tensor, own: torch.Tensor, rival: torch.Tensor, rep_f: float) -> torch.Tensor:
+def confusable_mask(
+    scores: torch.Tensor, own: torch.Tensor, rival: torch.Tensor, rep_f: Union[float, torch.Tensor]
+) -> torch.Tensor:
     p = F.softmax(scores, dim=1)
     return p.gather(1, own[:, None]).squeeze(1) < rep_f * p.gather(1, rival[:, None]).squeeze(1)
 
 
-def select_competitors(scores: torch.Tensor, use_rep_f: bool, rep_f: float) -> Competition:
-    """Competitors and representatives from the previous model's logits over the old classes (B x K)."""
+def select_competitors(
+    scores: torch.Tensor, use_rep_f: bool, rep_f: Union[float, torch.Tensor], keys: Optional[torch.Tensor] = None
+) -> Competition:
+    """Competitors and representatives from the previous model's logits over the old classes (B x K); ``keys``
+    (B uniform numbers) pick the representatives, drawn here from the global RNG when not given."""
     B, K = scores.shape
     device = scores.device
     if K >= 2:
@@ -62,7 +69,8 @@ def select_competitors(scores: torch.Tensor, use_rep_f: bool, rep_f: float) -> C
     members = F.one_hot(own, K).float()
     counts = members.sum(0)
     # random representative: the member with the largest random key
-    keys = torch.rand(B, device=device)
+    if keys is None:
+        keys = torch.rand(B, device=device)
     representative = torch.where(members.bool(), keys[:, None], torch.full_like(members, -1.0)).argmax(0)
     has_rival = (counts[rival] > 0) & (rival != own)
     confusable = (
@@ -71,10 +79,11 @@ def select_competitors(scores: torch.Tensor, use_rep_f: bool, rep_f: float) -> C
     return Competition(own, rival, members, counts, representative, has_rival, confusable)
 
 
-def competition_of(batch: ReplayBatch, use_rep_f: bool, rep_f: float) -> Competition:
+def competition_of(batch: ReplayBatch, use_rep_f: bool, rep_f: Union[float, torch.Tensor]) -> Competition:
     """The batch's competition, computed once per step and shared by every term that needs it."""
-    key = f"competition-{use_rep_f}-{rep_f}"
+    # a per-trial rep_f of the batched step is a tensor: keyed by identity (its str would read the value)
+    key = f"competition-{use_rep_f}-{id(rep_f) if isinstance(rep_f, torch.Tensor) else rep_f}"
     comp = batch.cache.get(key)
     if not isinstance(comp, Competition):
-        comp = batch.cache[key] = select_competitors(batch.scores, use_rep_f, rep_f)
+        comp = batch.cache[key] = select_competitors(batch.scores, use_rep_f, rep_f, batch.keys)
     return comp

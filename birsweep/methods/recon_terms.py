@@ -37,6 +37,8 @@ def unit_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class _ReconTerm(LossTerm):
+    needs_keys = True  # the competition's random representatives (drawn even when averaging: fixed draws)
+
     def __init__(self, weight: float, average: bool, eps: float, use_rep_f: bool, rep_f: float):
         self.weight, self.average, self.eps, self.use_rep_f, self.rep_f = weight, average, eps, use_rep_f, rep_f
 
@@ -52,6 +54,7 @@ class _ReconTerm(LossTerm):
 
 class ReconRepulsion(_ReconTerm):
     name = "recon_rep"
+    per_trial = {"weight": "variant.recon.lamda_rep", "eps": "variant.recon.eps", "rep_f": "variant.rep_f"}
 
     def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         comp, recon, x = self.parts(batch)
@@ -61,6 +64,7 @@ class ReconRepulsion(_ReconTerm):
 
 class ReconAttraction(_ReconTerm):
     name = "recon_atr"
+    per_trial = {"weight": "variant.recon.lamda_atr", "eps": "variant.recon.eps", "rep_f": "variant.rep_f"}
 
     def __call__(self, batch: ReplayBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         comp, recon, x = self.parts(batch)

@@ -32,6 +32,8 @@ class RepulsionConfig:
 
 class DistributionRepulsion(LossTerm):
     name = "repulsion"
+    per_trial = {"weight": "variant.repulsion.lamda_rep", "eps": "variant.repulsion.eps", "rep_f": "variant.rep_f"}
+    needs_keys = True  # the competition's random representatives (drawn even when averaging: fixed draws)
 
     def __init__(self, lamda_rep: float, divergence: str, average: bool, eps: float, use_rep_f: bool, rep_f: float):
         self.weight, self.divergence, self.average, self.eps = lamda_rep, DIVERGENCES[divergence], average, eps

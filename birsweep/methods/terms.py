@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
@@ -25,6 +25,7 @@ class ReplayBatch:
     current_y: torch.Tensor
     current_idx: Optional[torch.Tensor]  # indices of the current samples in the training set (for image views)
     n_active: int
+    keys: Optional[torch.Tensor] = None  # uniform keys, one per replayed sample, from the run's term generator
     cache: Dict[str, Any] = field(default_factory=dict)  # shared work between terms (competitor selection)
 
 
@@ -39,6 +40,10 @@ class LossTerm(ABC):
     name: str = "term"
     weight: float = 1.0
     in_replay: bool = True  # True: inside L_rep, so scaled by (1 - 1/t), as the fork places its terms
+    needs_keys: bool = False  # draws ReplayBatch.keys (birsweep/methods/term_noise.py), not the global RNG
+    # attribute -> config key of the values a batched job may give each trial (birsweep/train/batched_terms.py);
+    # the term's arithmetic must take them as floats or as 0-dim tensors alike
+    per_trial: ClassVar[Mapping[str, str]] = {}
 
     def param_groups(self) -> List[Dict[str, Any]]:
         """Extra optimiser parameter groups (e.g. a projection head with its own learning rate)."""

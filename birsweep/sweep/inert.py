@@ -10,7 +10,7 @@ from optuna.trial import FrozenTrial, TrialState
 ATTR = "inert_terms"  # the trial's enabled loss terms that acted on no sample (a list; [] when all acted)
 NOTE = (
     "a term that never fires adds exactly 0 and no gradient: these trials trained as the baseline does, so their "
-    "results equal the baseline's (up to the random numbers the term drew)"
+    "results equal the baseline's with the same seed, bit for bit (the terms draw from a generator of their own)"
 )
 
 

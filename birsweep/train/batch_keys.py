@@ -6,7 +6,19 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Tuple
 
-PER_TRIAL_KEYS = ("seed", "trainer.lr", "model.si_c", "model.distill_temp")
+PER_TRIAL_KEYS = (
+    "seed",
+    "trainer.lr",
+    "model.si_c",
+    "model.distill_temp",
+    # the repulsion and recon terms' weights, floors and repulsion factor (LossTerm.per_trial)
+    "variant.rep_f",
+    "variant.repulsion.lamda_rep",
+    "variant.repulsion.eps",
+    "variant.recon.lamda_rep",
+    "variant.recon.lamda_atr",
+    "variant.recon.eps",
+)
 
 
 def structural_part(params: Mapping[str, Any]) -> Tuple[str, ...]:

@@ -14,9 +14,11 @@ from birsweep.data.features import Inputs
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import seed_everything
 from birsweep.errors import StorageError
+from birsweep.methods.term_noise import noise_for
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.tracking.record import RunRecord, RunStatus
+from birsweep.train.batched_terms import unbatched_terms
 from birsweep.train.callbacks import CallbackList, RunCallback
 from birsweep.train.whole_step import compile_mode
 
@@ -42,8 +44,9 @@ def not_batchable(cfg: DictConfig) -> Optional[str]:
     meth = cfg.method
     if not (meth.feedback and meth.conditional and meth.gates) or str(meth.targets) != "soft":
         return "a BI-R ablation switch (method.feedback, conditional, gates or targets) is not its default"
-    if any(bool(node.get("enabled", False)) for node in cfg.variant.values() if isinstance(node, DictConfig)):
-        return "a variant's loss terms are enabled"
+    unbatched = unbatched_terms(cfg)
+    if unbatched:
+        return f"the {', '.join(unbatched)} term is not batched (repulsion and recon are)"
     if bool(cfg.data.augment) or str(cfg.trainer.precision) != "32" or compile_mode(cfg.trainer.compile) != "off":
         return "data.augment, trainer.precision or trainer.compile is not its default"
     if cfg.model.encoder.type == "conv":
@@ -83,8 +86,8 @@ class Slot:
             bce=(m.recon == "bce"),
             gate_seed=int(self.cfg.seed),
         ).to(device)
-        if build_terms(self.cfg.variant, self.model, inputs):
-            raise RuntimeError("the batched trainer has no variant terms")
+        self.terms = build_terms(self.cfg.variant, self.model, inputs)  # as Run.setup, before the RNG is copied
+        self.noise = noise_for(self.terms, int(self.cfg.seed), device)  # the terms' own draws, as TrainStep's
         self.gen = torch.Generator(device=device)  # continues the global RNG from here, as the run alone does
         self.gen.set_state(torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state())
 

@@ -29,6 +29,7 @@ from birsweep.tracking.env import environment
 from birsweep.tracking.record import RunRecord, RunStatus
 from birsweep.train.batch_trial import BatchTrial, Slot, not_batchable
 from birsweep.train.batched_ops import BatchedStep, StackedAdam, StackedSI, StepShape, keep, stack_models
+from birsweep.train.batched_terms import BatchedTerms
 from birsweep.train.callbacks import TaskEnd
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.losslog import check_finite
@@ -83,6 +84,9 @@ class BatchedRun:
             slot.record.set_timing("features_s", features_s)
             slot.record.set_class_order([stream.original_classes(k) for k in range(d.n_tasks)])
             self.slots.append(slot)
+        self.terms = BatchedTerms(self.slots[0].terms, [s.cfg for s in self.slots], self.device)
+        for slot in self.slots:
+            slot.record.set_terms(self.terms.names)
         self.params, self.buffers = stack_models([s.model for s in self.slots])
         self.prev: Optional[Dict[str, torch.Tensor]] = None
         self.step = BatchedStep(self.slots[0].model)
@@ -111,6 +115,7 @@ class BatchedRun:
         self.temp = self.temp[index]
         self.adam.keep(index)
         self.si.keep(index)
+        self.terms.keep(index)
 
     def _guarded(self, ended: Dict[int, tuple], row: int, call) -> None:
         """Run one trial's callback; what it raises ends that trial only."""
@@ -143,14 +148,16 @@ class BatchedRun:
         """Every trial's random tensors of one step, each from its own generator in the order of the run alone."""
         t, dev, z = self.cfg.trainer, self.device, int(self.cfg.model.z_dim)
         B, R = int(t.batch_size), int(t.batch_replay or t.batch_size)
-        idx, classes, noise, eps = [], [], [], []
+        idx, classes, noise, eps, keys = [], [], [], [], []
         for slot in self.slots:
             idx.append(next(slot.batches))
             if with_replay:
                 classes.append(torch.randint(0, n_old, (R,), device=dev, generator=slot.gen))
                 noise.append(torch.randn((R, z), device=dev, generator=slot.gen))
+                if slot.noise is not None:  # the terms' keys, from the trial's own term generator
+                    keys.append(slot.noise.keys(R))
             eps.append(torch.randn((B + (R if with_replay else 0), z), device=dev, generator=slot.gen))
-        return idx, classes, noise, eps
+        return idx, classes, noise, eps, (torch.stack(keys) if keys else None)
 
     def train_task(self, task: int) -> None:
         t = self.cfg.trainer
@@ -164,7 +171,7 @@ class BatchedRun:
         sums: Dict[str, torch.Tensor] = {}
         steps = 0
         for it in range(1, int(t.iters) + 1):
-            idx, classes, noise, eps = self._draw(n_old, with_replay)
+            idx, classes, noise, eps, keys = self._draw(n_old, with_replay)
             x = torch.stack([self.inputs.train[i] for i in idx])
             y = torch.stack([s.train_y[i] for s, i in zip(self.slots, idx)])
             replay = None
@@ -173,7 +180,10 @@ class BatchedRun:
                 replay = self.step.sample_replay(
                     self.prev, self.buffers, torch.stack(classes), torch.stack(noise), n_old
                 )
-            logs = self.step.losses(self.params, self.buffers, self.temp, x, y, torch.stack(eps), shape, replay)
+            logs = self.step.losses(
+                self.params, self.buffers, self.temp, x, y, torch.stack(eps), shape, replay, self.terms, keys
+            )
+            self.terms.add_counts(logs)
             for p in self.params.values():
                 p.grad = None
             logs["loss"].sum().backward()
@@ -214,7 +224,10 @@ class BatchedRun:
     def end_task(self, task: int, seconds: float) -> None:
         eval_batch = int(self.cfg.trainer.eval_batch)
         ended: Dict[int, tuple] = {}
+        counts = self.terms.take_counts()
         for row, slot in enumerate(self.slots):
+            if counts:
+                slot.record.add_participation(counts[row])
             with torch.no_grad():
                 for name, p in slot.model.named_parameters():
                     p.copy_(self.params[name][row])

@@ -18,7 +18,9 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
 from birsweep.methods import bir_losses as L
+from birsweep.methods.terms import ReplayBatch
 from birsweep.models.bir import BIRNet, Forward
+from birsweep.train.batched_terms import BatchedTerms
 
 Stack = Dict[str, torch.Tensor]
 
@@ -59,6 +61,13 @@ class _Calls(nn.Module):
         z = mu + torch.exp(0.5 * logvar) * noise
         x = m.output(m.decode(z, gate))
         return x, m.classify(x)
+
+
+def _rows(out: Forward, start: int) -> Forward:
+    """The replayed rows of a fused pass (as birsweep/train/step.py slices them)."""
+    return Forward(
+        out.hE[start:], out.mu[start:], out.logvar[start:], out.z[start:], out.recon[start:], out.logits[start:]
+    )
 
 
 def _named(params: Stack, buffers: Stack) -> Stack:
@@ -106,16 +115,20 @@ class BatchedStep:
         eps: torch.Tensor,
         shape: StepShape,
         replay: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
+        terms: Optional[BatchedTerms] = None,
+        keys: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
-        """Every trial's loss terms and total, each [K]; ``total`` carries the graph."""
+        """Every trial's loss terms and total, each [K]; ``total`` carries the graph. ``terms``: the variant's
+        terms with per-trial values; ``keys`` [K, R]: each trial's draw from its term generator."""
         C, s = self.n_classes, shape
         gate_cur = F.one_hot(y, C).to(x.dtype)
+        with_terms = terms is not None and bool(terms.terms) and replay is not None
 
         def one(p: Stack, b: Stack, T: torch.Tensor, x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor, eps, *rep):
             logs: Dict[str, torch.Tensor] = {}
             inputs = x
             if rep:
-                x_r, scores = rep
+                x_r, scores = rep[:2]
                 pi = L.soft_targets(scores, T, s.n_active)
                 gate = torch.cat([gate, F.pad(pi, (0, C - s.n_active))])
                 inputs = torch.cat([x, x_r])
@@ -136,6 +149,14 @@ class BatchedStep:
                 )
                 logs["distil_r"] = L.distillation_loss(out.logits[B:, : s.n_active], pi, T)
                 loss_rep = logs["recon_r"] + logs["variat_r"] + logs["distil_r"]
+                if with_terms:  # as TrainStep.losses: each term's weighted value inside the replay loss
+                    assert terms is not None
+                    values, trial_keys = rep[2], rep[3] if len(rep) > 3 else None
+                    batch = ReplayBatch(x_r, scores, pi, _rows(out, B), self.calls.model, x, y, None, s.n_active)
+                    batch.keys = trial_keys
+                    for name, weight, value, count in terms.apply(batch, values):
+                        logs[name], logs[name + "_n"] = value, count.float()
+                        loss_rep = loss_rep + weight * value
                 r = 1.0 / s.task
                 total = r * loss_cur + (1.0 - r) * loss_rep
             logs["loss"] = total
@@ -143,7 +164,18 @@ class BatchedStep:
 
         args: List[Any] = [params, buffers, temp, x, y, gate_cur, eps]
         args += list(replay) if replay is not None else []
+        if with_terms:
+            assert terms is not None
+            args += [terms.values] + ([keys] if keys is not None else [])
         return vmap(one)(*args)
+
+
+def _grads(params: Stack) -> List[torch.Tensor]:
+    out = []
+    for k, p in params.items():
+        assert p.grad is not None, f"no gradient for {k}"
+        out.append(p.grad)
+    return out
 
 
 class StackedAdam:
@@ -160,16 +192,23 @@ class StackedAdam:
 
     @torch.no_grad()
     def step(self, params: Stack) -> None:
+        """One update of every stack with ``torch._foreach_*`` ops (one kernel per op and tensor list on CUDA),
+        in the per-tensor form's order of operations, so the numbers are the same."""
         b1, b2 = self.betas
         self.t += 1
         bc1, bc2_sqrt = 1 - b1**self.t, math.sqrt(1 - b2**self.t)
-        for k, p in params.items():
-            g, m, v = p.grad, self.exp_avg[k], self.exp_avg_sq[k]
-            assert g is not None, f"no gradient for {k}"
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
-            p.sub_(per_trial(self.lr / bc1, p) * m / denom)
+        ps, grads = list(params.values()), _grads(params)
+        ms, vs = [self.exp_avg[k] for k in params], [self.exp_avg_sq[k] for k in params]
+        torch._foreach_lerp_(ms, grads, 1 - b1)
+        torch._foreach_mul_(vs, b2)
+        torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denom, bc2_sqrt)
+        torch._foreach_add_(denom, self.eps)
+        scale = self.lr / bc1
+        update = torch._foreach_mul([per_trial(scale, p) for p in ps], ms)
+        torch._foreach_div_(update, denom)
+        torch._foreach_sub_(ps, update)
 
 
 class StackedSI:
@@ -200,10 +239,11 @@ class StackedSI:
     def add_penalty_grad(self, params: Stack) -> None:
         if not self.has_omega:
             return
-        for k in self.names:
-            p = params[k]
-            diff = (p - self.anchor[k]) * self.omega[k]
-            p.grad.add_(per_trial(2.0 * self.c, p) * diff)  # type: ignore[union-attr]
+        ps = [params[k] for k in self.names]
+        diff = torch._foreach_sub(ps, [self.anchor[k] for k in self.names])
+        torch._foreach_mul_(diff, [self.omega[k] for k in self.names])
+        penalty = torch._foreach_mul([per_trial(2.0 * self.c, p) for p in ps], diff)
+        torch._foreach_add_(_grads({k: params[k] for k in self.names}), penalty)
 
     @torch.no_grad()
     def penalty(self, params: Stack) -> torch.Tensor:
@@ -216,11 +256,11 @@ class StackedSI:
 
     @torch.no_grad()
     def after_step(self, params: Stack) -> None:
-        for k in self.names:
-            p, g = params[k], params[k].grad
-            assert g is not None, f"SI: no gradient for {k}"
-            self.W[k].sub_((p - self.prev[k]) * g)
-            self.prev[k].copy_(p)
+        ps, prevs = [params[k] for k in self.names], [self.prev[k] for k in self.names]
+        moved = torch._foreach_sub(ps, prevs)
+        torch._foreach_mul_(moved, _grads({k: params[k] for k in self.names}))
+        torch._foreach_sub_([self.W[k] for k in self.names], moved)
+        torch._foreach_copy_(prevs, ps)
 
     @torch.no_grad()
     def end_task(self, params: Stack) -> None:

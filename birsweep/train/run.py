@@ -20,6 +20,7 @@ from birsweep.errors import ResumeError, RunInterrupted, RunPruned, StorageError
 from birsweep.io import remove_stale_tmp
 from birsweep.methods.replay import frozen_copy
 from birsweep.methods.si import SynapticIntelligence
+from birsweep.methods.term_noise import load_noise_state, noise_state
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.models.classifier import Classifier
@@ -168,6 +169,7 @@ class Run:
             cfg.trainer.precision,
             cfg.trainer.compile,
             hard_targets=cfg.method.targets == "hard",
+            seed=cfg.seed,
         )
         self._measures(cfg)
 
@@ -206,6 +208,7 @@ class Run:
         self.si.load_state_dict(payload["si"])
         for term, state in zip(self.terms, payload.get("terms", [])):
             term.load_state_dict(state)
+        load_noise_state(self.step, payload.get("term_noise"))
         self.hooks.load_state_dict(payload.get("method", {}))
         self.record.restore(payload["history"])
         self.start_task = payload["tasks_done"]
@@ -223,6 +226,7 @@ class Run:
                 "optimizer": self.optimizer.state_dict(),
                 "si": self.si.state_dict(),
                 "terms": [term.state_dict() for term in self.terms],
+                "term_noise": noise_state(self.step),
                 "method": self.hooks.state_dict(),
                 "history": self.record.history(),
                 "rng": checkpoint.rng_state(),

@@ -19,6 +19,7 @@ from birsweep.methods import bir_ablation as A
 from birsweep.methods import bir_losses as L
 from birsweep.methods.replay import GenerativeReplay
 from birsweep.methods.si import SynapticIntelligence
+from birsweep.methods.term_noise import noise_for
 from birsweep.methods.terms import LossTerm, ReplayBatch
 from birsweep.models.bir import BIRNet, Forward, cat_forward
 from birsweep.train.whole_step import WholeStep, compile_mode, whole_step_for
@@ -48,11 +49,13 @@ class TrainStep:
         precision: str = "32",
         compile_forward: Union[bool, str] = False,  # trainer.compile: off | forward | step (true = forward)
         hard_targets: bool = False,  # method.targets=hard: replay labelled by the previous model's argmax
+        seed: int = 0,  # the run seed: seeds the terms' own generator (birsweep/methods/term_noise.py)
     ):
         self.model, self.optimizer, self.si = model, optimizer, si
         self.n_pixels, self.temp = n_pixels, distill_temp
         self.terms = list(terms or [])
         self.hard = hard_targets
+        self.noise = noise_for(self.terms, seed, next(model.parameters()).device)
         self.bf16 = precision == "bf16"
         warn_slow_bf16(precision, next(model.parameters()).device.type)
         self.forward: Callable[[torch.Tensor, torch.Tensor], Forward] = model  # the model, or its compiled form
@@ -76,16 +79,21 @@ class TrainStep:
         idx: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """Train on one batch of task ``task`` (1-based); returns detached loss values as device tensors."""
+        keys = self.term_keys(replay)  # before the step, outside any compiled graph
         if self.whole is not None:
-            return self.whole(x, y, task, n_active, replay, idx)
+            return self.whole(x, y, task, n_active, replay, idx, keys)
         self.model.train()
-        total, logs = self.losses(x, y, task, n_active, replay, idx)
+        total, logs = self.losses(x, y, task, n_active, replay, idx, keys)
         self.optimizer.zero_grad(set_to_none=False)
         total.backward()
         self.si.add_penalty_grad()
         self.optimizer.step()
         self.si.after_step()
         return {k: v.detach() for k, v in logs.items()}
+
+    def term_keys(self, replay: Optional[GenerativeReplay]) -> Optional[torch.Tensor]:
+        """The step's draw from the terms' own generator (one key per replayed sample), or None."""
+        return None if self.noise is None or replay is None else self.noise.keys(replay.batch_size)
 
     def losses(
         self,
@@ -95,8 +103,12 @@ class TrainStep:
         n_active: int,
         replay: Optional[GenerativeReplay],
         idx: Optional[torch.Tensor],
+        keys: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        """The total loss of one batch (replay drawn here) and the logged values; no gradient is taken yet."""
+        """The total loss of one batch (replay drawn here) and the logged values; no gradient is taken yet.
+        ``keys``: the terms' random keys of this step (:meth:`term_keys`; drawn here when not given)."""
+        if keys is None:
+            keys = self.term_keys(replay)
         model, C = self.model, self.model.n_classes
         gate = F.one_hot(y, C).to(x.dtype)
         inputs = x
@@ -130,7 +142,7 @@ class TrainStep:
                 logs["distil_r"] = L.distillation_loss(rep.logits[:, :n_active], pi, self.temp)
             loss_rep = logs["recon_r"] + logs["variat_r"] + logs["pred_r" if self.hard else "distil_r"]
             outside = torch.zeros((), device=x.device)
-            batch = ReplayBatch(x_r, scores, pi, rep, model, x, y, idx, n_active)
+            batch = ReplayBatch(x_r, scores, pi, rep, model, x, y, idx, n_active, keys)
             for term in self.terms:
                 value, count = term(batch)
                 logs[term.name], logs[term.name + "_n"] = value.detach(), count

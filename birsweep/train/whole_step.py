@@ -140,10 +140,11 @@ class WholeStep:
         n_active: int,
         replay: Optional[GenerativeReplay],
         idx: Optional[torch.Tensor],
+        keys: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """The traced step: losses, gradients, SI, Adam; returns the detached logged values."""
         step, si = self.step, self.step.si
-        total, logs = step.losses(x, y, task, n_active, replay, idx)
+        total, logs = step.losses(x, y, task, n_active, replay, idx, keys)
         params = [p for g in self._groups for p in g.params]
         grads = list(torch.autograd.grad(total, params, allow_unused=True))
         by_param = dict(zip(params, grads))
@@ -178,11 +179,12 @@ class WholeStep:
         n_active: int,
         replay: Optional[GenerativeReplay],
         idx: Optional[torch.Tensor],
+        keys: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         self.step.model.train()
         self.prepare(task)
         with torch._dynamo.config.patch(trace_autograd_ops=True, recompile_limit=RECOMPILE_LIMIT):
-            out = self._compiled(x, y, task, n_active, replay, idx)
+            out = self._compiled(x, y, task, n_active, replay, idx, keys)
         if self.cuda:  # a CUDA graph's outputs are overwritten by its next replay
             out = {k: v.clone() for k, v in out.items()}
         return out

@@ -1,0 +1,75 @@
+"""The variant terms of a batched job (docs/sweeps.md, Many trials per job): the first trial's term objects with
+each trial's searched values (``LossTerm.per_trial``) put in as [K] tensors under ``vmap``, each trial's random
+keys drawn from its own term generator, and each term's participation summed per trial for its record."""
+
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Sequence, Tuple, Union
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from birsweep.methods.term_registry import term_specs
+from birsweep.methods.terms import LossTerm, ReplayBatch
+
+Weight = Union[float, torch.Tensor]  # a term's weight: its config's float, or a trial's value under vmap
+BATCHED_SECTIONS = ("repulsion", "recon")  # contrastive is not: kornia views of the current images per trial
+
+
+def unbatched_terms(cfg: DictConfig) -> List[str]:
+    """The switched-on term sections the batched step does not run (their trials then run one after another)."""
+    on = [label for spec in term_specs() for label in spec.switched_on(cfg.variant[spec.name])]
+    return [label for label in on if label.split(".")[0] not in BATCHED_SECTIONS]
+
+
+class BatchedTerms:
+    """The terms of K trials: one set of term objects, per-trial values, per-trial participation sums."""
+
+    def __init__(self, terms: Sequence[LossTerm], cfgs: Sequence[DictConfig], device: torch.device):
+        for term in terms:
+            if not term.in_replay:
+                raise RuntimeError(f"the batched step adds terms inside the replay loss only, not {term.name}")
+        self.terms = list(terms)
+        self.needs_keys = any(t.needs_keys for t in self.terms)
+        keys = sorted({key for t in self.terms for key in t.per_trial.values()})  # rep_f: one tensor for all terms
+        self.values: Dict[str, torch.Tensor] = {
+            key: torch.tensor([float(OmegaConf.select(c, key)) for c in cfgs], device=device) for key in keys
+        }
+        self.counts = {t.name: torch.zeros(len(cfgs), dtype=torch.long, device=device) for t in self.terms}
+
+    @property
+    def names(self) -> List[str]:
+        return [t.name for t in self.terms]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        self.values = {k: v[rows] for k, v in self.values.items()}
+        self.counts = {k: v[rows] for k, v in self.counts.items()}
+
+    def apply(
+        self, batch: ReplayBatch, values: Dict[str, torch.Tensor]
+    ) -> List[Tuple[str, Weight, torch.Tensor, torch.Tensor]]:
+        """Inside ``vmap``, one trial: (name, weight, value, count) of every term with that trial's values."""
+        out: List[Tuple[str, Weight, torch.Tensor, torch.Tensor]] = []
+        for term in self.terms:
+            mine = copy.copy(term)  # a shallow copy: the term's searched attributes become this trial's tensors
+            for attr, key in term.per_trial.items():
+                setattr(mine, attr, values[key])
+            value, count = mine(batch)
+            out.append((term.name, mine.weight, value, count))
+        return out
+
+    def add_counts(self, logs: Dict[str, torch.Tensor]) -> None:
+        """One step's participating samples per trial (``<name>_n``, [K]), summed on the device."""
+        for name, total in self.counts.items():
+            count = logs.get(name + "_n")
+            if count is not None:
+                total += count.detach().to(torch.long)
+
+    def take_counts(self) -> List[Dict[str, int]]:
+        """Per trial, the task's participation totals (one host read), and start the next task from 0."""
+        if not self.terms:
+            return []
+        table = torch.stack([self.counts[n] for n in self.names], 1).tolist()
+        self.counts = {n: torch.zeros_like(v) for n, v in self.counts.items()}
+        return [dict(zip(self.names, (int(v) for v in row))) for row in table]
