@@ -16,9 +16,9 @@ from birsweep.device import seed_everything
 from birsweep.errors import StorageError
 from birsweep.methods.term_noise import noise_for
 from birsweep.methods.variants import build_terms
-from birsweep.models.bir import BIRNet
 from birsweep.tracking.record import RunRecord, RunStatus
 from birsweep.train.batched_terms import unbatched_terms
+from birsweep.train.bir_method import build_bir_net
 from birsweep.train.callbacks import CallbackList, RunCallback
 from birsweep.train.whole_step import compile_mode
 
@@ -74,18 +74,7 @@ class Slot:
         self.callbacks = CallbackList(trial.callbacks)
         self.written = False
         seed_everything(int(self.cfg.seed))  # as Run.setup: the initialisation follows the seed alone
-        m = self.cfg.model
-        self.model = BIRNet(
-            inputs.dim,
-            n_classes,
-            m.fc_layers,
-            m.fc_units,
-            m.h_dim,
-            m.z_dim,
-            m.dg_prop,
-            bce=(m.recon == "bce"),
-            gate_seed=int(self.cfg.seed),
-        ).to(device)
+        self.model = build_bir_net(self.cfg, inputs.dim, n_classes, device)  # switches at their defaults here
         self.terms = build_terms(self.cfg.variant, self.model, inputs)  # as Run.setup, before the RNG is copied
         self.noise = noise_for(self.terms, int(self.cfg.seed), device)  # the terms' own draws, as TrainStep's
         self.gen = torch.Generator(device=device)  # continues the global RNG from here, as the run alone does

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Optional, Union
+from typing import Iterable, List, Optional, Union
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from birsweep.config_check import tasks_to_run
-from birsweep.data.features import Inputs, build_inputs
+from birsweep.data.features import Inputs
 from birsweep.data.images import ImageInputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
@@ -19,26 +19,24 @@ from birsweep.device import pick_device, seed_everything
 from birsweep.errors import ResumeError, RunInterrupted, RunPruned, StorageError
 from birsweep.io import remove_stale_tmp
 from birsweep.methods.replay import frozen_copy
-from birsweep.methods.si import SynapticIntelligence
-from birsweep.methods.term_noise import load_noise_state, noise_state
-from birsweep.methods.variants import build_terms
+from birsweep.methods.terms import LossTerm
 from birsweep.models.bir import BIRNet
 from birsweep.models.classifier import Classifier
-from birsweep.models.encoder import build_encoder
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
 from birsweep.tracking.record import METRICS, RESULTS, RunRecord, RunStatus
 from birsweep.train import checkpoint
+from birsweep.train.bir_method import build_bir_method
 from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
 from birsweep.train.classifier_step import ClassifierStep
 from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.generator_eval import evaluate_generator
-from birsweep.train.image_level import bir_image_parts, image_inputs, uses_images
 from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.method_hooks import MethodHooks, build_classifier_method
 from birsweep.train.participation import Participation
-from birsweep.train.pretrain import encoder_weights
+from birsweep.train.run_inputs import run_inputs
+from birsweep.train.run_state import checkpoint_payload, load_payload
 from birsweep.train.signals import raise_on_stop_signals
 from birsweep.train.step import TrainStep
 
@@ -51,6 +49,7 @@ class Run:
     model: Union[BIRNet, Classifier]  # BI-R's network, or the plain classifier of the other methods
     step: Union[TrainStep, ClassifierStep]
     hooks: MethodHooks
+    terms: List[LossTerm]  # the variants' loss terms (BI-R only)
     previous: Optional[Union[BIRNet, Classifier]]
 
     def __init__(self, cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()):
@@ -87,32 +86,8 @@ class Run:
         )
         self.record.set_class_order([self.stream.original_classes(k) for k in range(cfg.data.n_tasks)])
         t1 = time.time()
-        encoder = None
-        if cfg.model.encoder.type == "conv":
-            weights = encoder_weights(
-                cfg.model.encoder,
-                cfg.paths.cache_dir,
-                cfg.data.root,
-                cfg.data.download,
-                self.device,
-                cfg.trainer.progress,
-            )
-            encoder = build_encoder(cfg.model.encoder, weights, self.device, in_channels=arrays.shape[0])
-        contrast = cfg.variant.contrastive
         self.inputs: Union[Inputs, ImageInputs]
-        if encoder is not None and uses_images(cfg):  # the model holds conv layers (docs/method.md, Image-level)
-            self.inputs = image_inputs(cfg, arrays, encoder, self.device)
-        else:
-            self.inputs = build_inputs(
-                arrays,
-                encoder,
-                cfg.data.normalize,
-                cfg.data.augment,
-                self.device,
-                cfg.paths.cache_dir,
-                keep_images=contrast.enabled and contrast.include_current,
-                progress=cfg.trainer.progress,
-            )
+        self.inputs, encoder = run_inputs(cfg, arrays, self.device)
         self.record.set_timing("features_s", round(time.time() - t1, 3))
         self.image_shape = arrays.shape
         self.train_y = self.stream.train_y.to(self.device)
@@ -133,44 +108,8 @@ class Run:
             self._measures(cfg)
             return
         self.hooks = MethodHooks(cfg)
-        m = cfg.model
-        image_parts = bir_image_parts(cfg, arrays, encoder)  # method.internal=false: images in and out
-        self.model = BIRNet(
-            self.inputs.dim,
-            arrays.n_classes,
-            m.fc_layers,
-            m.fc_units,
-            m.h_dim,
-            m.z_dim,
-            m.dg_prop,
-            bce=(m.recon == "bce"),
-            gate_seed=cfg.seed,
-            gates=cfg.method.gates,
-            conditional=cfg.method.conditional,
-            conv=image_parts.get("conv"),
-            deconv=image_parts.get("deconv"),
-        ).to(self.device)
-        # variants act on internal replay (config_check refuses them with method.internal=false)
-        self.terms = build_terms(cfg.variant, self.model, self.inputs) if isinstance(self.inputs, Inputs) else []
-        groups = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
-        for term in self.terms:
-            groups += getattr(term, "param_groups", lambda: [])()
-        self.optimizer = torch.optim.Adam(
-            groups, lr=cfg.trainer.lr, betas=tuple(cfg.trainer.betas), eps=1e-8, fused=True
-        )  # fused Adam: same update, far fewer kernels
-        self.si = SynapticIntelligence(self.model.si_parameters(), m.si_c, m.si_epsilon)
-        self.step = TrainStep(
-            self.model,
-            self.optimizer,
-            self.si,
-            self.inputs.n_pixels,
-            m.distill_temp,
-            self.terms,
-            cfg.trainer.precision,
-            cfg.trainer.compile,
-            hard_targets=cfg.method.targets == "hard",
-            seed=cfg.seed,
-        )
+        bir = build_bir_method(cfg, self.inputs, arrays, encoder, self.device)
+        self.model, self.optimizer, self.si, self.step, self.terms = bir
         self._measures(cfg)
 
     def _measures(self, cfg: DictConfig) -> None:
@@ -203,35 +142,11 @@ class Run:
                     "give the run's directory with hydra.run.dir=... or use resume=auto"
                 )
             return
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.si.load_state_dict(payload["si"])
-        for term, state in zip(self.terms, payload.get("terms", [])):
-            term.load_state_dict(state)
-        load_noise_state(self.step, payload.get("term_noise"))
-        self.hooks.load_state_dict(payload.get("method", {}))
-        self.record.restore(payload["history"])
-        self.start_task = payload["tasks_done"]
-        self.previous = frozen_copy(self.model)
-        checkpoint.set_rng_state(payload["rng"])
+        load_payload(self, payload)
         log.info("resuming %s after task %d of %d", self.run_dir, self.start_task, self.n_tasks)
 
     def save_checkpoint(self, tasks_done: int) -> None:
-        checkpoint.save(
-            self.run_dir,
-            {
-                "tasks_done": tasks_done,
-                "config": self.config,
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "si": self.si.state_dict(),
-                "terms": [term.state_dict() for term in self.terms],
-                "term_noise": noise_state(self.step),
-                "method": self.hooks.state_dict(),
-                "history": self.record.history(),
-                "rng": checkpoint.rng_state(),
-            },
-        )
+        checkpoint.save(self.run_dir, checkpoint_payload(self, tasks_done))
 
     # --- training ---------------------------------------------------------------------------------------------------
     def train_task(self, task: int) -> None:

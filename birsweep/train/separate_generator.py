@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from birsweep.data.features import Inputs
 from birsweep.methods.bir_ablation import BIRGeneratorTrainer
-from birsweep.models.bir import BIRNet
+from birsweep.train.bir_method import build_bir_net
 
 
 def build_bir_generator(
@@ -22,19 +22,6 @@ def build_bir_generator(
     make_optimizer: Callable[[Any], torch.optim.Optimizer],
 ) -> BIRGeneratorTrainer:
     m, meth = cfg.model, cfg.method
-    gen = BIRNet(
-        inputs.dim,
-        n_classes,
-        m.fc_layers,
-        m.fc_units,
-        m.h_dim,
-        m.z_dim,
-        m.dg_prop,
-        bce=(m.recon == "bce"),
-        gate_seed=cfg.seed,
-        gates=bool(meth.gates),
-        conditional=bool(meth.conditional),
-        classifier=False,
-    ).to(device)
+    gen = build_bir_net(cfg, inputs.dim, n_classes, device, classifier=False)
     optimizer = make_optimizer(gen.parameters())
     return BIRGeneratorTrainer(gen, optimizer, inputs.n_pixels, float(m.distill_temp), meth.targets == "hard")

@@ -1,0 +1,44 @@
+"""A run's checkpoint payload (README.md, Usage: resume): everything that makes a resumed run continue
+with the numbers of an uninterrupted one: the model, optimiser, SI, the terms and their generator, the method's own
+state, the record's history and every random generator."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict
+
+from birsweep.methods.replay import frozen_copy
+from birsweep.methods.term_noise import load_noise_state, noise_state
+from birsweep.train import checkpoint
+
+if TYPE_CHECKING:
+    from birsweep.train.run import Run
+
+
+def checkpoint_payload(run: Run, tasks_done: int) -> Dict[str, Any]:
+    return {
+        "tasks_done": tasks_done,
+        "config": run.config,
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "si": run.si.state_dict(),
+        "terms": [term.state_dict() for term in run.terms],
+        "term_noise": noise_state(run.step),
+        "method": run.hooks.state_dict(),
+        "history": run.record.history(),
+        "rng": checkpoint.rng_state(),
+    }
+
+
+def load_payload(run: Run, payload: Dict[str, Any]) -> None:
+    """Put a checkpoint's state back into a set-up run (the config check has passed)."""
+    run.model.load_state_dict(payload["model"])
+    run.optimizer.load_state_dict(payload["optimizer"])
+    run.si.load_state_dict(payload["si"])
+    for term, state in zip(run.terms, payload.get("terms", [])):
+        term.load_state_dict(state)
+    load_noise_state(run.step, payload.get("term_noise"))
+    run.hooks.load_state_dict(payload.get("method", {}))
+    run.record.restore(payload["history"])
+    run.start_task = payload["tasks_done"]
+    run.previous = frozen_copy(run.model)
+    checkpoint.set_rng_state(payload["rng"])
