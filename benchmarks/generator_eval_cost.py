@@ -36,32 +36,38 @@ def _timed(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+def _one_shape(
+    name: str, dim: int, units: int, classes: int, bce: bool, batch: int, iters: int, tasks: int, n_test: int
+) -> None:
+    model = BIRNet(dim, classes, 3, units, units, 100, 0.6, bce=bce)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.rand(2 * batch, dim)
+    y = torch.randint(0, classes, (2 * batch,))
+
+    def step() -> None:
+        out = model(x, F.one_hot(y, classes).float())
+        loss = F.cross_entropy(out.logits, y) + out.recon.pow(2).mean() + out.mu.pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step_s = _timed(step, 3)
+    xt, yt = x[:20], y[:20]
+    model.eval()
+    ll_s = _timed(lambda: log_likelihood(bir_view(model), xt, yt, 100, torch.Generator()), 1) / len(xt)
+    re_s = _timed(lambda: recon_error(bir_view(model), xt, yt), 3) / len(xt)
+    train_total, eval_total = step_s * iters * tasks, (ll_s + re_s) * n_test
+    print(
+        f"{name}: train step {step_s * 1e3:.1f} ms -> {train_total / 60:.1f} min for {tasks}x{iters} its; "
+        f"LL {ll_s * 1e3:.2f} ms + recon {re_s * 1e3:.3f} ms per test sample -> {eval_total:.0f} s for "
+        f"{n_test} test samples ({100 * eval_total / train_total:.1f}% of training)"
+    )
+
+
 def main() -> None:
     torch.set_num_threads(1)
-    for name, (dim, units, classes, bce, batch, iters, tasks, n_test) in SHAPES.items():
-        model = BIRNet(dim, classes, 3, units, units, 100, 0.6, bce=bce)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-        x = torch.rand(2 * batch, dim)
-        y = torch.randint(0, classes, (2 * batch,))
-
-        def step() -> None:
-            out = model(x, F.one_hot(y, classes).float())
-            loss = F.cross_entropy(out.logits, y) + out.recon.pow(2).mean() + out.mu.pow(2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-        step_s = _timed(step, 3)
-        xt, yt = x[:20], y[:20]
-        model.eval()
-        ll_s = _timed(lambda: log_likelihood(bir_view(model), xt, yt, 100, torch.Generator()), 1) / len(xt)
-        re_s = _timed(lambda: recon_error(bir_view(model), xt, yt), 3) / len(xt)
-        train_total, eval_total = step_s * iters * tasks, (ll_s + re_s) * n_test
-        print(
-            f"{name}: train step {step_s * 1e3:.1f} ms -> {train_total / 60:.1f} min for {tasks}x{iters} its; "
-            f"LL {ll_s * 1e3:.2f} ms + recon {re_s * 1e3:.3f} ms per test sample -> {eval_total:.0f} s for "
-            f"{n_test} test samples ({100 * eval_total / train_total:.1f}% of training)"
-        )
+    for name, shape in SHAPES.items():
+        _one_shape(name, *shape)
     encoder, head = ConvEncoder().eval(), EvalClassifier(1024, 2000, 100)
     opt = torch.optim.Adam(head.parameters(), lr=1e-4)
     images, labels = torch.rand(256, 3, 32, 32), torch.randint(0, 100, (256,))
