@@ -15,6 +15,7 @@ from analysis.labels import compact
 from analysis.runs import CONFIRM, IDENTITY, OUTCOME, TRIAL
 from birsweep.config_keys import is_result_neutral
 from birsweep.sweep.labels import short_names
+from birsweep.tracking.gen_figures import COLUMN_PREFIX as GEN_COLUMNS
 from birsweep.tracking.record import RunStatus
 
 METRICS = ("final_avg_acc", "forgetting", "bwt")
@@ -30,7 +31,7 @@ def config_columns(runs: pd.DataFrame) -> List[str]:
         c
         for c in runs.columns
         if c not in NOT_CONFIG
-        and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs.", *MEASURED_PREFIXES))
+        and not c.startswith(("params.", "intermediate.", "wandb_", "user_attrs.", GEN_COLUMNS, *MEASURED_PREFIXES))
     ]
 
 
