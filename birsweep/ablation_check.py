@@ -19,13 +19,3 @@ def check_ablation(cfg: DictConfig) -> None:
         )
     if off and meth.replay != "generative":
         raise ConfigError(f"method.{off[0]}=false acts on BI-R's replay: it needs method.replay=generative")
-    if not meth.internal and cfg.model.encoder.type == "conv":
-        # image replay on conv models exists for BI-R with feedback and frozen conv layers (docs/method.md, Internal
-        # replay); upstream's s-GR family trains the conv layers of a separate generator at the image level
-        if not meth.feedback or str(meth.ablation or "").startswith("sgr"):
-            raise ConfigError(
-                f"{'ablation=' + meth.ablation if meth.ablation else 'method.feedback=false'} with "
-                "method.internal=false on a conv model needs trainable conv layers in BI-R's generator, which "
-                "birsweep does not build: on CIFAR use method=gr (upstream's s-GR on images) or ablation=sgr_internal, "
-                "or run the s-GR ablations on a pixel model (experiment=ablations_digits)"
-            )

@@ -245,10 +245,11 @@ def check_method(cfg: DictConfig) -> None:
 def check_image_level(cfg: DictConfig) -> None:
     """``method.train_conv`` and ``method.internal`` fit the method (docs/method.md, Image-level models)."""
     meth = cfg.method
-    if meth.net == "bir" and meth.train_conv:
+    if meth.net == "bir" and meth.train_conv and meth.internal:
         raise ConfigError(
-            f"method.train_conv=true: method={meth.name} keeps the pre-trained conv layers frozen (as upstream's "
-            "BI-R); drop method.train_conv or use a classifier method (none, si, ewc, lwf, joint, gr)"
+            f"method.train_conv=true: method={meth.name} replays internally, from the frozen conv layers' features "
+            "(as upstream's BI-R); drop method.train_conv, add method.internal=false (images, as upstream's s-GR), "
+            "or use a classifier method (none, si, ewc, lwf, joint, gr)"
         )
     if meth.net == "classifier" and not meth.internal:
         raise ConfigError(

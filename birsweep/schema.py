@@ -127,7 +127,8 @@ class MethodConfig:
     gates: bool = True  # class gates in the decoder (model.dg_prop); false = no gates
     ablation: Optional[str] = None  # the ablation group's choice (conf/ablation), null for the methods themselves
     # conv models (docs/method.md, Image-level models): the classifier methods train the pre-trained conv layers on
-    # images (upstream's freeze_convE=False; their files set true); BI-R keeps them frozen (false)
+    # images (upstream's freeze_convE=False; their files set true); BI-R keeps them frozen (false), except the s-GR
+    # ablations, which replay images through conv layers they train (with internal=false)
     train_conv: bool = False
     # BI-R on conv models: replay the encoder's features (true, upstream's hidden) or images through a deconv
     # decoder and the frozen conv layers (false: "no internal replay"); pixel models replay inputs either way

@@ -203,8 +203,6 @@ def test_an_ablation_resumes_to_the_uninterrupted_numbers(ablation, tmp_path):
     [
         (["method=gr", "method.gates=false"], "method.gates=false switches off a piece of the BI-R network"),
         (["method=si", "method.feedback=false"], "which method=si (a plain classifier) does not have"),
-        (["ablation=sgr"], "needs trainable conv layers in BI-R's generator"),  # s-GR on images: use method=gr
-        (["ablation=no_feedback", "method.internal=false"], "ablation=no_feedback with method.internal=false"),
         ([*TINY, "ablation=no_feedback", "variant=repulsion"], "(method.feedback=false)"),
         ([*TINY, "ablation=sgr", "trainer.compile=forward"], "trainer.compile and trainer.precision=bf16"),
     ],

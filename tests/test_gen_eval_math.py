@@ -68,6 +68,35 @@ def test_batched_log_likelihood_equals_a_per_sample_loop(bce):
 
 
 @torch.no_grad()
+def test_images_are_scored_over_every_value_as_flat_rows():
+    """A network that takes and decodes images (method.internal=false, the s-GR family on CIFAR): the estimators
+    see each image's 3x32x32 values as its units, the same as the flattened image through a flattening network."""
+    from birsweep.models.deconv import DeconvDecoder
+    from birsweep.models.encoder import ConvEncoder
+
+    torch.manual_seed(0)
+    conv, deconv = ConvEncoder().eval(), DeconvDecoder((3, 32, 32)).eval()
+    model = BIRNet(1024, 3, fc_layers=3, fc_units=8, h_dim=8, z_dim=4, dg_prop=0.3, conv=conv, deconv=deconv).eval()
+    x, y = torch.randn(3, 3, 32, 32), torch.tensor([0, 2, 1])
+    flat = bir_view(model)
+    flat_view = type(flat)(
+        lambda v: flat.encode(v.reshape(-1, 3, 32, 32)),
+        flat.prior,
+        lambda z, c: flat.decode(z, c).flatten(1),
+        flat.bce,
+        flat.z_dim,
+    )
+    eps = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(5))
+    images = log_likelihood(flat, x, y, 5, torch.Generator(), noise=eps)
+    rows = log_likelihood(flat_view, x.flatten(1), y, 5, torch.Generator(), noise=eps)
+    torch.testing.assert_close(images, rows)
+    mu, _ = flat.encode(x)
+    by_hand = 0.5 * ((x - flat.decode(mu, y)) ** 2).flatten(1).mean(1)  # 1/2 squared error per unit
+    torch.testing.assert_close(recon_error(flat, x, y), by_hand)
+    torch.testing.assert_close(recon_error(flat_view, x.flatten(1), y), by_hand)
+
+
+@torch.no_grad()
 def test_the_noise_comes_from_the_private_generator_only():
     model = _net(False)
     x, y = _data(False)

@@ -189,6 +189,73 @@ def test_bir_without_internal_replay_replays_images_through_the_frozen_conv_laye
     assert len(rec["acc_matrix"]) == 2 and rec["losses"][-1]["recon_r"] > 0
 
 
+def _conv_weights(conv) -> torch.Tensor:
+    return torch.cat([m.weight.detach().flatten() for m in conv.modules() if isinstance(m, torch.nn.Conv2d)])
+
+
+def test_sgr_on_images_is_method_gr_to_the_number(weights, tmp_path):
+    """Upstream's s-GR on CIFAR trains the conv layers of the classifier and of a separate image generator; on the
+    BI-R machinery (every switch off, method.train_conv) it runs exactly what method=gr runs."""
+    path, _ = weights
+    for name, extra in (("gr", ["method=gr"]), ("sgr", ["ablation=sgr"])):
+        run = Run(make_cfg([*CONV, *extra, f"model.encoder.weights={path}"]), str(tmp_path / name))
+        run.setup()
+        gen = run.hooks.generator
+        assert isinstance(run.inputs, ImageInputs) and gen is not None and gen.generator.convD is not None
+        assert all(p.requires_grad for p in gen.generator.convE.parameters())
+        run.fit()
+    a, b = record.load(tmp_path / "gr"), record.load(tmp_path / "sgr")
+    assert b["config"]["method"]["ablation"] == "sgr" and b["config"]["method"]["train_conv"] is True
+    assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
+    assert b["losses"][-1]["gen_recon_r"] > 0
+
+
+@pytest.mark.parametrize("ablation", ["sgr_conditional", "sgr_gating"])
+def test_the_sgr_additions_train_both_networks_conv_layers_on_images(ablation, weights, tmp_path):
+    path, state = weights
+    run = _setup(tmp_path, f"ablation={ablation}", f"model.encoder.weights={path}")
+    gen = run.hooks.generator.generator
+    assert gen.convE is not run.model.convE and gen.convD is not None and gen.separate_passes
+    before = {"classifier": _conv_weights(run.model.convE), "generator": _conv_weights(gen.convE)}
+    torch.testing.assert_close(before["classifier"], before["generator"])  # both start from the pre-trained layers
+    passes = []
+    gen.convD.register_forward_hook(lambda module, args, out: passes.append(len(out)))
+    run.fit()
+    assert not torch.equal(before["classifier"], _conv_weights(run.model.convE))
+    assert not torch.equal(before["generator"], _conv_weights(gen.convE))
+    assert 16 in passes and 32 not in passes  # current and replayed batches: a pass each (the decoder's batch-norm)
+    rec = run.record.data
+    assert len(rec["acc_matrix"]) == 2 and rec["losses"][-1]["gen_recon_r"] > 0
+
+
+def test_sgr_feedback_trains_the_conv_layers_of_the_bir_network(weights, tmp_path):
+    path, state = weights
+    run = _setup(tmp_path, "ablation=sgr_feedback", f"model.encoder.weights={path}")
+    conv = run.model.convE
+    assert isinstance(run.inputs, ImageInputs) and conv is not None and run.model.convD is not None
+    assert all(p.requires_grad for p in conv.parameters()) and conv.training
+    trained = {id(p) for group in run.optimizer.param_groups for p in group["params"]}
+    assert {id(p) for p in conv.parameters()} <= trained
+    start = _conv_weights(conv)
+    run.fit()
+    assert not torch.equal(start, _conv_weights(conv))
+    rec = run.record.data
+    assert len(rec["acc_matrix"]) == 2 and rec["losses"][-1]["recon_r"] > 0 and rec["losses"][-1]["pred_r"] > 0
+
+
+def test_no_feedback_without_internal_replay_keeps_both_networks_conv_layers_frozen(weights, tmp_path):
+    path, state = weights
+    run = _setup(tmp_path, "ablation=no_feedback", "method.internal=false", f"model.encoder.weights={path}")
+    gen = run.hooks.generator.generator
+    assert isinstance(run.inputs, ImageInputs) and gen.convD is not None
+    for conv in (run.model.convE, gen.convE):
+        assert not any(p.requires_grad for p in conv.parameters()) and not conv.training
+    run.fit()
+    for conv in (run.model.convE, gen.convE):
+        assert all(torch.equal(conv.state_dict()[k], state[k]) for k in state)
+    assert len(run.record.data["acc_matrix"]) == 2
+
+
 def test_internal_false_changes_nothing_on_pixel_models(tmp_path):
     from birsweep.train.run import train
 
@@ -206,7 +273,11 @@ def test_a_variant_without_internal_replay_stops_with_one_line():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", [["method=gr"], ["method=bir_si", "method.internal=false"]], ids=["gr", "bir"])
+@pytest.mark.parametrize(
+    "method",
+    [["method=gr"], ["method=bir_si", "method.internal=false"], ["ablation=sgr_conditional"]],
+    ids=["gr", "bir", "sgr_conditional"],
+)
 def test_image_level_on_tiny_cifar_files_end_to_end(method, weights, tmp_path):
     path, _ = weights
     data = tmp_path / "data"
@@ -231,8 +302,10 @@ def test_image_level_on_tiny_cifar_files_end_to_end(method, weights, tmp_path):
     assert out.returncode == 0, out.stderr
     rec = record.load(tmp_path / "run")
     assert rec["status"] == "completed" and rec["tasks_done"] == 2
-    if method == ["method=gr"]:
+    if method[0] in ("method=gr", "ablation=sgr_conditional"):
         assert rec["config"]["method"]["train_conv"] is True and rec["losses"][-1]["gen_recon_r"] > 0
+        ll = rec["generator_eval"]["ll"]  # the separate generator's test log-likelihood, on images
+        assert ll is not None and ll < 0, rec["generator_eval"]
     else:
         assert rec["config"]["method"]["internal"] is False and rec["losses"][-1]["recon_r"] > 0
     assert not (tmp_path / "cache" / "features").exists()  # images, not the encoder's features
@@ -242,6 +315,7 @@ def test_image_level_on_tiny_cifar_files_end_to_end(method, weights, tmp_path):
     "overrides, words",
     [
         (["method=bir_si", "method.train_conv=true"], "method.train_conv=true"),
+        (["ablation=sgr", "method.internal=true"], "replays internally, from the frozen conv layers"),
         (["method=si", "method.internal=false"], "method.internal=false"),
     ],
 )

@@ -15,6 +15,8 @@ from torch.nn import functional as F
 
 from birsweep.gen_eval.views import GenerativeView
 
+IMAGE_ROW_COST = 16
+
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, diag exp(logvar)) summed over the last dim, without the -1/2 log 2pi constant."""
@@ -30,8 +32,8 @@ def log_observation(x: torch.Tensor, recon: torch.Tensor, bce: bool) -> torch.Te
 
 @torch.no_grad()
 def log_weights(view: GenerativeView, x: torch.Tensor, y: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """Importance log-weights, B x S, for test samples x (B x D) with labels y and standard normal noise eps
-    (B x S x z_dim) that places the S samples z = mu + sigma * eps of each test sample."""
+    """Importance log-weights, B x S, for test samples x (B x D, or B x C x H x W images) with labels y and standard
+    normal noise eps (B x S x z_dim) that places the S samples z = mu + sigma * eps of each test sample."""
     B, S, Z = eps.shape
     mu, logvar = view.encode(x)
     z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * eps  # B x S x Z
@@ -39,7 +41,7 @@ def log_weights(view: GenerativeView, x: torch.Tensor, y: torch.Tensor, eps: tor
     log_q = log_normal(z, mu[:, None], logvar[:, None])
     log_p_z = log_normal(z, p_mu[:, None], p_logvar[:, None])
     recon = view.decode(z.reshape(B * S, Z), y.repeat_interleave(S)).reshape(B, S, -1)
-    return log_observation(x[:, None], recon, view.bce) + log_p_z - log_q
+    return log_observation(x.flatten(1)[:, None], recon, view.bce) + log_p_z - log_q
 
 
 @torch.no_grad()
@@ -54,7 +56,8 @@ def log_likelihood(
 ) -> torch.Tensor:
     """Per-test-sample log-likelihood estimates (B), ``samples`` importance samples each, decoded in passes of
     about ``rows_per_pass`` rows. The noise comes from ``generator`` (never the global RNG), or is given (B x S x Z)."""
-    chunk = max(1, rows_per_pass // samples)
+    # a transposed-conv decoder (images) holds about 16x a feature row in activations: fewer rows per pass
+    chunk = max(1, rows_per_pass // samples // (IMAGE_ROW_COST if x.dim() > 2 else 1))
     out = []
     for s in range(0, len(x), chunk):
         xb, yb = x[s : s + chunk], y[s : s + chunk]
@@ -74,5 +77,6 @@ def recon_error(view: GenerativeView, x: torch.Tensor, y: torch.Tensor, batch: i
     for s in range(0, len(x), batch):
         xb, yb = x[s : s + batch], y[s : s + batch]
         mu, _ = view.encode(xb)
-        out.append(-log_observation(xb, view.decode(mu, yb), view.bce) / xb.shape[1])
+        flat = xb.flatten(1)  # images: every value of every channel is a unit
+        out.append(-log_observation(flat, view.decode(mu, yb).flatten(1), view.bce) / flat.shape[1])
     return torch.cat(out)

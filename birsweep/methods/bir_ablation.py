@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from birsweep.methods import bir_losses as L
 from birsweep.methods.gr import standard_kl
-from birsweep.models.bir import BIRNet
+from birsweep.models.bir import BIRNet, cat_forward
 from birsweep.models.classifier import Classifier
 
 
@@ -96,7 +96,10 @@ class BIRGeneratorTrainer:
             pi = replay_weights(scores, self.temp, n_active, self.hard)
             gate = torch.cat([gate, F.pad(pi, (0, C - n_active))])
             inputs = torch.cat([x, x_r])
-        out = gen(inputs, gate)  # one pass: the fc layers have no batch-norm or dropout, so exact
+        if x_r is not None and gen.separate_passes:  # image decoder's batch-norm: one pass each, as upstream
+            out = cat_forward(gen(x, gate[: len(x)]), gen(x_r, gate[len(x) :]))
+        else:  # one pass: the fc layers have no batch-norm or dropout, so exact
+            out = gen(inputs, gate)
         B = len(x)
         rec = L.recon_loss(x, out.recon[:B], gen.bce)
         kl = variational(gen, out.z[:B], out.mu[:B], out.logvar[:B], self.n_pixels, y=y)

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from birsweep.models.classifier import hidden_sizes, relu_mlp
-from birsweep.models.deconv import DeconvDecoder
 
 
 class VAEGenerator(nn.Module):
@@ -25,7 +24,7 @@ class VAEGenerator(nn.Module):
         z_dim: int,
         bce: bool,
         conv: Optional[nn.Module] = None,
-        deconv: Optional[DeconvDecoder] = None,
+        deconv: Optional[nn.Module] = None,
     ):
         """``in_dim``: the fc layers' input width (the conv layers' output size when ``conv`` is given)."""
         super().__init__()

@@ -17,7 +17,7 @@ from birsweep.methods.terms import LossTerm
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.models.encoder import ConvEncoder
-from birsweep.train.image_level import bir_image_parts
+from birsweep.train.image_level import image_parts
 from birsweep.train.step import TrainStep
 
 
@@ -49,8 +49,8 @@ def build_bir_method(
     device: torch.device,
 ) -> Tuple[BIRNet, torch.optim.Optimizer, SynapticIntelligence, TrainStep, List[LossTerm]]:
     m = cfg.model
-    image_parts = bir_image_parts(cfg, arrays, encoder)  # method.internal=false: images in and out
-    model = build_bir_net(cfg, inputs.dim, arrays.n_classes, device, **image_parts)
+    parts = image_parts(cfg, arrays, encoder)  # method.internal=false: images in and out
+    model = build_bir_net(cfg, inputs.dim, arrays.n_classes, device, **parts)
     # variants act on internal replay (config_check refuses them with method.internal=false)
     terms = build_terms(cfg.variant, model, inputs) if isinstance(inputs, Inputs) else []
     groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]

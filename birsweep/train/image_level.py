@@ -3,7 +3,9 @@
 On a conv model the loop normally reads the frozen encoder's cached features. Two settings give it images instead,
 as upstream's comparison does: ``method.train_conv`` (the classifier methods hold the pre-trained conv layers and
 train them; GR's generator has its own and a transposed-conv decoder) and ``method.internal=false`` (BI-R without
-internal replay: frozen conv layers in front, a transposed-conv decoder behind, images replayed).
+internal replay: conv layers in front, a transposed-conv decoder behind, images replayed). The conv layers of a
+BI-R network without internal replay stay frozen, as in BI-R's "no internal replay" ablation, unless
+``method.train_conv`` says otherwise, as in upstream's s-GR family.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ def trainable_copy(encoder: ConvEncoder) -> ConvEncoder:
     return conv.train()
 
 
+def own_conv(cfg: DictConfig, encoder: ConvEncoder) -> ConvEncoder:
+    """A model's conv layers: a trainable copy under ``method.train_conv`` (upstream's ``freeze_convE=False``), else
+    the frozen encoder itself (upstream's ``freeze_convE=True``)."""
+    return trainable_copy(encoder) if cfg.method.train_conv else encoder
+
+
 @torch.no_grad()
 def conv_dim(encoder: ConvEncoder, shape: tuple[int, ...], device: torch.device) -> int:
     """The conv layers' output width for images of ``shape``, from one blank image in evaluation mode (batch-norm
@@ -60,8 +68,9 @@ def deconv_decoder(cfg: DictConfig, arrays: ArrayData) -> DeconvDecoder:
     return DeconvDecoder(arrays.shape, cfg.model.encoder.depth, cfg.model.encoder.channels, sigmoid=sigmoid)
 
 
-def bir_image_parts(cfg: DictConfig, arrays: ArrayData, encoder: Optional[ConvEncoder]) -> Dict[str, nn.Module]:
-    """BI-R without internal replay: the frozen encoder in front, the transposed-conv decoder behind; none else."""
+def image_parts(cfg: DictConfig, arrays: ArrayData, encoder: Optional[ConvEncoder]) -> Dict[str, nn.Module]:
+    """A network's image parts when the run trains on images: its conv layers (:func:`own_conv`) in front, the
+    transposed-conv decoder behind; none else (the network reads features or pixels)."""
     if encoder is None or not uses_images(cfg):
         return {}
-    return {"conv": encoder, "deconv": deconv_decoder(cfg, arrays)}
+    return {"conv": own_conv(cfg, encoder), "deconv": deconv_decoder(cfg, arrays)}

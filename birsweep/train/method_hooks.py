@@ -23,7 +23,7 @@ from birsweep.models.classifier import Classifier
 from birsweep.models.encoder import ConvEncoder
 from birsweep.models.vae import VAEGenerator
 from birsweep.train.classifier_step import ClassifierStep
-from birsweep.train.image_level import deconv_decoder, trainable_copy
+from birsweep.train.image_level import image_parts, own_conv
 from birsweep.train.separate_generator import build_bir_generator
 
 
@@ -127,26 +127,26 @@ def build_classifier_method(
     """The classifier, its optimiser, SI, the step and the hooks of a ``method.net=classifier`` method, or of BI-R
     without replay through feedback (a separate classifier and generator).
 
-    With ``conv`` (the pre-trained encoder; image-level inputs) the classifier and GR's generator each train a copy
-    of it, and the generator decodes to images through transposed convs (birsweep/train/image_level.py)."""
+    With ``conv`` (the pre-trained encoder; image-level inputs) the classifier and the generator each hold conv
+    layers (a trainable copy under ``method.train_conv``), and the generator decodes to images through transposed
+    convs (birsweep/train/image_level.py)."""
     m, meth = cfg.model, cfg.method
-    own_conv = None if conv is None else trainable_copy(conv)
-    model = Classifier(inputs.dim, n_classes, m.fc_layers, m.fc_units, m.h_dim, conv=own_conv).to(device)
+    conv_layers = None if conv is None else own_conv(cfg, conv)
+    model = Classifier(inputs.dim, n_classes, m.fc_layers, m.fc_units, m.h_dim, conv=conv_layers).to(device)
     optimizer = _adam([p for p in model.parameters() if p.requires_grad], cfg)
     si = SynapticIntelligence(model.si_parameters(), m.si_c, m.si_epsilon)
     ewc = None
     if meth.ewc_lambda > 0:
         ewc = OfflineEWC({n: p for n, p in model.named_parameters() if p.requires_grad}, meth.ewc_lambda)
     generator: Optional[Union[GeneratorTrainer, BIRGeneratorTrainer]] = None
+    # a generator on images (conv models, image-level runs) has conv layers of its own and decodes through
+    # transposed convs (upstream's generators with hidden=False)
+    parts = image_parts(cfg, inputs.arrays, conv) if isinstance(inputs, ImageInputs) else {}
     if meth.net == "bir":  # BI-R without feedback (method.feedback=false): its own generator beside the classifier
-        assert isinstance(inputs, Inputs), "config_check refuses BI-R without feedback on images"
-        generator = build_bir_generator(cfg, inputs, n_classes, device, lambda params: _adam(params, cfg))
+        generator = build_bir_generator(cfg, inputs, n_classes, device, lambda params: _adam(params, cfg), parts)
     elif meth.replay == "separate":  # GR: the generator has the classifier's fc sizes (upstream's g_* defaults)
-        image_parts: Dict[str, Any] = {}
-        if conv is not None and isinstance(inputs, ImageInputs):  # upstream's GR generator: hidden=False
-            image_parts = {"conv": trainable_copy(conv), "deconv": deconv_decoder(cfg, inputs.arrays)}
         bce = m.recon == "bce"
-        gen = VAEGenerator(inputs.dim, m.fc_layers, m.fc_units, m.h_dim, m.z_dim, bce, **image_parts).to(device)
+        gen = VAEGenerator(inputs.dim, m.fc_layers, m.fc_units, m.h_dim, m.z_dim, bce, **parts).to(device)
         generator = GeneratorTrainer(gen, _adam(gen.parameters(), cfg), inputs.n_pixels)
     step = ClassifierStep(model, optimizer, si, ewc, meth.targets, m.distill_temp, generator)
     return model, optimizer, si, step, ClassifierHooks(cfg, model, inputs, train_idx, ewc, generator)
