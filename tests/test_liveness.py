@@ -5,6 +5,7 @@ wait and its hand-over to submitit on SIGUSR2. No cluster needed; tests/test_swe
 import logging
 import os
 import signal
+import subprocess
 
 import optuna
 import pytest
@@ -298,3 +299,37 @@ def test_an_interrupted_job_hands_sigusr2_to_submitits_handler():
     finally:
         signal.signal(signal.SIGUSR2, previous)
     assert called == [signal.SIGUSR2]
+
+
+def test_a_refused_requeue_is_tried_again_and_a_lasting_refusal_raises():
+    from birsweep.sweep.slurm_launcher import REQUEUE_TRIES, hand_to_submitit
+
+    calls = []
+
+    def refuse_once(signum, frame):
+        calls.append(signum)
+        if len(calls) == 1:
+            raise subprocess.CalledProcessError(1, ["scontrol", "requeue", "7"])
+
+    previous = signal.signal(signal.SIGUSR2, refuse_once)
+    try:
+        hand_to_submitit(signal.SIGUSR2, pause_s=0)
+        assert calls == [signal.SIGUSR2] * 2  # refused, then requeued
+        calls.clear()
+        signal.signal(signal.SIGUSR2, lambda signum, frame: (calls.append(signum), 1 / 0))
+        with pytest.raises(ZeroDivisionError):
+            hand_to_submitit(signal.SIGUSR2, pause_s=0)
+        assert len(calls) == REQUEUE_TRIES
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+
+
+def test_a_failed_jobs_reason_names_the_exception_it_raised():
+    from birsweep.sweep.slurm_launcher import gist
+
+    trace = "Traceback (most recent call last):\n  File 'x.py', line 1\nsubprocess.CalledProcessError: scontrol failed"
+    err = RuntimeError(f"Job (task=0) failed during processing with trace:\n----------------------\n{trace}")
+    assert gist(err) == (
+        "Job (task=0) failed during processing with trace: subprocess.CalledProcessError: scontrol failed"
+    )
+    assert gist(RuntimeError("cancelled")) == "cancelled" and gist(RuntimeError("")) == "RuntimeError"

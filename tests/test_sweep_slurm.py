@@ -104,6 +104,12 @@ def _queue_state(job_id):
     return out.stdout.strip()
 
 
+def _job_logs(sweep_dir) -> str:
+    """The tails of every job's submitit logs: what a failed assertion shows of the jobs' side."""
+    tails = [f"== {p}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(sweep_dir.glob(".submitit/*/*_log.*"))]
+    return "\n".join(tails)
+
+
 def _no_accounting(tmp_path):
     """A PATH whose sacct fails as on a cluster without slurmdbd: submitit sees state UNKNOWN for every job."""
     fake = tmp_path / "bin"
@@ -156,9 +162,9 @@ def test_without_accounting_a_cancelled_trial_fails_and_a_signalled_one_requeues
         if proc.poll() is None:
             proc.kill()
     out = (tmp_path / "launch.out").read_text()
-    assert proc.returncode == 0, out[-4000:]
+    assert proc.returncode == 0, out[-4000:] + _job_logs(sweep_dir)
     study = load_study(storage, name)
-    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"], out[-4000:]
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"], out[-4000:] + _job_logs(sweep_dir)
     t0, t1, t2 = study.trials
     assert "SLURM job" in t0.user_attrs["fail_reason"] and cancelled in t0.user_attrs["fail_reason"]
     assert record_of(t0, sweep_dir)["status"] in ("interrupted", "failed")

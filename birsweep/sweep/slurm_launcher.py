@@ -94,6 +94,15 @@ def queue_state(job_id: str) -> Optional[str]:
     return words[0] if out.returncode == 0 and words else None
 
 
+def gist(err: BaseException) -> str:
+    """One line for a job's failure: submitit's own words and, when the job's traceback follows, its last line (the
+    exception the job raised)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip() and set(line.strip()) != {"-"}]
+    if not lines:
+        return type(err).__name__
+    return lines[0][:200] if len(lines) == 1 else f"{lines[0][:120]} {lines[-1][:200]}"
+
+
 def failed_return(overrides: Sequence[str], err: BaseException) -> JobReturn:
     ret = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
     ret.return_value = err
@@ -170,9 +179,7 @@ class SlurmLauncher(_submitit.SlurmLauncher):  # type: ignore[misc]
             result: JobReturn = job.results()[0]
             return result
         except Exception as err:  # ended without a result (cancelled, killed, its requeue refused): say so briefly
-            state = job.state
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            reason = f"SLURM job {job.job_id} ended {state} without a result ({first[:200]}; log: {job.paths.stderr})"
+            reason = f"SLURM job {job.job_id} ended {job.state} without a result ({gist(err)}; log: {job.paths.stderr})"
             return failed_return(overrides, JobLostError(reason))
 
     def _pause(self, seconds: float) -> None:
@@ -225,8 +232,22 @@ def job_beat(cfg: DictConfig) -> ContextManager[Any]:
     return JobBeat(trial.storage, trial.study_name, trial.trial_number, float(trial.heartbeat_interval), job_id)
 
 
-def hand_to_submitit(signum: int) -> None:
-    """Call the handler submitit installed for ``signum`` (ours replaced it during training, and put it back)."""
+REQUEUE_TRIES = 3
+
+
+def hand_to_submitit(signum: int, pause_s: float = 2.0) -> None:
+    """Call the handler submitit installed for ``signum`` (ours replaced it during training, and put it back). For
+    SIGUSR2 it checkpoints, asks SLURM to requeue the job and exits; when that raises (``scontrol requeue`` refused,
+    e.g. by a busy controller) it is tried again, since a job that ends here has lost its trial."""
     handler = signal.getsignal(signum)
-    if callable(handler):
-        handler(signum, None)
+    if not callable(handler):
+        return
+    for attempt in range(1, REQUEUE_TRIES + 1):
+        try:
+            handler(signum, None)
+            return
+        except Exception as err:
+            if attempt == REQUEUE_TRIES:
+                raise
+            log.warning("requeue attempt %d failed (%s: %s); trying again", attempt, type(err).__name__, err)
+            time.sleep(pause_s)
