@@ -1,12 +1,13 @@
 """The report's BI-R ablations (upstream ``compare_CIFAR100_bir.py``; docs/method.md, Ablations): final average
 accuracy, mean ± s.e.m. over seeds, in upstream's two groups (additions to standard GR | ablations from BI-R), as a
-table and as bars with one dot per seed. Runs are those of the ``ablation`` group (``method.ablation`` of their
-config); the section appears when there are any.
+table and as bars with one dot per seed, with upstream's reference lines: the base network trained on the last task
+only (``ablation=only_last``) and chance level. Runs are those of the ``ablation`` group (``method.ablation`` of
+their config); the section appears when there are any.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ GROUPS: Dict[str, List[Tuple[str, str, str]]] = {
     ],
 }
 COLORS = ["black", "maroon", "red", "orangered", "goldenrod", "green"]  # upstream's, per position in a group
+ONLY_LAST = "only_last"  # upstream's "Only last task" (--replay=none --only-last): a line across the bars
 
 
 def ablation_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -71,8 +73,29 @@ def ablation_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def plot_ablation_bars(table: pd.DataFrame, title: str = "") -> Figure:
-    """Upstream's bar plot: one panel per group, bars = mean (%), error bars = s.e.m., dots = seeds."""
+def references(runs: pd.DataFrame, data: str) -> Dict[str, Optional[float]]:
+    """Upstream's lines for one data set: the only-last-task runs' mean and s.e.m. and their count, and chance level
+    (one over the classes trained); None where there is nothing to draw them from."""
+    out: Dict[str, Optional[float]] = {"only_last": None, "only_last_sem": None, "only_last_n": None, "chance": None}
+    if ABLATION_KEY not in runs:
+        return out
+    of_data = runs[(runs["data"] == data) & runs[ABLATION_KEY].notna()]
+    if "n_classes" in of_data:
+        classes = pd.to_numeric(of_data["n_classes"], errors="coerce").dropna()
+        out["chance"] = 1.0 / float(classes.max()) if not classes.empty else None
+    done = of_data[(of_data[ABLATION_KEY] == ONLY_LAST) & (of_data["status"] == RunStatus.COMPLETED.value)]
+    values = pd.to_numeric(done["final_avg_acc"], errors="coerce").dropna()
+    if not values.empty:
+        out["only_last"], out["only_last_sem"], out["only_last_n"] = float(values.mean()), sem(values), len(values)
+    return out
+
+
+def plot_ablation_bars(
+    table: pd.DataFrame, title: str = "", lines: Optional[Dict[str, Optional[float]]] = None
+) -> Figure:
+    """Upstream's bar plot: one panel per group, bars = mean (%), error bars = s.e.m., dots = seeds; ``lines``
+    (:func:`references`): the only-last-task mean as a dashed line with its ± s.e.m. band, chance level dotted."""
+    lines = lines or {}
     groups = [g for g in GROUPS if (table["group"] == g).any()]
     fig = Figure(figsize=(4.2 * len(groups), 3.6), layout="constrained")
     axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
@@ -87,9 +110,18 @@ def plot_ablation_bars(table: pd.DataFrame, title: str = "") -> Figure:
         for p, values in zip(pos, part["values"]):
             jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
             ax.scatter(p + jitter, [100 * v for v in values], s=10, color="grey", edgecolor="white", zorder=3)
+        only_last, spread, chance = lines.get("only_last"), lines.get("only_last_sem"), lines.get("chance")
+        if only_last is not None:
+            ax.axhline(100 * only_last, color="grey", linestyle="--", linewidth=1, label="only last task")
+            if spread is not None and not pd.isna(spread):
+                ax.axhspan(100 * (only_last - spread), 100 * (only_last + spread), color="grey", alpha=0.15, lw=0)
+        if chance is not None:
+            ax.axhline(100 * chance, color="black", linestyle=":", linewidth=1, label="chance")
         ax.set_xticks(range(len(names)), names)
         ax.set_title(group, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
+    if any(lines.get(key) is not None for key in ("only_last", "chance")):
+        axes[0].legend(fontsize=8, loc="upper left")
     axes[0].set_ylabel("final average accuracy (%)")
     if title:
         fig.suptitle(title, fontsize=11)
@@ -105,18 +137,34 @@ def add_ablations_section(rep: Report, runs: pd.DataFrame, tasks: pd.DataFrame) 
     rep.text(
         "BI-R's components one at a time (the original paper's compare_CIFAR100_bir.py): final average accuracy "
         "over all tasks (%), mean ± s.e.m. over seeds (completed runs), left the additions to standard generative "
-        "replay (s-GR), right the ablations from BI-R; the bars show the same with one dot per seed.",
+        "replay (s-GR), right the ablations from BI-R; the bars show the same with one dot per seed, the dashed line "
+        "the base network trained on the last task only (ablation=only_last) and the dotted line chance level.",
         "note",
     )
     for data, part in table.groupby("data", sort=True):
         if table["data"].nunique() > 1:
             rep.h3(str(data))
         rep.table(_two_groups(part))
+        lines = references(runs, str(data))
+        rep.text(_reference_text(lines), "note")
         rep.figure(
             f"ablations-{data}",
-            plot_ablation_bars(part, title=f"{data}: final average accuracy"),
-            "Final average accuracy per ablation (bars: mean, error bars: ± s.e.m., dots: seeds).",
+            plot_ablation_bars(part, title=f"{data}: final average accuracy", lines=lines),
+            "Final average accuracy per ablation (bars: mean, error bars: ± s.e.m., dots: seeds; dashed: only the "
+            "last task trained, ± s.e.m. shaded; dotted: chance).",
         )
+
+
+def _reference_text(lines: Dict[str, Optional[float]]) -> str:
+    only_last, spread, n = lines["only_last"], lines["only_last_sem"], lines["only_last_n"]
+    if only_last is None:
+        text = "Only last task: no completed runs (ablation=only_last)"
+    elif spread is None or pd.isna(spread):
+        text = f"Only last task: {100 * only_last:.2f} % (n={n})"
+    else:
+        text = f"Only last task: {100 * only_last:.2f} ± {100 * spread:.2f} % (n={n})"
+    chance = lines["chance"]
+    return text + ("" if chance is None else f"; chance level: {100 * chance:.2f} %") + "."
 
 
 def _two_groups(part: pd.DataFrame) -> pd.DataFrame:

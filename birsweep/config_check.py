@@ -232,6 +232,11 @@ def check_method(cfg: DictConfig) -> None:
         )
     if meth.ewc_lambda > 0 and meth.net != "classifier":
         raise ConfigError("method.ewc_lambda > 0 needs the plain classifier (method=ewc), not the BI-R network")
+    if cfg.trainer.only_last and (meth.replay != "none" or cfg.model.si_c > 0 or meth.ewc_lambda > 0):
+        raise ConfigError(
+            f"trainer.only_last=true trains the last task alone, which method={meth.name} would not "
+            "(replay, SI or EWC act across tasks): use it with method=none, or ablation=only_last"
+        )
     check_image_level(cfg)
     compiled = str(cfg.trainer.compile).lower() not in ("off", "false")
     check_ablation(cfg)

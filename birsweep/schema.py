@@ -152,6 +152,9 @@ class TrainerConfig:
     # train only the first N tasks of the protocol (quick checks, benchmarks); null = all. The record says so:
     # n_tasks = N, protocol_tasks = data.n_tasks
     max_tasks: Optional[int] = None
+    # train only the last task (upstream --only-last: the ablations' "only last task" reference, with method=none);
+    # the earlier tasks get no iterations but are evaluated
+    only_last: bool = False
 
 
 @dataclass

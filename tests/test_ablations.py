@@ -205,6 +205,8 @@ def test_an_ablation_resumes_to_the_uninterrupted_numbers(ablation, tmp_path):
         (["method=si", "method.feedback=false"], "which method=si (a plain classifier) does not have"),
         ([*TINY, "ablation=no_feedback", "variant=repulsion"], "(method.feedback=false)"),
         ([*TINY, "ablation=sgr", "trainer.compile=forward"], "trainer.compile and trainer.precision=bf16"),
+        (["method=bir", "trainer.only_last=true"], "trainer.only_last=true trains the last task alone"),
+        (["method=si", "trainer.only_last=true"], "(replay, SI or EWC act across tasks)"),
     ],
 )
 def test_bad_combinations_are_refused_with_one_line(overrides, fragment):

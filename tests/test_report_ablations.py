@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from analysis.report import build_report
-from analysis.report_ablations import ablation_table
+from analysis.report_ablations import ablation_table, plot_ablation_bars, references
 from birsweep.tracking import record
 from tests.helpers import launch
 from tests.test_analysis_report import Page
 
 ALL = (
     "bir,no_feedback,no_conditional,no_gating,no_internal,no_distill,"
-    "sgr,sgr_feedback,sgr_conditional,sgr_gating,sgr_internal,sgr_distill"
+    "sgr,sgr_feedback,sgr_conditional,sgr_gating,sgr_internal,sgr_distill,only_last"
 )
 
 
@@ -35,8 +35,13 @@ def _runs() -> pd.DataFrame:
                     "seed": seed,
                     "status": "completed",
                     "final_avg_acc": acc,
+                    "n_classes": 10,
                 }
             )
+    for seed, acc in enumerate([0.18, 0.2]):  # the reference line: method=none on the last task only
+        rows.append(
+            {**rows[0], "run_dir": f"ol-{seed}", "method.ablation": "only_last", "seed": seed, "final_avg_acc": acc}
+        )
     rows.append({**rows[0], "run_dir": "failed", "status": "failed", "final_avg_acc": 0.0, "seed": 7})
     rows.append({**rows[0], "run_dir": "plain", "method.name": "bir", "method.ablation": None, "seed": 8})
     return pd.DataFrame(rows)
@@ -55,6 +60,22 @@ def test_the_ablation_table_is_mean_and_sem_per_ablation_in_upstreams_groups():
     assert ablation_table(_runs().drop(columns=["method.ablation"])).empty
 
 
+def test_the_reference_lines_are_the_only_last_runs_and_chance():
+    lines = references(_runs(), "digits")
+    assert lines["only_last"] == pytest.approx(0.19) and lines["only_last_n"] == 2
+    assert lines["only_last_sem"] == pytest.approx(math.sqrt(0.01**2 * 2) / math.sqrt(2))
+    assert lines["chance"] == pytest.approx(0.1)
+    assert references(_runs(), "cifar100") == {
+        "only_last": None,
+        "only_last_sem": None,
+        "only_last_n": None,
+        "chance": None,
+    }
+    fig = plot_ablation_bars(ablation_table(_runs()), lines=lines)
+    ys = {(line.get_linestyle(), round(float(line.get_ydata()[0]), 6)) for line in fig.axes[0].get_lines()}
+    assert ("--", 19.0) in ys and (":", 10.0) in ys  # in %, dashed only-last, dotted chance
+
+
 def _report(sweep, tmp_path) -> Page:
     info = build_report([str(sweep)], out=str(tmp_path / "report.html"))
     page = Page()
@@ -68,7 +89,7 @@ def _report(sweep, tmp_path) -> Page:
 def test_two_ablations_of_the_digits_experiment_reach_the_report(tmp_path):
     out = launch(
         "experiment=ablations_digits",
-        "ablation=no_gating,sgr",
+        "ablation=no_gating,sgr,only_last",
         "seed=0",
         "trainer.iters=10",
         "trainer.max_tasks=2",
@@ -86,6 +107,10 @@ def test_two_ablations_of_the_digits_experiment_reach_the_report(tmp_path):
     assert {"s-GR", "- gating", "Additions to standard GR", "Ablations from BI-R"} <= set(page.cells)
     acc = [c for c in page.cells if c.endswith("(n=1)")]
     assert len(acc) == 2, page.cells
+    rec = record.load(sweep / "only_last-s0")
+    assert rec["config"]["trainer"]["only_last"] is True and {row["task"] for row in rec["losses"]} == {2}
+    html = (tmp_path / "report.html").read_text()
+    assert "Only last task: " in html and "(n=1); chance level: 25.00 %" in html  # 2 tasks of 2 classes trained
 
 
 @pytest.mark.slow
@@ -102,7 +127,7 @@ def test_the_digits_ablations_run_end_to_end_through_the_report(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     sweep = tmp_path / "sweeps" / "ablations-digits"
     for ablation in ALL.split(","):
-        name = "bir-reference" if ablation == "bir" else f"bir-{ablation}"
+        name = {"bir": "bir-reference", "only_last": "only_last"}.get(ablation, f"bir-{ablation}")
         for seed in (0, 1):
             assert record.load(sweep / f"{name}-s{seed}")["status"] == "completed"
     page = _report(sweep, tmp_path)

@@ -159,8 +159,9 @@ class Run:
         batches = IndexBatches(self.hooks.train_indices(task, self.train_idx), cfg.batch_size)
         self.si.begin_task()
         meter = LossMeter()
+        iters = 0 if cfg.only_last and task < n_tasks - 1 else cfg.iters  # trainer.only_last: the last task only
         bar = tqdm(
-            range(1, cfg.iters + 1),
+            range(1, iters + 1),
             desc=f"task {task + 1}/{n_tasks}",
             disable=not cfg.progress,
             dynamic_ncols=True,
@@ -173,7 +174,7 @@ class Run:
             self.participation.add(logs)
             if it == 1 and "first_step_s" not in self.record.data["timings"]:  # start-up cost, as a user waits it
                 self.record.set_timing("first_step_s", round(time.time() - self.started, 3))
-            if it % cfg.log_every == 0 or it == cfg.iters:
+            if it % cfg.log_every == 0 or it == iters:
                 values = meter.flush()
                 if self.si.has_omega:
                     values["si_penalty"] = self.si.c * float(self.si.penalty())
