@@ -14,7 +14,8 @@ from birsweep.errors import ConfigError
 from birsweep.models.deconv import DeconvDecoder
 from birsweep.models.encoder import ConvEncoder
 from birsweep.tracking import record
-from birsweep.train.run import Run
+from birsweep.train.callbacks import RunCallback, TaskEnd
+from birsweep.train.run import Run, train
 from tests.fakedata import write_cifar100
 from tests.helpers import launch, make_cfg
 
@@ -256,8 +257,32 @@ def test_no_feedback_without_internal_replay_keeps_both_networks_conv_layers_fro
     assert len(run.record.data["acc_matrix"]) == 2
 
 
+class _StopAfterFirstTask(RunCallback):
+    def on_task_end(self, end: TaskEnd) -> None:
+        if end.task == 1:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    "overrides", [["method=gr"], ["ablation=sgr_feedback"], ["ablation=no_internal"]], ids=["gr", "sgr_rtf", "bir"]
+)
+def test_an_image_level_run_resumes_to_the_uninterrupted_numbers(overrides, weights, tmp_path):
+    """The checkpoint holds what the image level adds: trained conv copies with their batch-norm statistics, the
+    transposed-conv decoder, the separate generator and its optimiser."""
+    path, _ = weights
+    cfg = make_cfg([*CONV, *overrides, f"model.encoder.weights={path}", "eval_gen.samples=4"])
+    train(cfg, str(tmp_path / "full"))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, str(tmp_path / "cut"), [_StopAfterFirstTask()])
+    assert record.load(tmp_path / "cut")["tasks_done"] == 1
+    train(cfg, str(tmp_path / "cut"))
+    a, b = record.load(tmp_path / "full"), record.load(tmp_path / "cut")
+    assert b["status"] == "completed" and a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
+    gen_a, gen_b = ({k: v for k, v in r["generator_eval"].items() if k != "seconds"} for r in (a, b))
+    assert gen_a == gen_b and gen_a["ll"] is not None
+
+
 def test_internal_false_changes_nothing_on_pixel_models(tmp_path):
-    from birsweep.train.run import train
 
     base = ["debug=tiny", "data.n_tasks=2", "data.synthetic.n_classes=4", "trainer.iters=6", "trainer.log_every=3"]
     for name, extra in (("a", []), ("b", ["method.internal=false"])):

@@ -160,3 +160,31 @@ def test_a_run_with_the_whole_step_compiled(tmp_path):
     assert rec["losses"] and all(
         math.isfinite(v) for row in rec["losses"] for v in row.values() if isinstance(v, float)
     )
+
+
+@pytest.mark.parametrize("trainable", [False, True], ids=["no_internal", "sgr_feedback"])
+def test_the_image_level_step_is_one_graph(trainable):
+    """method.internal=false: conv layers in front (frozen, or trained as in the s-GR family), the transposed-conv
+    decoder behind, a pass each for current and replayed images; still zero graph breaks in tasks 2+."""
+    from birsweep.models.deconv import DeconvDecoder
+    from birsweep.models.encoder import ConvEncoder
+
+    torch.manual_seed(0)
+    conv = ConvEncoder() if trainable else ConvEncoder().freeze()
+    model = BIRNet(1024, C, 3, 32, 32, 8, conv=conv, deconv=DeconvDecoder((3, 32, 32)))
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3, fused=True)
+    si = SynapticIntelligence(model.si_parameters(), 1e3, 0.1)
+    step = TrainStep(model, opt, si, 3 * 32 * 32, 2.0, [], "32", "step")
+    assert step.whole is not None and model.separate_passes
+    step.si.end_task()
+    replay = GenerativeReplay(frozen_copy(model), 2, 8)
+    x, y, idx = torch.randn(8, 3, 32, 32), torch.randint(2, 4, (8,)), torch.arange(8)
+    step.whole.prepare(2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch._dynamo.config.patch(trace_autograd_ops=True):
+        report = torch._dynamo.explain(step.whole.run)(x, y, 2, 4, replay, idx, step.term_keys(replay))
+    assert report.graph_break_count == 0, [r.reason for r in report.break_reasons]
+    after = model.state_dict()
+    conv_moved = any(not torch.equal(before[k], after[k]) for k in before if k.startswith("convE.") and "conv." in k)
+    assert conv_moved == trainable  # the s-GR family trains its conv layers, BI-R's no_internal keeps them
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("convD."))
