@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
+from birsweep.build_once import cache_lock
 from birsweep.data.augment import crop_flip
 from birsweep.data.features import Inputs, data_digest, state_digest
 from birsweep.io import atomic_write, write_json
@@ -123,8 +124,13 @@ def load_or_train(
         return model.eval(), {"classifier": path, "classifier_trained": False}
     if not train:
         return None, {"classifier": path, "classifier_trained": False}
-    with torch.enable_grad():  # the evaluation runs under no_grad
-        model, summary = train_classifier(recipe, inputs, device)
-    atomic_write(path, lambda tmp: torch.save({"state": {k: v.cpu() for k, v in model.state_dict().items()}}, tmp))
-    write_json(os.path.splitext(path)[0] + ".json", summary)
+    with cache_lock(path):  # parallel runs on a fresh cache: one trains, the others wait and load
+        if os.path.isfile(path):
+            model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["state"])
+            return model.eval(), {"classifier": path, "classifier_trained": False}
+        with torch.enable_grad():  # the evaluation runs under no_grad
+            model, summary = train_classifier(recipe, inputs, device)
+        write_json(os.path.splitext(path)[0] + ".json", summary)
+        state = {k: v.cpu() for k, v in model.state_dict().items()}
+        atomic_write(path, lambda tmp: torch.save({"state": state}, tmp))
     return model, {"classifier": path, "classifier_trained": True, "classifier_test_accuracy": summary["test_accuracy"]}

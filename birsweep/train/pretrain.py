@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from birsweep.build_once import build_once
 from birsweep.data.arrays import channel_normaliser
 from birsweep.data.augment import crop_flip
 from birsweep.data.sources import load_source
@@ -135,16 +136,22 @@ def ensure_pretrained(
     progress: bool = True,
     force: bool = False,
 ) -> str:
-    """Path to the cached encoder weights for this recipe, pre-training them first if needed."""
+    """Path to the cached encoder weights for this recipe, pre-training them first if needed (once, whatever the
+    number of processes asking at the same time: :func:`birsweep.build_once.build_once`)."""
     path = cached_weights_path(cache_dir, recipe)
-    if os.path.isfile(path) and not force:
-        return path
-    log.info(
-        "no cached %s weights for this recipe: pre-training on %s (once; cached at %s)", ARCH_NAME, recipe.dataset, path
-    )
-    result = pretrain_encoder(recipe, data_root, download, device, progress)
-    atomic_write(path, lambda tmp: torch.save({"state": result["state"]}, tmp))
-    write_json(summary_path(path), result["summary"])
+
+    def build() -> None:
+        log.info(
+            "no cached %s weights for this recipe: pre-training on %s (once; cached at %s)",
+            ARCH_NAME,
+            recipe.dataset,
+            path,
+        )
+        result = pretrain_encoder(recipe, data_root, download, device, progress)
+        write_json(summary_path(path), result["summary"])  # before the weights: their arrival ends every wait
+        atomic_write(path, lambda tmp: torch.save({"state": result["state"]}, tmp))
+
+    build_once(path, build, force=force)
     return path
 
 
