@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from birsweep.models.classifier import hidden_sizes, relu_mlp
 
 
 class GatedLinear(nn.Module):
@@ -80,13 +81,8 @@ class BIRNet(nn.Module):
         super().__init__()
         self.in_dim, self.n_classes, self.z_dim, self.bce = in_dim, n_classes, z_dim, bce
         self.gates, self.conditional = gates, conditional
-        # hidden sizes as upstream: linspace(fc_units, h_dim) over the fc_layers-1 hidden layers
-        hidden = [h_dim] if fc_layers == 2 else [int(s) for s in np.linspace(fc_units, h_dim, num=fc_layers - 1)]
-        sizes: List[int] = [in_dim] + hidden
-        enc = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            enc += [nn.Linear(a, b), nn.ReLU()]
-        self.fcE = nn.Sequential(*enc)
+        sizes: List[int] = [in_dim] + hidden_sizes(fc_layers, fc_units, h_dim)  # upstream's widths
+        self.fcE = relu_mlp(sizes)
         self.to_mu = nn.Linear(sizes[-1], z_dim)
         self.to_logvar = nn.Linear(sizes[-1], z_dim, bias=False)
         self.has_classifier = classifier
