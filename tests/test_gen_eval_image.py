@@ -5,6 +5,7 @@ on the hidden-feature path, with the classifier that runs of the same encoder sh
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, cast
 
 import pytest
@@ -12,7 +13,7 @@ import torch
 
 from birsweep.data.features import Inputs
 from birsweep.data.images import ImageInputs
-from birsweep.gen_eval.classifier import cache_path
+from birsweep.gen_eval.classifier import EvalClassifier, cache_path
 from birsweep.gen_eval.evaluate import Subject, image_metrics
 from birsweep.gen_eval.feature_space import hidden_space, image_space
 from birsweep.tracking import record
@@ -22,11 +23,16 @@ from tests.fakedata import write_cifar100
 from tests.helpers import launch, make_cfg
 from tests.test_image_level import CONV, weights  # noqa: F401  (the fixture)
 
-RECIPE = ["eval_gen.classifier.fc_units=32", "eval_gen.classifier.batch_size=32", "eval_gen.classifier.max_iters=3"]
+EVAL_GEN = [  # a short evaluation, a tiny classifier recipe
+    "eval_gen.samples=4",
+    "eval_gen.classifier.fc_units=32",
+    "eval_gen.classifier.batch_size=32",
+    "eval_gen.classifier.max_iters=3",
+]
 
 
 def _overrides(tmp_path, path, *extra):
-    return [*CONV, f"model.encoder.weights={path}", f"paths.cache_dir={tmp_path / 'cache'}", *RECIPE, *extra]
+    return [*CONV, f"model.encoder.weights={path}", f"paths.cache_dir={tmp_path / 'cache'}", *EVAL_GEN, *extra]
 
 
 def _figures_are_finite(figures):
@@ -82,16 +88,32 @@ def test_the_image_path_equals_the_hidden_path_on_the_encoders_features(weights,
     assert image.embed is encoder
     recipe = image_run.cfg.eval_gen.classifier
     cache = image_run.cfg.paths.cache_dir
-    assert cache_path(recipe, image.data, cache) == cache_path(recipe, hidden.data, cache)  # one classifier
-
     rows = torch.cat(image_run.test_idx)
     hidden_run.inputs.ensure(torch.cat(hidden_run.train_idx), rows)
     real_images, real_features = image_run.inputs.test[rows], hidden_run.inputs.test[rows]
     assert torch.allclose(encoder(real_images), real_features, atol=1e-5)  # the features cache encodes the same way
+    file = cache_path(recipe, image.data, cache)
+    assert file == cache_path(recipe, hidden.data, cache)  # one classifier for both
+    # in the cache: a random classifier on the standardised features, confident and varied (IS well above 1; a few
+    # steps of training on the random encoder's near-constant features leave it at chance and IS at 1)
+    torch.manual_seed(0)
+    classifier = EvalClassifier(image.data.dim, recipe.fc_units, 4)
+    first = classifier.fcE[0]
+    mean, sd = real_features.mean(0), real_features.std(0).clamp_min(1e-6)
+    first.weight.mul_(10 / sd)
+    first.bias.copy_(-first.weight @ mean)
+    classifier.classifier.weight.mul_(10)
+    os.makedirs(os.path.dirname(file))
+    torch.save({"state": classifier.state_dict()}, file)
+
+    labels_real = image_run.test_y[rows]
+    by_class = [real_images[labels_real == c] for c in range(4)]
 
     def images(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        noise = torch.randn(len(labels), 3, 32, 32, generator=gen, device=gen.device)
-        return noise + labels[:, None, None, None].float()  # classes apart, so the figures are not degenerate
+        """A test image of each label, with noise."""
+        pick = torch.randint(0, 5, (len(labels),), generator=gen, device=gen.device)
+        x = torch.stack([by_class[int(c)][int(p)] for c, p in zip(labels, pick)])
+        return x + 0.1 * torch.randn(x.shape, generator=gen, device=gen.device)
 
     def features(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return encoder(images(labels, gen))
@@ -103,8 +125,9 @@ def test_the_image_path_equals_the_hidden_path_on_the_encoders_features(weights,
         cfg = image_run.cfg.eval_gen
         out.append(image_metrics(cfg, Subject(view, subject), space, real, 4, cache, image_run.device, gen, 0))
     by_images, by_features = out
-    assert by_images["classifier_trained"] is True and by_features["classifier_trained"] is False
+    assert by_images["classifier"] == by_features["classifier"] == file
     _figures_are_finite(by_images)
+    assert by_images["is"] > 1.2 and max(by_images["precision"]) > 0.1 and max(by_images["recall"]) > 0.1
     assert by_images["is"] == pytest.approx(by_features["is"], rel=1e-5)
     assert by_images["fid"] == pytest.approx(by_features["fid"], rel=1e-4, abs=1e-4)
     assert by_images["precision"] == pytest.approx(by_features["precision"], abs=1e-5)
@@ -145,9 +168,8 @@ def test_gr_on_tiny_cifar_files_end_to_end(weights, tmp_path):  # noqa: F811
         "model.fc_units=32",
         "model.h_dim=32",
         "model.z_dim=8",
-        "eval_gen.samples=4",
         "eval_gen.classifier_metrics=true",
-        *RECIPE,
+        *EVAL_GEN,
         "logger=none",
         "trainer.progress=false",
         f"hydra.run.dir={tmp_path / 'run'}",
