@@ -19,7 +19,8 @@ from torch.nn import functional as F
 
 from birsweep.build_once import cache_lock
 from birsweep.data.augment import crop_flip
-from birsweep.data.features import Inputs, data_digest, state_digest
+from birsweep.data.features import data_digest, state_digest
+from birsweep.gen_eval.feature_space import EncodedData
 from birsweep.io import atomic_write, write_json
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class EvalClassifier(nn.Module):
         return self.classifier(self.fcE(h))
 
 
-def cache_path(recipe: DictConfig, inputs: Inputs, cache_dir: str) -> str:
+def cache_path(recipe: DictConfig, inputs: EncodedData, cache_dir: str) -> str:
     """The weights file of this recipe on this data and frozen encoder."""
     if inputs.arrays is None or not isinstance(inputs.encode, nn.Module):
         raise ValueError("the evaluation classifier needs the run's images and its frozen conv encoder")
@@ -57,14 +58,14 @@ def cache_path(recipe: DictConfig, inputs: Inputs, cache_dir: str) -> str:
     return os.path.join(os.path.expanduser(cache_dir), "eval_classifiers", f"f{recipe.epochs}-{key}.pt")
 
 
-def _encoded(inputs: Inputs, images: torch.Tensor, augment: bool, device: torch.device) -> torch.Tensor:
+def _encoded(inputs: EncodedData, images: torch.Tensor, augment: bool, device: torch.device) -> torch.Tensor:
     assert inputs.arrays is not None
     x = inputs.normalise(inputs.arrays.to_unit(images.to(device)))
     return inputs.encode(crop_flip(x) if augment else x)
 
 
 @torch.no_grad()
-def _accuracy(model: EvalClassifier, inputs: Inputs, device: torch.device, batch: int = 500) -> float:
+def _accuracy(model: EvalClassifier, inputs: EncodedData, device: torch.device, batch: int = 500) -> float:
     assert inputs.arrays is not None
     x, y = inputs.arrays.test_x, inputs.arrays.test_y.to(device)
     hits = sum(
@@ -74,7 +75,7 @@ def _accuracy(model: EvalClassifier, inputs: Inputs, device: torch.device, batch
     return hits / max(1, len(x))
 
 
-def train_classifier(recipe: DictConfig, inputs: Inputs, device: torch.device) -> Tuple[EvalClassifier, Dict]:
+def train_classifier(recipe: DictConfig, inputs: EncodedData, device: torch.device) -> Tuple[EvalClassifier, Dict]:
     """Cross-entropy, Adam, ``recipe.epochs`` epochs (or ``max_iters`` steps) of batches of the training set's
     images through the frozen encoder, randomly cropped and flipped when ``recipe.augment``."""
     assert inputs.arrays is not None
@@ -112,7 +113,7 @@ def train_classifier(recipe: DictConfig, inputs: Inputs, device: torch.device) -
 
 
 def load_or_train(
-    recipe: DictConfig, inputs: Inputs, cache_dir: str, device: torch.device, train: bool
+    recipe: DictConfig, inputs: EncodedData, cache_dir: str, device: torch.device, train: bool
 ) -> Tuple[EvalClassifier | None, Dict[str, Any]]:
     """(classifier, what happened): the cached one, else (when ``train``) a freshly trained and cached one, else
     None. ``what happened`` says which, and the cache file."""

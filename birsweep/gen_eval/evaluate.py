@@ -14,9 +14,8 @@ import torch
 from omegaconf import DictConfig
 from torch.nn import functional as F
 
-from birsweep.data.features import Inputs
-from birsweep.data.images import ImageInputs
-from birsweep.gen_eval.classifier import load_or_train
+from birsweep.gen_eval.classifier import EvalClassifier, load_or_train
+from birsweep.gen_eval.feature_space import FeatureSpace
 from birsweep.gen_eval.loglik import log_likelihood, recon_error
 from birsweep.gen_eval.prd import prd_from_embeddings
 from birsweep.gen_eval.scores import frechet_distance, inception_score
@@ -49,17 +48,17 @@ def classifier_mode(cfg: DictConfig) -> str:
 def evaluate(
     cfg: DictConfig,
     subject: Subject,
-    inputs: Inputs | ImageInputs,
+    space: FeatureSpace | str,
     x_test: torch.Tensor,
     y_test: torch.Tensor,
     n_seen: int,
-    conv: bool,
     cache_dir: str,
     device: torch.device,
     seed: int,
 ) -> Dict[str, Any]:
     """The figures of ``eval_gen`` for test inputs ``x_test`` (labels ``y_test``, in the model's label space) of a
-    model that has seen classes 0..n_seen-1."""
+    model that has seen classes 0..n_seen-1. ``space`` is where IS, FID and precision-recall are computed, or why
+    the run has none (pixel models)."""
     start = time.time()
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
@@ -77,34 +76,44 @@ def evaluate(
             "n_test": len(x_test),
             "samples": cfg.samples,
         }
-        out.update(_image_metrics(cfg, subject, inputs, x_test, n_seen, conv, cache_dir, device, gen, seed))
+        if isinstance(space, str):
+            out["image_metrics_skipped"] = space
+        else:
+            out.update(image_metrics(cfg, subject, space, x_test, n_seen, cache_dir, device, gen, seed))
     out["seconds"] = round(time.time() - start, 3)
     return out
 
 
-def _image_metrics(
+BATCH = 1000  # generated and real samples per pass through the encoder and the classifier
+
+
+def _scored(classifier: EvalClassifier, space: FeatureSpace, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    """(the classifier's softmax, its fcE embedding) of model inputs ``x``, in batches."""
+    probs, emb = [], []
+    for s in range(0, len(x), BATCH):
+        h = classifier.features(space.embed(x[s : s + BATCH]))
+        probs.append(F.softmax(classifier.classifier(h), 1))
+        emb.append(h)
+    return torch.cat(probs), torch.cat(emb).cpu().numpy()
+
+
+def image_metrics(
     cfg: DictConfig,
     subject: Subject,
-    inputs: Inputs | ImageInputs,
+    space: FeatureSpace,
     x_real: torch.Tensor,
     n_seen: int,
-    conv: bool,
     cache_dir: str,
     device: torch.device,
     gen: torch.Generator,
     seed: int,
 ) -> Dict[str, Any]:
-    """IS, FID and precision-recall on hidden features, or why they were not computed."""
+    """IS, FID and precision-recall on the encoder's features of generated and real test samples, or why they were
+    not computed."""
     mode = classifier_mode(cfg)
     if mode == "false":
         return {"image_metrics_skipped": "eval_gen.classifier_metrics=false"}
-    if not conv:
-        return {
-            "image_metrics_skipped": "IS, FID and precision-recall are for conv models' hidden features "
-            "(CIFAR with internal replay)"
-        }
-    assert isinstance(inputs, Inputs), "conv is true only for hidden-feature inputs"
-    classifier, info = load_or_train(cfg.classifier, inputs, cache_dir, device, train=(mode == "true"))
+    classifier, info = load_or_train(cfg.classifier, space.data, cache_dir, device, train=(mode == "true"))
     if classifier is None:
         return {
             **info,
@@ -113,12 +122,9 @@ def _image_metrics(
         }
     n_gen = len(x_real) if cfg.n_generated is None else int(cfg.n_generated)
     labels = torch.arange(n_gen, device=device) % n_seen  # every class seen, equally often
-    batch = 1000
-    fake = torch.cat([subject.sample(labels[s : s + batch], gen) for s in range(0, n_gen, batch)])
-    probs = torch.cat([F.softmax(classifier(fake[s : s + batch]), 1) for s in range(0, n_gen, batch)])
-    fake_emb = torch.cat([classifier.features(fake[s : s + batch]) for s in range(0, n_gen, batch)]).cpu().numpy()
-    real_emb = torch.cat([classifier.features(x_real[s : s + batch]) for s in range(0, len(x_real), batch)])
-    real_np = real_emb.cpu().numpy()
+    fake = torch.cat([subject.sample(labels[s : s + BATCH], gen) for s in range(0, n_gen, BATCH)])
+    probs, fake_emb = _scored(classifier, space, fake)
+    _, real_np = _scored(classifier, space, x_real)
     n_pr = min(len(fake_emb), len(real_np))  # precision-recall compares equal numbers (upstream's balance)
     precision, recall = prd_from_embeddings(fake_emb[:n_pr], real_np[:n_pr], seed=seed)
     return {

@@ -10,6 +10,7 @@ import torch
 
 from birsweep.data.features import Inputs
 from birsweep.gen_eval.evaluate import Subject, evaluate
+from birsweep.gen_eval.feature_space import FeatureSpace, hidden_space, image_space
 from birsweep.gen_eval.views import bir_view, vae_view
 from birsweep.models.bir import BIRNet
 from birsweep.models.vae import VAEGenerator
@@ -67,16 +68,28 @@ def evaluate_generator(run: Run) -> Dict[str, Any]:
             m.train(mode)
 
 
+def feature_space(run: Run) -> FeatureSpace | str:
+    """Where IS, FID and precision-recall are computed for this run (the frozen encoder's features, reached from
+    hidden features or from images), or why they are not (pixel models)."""
+    if run.cfg.model.encoder.type != "conv" or run.encoder is None:
+        return (
+            "IS, FID and precision-recall are for conv models (CIFAR): the evaluation classifier reads the "
+            "pre-trained conv encoder's features"
+        )
+    if isinstance(run.inputs, Inputs):
+        return hidden_space(run.inputs)
+    return image_space(run.inputs, run.encoder)
+
+
 def _evaluate(run: Run, subject: Subject) -> Dict[str, Any]:
     cfg, rows = run.cfg, torch.cat(run.test_idx[: run.n_tasks])
     return evaluate(
         cfg.eval_gen,
         subject,
-        run.inputs,
+        feature_space(run),
         run.inputs.test[rows],
         run.test_y[rows],
         run.stream.classes_seen(run.n_tasks),
-        cfg.model.encoder.type == "conv" and isinstance(run.inputs, Inputs),  # hidden features, not images
         cfg.paths.cache_dir,
         run.device,
         int(cfg.seed),

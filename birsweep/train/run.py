@@ -88,6 +88,7 @@ class Run:
         t1 = time.time()
         self.inputs: Union[Inputs, ImageInputs]
         self.inputs, encoder = run_inputs(cfg, arrays, self.device)
+        self.encoder = encoder  # the frozen pre-trained conv layers (None on pixel models): the evaluation's features
         self.record.set_timing("features_s", round(time.time() - t1, 3))
         self.image_shape = arrays.shape
         self.train_y = self.stream.train_y.to(self.device)
