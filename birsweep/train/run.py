@@ -16,7 +16,7 @@ from birsweep.data.images import ImageInputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device, seed_everything
-from birsweep.errors import ResumeError, RunInterrupted, RunPruned, StorageError
+from birsweep.errors import RunInterrupted, RunPruned, StorageError
 from birsweep.io import remove_stale_tmp
 from birsweep.methods.replay import frozen_copy
 from birsweep.methods.terms import LossTerm
@@ -36,7 +36,7 @@ from birsweep.train.losslog import LossMeter, check_finite
 from birsweep.train.method_hooks import MethodHooks, build_classifier_method
 from birsweep.train.participation import Participation
 from birsweep.train.run_inputs import run_inputs
-from birsweep.train.run_state import checkpoint_payload, load_payload
+from birsweep.train.run_state import checkpoint_payload, restore_run
 from birsweep.train.signals import raise_on_stop_signals
 from birsweep.train.step import TrainStep
 
@@ -132,19 +132,7 @@ class Run:
 
     def restore(self) -> None:
         """Continue from the run dir's checkpoint, as ``resume`` asks."""
-        mode = str(self.cfg.resume).lower()
-        if mode == "false":
-            return
-        payload = checkpoint.load(self.run_dir, self.config)
-        if payload is None:
-            if mode == "true":
-                raise ResumeError(
-                    f"resume=true but there is no checkpoint in {self.run_dir}; "
-                    "give the run's directory with hydra.run.dir=... or use resume=auto"
-                )
-            return
-        load_payload(self, payload)
-        log.info("resuming %s after task %d of %d", self.run_dir, self.start_task, self.n_tasks)
+        restore_run(self)
 
     def save_checkpoint(self, tasks_done: int) -> None:
         checkpoint.save(self.run_dir, checkpoint_payload(self, tasks_done))

@@ -4,14 +4,18 @@ state, the record's history and every random generator."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Dict
 
+from birsweep.errors import ResumeError
 from birsweep.methods.replay import frozen_copy
 from birsweep.methods.term_noise import load_noise_state, noise_state
 from birsweep.train import checkpoint
 
 if TYPE_CHECKING:
     from birsweep.train.run import Run
+
+log = logging.getLogger("birsweep.train.run")  # the run's own logger: "resuming ..." reads as the run's line
 
 
 def checkpoint_payload(run: Run, tasks_done: int) -> Dict[str, Any]:
@@ -42,3 +46,20 @@ def load_payload(run: Run, payload: Dict[str, Any]) -> None:
     run.start_task = payload["tasks_done"]
     run.previous = frozen_copy(run.model)
     checkpoint.set_rng_state(payload["rng"])
+
+
+def restore_run(run: Run) -> None:
+    """Continue ``run`` from its run dir's checkpoint, as ``resume`` asks (auto: when there is one)."""
+    mode = str(run.cfg.resume).lower()
+    if mode == "false":
+        return
+    payload = checkpoint.load(run.run_dir, run.config)
+    if payload is None:
+        if mode == "true":
+            raise ResumeError(
+                f"resume=true but there is no checkpoint in {run.run_dir}; "
+                "give the run's directory with hydra.run.dir=... or use resume=auto"
+            )
+        return
+    load_payload(run, payload)
+    log.info("resuming %s after task %d of %d", run.run_dir, run.start_task, run.n_tasks)
