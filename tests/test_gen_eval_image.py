@@ -19,9 +19,8 @@ from birsweep.gen_eval.feature_space import hidden_space, image_space
 from birsweep.tracking import record
 from birsweep.train.generator_eval import feature_space
 from birsweep.train.run import Run, train
-from tests.fakedata import write_cifar100
-from tests.helpers import launch, make_cfg
-from tests.test_image_level import CONV, weights  # noqa: F401  (the fixture)
+from tests.helpers import make_cfg
+from tests.test_image_level import CONV, launch_tiny_cifar, weights  # noqa: F401  (the fixture)
 
 EVAL_GEN = [  # a short evaluation, a tiny classifier recipe
     "eval_gen.samples=4",
@@ -153,27 +152,9 @@ def test_a_trainable_encoder_is_refused(weights, tmp_path):  # noqa: F811
 
 @pytest.mark.slow
 def test_gr_on_tiny_cifar_files_end_to_end(weights, tmp_path):  # noqa: F811
-    path, _ = weights
-    data = tmp_path / "data"
-    write_cifar100(str(data), per_class_train=4, per_class_test=5)  # precision-recall: 20 clusters
-    out = launch(
-        "data=cifar100",
-        f"paths.data_dir={data}",
-        "method=gr",
-        f"model.encoder.weights={path}",
-        "data.n_tasks=50",
-        "trainer.max_tasks=2",
-        "trainer.iters=2",
-        "trainer.batch_size=8",
-        "model.fc_units=32",
-        "model.h_dim=32",
-        "model.z_dim=8",
-        "eval_gen.classifier_metrics=true",
-        *EVAL_GEN,
-        "logger=none",
-        "trainer.progress=false",
-        f"hydra.run.dir={tmp_path / 'run'}",
-        cwd=tmp_path,
+    # precision-recall takes 20 clusters: 5 test images per class
+    out = launch_tiny_cifar(
+        tmp_path, weights[0], "method=gr", "eval_gen.classifier_metrics=true", *EVAL_GEN, per_class_test=5
     )
     assert out.returncode == 0, out.stderr
     rec = record.load(tmp_path / "run")

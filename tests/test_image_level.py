@@ -297,21 +297,14 @@ def test_a_variant_without_internal_replay_stops_with_one_line():
         check_config(cfg)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "method",
-    [["method=gr"], ["method=bir_si", "method.internal=false"], ["ablation=sgr_conditional"]],
-    ids=["gr", "bir", "sgr_conditional"],
-)
-def test_image_level_on_tiny_cifar_files_end_to_end(method, weights, tmp_path):
-    path, _ = weights
+def launch_tiny_cifar(tmp_path, weights_path, *overrides: str, per_class_test: int = 1):
+    """launch.py on tiny CIFAR-100 files in the exact on-disk format, 2 tasks of 2 classes, the run in tmp/run."""
     data = tmp_path / "data"
-    write_cifar100(str(data), per_class_train=4, per_class_test=1)
-    out = launch(
+    write_cifar100(str(data), per_class_train=4, per_class_test=per_class_test)
+    return launch(
         "data=cifar100",
         f"paths.data_dir={data}",
-        *method,
-        f"model.encoder.weights={path}",
+        f"model.encoder.weights={weights_path}",
         "data.n_tasks=50",
         "trainer.max_tasks=2",
         "trainer.iters=2",
@@ -322,8 +315,19 @@ def test_image_level_on_tiny_cifar_files_end_to_end(method, weights, tmp_path):
         "logger=none",
         "trainer.progress=false",
         f"hydra.run.dir={tmp_path / 'run'}",
+        *overrides,
         cwd=tmp_path,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "method",
+    [["method=gr"], ["method=bir_si", "method.internal=false"], ["ablation=sgr_conditional"]],
+    ids=["gr", "bir", "sgr_conditional"],
+)
+def test_image_level_on_tiny_cifar_files_end_to_end(method, weights, tmp_path):
+    out = launch_tiny_cifar(tmp_path, weights[0], *method)
     assert out.returncode == 0, out.stderr
     rec = record.load(tmp_path / "run")
     assert rec["status"] == "completed" and rec["tasks_done"] == 2
