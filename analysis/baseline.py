@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Union
 import pandas as pd
 
 from birsweep.stats import paired, verdict
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 
 Baseline = Union[str, Mapping[str, Any]]
 COLUMNS = ("n_pairs", "delta", "delta_ci_low", "delta_ci_high", "p", "verdict", "delta_note")

@@ -16,7 +16,7 @@ from analysis.runs import CONFIRM, IDENTITY, OUTCOME, TRIAL
 from birsweep.config_keys import is_result_neutral
 from birsweep.sweep.labels import short_names
 from birsweep.tracking.gen_figures import COLUMN_PREFIX as GEN_COLUMNS
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 
 METRICS = ("final_avg_acc", "forgetting", "bwt")
 METRIC_NAMES = {"final_avg_acc": "final average accuracy", "forgetting": "forgetting", "bwt": "BWT"}

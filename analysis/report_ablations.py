@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from analysis.compare import sem
 from analysis.report_html import Report
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 
 ABLATION_KEY = "method.ablation"
 # upstream's groups, order, short and long names (compare_CIFAR100_bir.py)

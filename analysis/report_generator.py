@@ -12,7 +12,8 @@ import pandas as pd
 
 from analysis.report_html import Report
 from analysis.report_methods import labelled
-from birsweep.tracking.record import RunStatus, try_load
+from birsweep.tracking.record import try_load
+from birsweep.tracking.record_fields import RunStatus
 
 MEASURES = [
     ("gen_ll", "log-likelihood", "higher: the test data are likelier under the generator"),

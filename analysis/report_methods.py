@@ -14,7 +14,7 @@ import pandas as pd
 from analysis.compare import sem, task_curves
 from analysis.plots import plot_task_curves
 from analysis.report_html import Report
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 
 # upstream's names and plot order (compare_CIFAR100.py), the upper bound last
 METHODS = {

@@ -10,7 +10,7 @@ import pandas as pd
 from analysis.compare import METRIC_NAMES, METRICS, compare, task_curves
 from analysis.plots import plot_matrices, plot_metric_bars, plot_task_curves
 from analysis.report_html import Report, num, pct
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 
 
 def variants_table(table: pd.DataFrame) -> pd.DataFrame:

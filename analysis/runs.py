@@ -30,7 +30,8 @@ import pandas as pd
 
 from analysis.diagnostics import record_columns
 from birsweep.tracking.gen_figures import generator_columns
-from birsweep.tracking.record import OUTCOME_KEYS, RESULTS, RunStatus, try_load
+from birsweep.tracking.record import RESULTS, try_load
+from birsweep.tracking.record_fields import OUTCOME_KEYS, RunStatus
 
 SKIP_DIRS = {"wandb", ".hydra", "__pycache__", ".git", "media", "files"}
 STATE_OF_STATUS = {s.value: s.trial_state for s in RunStatus}  # run status -> Optuna trial state name

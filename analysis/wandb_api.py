@@ -19,7 +19,7 @@ import pandas as pd
 from analysis.diagnostics import MEASURED_PREFIXES
 from analysis.runs import IDENTITY, OUTCOME, TRIAL, _frame, _task_base, run_row, task_rows
 from birsweep.tracking.gen_figures import from_summary
-from birsweep.tracking.record import OUTCOME_KEYS
+from birsweep.tracking.record_fields import OUTCOME_KEYS
 
 SUMMARY_KEYS = OUTCOME_KEYS  # the record's outcome, as the logger puts it in the summary
 TIMING_KEYS = ("train_s", "total_s", "it_per_s", "data_s", "features_s")

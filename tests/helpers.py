@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 import birsweep.sweep  # noqa: F401  (registers the optuna/trial config group)
 from birsweep.schema import register_configs
 from birsweep.tracking import record
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")

@@ -16,7 +16,8 @@ from analysis.study import load_study
 from analysis.wandb_api import WandbUnavailable, load_wandb, load_wandb_offline, record_from_wandb
 from analysis.wandb_offline import find_runs, read_run
 from birsweep.tracking import record as run_record
-from birsweep.tracking.record import RunRecord, RunStatus
+from birsweep.tracking.record import RunRecord
+from birsweep.tracking.record_fields import RunStatus
 from tests.test_analysis_fixtures import N_TASKS, grid_sweep  # noqa: F401 - fixture
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -11,7 +11,7 @@ import pytest
 from birsweep.app import run
 from birsweep.errors import RunPruned
 from birsweep.tracking import record
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 from birsweep.train.batched import BatchTrial, not_batchable, train_batched
 from birsweep.train.callbacks import RunCallback, TaskEnd
 from tests.helpers import TINY, make_cfg

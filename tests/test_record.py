@@ -10,7 +10,8 @@ from analysis.runs import STATE_OF_STATUS, load_runs
 from birsweep.errors import BirsweepError, RunPruned
 from birsweep.loggers.wandb_logger import EXIT_CODES
 from birsweep.tracking import record
-from birsweep.tracking.record import RecordError, RunRecord, RunStatus, TrialInfo
+from birsweep.tracking.record import RecordError, RunRecord
+from birsweep.tracking.record_fields import RunStatus, TrialInfo
 from birsweep.train.callbacks import TaskEnd
 
 

@@ -15,7 +15,7 @@ import optuna
 from birsweep.errors import RunInterrupted
 from birsweep.sweep.storage import open_storage
 from birsweep.sweep.trial import TrialHandle
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 from birsweep.train.callbacks import TaskEnd
 from birsweep.train.signals import raise_on_stop_signals
 

@@ -36,7 +36,8 @@ from birsweep.loggers.wandb_start import start_run
 from birsweep.models.bir import BIRNet
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.measured import measured_columns
-from birsweep.tracking.record import OUTCOME_KEYS, RecordView, RunStatus, TrialInfo
+from birsweep.tracking.record import RecordView
+from birsweep.tracking.record_fields import OUTCOME_KEYS, RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)

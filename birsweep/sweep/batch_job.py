@@ -24,7 +24,7 @@ from birsweep.sweep import TRIAL_GROUP
 from birsweep.sweep.factory import plain_dict
 from birsweep.sweep.grammar import format_value
 from birsweep.sweep.outcome import Outcome, outcome_of
-from birsweep.tracking.record import RunStatus
+from birsweep.tracking.record_fields import RunStatus
 from birsweep.train.batch_keys import PER_TRIAL_KEYS, structural_part
 from birsweep.train.callbacks import RunCallback
 

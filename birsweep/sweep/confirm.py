@@ -35,7 +35,8 @@ from birsweep.sweep.grammar import SearchSpace, format_value, override_identity
 from birsweep.sweep.labels import format_params
 from birsweep.sweep.outcome import outcome_of
 from birsweep.sweep.owner import Owner
-from birsweep.tracking.record import RunStatus, try_load
+from birsweep.tracking.record import try_load
+from birsweep.tracking.record_fields import RunStatus
 
 log = logging.getLogger(__name__)
 

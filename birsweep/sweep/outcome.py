@@ -12,7 +12,8 @@ from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
 from birsweep.errors import RunPruned, last_line
-from birsweep.tracking.record import RunStatus, mark_stale, try_load
+from birsweep.tracking.record import mark_stale, try_load
+from birsweep.tracking.record_fields import RunStatus
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from birsweep.sweep.outcome import Outcome, tell, trial_id
 from birsweep.sweep.owner import Owner
-from birsweep.tracking.record import RunStatus, mark_stale, try_load
+from birsweep.tracking.record import mark_stale, try_load
+from birsweep.tracking.record_fields import RunStatus
 
 log = logging.getLogger(__name__)
 

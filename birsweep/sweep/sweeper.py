@@ -1,9 +1,10 @@
 """A Hydra Sweeper that runs an Optuna study: ``python launch.py -m hparams_search=repulsion``.
 
 For every trial the sweeper asks Optuna for parameters, turns them into the job's overrides, adds the trial's
-identity (``+optuna=trial optuna.storage=... optuna.trial_number=N ...``) so the job can report to its trial and be
-pruned, launches the job with whichever Hydra launcher is selected, and tells Optuna how it ended: COMPLETE with
-the job's return value, PRUNED when the job was pruned, FAIL with the reason otherwise.
+identity (``+optuna=trial optuna.storage=... optuna.trial_number=N ...``: :mod:`birsweep.sweep.trial_overrides`)
+so the job can report to its trial and be pruned, launches the job with whichever Hydra launcher is selected, and
+tells Optuna how it ended: COMPLETE with the job's return value, PRUNED when the job was pruned, FAIL with the
+reason otherwise. The study itself, and the storage it and the jobs open, come from :mod:`birsweep.sweep.study`.
 
 * Budget: ``n_trials`` is the number of finished trials (complete, pruned or failed) the study should hold; a
   re-run of the same command continues until it does, numbering jobs (``hydra.job.num``) by trial number.
@@ -29,12 +30,11 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
-from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from birsweep.errors import ConfigError, RunInterrupted
-from birsweep.secrets import check_no_literal_passwords, mask_url
-from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION, results
+from birsweep.secrets import mask_url
+from birsweep.sweep import results
 from birsweep.sweep.ask import ask
 from birsweep.sweep.batch_job import Job, group, outcomes_of
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings, confirm_config
@@ -44,7 +44,7 @@ from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_s
 from birsweep.sweep.distinct import distinct
 from birsweep.sweep.errors import SweepError
 from birsweep.sweep.factory import build_pruner, build_sampler, plain_config, plain_dict, sampler_maker
-from birsweep.sweep.grammar import SearchSpace, format_value, parse_search_space
+from birsweep.sweep.grammar import SearchSpace, parse_search_space
 from birsweep.sweep.heartbeat import InFlight
 from birsweep.sweep.identity import check_identity, fixed_settings
 from birsweep.sweep.joblib_guard import guard_joblib_executor
@@ -53,7 +53,8 @@ from birsweep.sweep.liveness import JOB_HEARTBEAT, watch_jobs
 from birsweep.sweep.outcome import Outcome, Tally, close_record, outcome_of, tell, trial_id
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.recovery import recover_stale
-from birsweep.sweep.storage import default_storage, normalise, open_storage
+from birsweep.sweep.study import open_study, storage_urls
+from birsweep.sweep.trial_overrides import trial_overrides
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +103,7 @@ class OptunaSweeper(Sweeper):
                 "nothing to search: give hydra.sweeper.params (e.g. hparams_search=repulsion) or a "
                 "sweep override such as variant.rep_f=interval(1,30)"
             )
-        # storage: what this process opens, and what jobs receive (an ${oc.env:...} stays unresolved, so a
-        # password kept in an environment variable is never written into a job's overrides)
-        raw = self._raw_sweeper_value("storage")
-        if isinstance(raw, str):  # a config file's literal password: refused before multirun.yaml is written
-            check_no_literal_passwords([raw], where="hydra.sweeper.storage in the config")
-        self.storage_url = normalise(s.storage) if s.storage else default_storage(self.sweep_dir)
-        self.job_storage = raw if isinstance(raw, str) and "${oc.env:" in raw else self.storage_url
+        self.storage_url, self.job_storage = storage_urls(self.config, s.storage, self.sweep_dir)
         _, self.target = build_sampler(s.sampler, self.space, s.n_trials)
         make, seed = sampler_maker(s.sampler, self.space, s.n_trials)
         self.sampler = distinct(make, seed, self.space)  # no parameter set twice (birsweep/sweep/distinct.py)
@@ -131,7 +126,7 @@ class OptunaSweeper(Sweeper):
         self.confirm = Stage.create(confirm_config(s.confirm), self.space, self.sweep_dir, extra, self.compose)
         if self.confirm is not None:  # its claims on runs beat and are judged as trials are (confirm_claim.py)
             self.confirm.beat_s, self.confirm.lost_after_s = float(s.heartbeat_interval), float(s.grace_period)
-        self.study = self._open_study()
+        self.study = open_study(self.storage_url, self.sampler, self.pruner, str(s.study_name), str(s.direction))
         if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
             fixed = fixed_settings(self.config, self.space.searched, parse_search_space(params).fixed)
             check_identity(self.study, fixed, mask_url(self.storage_url))
@@ -152,28 +147,6 @@ class OptunaSweeper(Sweeper):
             log.info("  %s: %s", key, dist)
         for key, dist in self.space.conditional.items():
             log.info("  %s: %s when %s", key, dist, self.space.conditions[key])
-
-    def _raw_sweeper_value(self, key: str) -> Any:
-        node = OmegaConf.to_container(self.config.hydra.sweeper, resolve=False) if self.config is not None else {}
-        return node.get(key) if isinstance(node, dict) else None
-
-    def _open_study(self) -> optuna.Study:
-        direction = str(self.settings.direction).lower()
-        study = optuna.create_study(
-            storage=open_storage(self.storage_url),
-            sampler=self.sampler,
-            pruner=self.pruner,
-            study_name=str(self.settings.study_name),
-            direction=StudyDirection[direction.upper()],  # check_settings allows maximize | minimize only
-            load_if_exists=True,
-        )
-        if study.direction.name.lower() != direction:
-            raise ConfigError(
-                f"study {study.study_name!r} in {mask_url(self.storage_url)} is "
-                f"{study.direction.name.lower()}, the config says {direction}: "
-                "use another study_name or the study's direction"
-            )
-        return study
 
     # --- the loop -------------------------------------------------------------------------------------------------
     def _remaining(self) -> int:
@@ -197,20 +170,18 @@ class OptunaSweeper(Sweeper):
         trial, params = ask(self.study, self.space)
         trial.set_user_attr("owner", self.owner.encode())
         trial.set_user_attr("heartbeat", time.time())
-        overrides = self.space.overrides(params)
-        if self.threads_override:
-            overrides.append(self.threads_override)
-        overrides += [
-            f"+{TRIAL_GROUP}={TRIAL_OPTION}",
-            f"{TRIAL_GROUP}.storage={format_value(self.job_storage)}",
-            f"{TRIAL_GROUP}.study_name={format_value(self.study.study_name)}",
-            f"{TRIAL_GROUP}.trial_number={trial.number}",
-            f"{TRIAL_GROUP}.pruner={format_value(self.pruner_dict)}",
-            f"{TRIAL_GROUP}.params={format_value(params)}",
-            f"{TRIAL_GROUP}.owner={format_value(self.owner.encode())}",
-            f"{TRIAL_GROUP}.sweep_lost_after={float(self.settings.grace_period)}",
-            f"{TRIAL_GROUP}.heartbeat_interval={float(self.settings.heartbeat_interval)}",
-        ]
+        overrides = trial_overrides(
+            self.space.overrides(params),
+            self.threads_override,
+            storage=self.job_storage,
+            study_name=self.study.study_name,
+            number=trial.number,
+            pruner=self.pruner_dict,
+            params=params,
+            owner=self.owner.encode(),
+            lost_after=float(self.settings.grace_period),
+            heartbeat=float(self.settings.heartbeat_interval),
+        )
         self.inflight.add(trial)
         return trial, overrides
 

@@ -24,7 +24,8 @@ from birsweep.sweep.liveness import SWEEP_HEARTBEAT, Silence, sweep_gone
 from birsweep.sweep.log_tag import tag_logs, untag_logs
 from birsweep.sweep.owner import Owner
 from birsweep.sweep.storage import open_storage
-from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
+from birsweep.tracking.record import RecordView
+from birsweep.tracking.record_fields import RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd
 from birsweep.train.signals import deferred
 

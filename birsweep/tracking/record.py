@@ -3,7 +3,8 @@ task and at the end, so a crash or kill always leaves a consistent record behind
 
 This module is the only one that writes ``results.json`` and the one every reader goes through: ``load`` for a
 record that must be there (a one-line error naming the file otherwise), ``try_load`` for readers that skip bad
-records, ``mark_stale`` for the sweeper closing a record its crashed sweep left ``running``.
+records, ``mark_stale`` for the sweeper closing a record its crashed sweep left ``running``. The names others
+read a record by (:class:`RunStatus`, :class:`TrialInfo`, the key groups) are in :mod:`birsweep.tracking.record_fields`.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import io
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
-from enum import Enum
+from dataclasses import asdict
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from birsweep.errors import BirsweepError, StorageError
 from birsweep.io import write_json, write_text
 from birsweep.tracking import metrics as M
+from birsweep.tracking.record_fields import HISTORY_KEYS, LATER_HISTORY_KEYS, VAL_KEYS, RunStatus, TrialInfo
 
 RESULTS = "results.json"
 METRICS = "metrics.csv"
@@ -30,39 +31,8 @@ RecordView = Mapping[str, Any]
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-class RunStatus(str, Enum):
-    """How a run stands; the record stores the plain word (``"completed"``), which compares equal to the member."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    PRUNED = "pruned"
-    INTERRUPTED = "interrupted"  # a stop signal (SIGTERM, SIGUSR2, SIGINT) ended it; resumable from its checkpoint
-
-    @property
-    def trial_state(self) -> str:
-        """The name of the Optuna trial state a run in this status stands for."""
-        return {
-            RunStatus.RUNNING: "RUNNING",
-            RunStatus.COMPLETED: "COMPLETE",
-            RunStatus.FAILED: "FAIL",
-            RunStatus.PRUNED: "PRUNED",
-            RunStatus.INTERRUPTED: "FAIL",
-        }[self]
-
-
 class RecordError(BirsweepError):
     """A run record is missing, unreadable or not a run record."""
-
-
-@dataclass(frozen=True)
-class TrialInfo:
-    """The sweep trial a run belongs to, as the record keeps it under ``"trial"`` (the storage password masked)."""
-
-    study_name: str
-    number: int
-    params: Dict[str, Any]
-    storage: str
 
 
 def _now() -> str:
@@ -119,42 +89,6 @@ def mark_stale(where: PathLike, reason: str, cause: str = "SweepStopped") -> boo
 
 
 # --- the live record of a run -----------------------------------------------------------------------------------------
-# what a record says of its outcome (beside accuracies and timings): the W&B summary carries these under the same
-# names, so W&B runs turn back into the DataFrames' rows (analysis/wandb_api.py)
-OUTCOME_KEYS = (
-    "status",
-    "error",
-    "tasks_done",
-    "n_tasks",
-    "protocol_tasks",
-    "final_avg_acc",
-    "val_final_avg_acc",
-    "forgetting",
-    "bwt",
-    "objective",
-    "objective_split",
-    "started_at",
-    "finished_at",
-)
-# with a validation split: the validation twins of the test accuracies, and what the objective is computed on
-VAL_KEYS = ("val_acc_matrix", "val_avg_acc", "val_final_avg_acc")
-# the training history: what a checkpoint carries and a resumed run takes over (with the timings)
-HISTORY_KEYS = (
-    "acc_matrix",
-    "avg_acc",
-    "forgetting",
-    "bwt",
-    "losses",
-    "tasks_done",
-    "final_task_acc",
-    "final_avg_acc",
-    "objective",
-    "participation",
-    "inert_terms",
-    "diagnostics",
-)
-# history keys an older checkpoint may lack: a run resumed from one keeps them as a fresh record has them
-LATER_HISTORY_KEYS = ("participation", "inert_terms", "diagnostics")
 
 
 class RunRecord:

@@ -16,7 +16,8 @@ from birsweep.device import seed_everything
 from birsweep.errors import StorageError
 from birsweep.methods.term_noise import noise_for
 from birsweep.methods.variants import build_terms
-from birsweep.tracking.record import RunRecord, RunStatus
+from birsweep.tracking.record import RunRecord
+from birsweep.tracking.record_fields import RunStatus
 from birsweep.train.batched_terms import unbatched_terms
 from birsweep.train.bir_method import build_bir_net
 from birsweep.train.callbacks import CallbackList, RunCallback

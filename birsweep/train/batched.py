@@ -26,7 +26,8 @@ from birsweep.device import pick_device
 from birsweep.errors import RunInterrupted, RunPruned
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
-from birsweep.tracking.record import RunRecord, RunStatus
+from birsweep.tracking.record import RunRecord
+from birsweep.tracking.record_fields import RunStatus
 from birsweep.train.batch_trial import BatchTrial, Slot, not_batchable
 from birsweep.train.batched_ops import BatchedStep, StackedAdam, StackedSI, StepShape, keep, stack_models
 from birsweep.train.batched_terms import BatchedTerms

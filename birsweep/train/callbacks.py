@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from birsweep.models.bir import BIRNet
-from birsweep.tracking.record import RecordView, RunStatus, TrialInfo
+from birsweep.tracking.record import RecordView
+from birsweep.tracking.record_fields import RunStatus, TrialInfo
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from birsweep.models.bir import BIRNet
 from birsweep.models.classifier import Classifier
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
-from birsweep.tracking.record import METRICS, RESULTS, RunRecord, RunStatus
+from birsweep.tracking.record import METRICS, RESULTS, RunRecord
+from birsweep.tracking.record_fields import RunStatus
 from birsweep.train import checkpoint
 from birsweep.train.bir_method import build_bir_method
 from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd

@@ -1,0 +1,62 @@
+"""The study a sweep runs, and where: the storage this process opens, the storage its jobs are told, and the study
+opened there with the direction the config asks for.
+
+Kept out of :mod:`birsweep.sweep.sweeper` so that module holds only the ask/launch/tell loop; what a storage spec
+means is :mod:`birsweep.sweep.storage`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+from optuna.study import StudyDirection
+
+from birsweep.errors import ConfigError
+from birsweep.secrets import check_no_literal_passwords, mask_url
+from birsweep.sweep.storage import default_storage, normalise, open_storage
+
+
+def storage_urls(config: Optional[DictConfig], storage: Optional[str], sweep_dir: str) -> Tuple[str, str]:
+    """``(what this process opens, what jobs receive)``. An ``${oc.env:...}`` stays unresolved for the jobs, so a
+    password kept in an environment variable is never written into a job's overrides; a config file's literal
+    password is refused here, before the sweeper writes multirun.yaml."""
+    raw = _as_written(config, "storage")
+    if isinstance(raw, str):
+        check_no_literal_passwords([raw], where="hydra.sweeper.storage in the config")
+    url = normalise(storage) if storage else default_storage(sweep_dir)
+    return url, raw if isinstance(raw, str) and "${oc.env:" in raw else url
+
+
+def _as_written(config: Optional[DictConfig], key: str) -> Any:
+    """``hydra.sweeper.<key>`` as the config says it, interpolations unresolved."""
+    node = OmegaConf.to_container(config.hydra.sweeper, resolve=False) if config is not None else {}
+    return node.get(key) if isinstance(node, dict) else None
+
+
+def open_study(
+    url: str,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+    study_name: str,
+    direction: str,
+) -> optuna.Study:
+    """The study named ``study_name`` in ``url``, created when new; a study there of the other direction is a
+    :class:`ConfigError` (``direction`` is maximize or minimize: check_settings allows no other)."""
+    direction = direction.lower()
+    study = optuna.create_study(
+        storage=open_storage(url),
+        sampler=sampler,
+        pruner=pruner,
+        study_name=study_name,
+        direction=StudyDirection[direction.upper()],
+        load_if_exists=True,
+    )
+    if study.direction.name.lower() != direction:
+        raise ConfigError(
+            f"study {study.study_name!r} in {mask_url(url)} is "
+            f"{study.direction.name.lower()}, the config says {direction}: "
+            "use another study_name or the study's direction"
+        )
+    return study
