@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from analysis.compare import sem
 from analysis.report_html import Report
+from birsweep.tracking.record import try_load
 from birsweep.tracking.record_fields import RunStatus
 
 ABLATION_KEY = "method.ablation"
@@ -73,16 +74,24 @@ def ablation_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def references(runs: pd.DataFrame, data: str) -> Dict[str, Optional[float]]:
+def classes_trained(runs: pd.DataFrame) -> Optional[int]:
+    """How many classes the runs were trained on, from a record's class order (chance is one over it)."""
+    for run_dir in runs["run_dir"].dropna() if "run_dir" in runs else []:
+        data, _ = try_load(str(run_dir))
+        order = ((data or {}).get("class_order") or [])[: (data or {}).get("n_tasks") or None]
+        if order:
+            return sum(len(classes) for classes in order)
+    return None
+
+
+def references(runs: pd.DataFrame, data: str, n_classes: Optional[int] = None) -> Dict[str, Optional[float]]:
     """Upstream's lines for one data set: the only-last-task runs' mean and s.e.m. and their count, and chance level
-    (one over the classes trained); None where there is nothing to draw them from."""
-    out: Dict[str, Optional[float]] = {"only_last": None, "only_last_sem": None, "only_last_n": None, "chance": None}
+    (one over ``n_classes``, the classes trained); None where there is nothing to draw them from."""
+    chance = 1.0 / n_classes if n_classes else None
+    out: Dict[str, Optional[float]] = {"only_last": None, "only_last_sem": None, "only_last_n": None, "chance": chance}
     if ABLATION_KEY not in runs:
         return out
     of_data = runs[(runs["data"] == data) & runs[ABLATION_KEY].notna()]
-    if "n_classes" in of_data:
-        classes = pd.to_numeric(of_data["n_classes"], errors="coerce").dropna()
-        out["chance"] = 1.0 / float(classes.max()) if not classes.empty else None
     done = of_data[(of_data[ABLATION_KEY] == ONLY_LAST) & (of_data["status"] == RunStatus.COMPLETED.value)]
     values = pd.to_numeric(done["final_avg_acc"], errors="coerce").dropna()
     if not values.empty:
@@ -145,7 +154,8 @@ def add_ablations_section(rep: Report, runs: pd.DataFrame, tasks: pd.DataFrame) 
         if table["data"].nunique() > 1:
             rep.h3(str(data))
         rep.table(_two_groups(part))
-        lines = references(runs, str(data))
+        of_data = runs[(runs["data"] == data) & runs[ABLATION_KEY].notna()]
+        lines = references(runs, str(data), classes_trained(of_data))
         rep.text(_reference_text(lines), "note")
         rep.figure(
             f"ablations-{data}",

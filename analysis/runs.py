@@ -174,8 +174,6 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     for key in ("train_s", "total_s", "it_per_s"):
         row[key] = timings.get(key)
     row["git_commit"] = (data.get("env") or {}).get("git_commit")
-    order = (data.get("class_order") or [])[: data.get("n_tasks") or None]
-    row["n_classes"] = sum(len(classes) for classes in order) or None  # classes trained: chance is 1 / n_classes
     trial = trial_info(data)
     row["study_name"], row["trial_number"] = trial["study_name"], trial["trial_number"]
     row["trial_state"] = STATE_OF_STATUS.get(str(data.get("status"))) if trial["trial_number"] is not None else None
