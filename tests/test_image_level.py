@@ -211,7 +211,7 @@ def test_sgr_on_images_is_method_gr_to_the_number(weights, tmp_path):
     assert b["losses"][-1]["gen_recon_r"] > 0
 
 
-@pytest.mark.parametrize("ablation", ["sgr_conditional", "sgr_gating"])
+@pytest.mark.parametrize("ablation", ["sgr_conditional", pytest.param("sgr_gating", marks=pytest.mark.slow)])
 def test_the_sgr_additions_train_both_networks_conv_layers_on_images(ablation, weights, tmp_path):
     path, state = weights
     run = _setup(tmp_path, f"ablation={ablation}", f"model.encoder.weights={path}")
@@ -264,7 +264,12 @@ class _StopAfterFirstTask(RunCallback):
 
 
 @pytest.mark.parametrize(
-    "overrides", [["method=gr"], ["ablation=sgr_feedback"], ["ablation=no_internal"]], ids=["gr", "sgr_rtf", "bir"]
+    "overrides",
+    [
+        pytest.param(["method=gr"], id="gr"),
+        pytest.param(["ablation=sgr_feedback"], id="sgr_rtf", marks=pytest.mark.slow),
+        pytest.param(["ablation=no_internal"], id="bir", marks=pytest.mark.slow),
+    ],
 )
 def test_an_image_level_run_resumes_to_the_uninterrupted_numbers(overrides, weights, tmp_path):
     """The checkpoint holds what the image level adds: trained conv copies with their batch-norm statistics, the
