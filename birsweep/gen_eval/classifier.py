@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
-from birsweep.build_once import cache_lock
+from birsweep.build_once import build_once
 from birsweep.data.augment import crop_flip
 from birsweep.data.features import data_digest, state_digest
 from birsweep.gen_eval.feature_space import EncodedData
@@ -119,19 +119,25 @@ def load_or_train(
     None. ``what happened`` says which, and the cache file."""
     assert inputs.arrays is not None
     path = cache_path(recipe, inputs, cache_dir)
-    model = EvalClassifier(inputs.dim, recipe.fc_units, inputs.arrays.n_classes).to(device)
-    if os.path.isfile(path):
-        model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["state"])
-        return model.eval(), {"classifier": path, "classifier_trained": False}
-    if not train:
+    if not train and not os.path.isfile(path):
         return None, {"classifier": path, "classifier_trained": False}
-    with cache_lock(path):  # parallel runs on a fresh cache: one trains, the others wait and load
-        if os.path.isfile(path):
-            model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["state"])
-            return model.eval(), {"classifier": path, "classifier_trained": False}
+    trained: Dict[str, Any] = {}
+
+    def build() -> None:
         with torch.enable_grad():  # the evaluation runs under no_grad
             model, summary = train_classifier(recipe, inputs, device)
         write_json(os.path.splitext(path)[0] + ".json", summary)
         state = {k: v.cpu() for k, v in model.state_dict().items()}
         atomic_write(path, lambda tmp: torch.save({"state": state}, tmp))
-    return model, {"classifier": path, "classifier_trained": True, "classifier_test_accuracy": summary["test_accuracy"]}
+        trained.update(model=model, accuracy=summary["test_accuracy"])
+
+    # parallel runs on a fresh cache: one trains, the others wait and load
+    if build_once(path, build):
+        return trained["model"], {
+            "classifier": path,
+            "classifier_trained": True,
+            "classifier_test_accuracy": trained["accuracy"],
+        }
+    model = EvalClassifier(inputs.dim, recipe.fc_units, inputs.arrays.n_classes).to(device)
+    model.load_state_dict(torch.load(path, map_location=device, weights_only=True)["state"])
+    return model.eval(), {"classifier": path, "classifier_trained": False}
