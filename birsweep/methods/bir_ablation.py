@@ -90,16 +90,16 @@ class BIRGeneratorTrainer:
         gen, C = self.generator, self.generator.n_classes
         gen.train()
         gate = F.one_hot(y, C).to(x.dtype)
-        inputs = x
         pi = None
-        if x_r is not None and scores is not None:
+        if x_r is None or scores is None:
+            out = gen(x, gate)
+        else:
             pi = replay_weights(scores, self.temp, n_active, self.hard)
             gate = torch.cat([gate, F.pad(pi, (0, C - n_active))])
-            inputs = torch.cat([x, x_r])
-        if x_r is not None and gen.separate_passes:  # image decoder's batch-norm: one pass each, as upstream
-            out = cat_forward(gen(x, gate[: len(x)]), gen(x_r, gate[len(x) :]))
-        else:  # one pass: the fc layers have no batch-norm or dropout, so exact
-            out = gen(inputs, gate)
+            if gen.separate_passes:  # image decoder's batch-norm: one pass each, as upstream
+                out = cat_forward(gen(x, gate[: len(x)]), gen(x_r, gate[len(x) :]))
+            else:  # one pass: the fc layers have no batch-norm or dropout, so exact
+                out = gen(torch.cat([x, x_r]), gate)
         B = len(x)
         rec = L.recon_loss(x, out.recon[:B], gen.bce)
         kl = variational(gen, out.z[:B], out.mu[:B], out.logvar[:B], self.n_pixels, y=y)
