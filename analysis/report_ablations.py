@@ -84,14 +84,13 @@ def classes_trained(runs: pd.DataFrame) -> Optional[int]:
     return None
 
 
-def references(runs: pd.DataFrame, data: str, n_classes: Optional[int] = None) -> Dict[str, Optional[float]]:
-    """Upstream's lines for one data set: the only-last-task runs' mean and s.e.m. and their count, and chance level
-    (one over ``n_classes``, the classes trained); None where there is nothing to draw them from."""
+def references(of_data: pd.DataFrame, n_classes: Optional[int] = None) -> Dict[str, Optional[float]]:
+    """Upstream's lines for one data set's ablation runs: the only-last-task runs' mean and s.e.m. and their count,
+    and chance level (one over ``n_classes``, the classes trained); None where there is nothing to draw them from."""
     chance = 1.0 / n_classes if n_classes else None
     out: Dict[str, Optional[float]] = {"only_last": None, "only_last_sem": None, "only_last_n": None, "chance": chance}
-    if ABLATION_KEY not in runs:
+    if ABLATION_KEY not in of_data:
         return out
-    of_data = runs[(runs["data"] == data) & runs[ABLATION_KEY].notna()]
     done = of_data[(of_data[ABLATION_KEY] == ONLY_LAST) & (of_data["status"] == RunStatus.COMPLETED.value)]
     values = pd.to_numeric(done["final_avg_acc"], errors="coerce").dropna()
     if not values.empty:
@@ -155,7 +154,7 @@ def add_ablations_section(rep: Report, runs: pd.DataFrame, tasks: pd.DataFrame) 
             rep.h3(str(data))
         rep.table(_two_groups(part))
         of_data = runs[(runs["data"] == data) & runs[ABLATION_KEY].notna()]
-        lines = references(runs, str(data), classes_trained(of_data))
+        lines = references(of_data, classes_trained(of_data))
         rep.text(_reference_text(lines), "note")
         rep.figure(
             f"ablations-{data}",

@@ -60,11 +60,12 @@ def test_the_ablation_table_is_mean_and_sem_per_ablation_in_upstreams_groups():
 
 
 def test_the_reference_lines_are_the_only_last_runs_and_chance():
-    lines = references(_runs(), "digits", n_classes=10)
+    runs = _runs()
+    lines = references(runs[runs["data"] == "digits"], n_classes=10)
     assert lines["only_last"] == pytest.approx(0.19) and lines["only_last_n"] == 2
     assert lines["only_last_sem"] == pytest.approx(math.sqrt(0.01**2 * 2) / math.sqrt(2))
     assert lines["chance"] == pytest.approx(0.1)
-    assert references(_runs(), "cifar100", None) == {
+    assert references(runs[runs["data"] == "cifar100"], None) == {
         "only_last": None,
         "only_last_sem": None,
         "only_last_n": None,
