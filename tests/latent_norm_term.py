@@ -11,7 +11,8 @@ from typing import List, Tuple
 
 import torch
 
-from birsweep.methods.term_registry import TermContext, TermSpec, bounded, one_of, register_term
+from birsweep.declare import bounded, one_of
+from birsweep.methods.term_registry import TermContext, TermSpec, register_term
 from birsweep.methods.terms import LossTerm, ReplayBatch, masked_mean
 
 

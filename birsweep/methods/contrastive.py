@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from birsweep.declare import bounded, one_of
 from birsweep.methods.contrastive_views import RECIPES, VIEWS_ON_NORMALISED, make_views
-from birsweep.methods.term_registry import TermContext, TermSpec, bounded, one_of, register_term
+from birsweep.methods.term_registry import TermContext, TermSpec, register_term
 from birsweep.methods.terms import LossTerm, ReplayBatch
 
 if TYPE_CHECKING:

@@ -15,8 +15,9 @@ from typing import List, Tuple
 
 import torch
 
+from birsweep.declare import bounded
 from birsweep.methods.competitors import Competition, competition_of
-from birsweep.methods.term_registry import TermContext, TermSpec, bounded, register_term
+from birsweep.methods.term_registry import TermContext, TermSpec, register_term
 from birsweep.methods.terms import LossTerm, ReplayBatch, inverse_mean, masked_mean
 
 

@@ -12,9 +12,10 @@ from typing import List, Tuple
 
 import torch
 
+from birsweep.declare import bounded, one_of
 from birsweep.methods.competitors import Competition, competition_of
 from birsweep.methods.divergences import DIVERGENCES
-from birsweep.methods.term_registry import TermContext, TermSpec, bounded, one_of, register_term
+from birsweep.methods.term_registry import TermContext, TermSpec, register_term
 from birsweep.methods.terms import LossTerm, ReplayBatch, inverse_mean
 
 

@@ -9,13 +9,13 @@ Python edit: the schema composes its config, ``config_check`` checks its values 
 from __future__ import annotations
 
 import importlib
-import math
 import pkgutil
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, NamedTuple, Optional, Tuple, Type, TypeVar
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Tuple, Type, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
+from birsweep.declare import CHOICES, RANGE, Range
 from birsweep.methods.terms import LossTerm
 
 if TYPE_CHECKING:
@@ -25,28 +25,7 @@ if TYPE_CHECKING:
 C = TypeVar("C")
 T = TypeVar("T")
 
-RANGE = "range"  # field metadata keys read by birsweep.config_check
-CHOICES = "choices"
 SHARED_KEYS = ("name", "use_rep_f", "rep_f")  # variant keys that belong to no single term
-
-
-class Range(NamedTuple):
-    low: float
-    high: float = math.inf
-    low_inclusive: bool = True
-    high_inclusive: bool = False
-
-
-def bounded(
-    default: T, low: float, high: float = math.inf, low_inclusive: bool = True, high_inclusive: bool = False
-) -> T:
-    """A config field whose value must lie in the given interval (checked before a run starts)."""
-    return field(default=default, metadata={RANGE: Range(low, high, low_inclusive, high_inclusive)})
-
-
-def one_of(default: str, *allowed: str) -> str:
-    """A config field whose value must be one of ``allowed`` (compared in lower case)."""
-    return field(default=default, metadata={CHOICES: allowed})
 
 
 @dataclass(frozen=True)
