@@ -1,5 +1,5 @@
 """A run under faults: a bad checkpoint, a stop signal, a full disk, a bad setting or dir, a misspelt key. The
-record never lies and is never lost; nothing half-written stays behind (docs: README "Faults")."""
+record never lies and is never lost; nothing half-written stays behind (docs/faults.md)."""
 
 from __future__ import annotations
 

@@ -166,7 +166,7 @@ def test_failure_before_start_still_gives_one_finished_failed_run(tmp_path):
     with pytest.raises(Exception):
         train(cfg, str(job), [WandbLogger(cfg)])
     wb = only_run(job)
-    assert not (job / "results.json").exists()  # a run that never started writes no record (README "Faults")
+    assert not (job / "results.json").exists()  # a run that never started writes no record (docs/faults.md)
     assert wb["exit_code"] == 1
     assert wb["summary"]["status"] == "failed" and wb["summary"]["error"].startswith("DataNotFoundError")
     assert "failed" in wb["run"]["tags"]

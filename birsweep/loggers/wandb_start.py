@@ -1,5 +1,5 @@
 """Starting a W&B run without a stall or a leak: bounded by ``logger.init_timeout``, offline when no server
-answers, no password in the command line W&B stores (README.md, W&B)."""
+answers, no password in the command line W&B stores (docs/usage.md, Results)."""
 
 from __future__ import annotations
 
