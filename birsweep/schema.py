@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 
 if TYPE_CHECKING:
     from birsweep.methods.term_registry import TermSpec
+from birsweep.declare import bounded, one_of, per_trial
 from birsweep.naming import register_resolvers
 
 
@@ -41,12 +42,13 @@ class DataConfig:
     name: str = "cifar100"  # cifar100 | cifar10 | mnist | fashion_mnist | digits | synthetic
     root: str = "${paths.data_dir}"
     download: bool = True  # fetch with torchvision when the files are missing (needs internet)
-    n_tasks: int = 10  # class-incremental tasks of equal class count
-    natural_order_below_seed: int = 0  # seeds below this keep the natural class order (upstream splitMNIST: 10)
+    n_tasks: int = bounded(10, 1)  # class-incremental tasks of equal class count
+    # seeds below this keep the natural class order (upstream splitMNIST: 10)
+    natural_order_below_seed: int = bounded(0, 0)
     normalize: bool = True  # CIFAR per-channel normalisation with the dataset's statistics
     augment: bool = False  # upstream random crop (pad 4, symmetric) + horizontal flip of current images
     # share of each class's training samples held out for validation; > 0: sweeps tune on it (docs/sweeps.md)
-    val_fraction: float = 0.0
+    val_fraction: float = bounded(0.0, 0.0, 1.0)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
@@ -54,9 +56,9 @@ class DataConfig:
 class PretrainConfig:
     # recipe of the CIFAR-10 pre-training of the conv encoder (docs/method.md, Encoder pre-training)
     dataset: str = "cifar10"
-    epochs: int = 100
-    batch_size: int = 256
-    lr: float = 1e-4
+    epochs: int = bounded(100, 1)
+    batch_size: int = bounded(256, 1)
+    lr: float = bounded(1e-4, 0.0, low_inclusive=False)
     augment: bool = True  # the paper's recipe (main_pretrain.py --augment): random crop (pad 4) + horizontal flip
     seed: int = 0
     max_iters: Optional[int] = None  # cap on optimiser steps (tests, quick looks); null = all epochs
@@ -64,7 +66,8 @@ class PretrainConfig:
 
 @dataclass
 class EncoderConfig:
-    type: str = "conv"  # conv: frozen pre-trained C3-5x16-bn, features replayed (internal replay) | none: pixels
+    # conv: frozen pre-trained C3-5x16-bn, features replayed (internal replay) | none: pixels
+    type: str = one_of("conv", "conv", "none")
     depth: int = 5
     channels: int = 16
     weights: str = "pretrain"  # pretrain (cached CIFAR-10 pre-training) | random | path to a weights file
@@ -97,15 +100,15 @@ class TunedConfig:
 class ModelConfig:
     name: str = "bir_conv"
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    fc_layers: int = 3  # fc layers counting the latent/classifier layer: 3 = two hidden layers
-    fc_units: int = 2000
-    h_dim: int = 2000
-    z_dim: int = 100
-    recon: str = "mse"  # mse (Gaussian, hidden features) | bce (Bernoulli, pixels in [0, 1])
-    dg_prop: float = 0.6  # probability that a decoder unit is gated off for a class
-    distill_temp: float = 2.0
-    si_c: float = 1e8  # SI strength of every method; 0 = off (the method files set it)
-    si_epsilon: float = 0.1
+    fc_layers: int = bounded(3, 2)  # fc layers counting the latent/classifier layer: 3 = two hidden layers
+    fc_units: int = bounded(2000, 1)
+    h_dim: int = bounded(2000, 1)
+    z_dim: int = bounded(100, 1)
+    recon: str = one_of("mse", "mse", "bce")  # mse (Gaussian, hidden features) | bce (Bernoulli, pixels in [0, 1])
+    dg_prop: float = bounded(0.6, 0.0, 1.0)  # probability that a decoder unit is gated off for a class
+    distill_temp: float = bounded(2.0, 0.0, low_inclusive=False, per_trial=True)
+    si_c: float = bounded(1e8, 0.0, per_trial=True)  # SI strength of every method; 0 = off (the method files set it)
+    si_epsilon: float = bounded(0.1, 0.0, low_inclusive=False)
     tuned: TunedConfig = field(default_factory=TunedConfig)
 
 
@@ -137,21 +140,22 @@ class MethodConfig:
 
 @dataclass
 class TrainerConfig:
-    iters: int = 5000  # optimiser steps per task
-    batch_size: int = 256
-    batch_replay: Optional[int] = None  # replayed samples per step; null = batch_size
-    lr: float = 1e-4
+    iters: int = bounded(5000, 1)  # optimiser steps per task
+    batch_size: int = bounded(256, 1)
+    batch_replay: Optional[int] = bounded(None, 1)  # replayed samples per step; null = batch_size
+    lr: float = bounded(1e-4, 0.0, low_inclusive=False, per_trial=True)
     betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "32"  # 32 | bf16 (autocast)
-    compile: str = "off"  # off | forward (torch.compile the fused forward) | step (the whole step); true = forward
-    threads: Optional[int] = None  # torch CPU threads; null = torch's default
-    log_every: int = 100  # iterations between loss records (and the only host syncs of the loop)
-    eval_batch: int = 1024
+    precision: str = one_of("32", "32", "bf16")  # bf16: autocast
+    # off | forward (torch.compile the fused forward) | step (the whole step); true/false: the old boolean (= forward)
+    compile: str = one_of("off", "off", "forward", "step", "true", "false")
+    threads: Optional[int] = bounded(None, 1)  # torch CPU threads; null = torch's default
+    log_every: int = bounded(100, 1)  # iterations between loss records (and the only host syncs of the loop)
+    eval_batch: int = bounded(1024, 1)
     progress: bool = True  # tqdm progress bar
     # train only the first N tasks of the protocol (quick checks, benchmarks); null = all. The record says so:
     # n_tasks = N, protocol_tasks = data.n_tasks
-    max_tasks: Optional[int] = None
+    max_tasks: Optional[int] = bounded(None, 1)
     # train only the last task (upstream --only-last: the ablations' "only last task" reference, with method=none);
     # the earlier tasks get no iterations but are evaluated
     only_last: bool = False
@@ -163,7 +167,7 @@ class SharedVariantConfig:
 
     name: str = "baseline"
     use_rep_f: bool = False  # restrict repulsion to confusable replayed samples: p(c0) < rep_f * p(c1), at T = 1
-    rep_f: float = 20.0  # repulsion factor f (fork default)
+    rep_f: float = bounded(20.0, 0.0, low_inclusive=False, per_trial=True)  # repulsion factor f (fork default)
 
 
 def compose_variant_config() -> Type[SharedVariantConfig]:
@@ -191,8 +195,9 @@ VariantConfig = compose_variant_config()
 
 @dataclass
 class LoggerConfig:
-    name: str = "none"  # wandb | none (the local run record is always written)
-    mode: str = "offline"  # offline (no account or network; `wandb sync` later) | online | disabled
+    name: str = one_of("none", "wandb", "none")  # the local run record is always written
+    # offline (no account or network; `wandb sync` later) | online | disabled
+    mode: str = one_of("offline", "offline", "online", "disabled")
     project: str = "birsweep"
     entity: Optional[str] = None  # W&B user or team; null = the account's default
     group: Optional[str] = None  # null = study name in a sweep, else the experiment name
@@ -247,20 +252,20 @@ class DiagnosticsConfig:
     """What exaggeration is meant to change, measured after each task (docs/analysis.md); never alters results."""
 
     enabled: bool = True
-    top_pairs: int = 5  # most confused pairs of old classes recorded per task
-    replay_per_class: int = 100  # generated samples per class for replay recognisability; 0 skips it
+    top_pairs: int = bounded(5, 1)  # most confused pairs of old classes recorded per task
+    replay_per_class: int = bounded(100, 0)  # generated samples per class for replay recognisability; 0 skips it
 
 
 @dataclass
 class EvalClassifierConfig:
     # recipe of the evaluation classifier for IS/FID/PR (upstream "f20"; docs/method.md, Generator evaluation)
-    epochs: int = 20
+    epochs: int = bounded(20, 1)
     batch_size: int = 256
     lr: float = 1e-4
     augment: bool = True  # random crop (pad 4) + horizontal flip, as the f20 recipe
     fc_units: int = 2000  # fcE in -> units -> units, then a linear layer to the classes
     seed: int = 0
-    max_iters: Optional[int] = None  # cap on the steps (tests, quick checks); part of the cache key
+    max_iters: Optional[int] = bounded(None, 1)  # cap on the steps (tests, quick checks); part of the cache key
 
 
 @dataclass
@@ -268,21 +273,22 @@ class EvalGenConfig:
     """Generator evaluation after the last task (docs/method.md, Generator evaluation); never alters results."""
 
     enabled: bool = True  # log-likelihood and reconstruction error of the run's generator
-    samples: int = 100  # importance samples per test sample (upstream S = 100)
-    n_test: Optional[int] = None  # test samples evaluated (a random subset); null = all of the tasks trained
-    rows_per_pass: int = 25600  # decoder rows per batched pass (memory, not results)
+    samples: int = bounded(100, 1)  # importance samples per test sample (upstream S = 100)
+    n_test: Optional[int] = bounded(None, 1)  # test samples evaluated (a random subset); null = all tasks trained
+    rows_per_pass: int = bounded(25600, 1)  # decoder rows per batched pass (memory, not results)
     # IS, FID, precision-recall (conv models): auto = when the evaluation classifier is cached | true = train it
     # once if needed | false = never
-    classifier_metrics: str = "auto"
-    n_generated: Optional[int] = None  # generated samples for IS/FID/PR; null = as many as test samples
+    classifier_metrics: str = one_of("auto", "auto", "true", "false")
+    n_generated: Optional[int] = bounded(None, 2)  # generated samples for IS/FID/PR; null = as many as test samples
     classifier: EvalClassifierConfig = field(default_factory=EvalClassifierConfig)
 
 
 @dataclass
 class Config:
-    task: str = "train"  # train | pretrain
-    seed: int = 0
-    resume: str = "auto"  # auto (continue if a checkpoint is in the run dir) | true (must) | false (start over)
+    task: str = one_of("train", "train", "pretrain")
+    seed: int = per_trial(0)  # class order, initialisation, replay sampling and data order
+    # auto (continue if a checkpoint is in the run dir) | true (must) | false (start over)
+    resume: str = one_of("auto", "auto", "true", "false")
     experiment_name: str = "default"
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
