@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from omegaconf import DictConfig, OmegaConf
 
 from birsweep.ablation_check import check_ablation
+from birsweep.data.sources import data_source, source_names
 from birsweep.declare import Range, choices_of, ranges_of
 from birsweep.errors import ConfigError
 from birsweep.methods.term_registry import term_config, term_specs
@@ -23,7 +24,6 @@ from birsweep.methods.term_registry import term_config, term_specs
 # the method section's choices and ranges (its own module declares them beside its fields once the method
 # registry lands); every other key declares its own beside its schema field (birsweep/declare.py)
 CHOICES = {
-    "data.name": ("cifar100", "cifar10", "mnist", "fashion_mnist", "digits", "synthetic"),
     "method.net": ("bir", "classifier"),
     "method.replay": ("generative", "separate", "current", "joint", "none"),
     "method.targets": ("soft", "hard"),
@@ -34,8 +34,6 @@ RANGES = {
     "method.ewc_lambda": (0.0, math.inf, True, False),
     "method.fisher_n": (1, math.inf, True, False),
 }
-
-MNIST_LIKE = ("mnist", "fashion_mnist", "digits")
 
 
 def _in_range(value, low, high, low_incl, high_incl) -> bool:
@@ -87,7 +85,8 @@ def check_known_keys(cfg: DictConfig) -> None:
     from birsweep import schema
 
     tree = _schema_tree(schema.Config)
-    tree["variant"] = _schema_tree(schema.VariantConfig)  # the sections of the loss terms registered now
+    for prefix, section in schema.schema_sections()[1:]:  # with the sections of the terms and data sets registered now
+        tree[prefix.rstrip(".")] = _schema_tree(section)
     tree["hydra"] = None  # Hydra's own node, when a config carries it
     unknown = _unknown_keys(cfg, tree)
     if unknown:
@@ -98,16 +97,18 @@ def check_known_keys(cfg: DictConfig) -> None:
 
 
 def declared_choices() -> Dict[str, Tuple[str, ...]]:
-    """Every key's allowed values as declared beside its field: the schema's sections and the loss terms'."""
-    from birsweep import schema
+    """Every key's allowed values as declared beside its field (the schema's sections, the loss terms' and the data
+    sets' own), and ``data.name``'s: the registered data sets."""
+    from birsweep.schema import schema_sections
 
-    return {**choices_of(schema.Config), **choices_of(schema.VariantConfig, "variant.")}
+    declared = {key: c for prefix, cls in schema_sections() for key, c in choices_of(cls, prefix).items()}
+    return {"data.name": source_names(), **declared}
 
 
 def declared_ranges() -> Dict[str, Range]:
-    from birsweep import schema
+    from birsweep.schema import schema_sections
 
-    return {**ranges_of(schema.Config), **ranges_of(schema.VariantConfig, "variant.")}
+    return {key: r for prefix, cls in schema_sections() for key, r in ranges_of(cls, prefix).items()}
 
 
 def tasks_to_run(cfg: DictConfig) -> int:
@@ -155,10 +156,10 @@ def check_config(cfg: DictConfig) -> None:
             "variant.contrastive.augment=fork crops the images to 24x24, which only the conv encoder turns into "
             "features of the usual size: use a conv model (model=bir_conv) or variant.contrastive.augment=birsweep"
         )
-    if cfg.data.name in MNIST_LIKE and cfg.model.encoder.type == "conv":
+    unfit = data_source(str(cfg.data.name)).conv_problem()
+    if unfit and cfg.model.encoder.type == "conv":
         raise ConfigError(
-            f"data={cfg.data.name} is grey-scale and small: use model=bir_mlp "
-            "(the splitMNIST protocol), not the CIFAR conv encoder"
+            f"data={cfg.data.name} is {unfit}: use model=bir_mlp (the splitMNIST protocol), not the CIFAR conv encoder"
         )
     if cfg.model.encoder.type == "conv" and cfg.model.recon != "mse":
         raise ConfigError("model.recon=bce needs pixels in [0, 1]; conv features are unbounded: use model.recon=mse")

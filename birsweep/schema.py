@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field, make_dataclass
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Type, cast
+from typing import Any, List, Optional, Tuple, Type, cast
 
 from hydra.core.config_store import ConfigStore
 
-if TYPE_CHECKING:
-    from birsweep.methods.term_registry import TermSpec
 from birsweep.declare import bounded, one_of, per_trial
 from birsweep.naming import register_resolvers
+from birsweep.schema_eval import DiagnosticsConfig, EvalGenConfig
+
+
+@functools.cache
+def _composed(base: type, name: str, sections: Tuple[Tuple[str, type], ...]) -> type:
+    """``base`` plus one typed section per registered entry, named ``name``: one class per set of sections, so the
+    class a config was made with stays the one found by name (schema.<name>) when a launcher pickles it."""
+    composed = make_dataclass(name, [(n, c, field(default_factory=c)) for n, c in sections], bases=(base,))
+    composed.__module__ = __name__
+    return composed
 
 
 @dataclass
@@ -28,18 +36,10 @@ class PathsConfig:
 
 
 @dataclass
-class SyntheticConfig:
-    shape: List[int] = field(default_factory=lambda: [1, 8, 8])  # C x H x W of one sample
-    n_classes: int = 10
-    train_per_class: int = 100
-    test_per_class: int = 20
-    noise: float = 0.5  # std of the per-sample noise around each class prototype
-    data_seed: int = 0  # the data are a fixed dataset: they do not change with the run's seed
+class SharedDataConfig:
+    """The data keys every data set has; a data set with options adds its own section (see DataConfig)."""
 
-
-@dataclass
-class DataConfig:
-    name: str = "cifar100"  # cifar100 | cifar10 | mnist | fashion_mnist | digits | synthetic
+    name: str = "cifar100"  # a registered data set (birsweep/data/sources.py; its choices come from there)
     root: str = "${paths.data_dir}"
     download: bool = True  # fetch with torchvision when the files are missing (needs internet)
     n_tasks: int = bounded(10, 1)  # class-incremental tasks of equal class count
@@ -49,7 +49,17 @@ class DataConfig:
     augment: bool = False  # upstream random crop (pad 4, symmetric) + horizontal flip of current images
     # share of each class's training samples held out for validation; > 0: sweeps tune on it (docs/sweeps.md)
     val_fraction: float = bounded(0.0, 0.0, 1.0)
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+def compose_data_config() -> Type[SharedDataConfig]:
+    """The shared keys plus one typed section ``<name>`` per registered data set with options (``data.synthetic``)."""
+    from birsweep.data.sources import data_sources
+
+    sections = tuple((s.name, s.config) for s in data_sources() if s.config is not None)
+    return cast(Type[SharedDataConfig], _composed(SharedDataConfig, "DataConfig", sections))
+
+
+DataConfig = compose_data_config()
 
 
 @dataclass
@@ -178,16 +188,8 @@ def compose_variant_config() -> Type[SharedVariantConfig]:
     """
     from birsweep.methods.term_registry import term_specs
 
-    return _composed(tuple(term_specs()))
-
-
-@functools.cache
-def _composed(specs: Tuple[TermSpec[Any], ...]) -> Type[SharedVariantConfig]:
-    # one class per set of terms, so the class a config was made with stays the one found by name
-    sections = [(spec.name, spec.config, field(default_factory=spec.config)) for spec in specs]
-    composed = make_dataclass("VariantConfig", sections, bases=(SharedVariantConfig,))
-    composed.__module__ = __name__  # found by name when a launcher pickles a composed config
-    return cast(Type[SharedVariantConfig], composed)
+    sections = tuple((spec.name, spec.config) for spec in term_specs())
+    return cast(Type[SharedVariantConfig], _composed(SharedVariantConfig, "VariantConfig", sections))
 
 
 VariantConfig = compose_variant_config()
@@ -248,42 +250,6 @@ class ConfirmRunConfig:
 
 
 @dataclass
-class DiagnosticsConfig:
-    """What exaggeration is meant to change, measured after each task (docs/analysis.md); never alters results."""
-
-    enabled: bool = True
-    top_pairs: int = bounded(5, 1)  # most confused pairs of old classes recorded per task
-    replay_per_class: int = bounded(100, 0)  # generated samples per class for replay recognisability; 0 skips it
-
-
-@dataclass
-class EvalClassifierConfig:
-    # recipe of the evaluation classifier for IS/FID/PR (upstream "f20"; docs/method.md, Generator evaluation)
-    epochs: int = bounded(20, 1)
-    batch_size: int = 256
-    lr: float = 1e-4
-    augment: bool = True  # random crop (pad 4) + horizontal flip, as the f20 recipe
-    fc_units: int = 2000  # fcE in -> units -> units, then a linear layer to the classes
-    seed: int = 0
-    max_iters: Optional[int] = bounded(None, 1)  # cap on the steps (tests, quick checks); part of the cache key
-
-
-@dataclass
-class EvalGenConfig:
-    """Generator evaluation after the last task (docs/method.md, Generator evaluation); never alters results."""
-
-    enabled: bool = True  # log-likelihood and reconstruction error of the run's generator
-    samples: int = bounded(100, 1)  # importance samples per test sample (upstream S = 100)
-    n_test: Optional[int] = bounded(None, 1)  # test samples evaluated (a random subset); null = all tasks trained
-    rows_per_pass: int = bounded(25600, 1)  # decoder rows per batched pass (memory, not results)
-    # IS, FID, precision-recall (conv models): auto = when the evaluation classifier is cached | true = train it
-    # once if needed | false = never
-    classifier_metrics: str = one_of("auto", "auto", "true", "false")
-    n_generated: Optional[int] = bounded(None, 2)  # generated samples for IS/FID/PR; null = as many as test samples
-    classifier: EvalClassifierConfig = field(default_factory=EvalClassifierConfig)
-
-
-@dataclass
 class Config:
     task: str = one_of("train", "train", "pretrain")
     seed: int = per_trial(0)  # class order, initialisation, replay sampling and data order
@@ -291,7 +257,7 @@ class Config:
     resume: str = one_of("auto", "auto", "true", "false")
     experiment_name: str = "default"
     paths: PathsConfig = field(default_factory=PathsConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    data: SharedDataConfig = field(default_factory=lambda: DataConfig())  # composed
     model: ModelConfig = field(default_factory=ModelConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     variant: SharedVariantConfig = field(default_factory=lambda: VariantConfig())  # composed
@@ -303,9 +269,16 @@ class Config:
     confirm: Optional[ConfirmRunConfig] = None  # set by the sweeper's confirmation stage only
 
 
+def schema_sections() -> Tuple[Tuple[str, type], ...]:
+    """The schema's dataclasses with the prefix of their keys: the whole config, and the sections composed from the
+    registries (the whole config's annotations name only their shared bases)."""
+    return (("", Config), ("data.", DataConfig), ("variant.", VariantConfig))
+
+
 def register_configs() -> None:
-    """Store the schema; terms registered after this module was imported (a plug-in, a test) join it here."""
-    global VariantConfig
-    VariantConfig = compose_variant_config()
+    """Store the schema; terms and data sets registered after this module was imported (a plug-in, a test) join it
+    here."""
+    global VariantConfig, DataConfig
+    VariantConfig, DataConfig = compose_variant_config(), compose_data_config()
     register_resolvers()  # configs stored before the method group use ${method:...}
     ConfigStore.instance().store(name="birsweep_schema", node=Config)

@@ -14,8 +14,8 @@ def per_trial_keys() -> Tuple[str, ...]:
     """The keys declared per-trial (``bounded(..., per_trial=True)``, ``per_trial``) in the schema's sections and the
     registered loss terms' configs: the seed, lr, SI strength, distillation temperature, and the batched terms'
     weights, floors and repulsion factor (``LossTerm.per_trial``)."""
-    keys = per_trial_keys_of(schema.Config) + per_trial_keys_of(schema.VariantConfig, "variant.")
-    return tuple(dict.fromkeys(keys))  # variant.rep_f is found through both
+    keys = (key for prefix, cls in schema.schema_sections() for key in per_trial_keys_of(cls, prefix))
+    return tuple(dict.fromkeys(keys))  # variant.rep_f is found through both of its classes
 
 
 PER_TRIAL_KEYS = per_trial_keys()
