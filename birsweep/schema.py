@@ -1,8 +1,9 @@
 """Typed schema of the whole configuration, registered in Hydra's ConfigStore.
 
 Every YAML file under ``conf/`` is merged into these dataclasses, so a misspelt key or a value of the
-wrong type fails at start-up with Hydra's one-line message. Value ranges and choices are checked by
-:func:`birsweep.config_check.check_config`, which runs before any work starts.
+wrong type fails at start-up with Hydra's one-line message. Each key's range or choices is declared beside its
+field (``birsweep.declare``) and checked by :func:`birsweep.config_check.check_config` before any work starts. The
+``variant`` and ``data`` sections gain one typed section per registered loss term and data set.
 """
 
 from __future__ import annotations

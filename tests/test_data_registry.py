@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import pickle
 import sys
 
 import pytest
@@ -53,6 +54,8 @@ def test_the_new_data_set_is_composed_and_checked(toy):
     cfg = toy("debug=tiny")  # the YAML's protocol, and the command line wins over debug=tiny's data
     assert cfg.data.name == "toy" and cfg.data.n_tasks == 2 and dict(cfg.data.toy) == {"per_class": 20}
     assert cfg.model.name == "bir_mlp"  # selected by its YAML
+    assert OmegaConf.get_type(cfg.data) is schema.DataConfig  # composed at run time, yet found by name
+    assert pickle.loads(pickle.dumps(cfg)) == cfg  # as a launcher sends it to a job
     check_config(cfg)
     with pytest.raises(ConfigError) as err:
         check_config(toy("data.toy.per_class=0"))
