@@ -1,7 +1,8 @@
 """Value checks the typed schema cannot express: choices, ranges and rules across fields, one clear line each.
 
 Each key declares its range or choices beside its field (``birsweep.declare``: the schema's sections, the loss
-terms' configs); they are read from the declarations and checked here, before the rules that tie keys together.
+terms' and the data sets' own sections; ``data.name``'s choices are the registered data sets); they are read from the
+declarations and checked here, before the rules that tie keys together.
 """
 
 from __future__ import annotations
