@@ -50,8 +50,8 @@ def measure(shape: str, variant: str, mode: str, iters: int, device_name: str) -
     import torch._inductor.metrics as inductor_metrics
     from torch.utils._python_dispatch import TorchDispatchMode
 
+    from birsweep.data.datasets.synthetic import make_synthetic
     from birsweep.data.features import build_inputs
-    from birsweep.data.synthetic import make_synthetic
     from birsweep.device import pick_device
     from birsweep.methods.replay import GenerativeReplay, frozen_copy
     from birsweep.methods.si import SynapticIntelligence

@@ -41,8 +41,8 @@ class Ops(TorchDispatchMode):
 
 def build(shape: str, variant: str, reference_views: bool) -> Callable[[], Any]:
     """One training step in task 2 of ``variant`` as a no-argument function (a fresh batch each call)."""
+    from birsweep.data.datasets.synthetic import make_synthetic
     from birsweep.data.features import build_inputs
-    from birsweep.data.synthetic import make_synthetic
     from birsweep.methods.contrastive_views import kornia_views
     from birsweep.methods.replay import GenerativeReplay, frozen_copy
     from birsweep.methods.si import SynapticIntelligence

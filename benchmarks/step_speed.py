@@ -54,8 +54,8 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
     """Run one configuration in this process and return its figures."""
     import torch
 
+    from birsweep.data.datasets.synthetic import make_synthetic
     from birsweep.data.features import build_inputs
-    from birsweep.data.synthetic import make_synthetic
     from birsweep.device import pick_device
     from birsweep.methods.replay import GenerativeReplay, frozen_copy
     from birsweep.methods.si import SynapticIntelligence

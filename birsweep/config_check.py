@@ -1,7 +1,8 @@
-"""Value checks the typed schema cannot express: choices and ranges, with one clear line per problem.
+"""Value checks the typed schema cannot express: choices, ranges and rules across fields, one clear line each.
 
-The loss terms declare their own ranges and choices beside their config fields (``birsweep.methods``); they are
-read from the term registry and checked here with the same messages.
+Each key declares its range or choices beside its field (``birsweep.declare``: the schema's sections, the loss
+terms' and the data sets' own sections; ``data.name``'s choices are the registered data sets); they are read from the
+declarations and checked here, before the rules that tie keys together.
 """
 
 from __future__ import annotations
@@ -11,68 +12,29 @@ import difflib
 import math
 import os
 import typing
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from omegaconf import DictConfig, OmegaConf
 
 from birsweep.ablation_check import check_ablation
+from birsweep.data.sources import data_source, source_names
+from birsweep.declare import Range, choices_of, ranges_of
 from birsweep.errors import ConfigError
-from birsweep.methods.term_registry import term_choices, term_config, term_ranges, term_specs
+from birsweep.methods.term_registry import term_config, term_specs
 
+# the method section's choices and ranges (its own module declares them beside its fields once the method
+# registry lands); every other key declares its own beside its schema field (birsweep/declare.py)
 CHOICES = {
-    "task": ("train", "pretrain"),
-    "resume": ("auto", "true", "false"),
-    "data.name": ("cifar100", "cifar10", "mnist", "fashion_mnist", "digits", "synthetic"),
-    "model.encoder.type": ("conv", "none"),
-    "model.recon": ("mse", "bce"),
     "method.net": ("bir", "classifier"),
     "method.replay": ("generative", "separate", "current", "joint", "none"),
     "method.targets": ("soft", "hard"),
-    "trainer.precision": ("32", "bf16"),
-    "trainer.compile": ("off", "forward", "step", "true", "false"),  # true/false: the old boolean
-    "logger.name": ("wandb", "none"),
-    "logger.mode": ("offline", "online", "disabled"),
-    "eval_gen.classifier_metrics": ("auto", "true", "false"),
 }
 
 # key: (low, high, low_inclusive, high_inclusive)
 RANGES = {
-    "data.n_tasks": (1, math.inf, True, False),
-    "data.natural_order_below_seed": (0, math.inf, True, False),
-    "data.val_fraction": (0.0, 1.0, True, False),
-    "model.fc_layers": (2, math.inf, True, False),
-    "model.fc_units": (1, math.inf, True, False),
-    "model.h_dim": (1, math.inf, True, False),
-    "model.z_dim": (1, math.inf, True, False),
-    "model.dg_prop": (0.0, 1.0, True, False),
-    "model.distill_temp": (0.0, math.inf, False, False),
-    "model.si_c": (0.0, math.inf, True, False),
     "method.ewc_lambda": (0.0, math.inf, True, False),
     "method.fisher_n": (1, math.inf, True, False),
-    "model.si_epsilon": (0.0, math.inf, False, False),
-    "model.encoder.pretrain.epochs": (1, math.inf, True, False),
-    "model.encoder.pretrain.batch_size": (1, math.inf, True, False),
-    "model.encoder.pretrain.lr": (0.0, math.inf, False, False),
-    "trainer.iters": (1, math.inf, True, False),
-    "trainer.batch_size": (1, math.inf, True, False),
-    "trainer.batch_replay": (1, math.inf, True, False),
-    "trainer.lr": (0.0, math.inf, False, False),
-    "trainer.log_every": (1, math.inf, True, False),
-    "trainer.eval_batch": (1, math.inf, True, False),
-    "trainer.threads": (1, math.inf, True, False),
-    "trainer.max_tasks": (1, math.inf, True, False),
-    "variant.rep_f": (0.0, math.inf, False, False),
-    "diagnostics.top_pairs": (1, math.inf, True, False),
-    "diagnostics.replay_per_class": (0, math.inf, True, False),
-    "eval_gen.samples": (1, math.inf, True, False),
-    "eval_gen.n_test": (1, math.inf, True, False),
-    "eval_gen.n_generated": (2, math.inf, True, False),
-    "eval_gen.rows_per_pass": (1, math.inf, True, False),
-    "eval_gen.classifier.epochs": (1, math.inf, True, False),
-    "eval_gen.classifier.max_iters": (1, math.inf, True, False),
 }
-
-MNIST_LIKE = ("mnist", "fashion_mnist", "digits")
 
 
 def _in_range(value, low, high, low_incl, high_incl) -> bool:
@@ -124,7 +86,8 @@ def check_known_keys(cfg: DictConfig) -> None:
     from birsweep import schema
 
     tree = _schema_tree(schema.Config)
-    tree["variant"] = _schema_tree(schema.VariantConfig)  # the sections of the loss terms registered now
+    for prefix, section in schema.schema_sections()[1:]:  # with the sections of the terms and data sets registered now
+        tree[prefix.rstrip(".")] = _schema_tree(section)
     tree["hydra"] = None  # Hydra's own node, when a config carries it
     unknown = _unknown_keys(cfg, tree)
     if unknown:
@@ -132,6 +95,21 @@ def check_known_keys(cfg: DictConfig) -> None:
         near: Optional[List[str]] = difflib.get_close_matches(key, _dotted(tree), n=1, cutoff=0.6)
         hint = f"did you mean {near[0]}? " if near else ""
         raise ConfigError(f"{key} is not a config key: {hint}check its spelling (`--cfg job` lists the keys)")
+
+
+def declared_choices() -> Dict[str, Tuple[str, ...]]:
+    """Every key's allowed values as declared beside its field (the schema's sections, the loss terms' and the data
+    sets' own), and ``data.name``'s: the registered data sets."""
+    from birsweep.schema import schema_sections
+
+    declared = {key: c for prefix, cls in schema_sections() for key, c in choices_of(cls, prefix).items()}
+    return {"data.name": source_names(), **declared}
+
+
+def declared_ranges() -> Dict[str, Range]:
+    from birsweep.schema import schema_sections
+
+    return {key: r for prefix, cls in schema_sections() for key, r in ranges_of(cls, prefix).items()}
 
 
 def tasks_to_run(cfg: DictConfig) -> int:
@@ -143,11 +121,11 @@ def tasks_to_run(cfg: DictConfig) -> int:
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first bad value and what would be accepted."""
     check_known_keys(cfg)
-    for key, allowed in {**CHOICES, **term_choices()}.items():
+    for key, allowed in {**declared_choices(), **CHOICES}.items():
         value = OmegaConf.select(cfg, key)
         if str(value).lower() not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
-    for key, (low, high, li, hi) in {**RANGES, **term_ranges()}.items():
+    for key, (low, high, li, hi) in {**declared_ranges(), **RANGES}.items():
         value = OmegaConf.select(cfg, key)
         if value is None:
             continue
@@ -179,10 +157,10 @@ def check_config(cfg: DictConfig) -> None:
             "variant.contrastive.augment=fork crops the images to 24x24, which only the conv encoder turns into "
             "features of the usual size: use a conv model (model=bir_conv) or variant.contrastive.augment=birsweep"
         )
-    if cfg.data.name in MNIST_LIKE and cfg.model.encoder.type == "conv":
+    unfit = data_source(str(cfg.data.name)).conv_problem()
+    if unfit and cfg.model.encoder.type == "conv":
         raise ConfigError(
-            f"data={cfg.data.name} is grey-scale and small: use model=bir_mlp "
-            "(the splitMNIST protocol), not the CIFAR conv encoder"
+            f"data={cfg.data.name} is {unfit}: use model=bir_mlp (the splitMNIST protocol), not the CIFAR conv encoder"
         )
     if cfg.model.encoder.type == "conv" and cfg.model.recon != "mse":
         raise ConfigError("model.recon=bce needs pixels in [0, 1]; conv features are unbounded: use model.recon=mse")

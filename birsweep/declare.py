@@ -1,9 +1,10 @@
 """Declaring a config key's allowed values beside its field: one declaration per key.
 
-``bounded`` and ``one_of`` put the interval or the choices into the dataclass field's metadata; ``declared``
-walks a (nested) dataclass and yields every declared key with its dotted path. The schema's sections, the loss
-terms' and the methods' configs all declare this way, and ``birsweep.config_check`` reads the declarations to
-check a composed config before a run starts.
+``bounded`` and ``one_of`` put the interval or the choices into the dataclass field's metadata (``per_trial`` marks
+a value the batched trainer may vary per trial); ``declared`` walks a (nested) dataclass and yields every declared
+key with its dotted path. The schema's sections, the loss terms' and the methods' configs all declare this way:
+``birsweep.config_check`` reads the declarations to check a composed config before a run starts, and
+``birsweep.train.batch_keys`` reads the per-trial ones.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ T = TypeVar("T")
 
 RANGE = "range"  # field metadata keys
 CHOICES = "choices"
+PER_TRIAL = "per_trial"
 
 
 class Range(NamedTuple):
@@ -28,10 +30,24 @@ class Range(NamedTuple):
 
 
 def bounded(
-    default: T, low: float, high: float = math.inf, low_inclusive: bool = True, high_inclusive: bool = False
+    default: T,
+    low: float,
+    high: float = math.inf,
+    low_inclusive: bool = True,
+    high_inclusive: bool = False,
+    per_trial: bool = False,
 ) -> T:
-    """A config field whose value must lie in the given interval (checked before a run starts)."""
-    return field(default=default, metadata={RANGE: Range(low, high, low_inclusive, high_inclusive)})
+    """A config field whose value must lie in the given interval (checked before a run starts); ``per_trial``: the
+    trials of one batched job may differ in it (docs/sweeps.md, Many trials per job)."""
+    meta: Dict[str, Any] = {RANGE: Range(low, high, low_inclusive, high_inclusive)}
+    if per_trial:
+        meta[PER_TRIAL] = True
+    return field(default=default, metadata=meta)
+
+
+def per_trial(default: T) -> T:
+    """A config field with no declared range that the trials of one batched job may differ in (the seed)."""
+    return field(default=default, metadata={PER_TRIAL: True})
 
 
 def one_of(default: T, *allowed: str) -> T:
@@ -39,19 +55,19 @@ def one_of(default: T, *allowed: str) -> T:
     return field(default=default, metadata={CHOICES: allowed})
 
 
-Declaration = Union[Range, Tuple[str, ...]]
+Declaration = Union[Range, Tuple[str, ...], bool]
 
 
 def declared(cls: Any, prefix: str = "") -> Iterator[Tuple[str, str, Declaration]]:
     """``(key, kind, declaration)`` for every field of dataclass ``cls`` (and of the dataclasses nested in it)
-    declared with :func:`bounded` (kind ``range``) or :func:`one_of` (kind ``choices``)."""
+    declared with :func:`bounded` (kind ``range``), :func:`one_of` (kind ``choices``) or as per-trial (kind
+    ``per_trial``, declaration True)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"
-        if RANGE in f.metadata:
-            yield key, RANGE, f.metadata[RANGE]
-        if CHOICES in f.metadata:
-            yield key, CHOICES, f.metadata[CHOICES]
+        for kind in (RANGE, CHOICES, PER_TRIAL):
+            if kind in f.metadata:
+                yield key, kind, f.metadata[kind]
         sub = hints.get(f.name)
         if dataclasses.is_dataclass(sub):
             yield from declared(sub, key + ".")
@@ -63,3 +79,7 @@ def ranges_of(cls: Any, prefix: str = "") -> Dict[str, Range]:
 
 def choices_of(cls: Any, prefix: str = "") -> Dict[str, Tuple[str, ...]]:
     return {k: d for k, kind, d in declared(cls, prefix) if kind == CHOICES}  # type: ignore[misc]
+
+
+def per_trial_keys_of(cls: Any, prefix: str = "") -> Tuple[str, ...]:
+    return tuple(k for k, kind, _ in declared(cls, prefix) if kind == PER_TRIAL)

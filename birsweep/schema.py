@@ -1,21 +1,31 @@
 """Typed schema of the whole configuration, registered in Hydra's ConfigStore.
 
 Every YAML file under ``conf/`` is merged into these dataclasses, so a misspelt key or a value of the
-wrong type fails at start-up with Hydra's one-line message. Value ranges and choices are checked by
-:func:`birsweep.config_check.check_config`, which runs before any work starts.
+wrong type fails at start-up with Hydra's one-line message. Each key's range or choices is declared beside its
+field (``birsweep.declare``) and checked by :func:`birsweep.config_check.check_config` before any work starts. The
+``variant`` and ``data`` sections gain one typed section per registered loss term and data set.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field, make_dataclass
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Type, cast
+from typing import Any, List, Optional, Tuple, Type, cast
 
 from hydra.core.config_store import ConfigStore
 
-if TYPE_CHECKING:
-    from birsweep.methods.term_registry import TermSpec
+from birsweep.declare import bounded, one_of, per_trial
 from birsweep.naming import register_resolvers
+from birsweep.schema_eval import DiagnosticsConfig, EvalGenConfig
+
+
+@functools.cache
+def _composed(base: type, name: str, sections: Tuple[Tuple[str, type], ...]) -> type:
+    """``base`` plus one typed section per registered entry, named ``name``: one class per set of sections, so the
+    class a config was made with stays the one found by name (schema.<name>) when a launcher pickles it."""
+    composed = make_dataclass(name, [(n, c, field(default_factory=c)) for n, c in sections], bases=(base,))
+    composed.__module__ = __name__
+    return composed
 
 
 @dataclass
@@ -27,36 +37,39 @@ class PathsConfig:
 
 
 @dataclass
-class SyntheticConfig:
-    shape: List[int] = field(default_factory=lambda: [1, 8, 8])  # C x H x W of one sample
-    n_classes: int = 10
-    train_per_class: int = 100
-    test_per_class: int = 20
-    noise: float = 0.5  # std of the per-sample noise around each class prototype
-    data_seed: int = 0  # the data are a fixed dataset: they do not change with the run's seed
+class SharedDataConfig:
+    """The data keys every data set has; a data set with options adds its own section (see DataConfig)."""
 
-
-@dataclass
-class DataConfig:
-    name: str = "cifar100"  # cifar100 | cifar10 | mnist | fashion_mnist | digits | synthetic
+    name: str = "cifar100"  # a registered data set (birsweep/data/sources.py; its choices come from there)
     root: str = "${paths.data_dir}"
     download: bool = True  # fetch with torchvision when the files are missing (needs internet)
-    n_tasks: int = 10  # class-incremental tasks of equal class count
-    natural_order_below_seed: int = 0  # seeds below this keep the natural class order (upstream splitMNIST: 10)
+    n_tasks: int = bounded(10, 1)  # class-incremental tasks of equal class count
+    # seeds below this keep the natural class order (upstream splitMNIST: 10)
+    natural_order_below_seed: int = bounded(0, 0)
     normalize: bool = True  # CIFAR per-channel normalisation with the dataset's statistics
     augment: bool = False  # upstream random crop (pad 4, symmetric) + horizontal flip of current images
     # share of each class's training samples held out for validation; > 0: sweeps tune on it (docs/sweeps.md)
-    val_fraction: float = 0.0
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    val_fraction: float = bounded(0.0, 0.0, 1.0)
+
+
+def compose_data_config() -> Type[SharedDataConfig]:
+    """The shared keys plus one typed section ``<name>`` per registered data set with options (``data.synthetic``)."""
+    from birsweep.data.sources import data_sources
+
+    sections = tuple((s.name, s.config) for s in data_sources() if s.config is not None)
+    return cast(Type[SharedDataConfig], _composed(SharedDataConfig, "DataConfig", sections))
+
+
+DataConfig = compose_data_config()
 
 
 @dataclass
 class PretrainConfig:
     # recipe of the CIFAR-10 pre-training of the conv encoder (docs/method.md, Encoder pre-training)
     dataset: str = "cifar10"
-    epochs: int = 100
-    batch_size: int = 256
-    lr: float = 1e-4
+    epochs: int = bounded(100, 1)
+    batch_size: int = bounded(256, 1)
+    lr: float = bounded(1e-4, 0.0, low_inclusive=False)
     augment: bool = True  # the paper's recipe (main_pretrain.py --augment): random crop (pad 4) + horizontal flip
     seed: int = 0
     max_iters: Optional[int] = None  # cap on optimiser steps (tests, quick looks); null = all epochs
@@ -64,7 +77,8 @@ class PretrainConfig:
 
 @dataclass
 class EncoderConfig:
-    type: str = "conv"  # conv: frozen pre-trained C3-5x16-bn, features replayed (internal replay) | none: pixels
+    # conv: frozen pre-trained C3-5x16-bn, features replayed (internal replay) | none: pixels
+    type: str = one_of("conv", "conv", "none")
     depth: int = 5
     channels: int = 16
     weights: str = "pretrain"  # pretrain (cached CIFAR-10 pre-training) | random | path to a weights file
@@ -97,15 +111,15 @@ class TunedConfig:
 class ModelConfig:
     name: str = "bir_conv"
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    fc_layers: int = 3  # fc layers counting the latent/classifier layer: 3 = two hidden layers
-    fc_units: int = 2000
-    h_dim: int = 2000
-    z_dim: int = 100
-    recon: str = "mse"  # mse (Gaussian, hidden features) | bce (Bernoulli, pixels in [0, 1])
-    dg_prop: float = 0.6  # probability that a decoder unit is gated off for a class
-    distill_temp: float = 2.0
-    si_c: float = 1e8  # SI strength of every method; 0 = off (the method files set it)
-    si_epsilon: float = 0.1
+    fc_layers: int = bounded(3, 2)  # fc layers counting the latent/classifier layer: 3 = two hidden layers
+    fc_units: int = bounded(2000, 1)
+    h_dim: int = bounded(2000, 1)
+    z_dim: int = bounded(100, 1)
+    recon: str = one_of("mse", "mse", "bce")  # mse (Gaussian, hidden features) | bce (Bernoulli, pixels in [0, 1])
+    dg_prop: float = bounded(0.6, 0.0, 1.0)  # probability that a decoder unit is gated off for a class
+    distill_temp: float = bounded(2.0, 0.0, low_inclusive=False, per_trial=True)
+    si_c: float = bounded(1e8, 0.0, per_trial=True)  # SI strength of every method; 0 = off (the method files set it)
+    si_epsilon: float = bounded(0.1, 0.0, low_inclusive=False)
     tuned: TunedConfig = field(default_factory=TunedConfig)
 
 
@@ -137,21 +151,22 @@ class MethodConfig:
 
 @dataclass
 class TrainerConfig:
-    iters: int = 5000  # optimiser steps per task
-    batch_size: int = 256
-    batch_replay: Optional[int] = None  # replayed samples per step; null = batch_size
-    lr: float = 1e-4
+    iters: int = bounded(5000, 1)  # optimiser steps per task
+    batch_size: int = bounded(256, 1)
+    batch_replay: Optional[int] = bounded(None, 1)  # replayed samples per step; null = batch_size
+    lr: float = bounded(1e-4, 0.0, low_inclusive=False, per_trial=True)
     betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "32"  # 32 | bf16 (autocast)
-    compile: str = "off"  # off | forward (torch.compile the fused forward) | step (the whole step); true = forward
-    threads: Optional[int] = None  # torch CPU threads; null = torch's default
-    log_every: int = 100  # iterations between loss records (and the only host syncs of the loop)
-    eval_batch: int = 1024
+    precision: str = one_of("32", "32", "bf16")  # bf16: autocast
+    # off | forward (torch.compile the fused forward) | step (the whole step); true/false: the old boolean (= forward)
+    compile: str = one_of("off", "off", "forward", "step", "true", "false")
+    threads: Optional[int] = bounded(None, 1)  # torch CPU threads; null = torch's default
+    log_every: int = bounded(100, 1)  # iterations between loss records (and the only host syncs of the loop)
+    eval_batch: int = bounded(1024, 1)
     progress: bool = True  # tqdm progress bar
     # train only the first N tasks of the protocol (quick checks, benchmarks); null = all. The record says so:
     # n_tasks = N, protocol_tasks = data.n_tasks
-    max_tasks: Optional[int] = None
+    max_tasks: Optional[int] = bounded(None, 1)
     # train only the last task (upstream --only-last: the ablations' "only last task" reference, with method=none);
     # the earlier tasks get no iterations but are evaluated
     only_last: bool = False
@@ -163,7 +178,7 @@ class SharedVariantConfig:
 
     name: str = "baseline"
     use_rep_f: bool = False  # restrict repulsion to confusable replayed samples: p(c0) < rep_f * p(c1), at T = 1
-    rep_f: float = 20.0  # repulsion factor f (fork default)
+    rep_f: float = bounded(20.0, 0.0, low_inclusive=False, per_trial=True)  # repulsion factor f (fork default)
 
 
 def compose_variant_config() -> Type[SharedVariantConfig]:
@@ -174,16 +189,8 @@ def compose_variant_config() -> Type[SharedVariantConfig]:
     """
     from birsweep.methods.term_registry import term_specs
 
-    return _composed(tuple(term_specs()))
-
-
-@functools.cache
-def _composed(specs: Tuple[TermSpec[Any], ...]) -> Type[SharedVariantConfig]:
-    # one class per set of terms, so the class a config was made with stays the one found by name
-    sections = [(spec.name, spec.config, field(default_factory=spec.config)) for spec in specs]
-    composed = make_dataclass("VariantConfig", sections, bases=(SharedVariantConfig,))
-    composed.__module__ = __name__  # found by name when a launcher pickles a composed config
-    return cast(Type[SharedVariantConfig], composed)
+    sections = tuple((spec.name, spec.config) for spec in term_specs())
+    return cast(Type[SharedVariantConfig], _composed(SharedVariantConfig, "VariantConfig", sections))
 
 
 VariantConfig = compose_variant_config()
@@ -191,8 +198,9 @@ VariantConfig = compose_variant_config()
 
 @dataclass
 class LoggerConfig:
-    name: str = "none"  # wandb | none (the local run record is always written)
-    mode: str = "offline"  # offline (no account or network; `wandb sync` later) | online | disabled
+    name: str = one_of("none", "wandb", "none")  # the local run record is always written
+    # offline (no account or network; `wandb sync` later) | online | disabled
+    mode: str = one_of("offline", "offline", "online", "disabled")
     project: str = "birsweep"
     entity: Optional[str] = None  # W&B user or team; null = the account's default
     group: Optional[str] = None  # null = study name in a sweep, else the experiment name
@@ -243,49 +251,14 @@ class ConfirmRunConfig:
 
 
 @dataclass
-class DiagnosticsConfig:
-    """What exaggeration is meant to change, measured after each task (docs/analysis.md); never alters results."""
-
-    enabled: bool = True
-    top_pairs: int = 5  # most confused pairs of old classes recorded per task
-    replay_per_class: int = 100  # generated samples per class for replay recognisability; 0 skips it
-
-
-@dataclass
-class EvalClassifierConfig:
-    # recipe of the evaluation classifier for IS/FID/PR (upstream "f20"; docs/method.md, Generator evaluation)
-    epochs: int = 20
-    batch_size: int = 256
-    lr: float = 1e-4
-    augment: bool = True  # random crop (pad 4) + horizontal flip, as the f20 recipe
-    fc_units: int = 2000  # fcE in -> units -> units, then a linear layer to the classes
-    seed: int = 0
-    max_iters: Optional[int] = None  # cap on the steps (tests, quick checks); part of the cache key
-
-
-@dataclass
-class EvalGenConfig:
-    """Generator evaluation after the last task (docs/method.md, Generator evaluation); never alters results."""
-
-    enabled: bool = True  # log-likelihood and reconstruction error of the run's generator
-    samples: int = 100  # importance samples per test sample (upstream S = 100)
-    n_test: Optional[int] = None  # test samples evaluated (a random subset); null = all of the tasks trained
-    rows_per_pass: int = 25600  # decoder rows per batched pass (memory, not results)
-    # IS, FID, precision-recall (conv models): auto = when the evaluation classifier is cached | true = train it
-    # once if needed | false = never
-    classifier_metrics: str = "auto"
-    n_generated: Optional[int] = None  # generated samples for IS/FID/PR; null = as many as test samples
-    classifier: EvalClassifierConfig = field(default_factory=EvalClassifierConfig)
-
-
-@dataclass
 class Config:
-    task: str = "train"  # train | pretrain
-    seed: int = 0
-    resume: str = "auto"  # auto (continue if a checkpoint is in the run dir) | true (must) | false (start over)
+    task: str = one_of("train", "train", "pretrain")
+    seed: int = per_trial(0)  # class order, initialisation, replay sampling and data order
+    # auto (continue if a checkpoint is in the run dir) | true (must) | false (start over)
+    resume: str = one_of("auto", "auto", "true", "false")
     experiment_name: str = "default"
     paths: PathsConfig = field(default_factory=PathsConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    data: SharedDataConfig = field(default_factory=lambda: DataConfig())  # composed
     model: ModelConfig = field(default_factory=ModelConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     variant: SharedVariantConfig = field(default_factory=lambda: VariantConfig())  # composed
@@ -297,9 +270,16 @@ class Config:
     confirm: Optional[ConfirmRunConfig] = None  # set by the sweeper's confirmation stage only
 
 
+def schema_sections() -> Tuple[Tuple[str, type], ...]:
+    """The schema's dataclasses with the prefix of their keys: the whole config, and the sections composed from the
+    registries (the whole config's annotations name only their shared bases)."""
+    return (("", Config), ("data.", DataConfig), ("variant.", VariantConfig))
+
+
 def register_configs() -> None:
-    """Store the schema; terms registered after this module was imported (a plug-in, a test) join it here."""
-    global VariantConfig
-    VariantConfig = compose_variant_config()
+    """Store the schema; terms and data sets registered after this module was imported (a plug-in, a test) join it
+    here."""
+    global VariantConfig, DataConfig
+    VariantConfig, DataConfig = compose_variant_config(), compose_data_config()
     register_resolvers()  # configs stored before the method group use ${method:...}
     ConfigStore.instance().store(name="birsweep_schema", node=Config)

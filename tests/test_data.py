@@ -7,10 +7,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from birsweep.data import cifar as cifar_mod
 from birsweep.data.augment import crop_flip, pad_symmetric
-from birsweep.data.digits import load_digits_data
-from birsweep.data.mnist import load_mnist_like, read_idx
+from birsweep.data.datasets import cifar as cifar_mod
+from birsweep.data.datasets.digits import load_digits_data
+from birsweep.data.datasets.mnist import load_mnist_like, read_idx
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.errors import ConfigError, DataNotFoundError

@@ -27,10 +27,12 @@ class ReconConfig:
 
     repulsion: bool = False
     attraction: bool = False
-    lamda_rep: float = bounded(1e-6, 0.0)  # weight of 1 / e(competitor features, reconstruction); fork default
-    lamda_atr: float = bounded(1e-6, 0.0)  # weight of e(own-class features, reconstruction); fork default
+    # weight of 1 / e(competitor features, reconstruction); fork default
+    lamda_rep: float = bounded(1e-6, 0.0, per_trial=True)
+    # weight of e(own-class features, reconstruction); fork default
+    lamda_atr: float = bounded(1e-6, 0.0, per_trial=True)
     average: bool = False  # class-mean features of the replay batch as references instead of one random sample
-    eps: float = bounded(1e-8, 0.0, low_inclusive=False)  # floor of the inverse: 1 / (e + eps)
+    eps: float = bounded(1e-8, 0.0, low_inclusive=False, per_trial=True)  # floor of the inverse: 1 / (e + eps)
 
 
 def unit_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -82,4 +84,4 @@ def build(cfg: ReconConfig, ctx: TermContext) -> List[LossTerm]:
     return terms
 
 
-register_term(TermSpec("recon", ReconConfig, build, order=20, switches=("repulsion", "attraction")))
+register_term(TermSpec("recon", ReconConfig, build, order=20, switches=("repulsion", "attraction"), batched=True))

@@ -25,10 +25,12 @@ class RepulsionConfig:
     competitor's."""
 
     enabled: bool = False
-    lamda_rep: float = bounded(1e-6, 0.0)  # weight inside the replay loss (so scaled by 1 - 1/t); fork default
+    # weight inside the replay loss (so scaled by 1 - 1/t); fork default
+    lamda_rep: float = bounded(1e-6, 0.0, per_trial=True)
     divergence: str = one_of("js", "js", "kl")  # js: fork's Gaussian-midpoint approximation (not the true JS) | kl
     average: bool = False  # competitor = class mean (mean mu, variance sum sigma^2 / n^2), not one random sample
-    eps: float = bounded(1e-8, 0.0, low_inclusive=False)  # floor of the inverse: 1 / (D + eps) (the fork had none)
+    # floor of the inverse: 1 / (D + eps) (the fork had none)
+    eps: float = bounded(1e-8, 0.0, low_inclusive=False, per_trial=True)
 
 
 class DistributionRepulsion(LossTerm):
@@ -64,4 +66,4 @@ def build(cfg: RepulsionConfig, ctx: TermContext) -> List[LossTerm]:
     return [DistributionRepulsion(cfg.lamda_rep, cfg.divergence, cfg.average, cfg.eps, ctx.use_rep_f, ctx.rep_f)]
 
 
-register_term(TermSpec("repulsion", RepulsionConfig, build, order=10))
+register_term(TermSpec("repulsion", RepulsionConfig, build, order=10, batched=True))

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Tuple, Type, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
-from birsweep.declare import CHOICES, RANGE, Range
+from birsweep.declare import Range, ranges_of
 from birsweep.methods.terms import LossTerm
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class TermSpec(Generic[C]):
     order: int  # place in the step and in the optimiser's parameter groups, lowest first
     switches: Tuple[str, ...] = ("enabled",)  # boolean fields that switch a term of the section on
     check: Optional[Callable[[C], Optional[str]]] = None  # a cross-field problem, as one line, or None
+    batched: bool = False  # the batched trainer runs its terms (docs/sweeps.md, Many trials per job)
 
     def switched_on(self, section: DictConfig) -> List[str]:
         """Labels of the switches that are on: ``<name>`` for ``enabled``, else ``<name>.<switch>``."""
@@ -93,19 +94,4 @@ def term_config(spec: TermSpec[C], variant: DictConfig) -> C:
 
 def term_ranges() -> Dict[str, Range]:
     """``variant.<term>.<field>`` -> its allowed interval, for every field declared with :func:`bounded`."""
-    return {
-        f"variant.{spec.name}.{f.name}": f.metadata[RANGE]
-        for spec in term_specs()
-        for f in fields(spec.config)
-        if RANGE in f.metadata
-    }
-
-
-def term_choices() -> Dict[str, Tuple[str, ...]]:
-    """``variant.<term>.<field>`` -> its allowed values, for every field declared with :func:`one_of`."""
-    return {
-        f"variant.{spec.name}.{f.name}": f.metadata[CHOICES]
-        for spec in term_specs()
-        for f in fields(spec.config)
-        if CHOICES in f.metadata
-    }
+    return {key: r for spec in term_specs() for key, r in ranges_of(spec.config, f"variant.{spec.name}.").items()}

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Tuple
 
-PER_TRIAL_KEYS = (
-    "seed",
-    "trainer.lr",
-    "model.si_c",
-    "model.distill_temp",
-    # the repulsion and recon terms' weights, floors and repulsion factor (LossTerm.per_trial)
-    "variant.rep_f",
-    "variant.repulsion.lamda_rep",
-    "variant.repulsion.eps",
-    "variant.recon.lamda_rep",
-    "variant.recon.lamda_atr",
-    "variant.recon.eps",
-)
+from birsweep import schema
+from birsweep.declare import per_trial_keys_of
+
+
+def per_trial_keys() -> Tuple[str, ...]:
+    """The keys declared per-trial (``bounded(..., per_trial=True)``, ``per_trial``) in the schema's sections and the
+    registered loss terms' configs: the seed, lr, SI strength, distillation temperature, and the batched terms'
+    weights, floors and repulsion factor (``LossTerm.per_trial``)."""
+    keys = (key for prefix, cls in schema.schema_sections() for key in per_trial_keys_of(cls, prefix))
+    return tuple(dict.fromkeys(keys))  # variant.rep_f is found through both of its classes
+
+
+PER_TRIAL_KEYS = per_trial_keys()
 
 
 def structural_part(params: Mapping[str, Any]) -> Tuple[str, ...]:

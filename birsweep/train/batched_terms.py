@@ -14,13 +14,12 @@ from birsweep.methods.term_registry import term_specs
 from birsweep.methods.terms import LossTerm, ReplayBatch
 
 Weight = Union[float, torch.Tensor]  # a term's weight: its config's float, or a trial's value under vmap
-BATCHED_SECTIONS = ("repulsion", "recon")  # contrastive is not: kornia views of the current images per trial
 
 
 def unbatched_terms(cfg: DictConfig) -> List[str]:
-    """The switched-on term sections the batched step does not run (their trials then run one after another)."""
-    on = [label for spec in term_specs() for label in spec.switched_on(cfg.variant[spec.name])]
-    return [label for label in on if label.split(".")[0] not in BATCHED_SECTIONS]
+    """The switched-on term sections the batched step does not run (``TermSpec.batched``; contrastive is not: kornia
+    views of the current images per trial); their trials then run one after another."""
+    return [label for spec in term_specs() if not spec.batched for label in spec.switched_on(cfg.variant[spec.name])]
 
 
 class BatchedTerms:

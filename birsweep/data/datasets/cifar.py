@@ -11,10 +11,10 @@ import pickle
 
 import numpy as np
 import torch
-import torchvision
 
 from birsweep.data.arrays import ArrayData
 from birsweep.data.download import fetch_or_explain
+from birsweep.data.sources import DataSource, Loader, register_source
 
 # per-channel statistics used by upstream BI-R (docs/method.md, Convolutional encoder)
 STATS = {
@@ -22,16 +22,16 @@ STATS = {
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2761)),
 }
 LAYOUT = {
-    # name: (folder, train files, test files, label key, torchvision class, n_classes)
+    # name: (folder, train files, test files, label key, torchvision class name, n_classes)
     "cifar10": (
         "cifar-10-batches-py",
         [f"data_batch_{i}" for i in range(1, 6)],
         ["test_batch"],
         "labels",
-        torchvision.datasets.CIFAR10,
+        "CIFAR10",
         10,
     ),
-    "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", torchvision.datasets.CIFAR100, 100),
+    "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", "CIFAR100", 100),
 }
 
 
@@ -47,10 +47,13 @@ def _read_batches(folder: str, files, label_key: str):
 
 
 def load_cifar(name: str, root: str, download: bool) -> ArrayData:
-    folder_name, train_files, test_files, label_key, tv_class, n_classes = LAYOUT[name]
+    folder_name, train_files, test_files, label_key, tv_name, n_classes = LAYOUT[name]
     folder = os.path.join(root, folder_name)
     needed = [os.path.join(folder, f) for f in train_files + test_files]
     if not all(os.path.isfile(p) for p in needed):
+        import torchvision  # only to download (its import costs seconds)
+
+        tv_class = getattr(torchvision.datasets, tv_name)
         fetch_or_explain(
             what=name.upper().replace("CIFAR", "CIFAR-"),
             expected=folder,
@@ -62,3 +65,11 @@ def load_cifar(name: str, root: str, download: bool) -> ArrayData:
     test_x, test_y = _read_batches(folder, test_files, label_key)
     mean, std = STATS[name]
     return ArrayData(name, train_x, train_y, test_x, test_y, n_classes, 255.0, mean, std)
+
+
+def _loader(name: str) -> Loader:
+    return lambda root, download, _options: load_cifar(name, root, download)
+
+
+for _name in LAYOUT:
+    register_source(DataSource(_name, _loader(_name), shape=(3, 32, 32)))

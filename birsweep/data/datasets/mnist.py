@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import gzip
 import os
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 import torch
-import torchvision
 
 from birsweep.data.arrays import ArrayData
 from birsweep.data.download import fetch_or_explain
+from birsweep.data.sources import DataSource, Loader, register_source
 
-TV_CLASS = {"mnist": torchvision.datasets.MNIST, "fashion_mnist": torchvision.datasets.FashionMNIST}
+TV_CLASS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}  # torchvision's classes (their folder names too)
 GZ_DIRS = {
     "mnist": ["mnist", "MNIST"],
     "fashion_mnist": ["fashion-mnist", "fashion_mnist", "/usr/share/datasets/fashion-mnist"],
@@ -51,8 +51,14 @@ def _from_idx(name: str, folder: str) -> ArrayData:
     return ArrayData(name, tr_x.unsqueeze(1), tr_y.long(), te_x.unsqueeze(1), te_y.long(), 10, 255.0)
 
 
+def _torchvision_class(name: str) -> Any:
+    import torchvision  # only for its files' layout and the download (its import costs seconds)
+
+    return getattr(torchvision.datasets, TV_CLASS[name])
+
+
 def _from_torchvision(name: str, root: str) -> ArrayData:
-    tv = TV_CLASS[name]
+    tv = _torchvision_class(name)
     train, test = tv(root=root, train=True, download=False), tv(root=root, train=False, download=False)
     return ArrayData(
         name, train.data.unsqueeze(1), train.targets.long(), test.data.unsqueeze(1), test.targets.long(), 10, 255.0
@@ -60,13 +66,13 @@ def _from_torchvision(name: str, root: str) -> ArrayData:
 
 
 def load_mnist_like(name: str, root: str, download: bool) -> ArrayData:
-    tv = TV_CLASS[name]
-    raw_dir = os.path.join(root, tv.__name__, "raw")
+    raw_dir = os.path.join(root, TV_CLASS[name], "raw")
     if all(os.path.isfile(os.path.join(raw_dir, f)) for f in IDX_FILES):
         return _from_torchvision(name, root)
     folder = _gz_folder(name, root)
     if folder is not None:
         return _from_idx(name, folder)
+    tv = _torchvision_class(name)
     fetch_or_explain(
         what=tv.__name__,
         expected=raw_dir,
@@ -75,3 +81,11 @@ def load_mnist_like(name: str, root: str, download: bool) -> ArrayData:
         fetch=lambda: tv(root=root, train=True, download=True),
     )
     return _from_torchvision(name, root)
+
+
+def _loader(name: str) -> Loader:
+    return lambda root, download, _options: load_mnist_like(name, root, download)
+
+
+for _name in TV_CLASS:
+    register_source(DataSource(_name, _loader(_name), shape=(1, 28, 28)))
