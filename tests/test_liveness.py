@@ -12,10 +12,8 @@ import pytest
 
 from birsweep.app import run
 from birsweep.errors import ConfigError
-from birsweep.sweep.config import OptunaSweeperConfig, check_settings
-from birsweep.sweep.grammar import format_value
-from birsweep.sweep.job_beat import JobBeat
-from birsweep.sweep.liveness import (
+from birsweep.sweep.alive.job_beat import JobBeat
+from birsweep.sweep.alive.liveness import (
     DEFAULT_JOB_LOST_AFTER,
     JOB_HEARTBEAT,
     JobWatch,
@@ -24,9 +22,11 @@ from birsweep.sweep.liveness import (
     sweep_gone,
     watch_jobs,
 )
-from birsweep.sweep.outcome import close_record
-from birsweep.sweep.storage import open_storage
-from birsweep.sweep.trial import SweepGoneError, TrialHandle
+from birsweep.sweep.config import OptunaSweeperConfig, check_settings
+from birsweep.sweep.job.trial import SweepGoneError, TrialHandle
+from birsweep.sweep.search.outcome import close_record
+from birsweep.sweep.search.override_text import format_value
+from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking import record
 from birsweep.train import checkpoint
 from tests.helpers import TINY, make_cfg, run_sweep
@@ -109,7 +109,7 @@ def test_job_lost_after_must_exceed_the_heartbeat_interval():
 
 
 def test_job_lost_after_reaches_slurm_launchers_only(monkeypatch):
-    from birsweep.sweep import slurm_launcher
+    from birsweep.sweep.alive import slurm_launcher
 
     slurm = slurm_launcher.SlurmLauncher(submitit_folder="x")
     watch_jobs(slurm, None, lambda n: None)
@@ -233,7 +233,7 @@ class FakeJob:
 
 
 def test_the_launcher_gives_up_on_a_vanished_job_within_the_bound(monkeypatch):
-    from birsweep.sweep import slurm_launcher
+    from birsweep.sweep.alive import slurm_launcher
 
     clock = Clock()
     monkeypatch.setattr(slurm_launcher.time, "monotonic", clock)
@@ -255,7 +255,7 @@ def test_the_launcher_gives_up_on_a_vanished_job_within_the_bound(monkeypatch):
 
 
 def test_a_stopping_sweep_stops_waiting_and_cancels_its_jobs(monkeypatch):
-    from birsweep.sweep import slurm_launcher
+    from birsweep.sweep.alive import slurm_launcher
 
     monkeypatch.setattr(slurm_launcher, "queue_state", lambda job_id: "RUNNING")
     launcher = slurm_launcher.SlurmLauncher(submitit_folder="x")
@@ -268,7 +268,7 @@ def test_a_stopping_sweep_stops_waiting_and_cancels_its_jobs(monkeypatch):
 
 def test_sacct_failures_are_reported_once(tmp_path, monkeypatch, caplog):
     submitit = pytest.importorskip("submitit")
-    from birsweep.sweep.slurm_launcher import quiet_sacct_watcher
+    from birsweep.sweep.alive.slurm_launcher import quiet_sacct_watcher
 
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -290,7 +290,7 @@ def test_sacct_failures_are_reported_once(tmp_path, monkeypatch, caplog):
 
 
 def test_an_interrupted_job_hands_sigusr2_to_submitits_handler():
-    from birsweep.sweep.slurm_launcher import hand_to_submitit
+    from birsweep.sweep.alive.slurm_launcher import hand_to_submitit
 
     called = []
     previous = signal.signal(signal.SIGUSR2, lambda signum, frame: called.append(signum))
@@ -302,7 +302,7 @@ def test_an_interrupted_job_hands_sigusr2_to_submitits_handler():
 
 
 def test_a_refused_requeue_is_tried_again_and_a_lasting_refusal_raises():
-    from birsweep.sweep.slurm_launcher import REQUEUE_TRIES, hand_to_submitit
+    from birsweep.sweep.alive.slurm_launcher import REQUEUE_TRIES, hand_to_submitit
 
     calls = []
 
@@ -325,7 +325,7 @@ def test_a_refused_requeue_is_tried_again_and_a_lasting_refusal_raises():
 
 
 def test_a_failed_jobs_reason_names_the_exception_it_raised():
-    from birsweep.sweep.slurm_launcher import gist
+    from birsweep.sweep.alive.slurm_launcher import gist
 
     trace = "Traceback (most recent call last):\n  File 'x.py', line 1\nsubprocess.CalledProcessError: scontrol failed"
     err = RuntimeError(f"Job (task=0) failed during processing with trace:\n----------------------\n{trace}")

@@ -1,5 +1,5 @@
-"""The confirmation stage (``hydra.sweeper.confirm``; docs/sweeps.md): after the search, the ``top_k`` best
-configurations and the baseline run again on the same fresh seeds, scored on the test set.
+"""The plan of the confirmation stage (``hydra.sweeper.confirm``; docs/sweeps.md): after the search, the ``top_k``
+best configurations and the baseline run again on the same fresh seeds, scored on the test set.
 
 A search ranks configurations by one run each, on a validation split, with the seed the search used: the winner is
 partly luck. Confirmation runs each of the ``top_k`` best distinct complete trials and the baseline (the search's
@@ -12,39 +12,25 @@ so every configuration can be set against the baseline seed by seed (:mod:`birsw
 * Jobs are ordinary Hydra jobs through the sweep's launcher, with no Optuna trial and no pruning, in
   ``<sweep dir>/confirm/<arm>/seed_<s>`` (arm ``trial_<n>`` or ``baseline``), each told who it is by
   ``+confirm=run confirm.arm=... confirm.rank=... confirm.params=... confirm.seed=...`` (the record's ``confirm``).
-* Resuming: a job whose record is completed is not launched again; any other (killed, interrupted, failed) is
-  launched with the same overrides and, as every run does, continues from its last finished task.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from birsweep.errors import ConfigError, first_line
 from birsweep.sweep import CONFIRM_GROUP, CONFIRM_OPTION
 from birsweep.sweep.config import ConfirmConfig, baseline_overrides
-from birsweep.sweep.confirm_claim import Claims
-from birsweep.sweep.grammar import SearchSpace, format_value, override_identity
-from birsweep.sweep.labels import format_params
-from birsweep.sweep.outcome import outcome_of
-from birsweep.sweep.owner import Owner
-from birsweep.tracking.record import try_load
-from birsweep.tracking.record_fields import RunStatus
-
-log = logging.getLogger(__name__)
+from birsweep.sweep.search.grammar import SearchSpace
+from birsweep.sweep.search.override_text import format_value, override_identity
 
 CONFIRM_DIR = "confirm"
 BASELINE = "baseline"
 SEED_KEY = "seed"
-Launch = Callable[[List[List[str]], int], Sequence[Any]]  # launcher.launch(job overrides, initial_job_idx)
-Compose = Callable[[List[str]], Any]  # a job's config for overrides (Hydra's config loader)
 
 
 def merged(overrides: Sequence[str]) -> List[str]:
@@ -161,139 +147,3 @@ def make_plan(settings: ConfirmConfig, study: optuna.Study, space: SearchSpace, 
     ]
     arms.append(Arm(BASELINE, 0, None, baseline_overrides(settings.baseline)))
     return Plan(arms, seeds, used, note=note)
-
-
-def is_done(job: ConfirmJob, sweep_dir: str) -> bool:
-    data, _ = try_load(job.run_dir(sweep_dir))
-    return data is not None and data["status"] == RunStatus.COMPLETED
-
-
-def run(
-    plan: Plan, sweep_dir: str, fixed: Sequence[str], extra: Sequence[str], launch: Launch, slots: int, claims: Claims
-) -> int:
-    """Launch every job of ``plan`` whose record is not completed, ``slots`` at a time, each once it is claimed for
-    this sweep (:mod:`birsweep.sweep.confirm_claim`); wait for those another live sweep runs. The number launched."""
-    todo = [(i, job) for i, job in enumerate(plan.jobs) if not is_done(job, sweep_dir)]
-    if plan.jobs:
-        log.info(
-            "confirmation: %d configurations and the baseline on seeds %s (search: %s): %d runs, %d already completed",
-            len(plan.arms) - 1,
-            ",".join(map(str, plan.seeds)),
-            ",".join(map(str, plan.search_seeds)),
-            len(plan.jobs),
-            len(plan.jobs) - len(todo),
-        )
-    launched, waiting = 0, False
-    with claims:
-        while todo:
-            batch: List[Tuple[int, ConfirmJob]] = []
-            for i, job in todo:  # claimed a batch at a time, so two sweeps share the runs
-                if len(batch) < max(1, slots) and claims.try_claim(job.run_dir(sweep_dir)):
-                    batch.append((i, job))
-            if not batch:  # all held by another live sweep: its results are read when they are there
-                if not waiting:
-                    log.info("confirmation: waiting for %d runs another sweep of the study is running", len(todo))
-                    waiting = True
-                time.sleep(claims.interval / 4)
-                todo = [(i, job) for i, job in todo if not is_done(job, sweep_dir)]
-                continue
-            _launch(batch, sweep_dir, fixed, extra, launch, claims)
-            launched += len(batch)
-            ran = {i for i, _ in batch}  # tried once by this sweep: a failure is not retried here (re-run the sweep)
-            todo = [(i, job) for i, job in todo if i not in ran and not is_done(job, sweep_dir)]
-    return launched
-
-
-def _launch(
-    batch: List[Tuple[int, ConfirmJob]],
-    sweep_dir: str,
-    fixed: Sequence[str],
-    extra: Sequence[str],
-    launch: Launch,
-    claims: Claims,
-) -> None:
-    try:
-        returns = list(launch([job.overrides(fixed, extra) for _, job in batch], batch[0][0]))
-    except Exception as err:  # the launcher failed as a whole: these runs stay missing, a re-run retries them
-        returns = [err] * len(batch)
-    for (_, job), ret in zip(batch, returns):
-        claims.release(job.run_dir(sweep_dir))
-        outcome = outcome_of(ret)
-        data, _ = try_load(job.run_dir(sweep_dir))
-        if data is not None and data["status"] == RunStatus.COMPLETED:
-            test = data.get("final_avg_acc")
-            log.info("confirm %s seed %d: test %.4f  %s", job.arm.name, job.seed, test, _params(job.arm))
-        else:
-            log.warning(
-                "confirm %s seed %d did not complete (%s); re-run the sweep command to retry it",
-                job.arm.name,
-                job.seed,
-                outcome.reason or (data or {}).get("error") or "no record",
-            )
-
-
-def _params(arm: Arm) -> str:
-    return format_params(arm.params, 80) if arm.params else " ".join(arm.overrides)
-
-
-def scores(plan: Plan, sweep_dir: str) -> Dict[str, Dict[int, Optional[float]]]:
-    """arm name -> seed -> test final average accuracy (None where the run has not completed)."""
-    out: Dict[str, Dict[int, Optional[float]]] = {}
-    for job in plan.jobs:
-        data, _ = try_load(job.run_dir(sweep_dir))
-        ok = data is not None and data["status"] == RunStatus.COMPLETED and data.get("final_avg_acc") is not None
-        out.setdefault(job.arm.name, {})[job.seed] = float(data["final_avg_acc"]) if ok and data else None
-    return out
-
-
-class Stage:
-    """The confirmation stage as the sweeper drives it: checked at start, run after the search, summarised."""
-
-    def __init__(self, settings: ConfirmConfig, space: SearchSpace, sweep_dir: str, extra: Sequence[str]) -> None:
-        self.settings, self.space, self.sweep_dir, self.extra = settings, space, sweep_dir, list(extra)
-        self.job_seed = 0
-        self.beat_s, self.lost_after_s = 30.0, 600.0  # the sweep's heartbeat_interval and grace_period
-
-    @classmethod
-    def create(
-        cls, settings: ConfirmConfig, space: SearchSpace, sweep_dir: str, extra: Sequence[str], compose: Compose
-    ) -> Optional[Stage]:
-        """The stage when ``top_k > 0``, else None. Composes a baseline job now, so a baseline that does not make a
-        valid run stops the sweep before anything runs (ConfigError); the search's ``seed`` comes from it too."""
-        if settings.top_k == 0:
-            return None
-        stage = cls(settings, space, sweep_dir, extra)
-        overrides = merged([*space.fixed, *baseline_overrides(settings.baseline)])
-        try:
-            cfg = compose(overrides)
-            from birsweep.config_check import check_config
-
-            check_config(cfg)
-        except Exception as err:  # Hydra's composition errors and ours, as one line
-            raise ConfigError(
-                f"hydra.sweeper.confirm.baseline={settings.baseline!r} does not make a valid run "
-                f"({first_line(err)}): give overrides that turn the search's settings into the baseline"
-            ) from None
-        composed_seed = compose(list(space.fixed)).seed  # the search's seed (a baseline may set its own)
-        stage.job_seed = int(composed_seed)
-        return stage
-
-    def plan(self, study: optuna.Study) -> Plan:
-        return make_plan(self.settings, study, self.space, self.job_seed)
-
-    def run(self, study: optuna.Study, launch: Launch, slots: int, search_done: bool) -> None:
-        if not search_done:
-            log.warning("confirmation waits until the search holds its finished trials: run the same command again")
-            return
-        claims = Claims(os.path.join(self.sweep_dir, CONFIRM_DIR), Owner.current(), self.beat_s, self.lost_after_s)
-        run(self.plan(study), self.sweep_dir, self.space.fixed, self.extra, launch, slots, claims)
-
-    def summary(self, study: optuna.Study, search_done: bool, stopped: Optional[str] = None) -> Dict[str, Any]:
-        from birsweep.sweep import confirm_summary
-
-        if stopped:
-            return confirm_summary.not_run(f"not run: the sweep stopped ({stopped})")
-        if not search_done:
-            return confirm_summary.not_run("the search has not finished: the confirmation runs after it")
-        plan = self.plan(study)
-        return confirm_summary.block(plan, scores(plan, self.sweep_dir))  # test accuracy: higher is better
