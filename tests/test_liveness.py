@@ -6,12 +6,16 @@ import logging
 import os
 import signal
 import subprocess
+import time
 
 import optuna
 import pytest
 
 from birsweep.app import run
 from birsweep.errors import ConfigError
+from birsweep.sweep.alive.beat import Beating
+from birsweep.sweep.alive.claims import Claims
+from birsweep.sweep.alive.in_flight import InFlight
 from birsweep.sweep.alive.job_beat import JobBeat
 from birsweep.sweep.alive.liveness import (
     DEFAULT_JOB_LOST_AFTER,
@@ -156,6 +160,35 @@ def test_the_job_beats_its_heartbeat_into_the_storage_until_it_stops(tmp_path):
             running._stop.wait(0.05)
     assert seen > first
     JobBeat(storage, "st", 99, interval=1).beat()  # no such trial: not an error, the sweep judges
+
+
+class _Counter(Beating):
+    def __init__(self, interval, on_entry):
+        super().__init__(interval)
+        self.beat_on_entry, self.beats = on_entry, 0
+
+    def beat(self):
+        self.beats += 1
+
+
+@pytest.mark.parametrize("on_entry", [True, False])
+def test_every_heartbeat_is_the_one_beating_thread(on_entry):
+    assert all(issubclass(cls, Beating) for cls in (InFlight, JobBeat, Claims))  # one thread, three heartbeats
+    with _Counter(3600, on_entry) as slow:
+        for _ in range(100 if on_entry else 4):  # up to 5 s for the first beat on a busy machine; 0.2 s for none
+            if slow.beats:
+                break
+            slow._stop.wait(0.05)
+    assert slow.beats == int(on_entry)  # the job beats at its start; the sweep's trials were marked when asked
+    with _Counter(0.01, on_entry) as fast:
+        for _ in range(500):
+            if fast.beats >= 3:
+                break
+            fast._stop.wait(0.01)
+    stopped = fast.beats
+    assert stopped >= 3
+    time.sleep(0.1)
+    assert fast.beats <= stopped + 1  # the thread ends at exit (at most the beat under way lands)
 
 
 def job_cfg(storage, number, lost_after):
