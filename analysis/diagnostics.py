@@ -4,8 +4,8 @@
   old classes (``rank``, ``pair``, ``class_a``, ``class_b``, ``rate``, ``skl``, ``distance``), ``kind="replay"``
   the replay accuracy per class seen (``class``, ``old``, ``replay_acc``), ``kind="participation"`` each term's
   participating samples per task (``term``, ``count``);
-* :func:`record_columns` – what ``load_runs`` adds per run: ``inert_terms``, ``participation_<term>`` (total over
-  the tasks done) and the last task's summary ``diag_task``, ``diag_pair_rate``, ``diag_pair_skl``,
+* what ``load_runs`` adds per run (:func:`analysis.runs.record_columns`): ``inert_terms``, ``participation_<term>``
+  (total over the tasks done) and the last task's summary ``diag_task``, ``diag_pair_rate``, ``diag_pair_skl``,
   ``diag_pair_distance`` (means over its top pairs) and ``diag_replay_acc`` (mean over its old classes).
 """
 
@@ -15,19 +15,13 @@ from typing import Any, Dict, List
 
 import pandas as pd
 
-from birsweep.tracking.measured import PREFIXES, from_flat, measured_columns
+from analysis.runs import iter_records, run_row
+from birsweep.tracking.measured import PREFIXES
 
 KINDS = ("pairs", "replay", "participation")
-MEASURED_PREFIXES = PREFIXES  # record_columns' columns: measured, not settings
+MEASURED_PREFIXES = PREFIXES  # the columns of analysis.runs.record_columns: measured, not settings
 ID = ["run_dir", "sweep_dir", "job", "experiment", "variant", "seed", "data", "status"]
 TRIAL = ["study_name", "trial_number", "trial_state"]
-
-
-def record_columns(data: Dict[str, Any]) -> Dict[str, Any]:
-    """Participation, inert terms and the last task's diagnostics of one record (or of a W&B summary's copy)."""
-    if "participation" in data:
-        return measured_columns(data)
-    return from_flat(data.get("_measured") or {})
 
 
 def _rows(data: Dict[str, Any], base: Dict[str, Any], kind: str) -> List[Dict[str, Any]]:
@@ -53,8 +47,6 @@ def _rows(data: Dict[str, Any], base: Dict[str, Any], kind: str) -> List[Dict[st
 
 def load_diagnostics(path, kind: str = "pairs") -> pd.DataFrame:
     """Every record's diagnostics under ``path`` (as :func:`analysis.load_runs` finds them) as a long frame."""
-    from analysis.runs import iter_records, run_row
-
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r}: one of {', '.join(KINDS)}")
     rows: List[Dict[str, Any]] = []

@@ -9,7 +9,7 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
   ``test``: which of the two the objective is), ``train_s``, ``total_s``, ``it_per_s``, ``started_at``,
   ``finished_at``, ``git_commit``
 * loss terms and diagnostics (records that have them): ``inert_terms``, ``participation_<term>``, ``diag_task``,
-  ``diag_pair_rate``, ``diag_pair_skl``, ``diag_pair_distance``, ``diag_replay_acc`` (analysis/diagnostics.py)
+  ``diag_pair_rate``, ``diag_pair_skl``, ``diag_pair_distance``, ``diag_replay_acc`` (:func:`record_columns`)
 * the generator evaluation (records that have it): ``gen_ll``, ``gen_ll_sd``, ``gen_recon_error``,
   ``gen_recon_error_sd``, ``gen_is``, ``gen_fid``, ``gen_skipped``, ``gen_image_metrics_skipped``
 * trial (in an Optuna sweep, else null): ``study_name``, ``trial_number``, ``trial_state``, ``params.<name>``
@@ -28,8 +28,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import pandas as pd
 
-from analysis.diagnostics import record_columns
 from birsweep.tracking.gen_figures import generator_columns
+from birsweep.tracking.measured import from_flat, measured_columns
 from birsweep.tracking.record import RESULTS, try_load
 from birsweep.tracking.record_fields import OUTCOME_KEYS, RunStatus
 
@@ -121,7 +121,7 @@ def _hydra_job(run_dir: str) -> Dict[str, Any]:
         info["job"] = int(name) if name.isdigit() else None
     elif os.path.basename(os.path.dirname(parent)) == "confirm" and os.path.isfile(
         os.path.join(above_confirm, "multirun.yaml")
-    ):  # a confirmation run (birsweep/sweep/confirm.py)
+    ):  # a confirmation run (birsweep/sweep/confirm/plan.py)
         info["sweep_dir"] = above_confirm
     overrides = os.path.join(run_dir, ".hydra", "overrides.yaml")
     if os.path.isfile(overrides):
@@ -151,6 +151,14 @@ def trial_info(data: Dict[str, Any]) -> Dict[str, Any]:
         "trial_number": number,
         "params": dict(params or {}) if number is not None else {},
     }
+
+
+def record_columns(data: Dict[str, Any]) -> Dict[str, Any]:
+    """Participation, inert terms and the last task's diagnostics of one record (or of a W&B summary's copy;
+    analysis/diagnostics.py has them task by task)."""
+    if "participation" in data:
+        return measured_columns(data)
+    return from_flat(data.get("_measured") or {})
 
 
 def run_row(data: Dict[str, Any]) -> Dict[str, Any]:

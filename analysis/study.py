@@ -21,14 +21,14 @@ import pandas as pd
 
 from analysis.runs import iter_records, trial_info
 from birsweep.secrets import mask_url
-from birsweep.sweep import storage as storages
+from birsweep.sweep.search import storage as storages
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def storage_url(spec: str) -> str:
-    """The database URL or journal path ``spec`` stands for (:func:`birsweep.sweep.storage.parse`)."""
+    """The database URL or journal path ``spec`` stands for (:func:`birsweep.sweep.search.storage.parse`)."""
     return storages.normalise(spec)
 
 

@@ -30,7 +30,7 @@ def job_callbacks(cfg: DictConfig, several_runs: bool = False) -> List[RunCallba
     several trials trains side by side)."""
     callbacks: List[RunCallback] = []
     if cfg.optuna is not None:
-        from birsweep.sweep.trial import TrialHandle
+        from birsweep.sweep.job.trial import TrialHandle
 
         callbacks.append(TrialHandle.from_config(cfg))
     if cfg.logger.name == "wandb":
@@ -47,10 +47,12 @@ def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List
     run_dir = run_dir or hydra_run_dir()
     if cfg.task == "pretrain":
         return pretrain(cfg)
-    if cfg.optuna is not None and cfg.optuna.get("batch"):  # hydra.sweeper.trials_per_job > 1: one outcome each
-        from birsweep.sweep.batch_job import run_batch
+    if cfg.optuna is not None and cfg.optuna.get("batch"):  # trials_per_job > 1: the batch the sweep formed
+        from birsweep.sweep.job.batch import run_batch, trial_configs
+        from birsweep.train.batch_trial import BatchTrial
 
-        return run_batch(cfg, run_dir, job_callbacks)
+        trials = [BatchTrial(c, d, job_callbacks(c, True)) for c, d in trial_configs(cfg, run_dir)]
+        return run_batch(cfg, trials)  # one outcome per trial
     from birsweep.train.run import train
 
     callbacks = job_callbacks(cfg) if callbacks is None else callbacks

@@ -242,7 +242,7 @@ class TrialConfig:
 @dataclass
 class ConfirmRunConfig:
     """Filled in by the sweeper for a confirmation run (``+confirm=run confirm.arm=...``): which configuration it
-    confirms on which fresh seed; the record keeps it as ``confirm`` (birsweep/sweep/confirm.py)."""
+    confirms on which fresh seed; the record keeps it as ``confirm`` (birsweep/sweep/confirm/plan.py)."""
 
     arm: str = "???"  # "trial <number>" (a searched configuration) or "baseline"
     rank: int = 0  # the trial's rank in the search (1 = best); 0 for the baseline

@@ -129,7 +129,7 @@ def run_sweep(
 
 
 def load_study(storage: str, name: str) -> optuna.Study:
-    from birsweep.sweep.storage import open_storage
+    from birsweep.sweep.search.storage import open_storage
 
     return optuna.load_study(study_name=name, storage=open_storage(storage))
 

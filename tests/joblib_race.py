@@ -11,7 +11,7 @@ from joblib import Parallel, delayed
 from joblib.externals.loky import reusable_executor
 
 if len(sys.argv) > 1 and sys.argv[1] == "guard":
-    from birsweep.sweep.joblib_guard import guard_joblib_executor
+    from birsweep.sweep.search.joblib_guard import guard_joblib_executor
 
     guard_joblib_executor()
 

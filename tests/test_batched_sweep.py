@@ -6,8 +6,8 @@ import optuna
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
-from birsweep.sweep.batch_job import group, outcomes_of
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.search.batches import group, outcomes_of
+from birsweep.sweep.search.storage import open_storage
 from tests.helpers import assert_records_agree, load_study, record_of, run_sweep, states
 
 LR = "trainer.lr=tag(log, interval(1e-6, 1e-2))"

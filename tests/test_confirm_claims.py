@@ -1,4 +1,4 @@
-"""Confirmation runs are claimed once (birsweep/sweep/confirm_claim.py): a live sweep's claim holds, a dead one's is
+"""Confirmation runs are claimed once (birsweep/sweep/alive/claims.py): a live sweep's claim holds, a dead one's is
 taken over (dead pid on this host; a beat that stopped changing elsewhere), and two real sweeps of one study that
 reach the confirmation stage together launch every run exactly once between them."""
 
@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from birsweep.sweep.confirm_claim import CLAIM_FILE, Claims
-from birsweep.sweep.owner import Owner
+from birsweep.sweep.alive.claims import CLAIM_FILE, Claims
+from birsweep.sweep.alive.owner import Owner
 from tests.helpers import run_sweep
 
 

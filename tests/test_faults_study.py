@@ -22,7 +22,7 @@ from tests.helpers import ROOT, SMALL_WANDB, SWEEP, TINY, launch, load_study, ru
 
 
 def _open_after(barrier: mp.synchronize.Barrier, url: str) -> None:
-    from birsweep.sweep.storage import open_storage
+    from birsweep.sweep.search.storage import open_storage
 
     barrier.wait()
     open_storage(url)

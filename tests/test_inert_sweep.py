@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import yaml
 
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.search.storage import open_storage
 from tests.helpers import load_study, record_of, run_sweep
 
 

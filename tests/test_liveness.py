@@ -6,16 +6,18 @@ import logging
 import os
 import signal
 import subprocess
+import time
 
 import optuna
 import pytest
 
 from birsweep.app import run
 from birsweep.errors import ConfigError
-from birsweep.sweep.config import OptunaSweeperConfig, check_settings
-from birsweep.sweep.grammar import format_value
-from birsweep.sweep.job_beat import JobBeat
-from birsweep.sweep.liveness import (
+from birsweep.sweep.alive.beat import Beating
+from birsweep.sweep.alive.claims import Claims
+from birsweep.sweep.alive.in_flight import InFlight
+from birsweep.sweep.alive.job_beat import JobBeat
+from birsweep.sweep.alive.liveness import (
     DEFAULT_JOB_LOST_AFTER,
     JOB_HEARTBEAT,
     JobWatch,
@@ -24,9 +26,11 @@ from birsweep.sweep.liveness import (
     sweep_gone,
     watch_jobs,
 )
-from birsweep.sweep.outcome import close_record
-from birsweep.sweep.storage import open_storage
-from birsweep.sweep.trial import SweepGoneError, TrialHandle
+from birsweep.sweep.config import OptunaSweeperConfig, check_settings
+from birsweep.sweep.job.trial import SweepGoneError, TrialHandle
+from birsweep.sweep.search.outcome import close_record
+from birsweep.sweep.search.override_text import format_value
+from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking import record
 from birsweep.train import checkpoint
 from tests.helpers import TINY, make_cfg, run_sweep
@@ -109,7 +113,7 @@ def test_job_lost_after_must_exceed_the_heartbeat_interval():
 
 
 def test_job_lost_after_reaches_slurm_launchers_only(monkeypatch):
-    from birsweep.sweep import slurm_launcher
+    from birsweep.sweep.alive import slurm_launcher
 
     slurm = slurm_launcher.SlurmLauncher(submitit_folder="x")
     watch_jobs(slurm, None, lambda n: None)
@@ -156,6 +160,35 @@ def test_the_job_beats_its_heartbeat_into_the_storage_until_it_stops(tmp_path):
             running._stop.wait(0.05)
     assert seen > first
     JobBeat(storage, "st", 99, interval=1).beat()  # no such trial: not an error, the sweep judges
+
+
+class _Counter(Beating):
+    def __init__(self, interval, on_entry):
+        super().__init__(interval)
+        self.beat_on_entry, self.beats = on_entry, 0
+
+    def beat(self):
+        self.beats += 1
+
+
+@pytest.mark.parametrize("on_entry", [True, False])
+def test_every_heartbeat_is_the_one_beating_thread(on_entry):
+    assert all(issubclass(cls, Beating) for cls in (InFlight, JobBeat, Claims))  # one thread, three heartbeats
+    with _Counter(3600, on_entry) as slow:
+        for _ in range(100 if on_entry else 4):  # up to 5 s for the first beat on a busy machine; 0.2 s for none
+            if slow.beats:
+                break
+            slow._stop.wait(0.05)
+    assert slow.beats == int(on_entry)  # the job beats at its start; the sweep's trials were marked when asked
+    with _Counter(0.01, on_entry) as fast:
+        for _ in range(500):
+            if fast.beats >= 3:
+                break
+            fast._stop.wait(0.01)
+    stopped = fast.beats
+    assert stopped >= 3
+    time.sleep(0.1)
+    assert fast.beats <= stopped + 1  # the thread ends at exit (at most the beat under way lands)
 
 
 def job_cfg(storage, number, lost_after):
@@ -233,7 +266,7 @@ class FakeJob:
 
 
 def test_the_launcher_gives_up_on_a_vanished_job_within_the_bound(monkeypatch):
-    from birsweep.sweep import slurm_launcher
+    from birsweep.sweep.alive import slurm_launcher
 
     clock = Clock()
     monkeypatch.setattr(slurm_launcher.time, "monotonic", clock)
@@ -255,7 +288,7 @@ def test_the_launcher_gives_up_on_a_vanished_job_within_the_bound(monkeypatch):
 
 
 def test_a_stopping_sweep_stops_waiting_and_cancels_its_jobs(monkeypatch):
-    from birsweep.sweep import slurm_launcher
+    from birsweep.sweep.alive import slurm_launcher
 
     monkeypatch.setattr(slurm_launcher, "queue_state", lambda job_id: "RUNNING")
     launcher = slurm_launcher.SlurmLauncher(submitit_folder="x")
@@ -268,7 +301,7 @@ def test_a_stopping_sweep_stops_waiting_and_cancels_its_jobs(monkeypatch):
 
 def test_sacct_failures_are_reported_once(tmp_path, monkeypatch, caplog):
     submitit = pytest.importorskip("submitit")
-    from birsweep.sweep.slurm_launcher import quiet_sacct_watcher
+    from birsweep.sweep.alive.slurm_launcher import quiet_sacct_watcher
 
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -290,7 +323,7 @@ def test_sacct_failures_are_reported_once(tmp_path, monkeypatch, caplog):
 
 
 def test_an_interrupted_job_hands_sigusr2_to_submitits_handler():
-    from birsweep.sweep.slurm_launcher import hand_to_submitit
+    from birsweep.sweep.alive.slurm_launcher import hand_to_submitit
 
     called = []
     previous = signal.signal(signal.SIGUSR2, lambda signum, frame: called.append(signum))
@@ -302,7 +335,7 @@ def test_an_interrupted_job_hands_sigusr2_to_submitits_handler():
 
 
 def test_a_refused_requeue_is_tried_again_and_a_lasting_refusal_raises():
-    from birsweep.sweep.slurm_launcher import REQUEUE_TRIES, hand_to_submitit
+    from birsweep.sweep.alive.slurm_launcher import REQUEUE_TRIES, hand_to_submitit
 
     calls = []
 
@@ -325,7 +358,7 @@ def test_a_refused_requeue_is_tried_again_and_a_lasting_refusal_raises():
 
 
 def test_a_failed_jobs_reason_names_the_exception_it_raised():
-    from birsweep.sweep.slurm_launcher import gist
+    from birsweep.sweep.alive.slurm_launcher import gist
 
     trace = "Traceback (most recent call last):\n  File 'x.py', line 1\nsubprocess.CalledProcessError: scontrol failed"
     err = RuntimeError(f"Job (task=0) failed during processing with trace:\n----------------------\n{trace}")

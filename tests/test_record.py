@@ -122,7 +122,7 @@ def test_the_sweeper_tells_pruned_for_a_job_that_raised_run_pruned():
     from hydra.core.utils import JobReturn, JobStatus
     from optuna.trial import TrialState
 
-    from birsweep.sweep.outcome import outcome_of
+    from birsweep.sweep.search.outcome import outcome_of
 
     # as Hydra's run_job keeps a job's exception, pickled back from a joblib worker
     ret = JobReturn(status=JobStatus.FAILED, _return_value=RunPruned("pruned after task 2: average accuracy 0.5"))

@@ -12,7 +12,7 @@ import time
 
 import optuna
 
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.search.storage import open_storage
 from tests.helpers import ROOT, launch_env
 
 STORAGE_CODE = ("/optuna/", "/sqlalchemy/", "/sqlite3/")

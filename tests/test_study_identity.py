@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 from omegaconf import OmegaConf
 
-from birsweep.sweep.identity import DIGEST_ATTR, SETTINGS_ATTR, differences, digest, fixed_settings
+from birsweep.sweep.search.identity import DIGEST_ATTR, SETTINGS_ATTR, differences, digest, fixed_settings
 from tests.helpers import SWEEP, TINY, launch, load_study
 
 

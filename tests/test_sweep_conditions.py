@@ -7,9 +7,9 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from birsweep.errors import ConfigError
-from birsweep.sweep.ask import ask
-from birsweep.sweep.grammar import Condition, parse_condition, parse_search_space
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.search.ask import ask
+from birsweep.sweep.search.grammar import Condition, parse_condition, parse_search_space
+from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking import record
 from tests.helpers import SWEEP, TINY, launch, load_study
 

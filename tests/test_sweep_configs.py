@@ -8,10 +8,10 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from birsweep.errors import ConfigError
-from birsweep.sweep import pruners
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
-from birsweep.sweep.factory import build_pruner, build_sampler
-from birsweep.sweep.grammar import parse_search_space
+from birsweep.sweep.search import pruners
+from birsweep.sweep.search.factory import build_pruner, build_sampler
+from birsweep.sweep.search.grammar import parse_search_space
 from tests.helpers import ROOT, compose_with_hydra
 
 SAMPLERS = {
@@ -62,7 +62,7 @@ def test_every_sampler_builds_seeded(name):
 def test_tpe_is_the_default_and_the_same_seed_proposes_the_same_trials():
     cfg = compose_with_hydra(["hydra/sweeper=optuna"])
     assert cfg.hydra.sweeper.sampler._target_ == "optuna.samplers.TPESampler"
-    assert cfg.hydra.sweeper.pruner._target_ == "birsweep.sweep.pruners.MedianPruner"
+    assert cfg.hydra.sweeper.pruner._target_ == "birsweep.sweep.search.pruners.MedianPruner"
     proposals = []
     for _ in range(2):
         study = optuna.create_study(sampler=instantiate(cfg.hydra.sweeper.sampler))

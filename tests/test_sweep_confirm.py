@@ -20,8 +20,8 @@ from scipy import stats as sps
 import analysis
 from birsweep.errors import ConfigError
 from birsweep.sweep.config import ConfirmConfig, check_confirm
-from birsweep.sweep.confirm import Arm, ConfirmJob, fresh_seeds, make_plan, search_seeds, top_trials
-from birsweep.sweep.grammar import parse_search_space
+from birsweep.sweep.confirm.plan import Arm, ConfirmJob, fresh_seeds, make_plan, search_seeds, top_trials
+from birsweep.sweep.search.grammar import parse_search_space
 from tests.helpers import compose_with_hydra, load_study, run_sweep
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -283,7 +283,7 @@ def test_a_sweep_killed_during_confirmation_completes_on_a_rerun_without_redoing
 
 
 def test_the_summary_of_a_partly_run_stage_pairs_only_what_completed_and_says_so():
-    from birsweep.sweep.confirm_summary import block, lines
+    from birsweep.sweep.confirm.summary import block, lines
 
     study = _study([0.9, 0.8], [{"a": 1}, {"a": 2}])
     space = parse_search_space({"a": "choice(1,2,3,4)"})

@@ -9,10 +9,10 @@ from collections import Counter
 
 import optuna
 
-from birsweep.sweep.ask import ask
-from birsweep.sweep.distinct import DistinctSampler, trial_seed
-from birsweep.sweep.grammar import parse_search_space
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.search.ask import ask
+from birsweep.sweep.search.distinct import DistinctSampler, trial_seed
+from birsweep.sweep.search.grammar import parse_search_space
+from birsweep.sweep.search.storage import open_storage
 from tests.helpers import load_study, run_sweep, states
 
 SMALL = {"a": "choice(x, y)", "b": "choice(1, 2, 3)"}  # 6 parameter sets

@@ -14,7 +14,7 @@ import optuna
 import pytest
 import yaml
 
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.search.storage import open_storage
 from tests.helpers import assert_records_agree, load_study, run_sweep, states
 
 LR = "trainer.lr=tag(log, interval(1e-6, 1e-2))"

@@ -6,14 +6,8 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from birsweep.errors import ConfigError
-from birsweep.sweep.grammar import (
-    distribution,
-    format_value,
-    grid_values,
-    parse_override,
-    parse_search_space,
-    quote,
-)
+from birsweep.sweep.search.grammar import distribution, grid_values, parse_search_space
+from birsweep.sweep.search.override_text import format_value, parse_override, quote
 
 
 def dist(text):

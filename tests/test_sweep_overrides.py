@@ -6,8 +6,8 @@ import pytest
 from omegaconf import DictConfig, OmegaConf
 
 from birsweep.errors import ConfigError
-from birsweep.sweep.study import storage_urls
-from birsweep.sweep.trial_overrides import trial_overrides
+from birsweep.sweep.search.study import storage_urls
+from birsweep.sweep.search.trial_overrides import trial_overrides
 
 
 def _overrides(threads: str | None) -> list[str]:

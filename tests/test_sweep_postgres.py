@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.search.storage import open_storage
 from tests.helpers import assert_records_agree, load_study, run_sweep, states
 
 URL = os.environ.get("BIRSWEEP_TEST_POSTGRES_URL")

@@ -8,8 +8,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from birsweep.errors import ConfigError
-from birsweep.sweep.factory import build_pruner, build_sampler
-from birsweep.sweep.grammar import parse_search_space
+from birsweep.sweep.search.factory import build_pruner, build_sampler
+from birsweep.sweep.search.grammar import parse_search_space
 from tests.helpers import ROOT, compose_with_hydra
 
 

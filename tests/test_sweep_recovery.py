@@ -9,9 +9,9 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from birsweep.sweep.owner import Owner
-from birsweep.sweep.recovery import recover_stale
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.alive.owner import Owner
+from birsweep.sweep.alive.recovery import recover_stale
+from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking import record as run_record
 
 SPACE = {"x": FloatDistribution(0, 1)}
@@ -96,7 +96,7 @@ def test_without_retry_nothing_is_queued(tmp_path):
 def test_a_trial_whose_job_was_stopped_by_a_signal_is_told_fail_retryable_and_queued_again(tmp_path):
     """Record ``interrupted`` <-> Optuna FAIL with ``retryable``: the sweeper's tell of a cancelled job agrees with
     what recovery makes of a stale one, so retry_failed queues both."""
-    from birsweep.sweep.outcome import Outcome, tell
+    from birsweep.sweep.search.outcome import Outcome, tell
 
     study = optuna.create_study(study_name="i", storage=open_storage(f"sqlite:///{tmp_path}/s.db"))
     me = Owner.current().encode()

@@ -7,9 +7,16 @@ from omegaconf.errors import OmegaConfBaseException
 
 from birsweep.errors import ConfigError
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings
-from birsweep.sweep.dispatch import LauncherKind, Plan, joblib_pool_size, plan, threads_override, user_set_threads
 from birsweep.sweep.labels import format_params, short_names
-from birsweep.sweep.storage import StorageNotFoundError, parse
+from birsweep.sweep.search.dispatch import (
+    LauncherKind,
+    Plan,
+    joblib_pool_size,
+    plan,
+    threads_override,
+    user_set_threads,
+)
+from birsweep.sweep.search.storage import StorageNotFoundError, parse
 from tests.helpers import compose_with_hydra
 
 
@@ -36,7 +43,7 @@ def test_the_yaml_extends_the_typed_config_and_keeps_its_subgroups():
     assert sw.n_trials == defaults.n_trials == 20 and sw.heartbeat_interval == 30.0 and sw.job_threads == "auto"
     assert sw._target_ == defaults._target_ and sw._recursive_ is False
     assert sw.sampler._target_ == "optuna.samplers.RandomSampler"
-    assert sw.pruner._target_ == "birsweep.sweep.pruners.MedianPruner"
+    assert sw.pruner._target_ == "birsweep.sweep.search.pruners.MedianPruner"
     assert sw.study_name == "demo" and sw.storage is None and sw.params is None
     assert compose_with_hydra(["hydra/sweeper=optuna", "hydra.sweeper.job_threads=2"]).hydra.sweeper.job_threads == 2
 

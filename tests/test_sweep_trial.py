@@ -9,14 +9,14 @@ from optuna.trial import TrialState
 
 from birsweep.app import run
 from birsweep.errors import RunPruned
-from birsweep.sweep.grammar import format_value
-from birsweep.sweep.owner import Owner
-from birsweep.sweep.storage import open_storage
-from birsweep.sweep.trial import SweepGoneError, TrialClosedError
+from birsweep.sweep.alive.owner import Owner
+from birsweep.sweep.job.trial import SweepGoneError, TrialClosedError
+from birsweep.sweep.search.override_text import format_value
+from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking import record
 from tests.helpers import TINY, make_cfg  # tests.helpers registers the optuna/trial group
 
-MEDIAN = {"_target_": "birsweep.sweep.pruners.MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 2}
+MEDIAN = {"_target_": "birsweep.sweep.search.pruners.MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 2}
 
 
 @pytest.fixture(params=["sqlite", "journal"])

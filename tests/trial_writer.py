@@ -13,8 +13,8 @@ import traceback
 import optuna
 
 from birsweep.errors import RunInterrupted
-from birsweep.sweep.storage import open_storage
-from birsweep.sweep.trial import TrialHandle
+from birsweep.sweep.job.trial import TrialHandle
+from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking.record_fields import RunStatus
 from birsweep.train.callbacks import TaskEnd
 from birsweep.train.signals import raise_on_stop_signals

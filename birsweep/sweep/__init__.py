@@ -1,5 +1,10 @@
 """The Optuna sweeper (a Hydra Sweeper, ``hydra/sweeper=optuna``) and the job-side trial handle used for pruning.
 
+Grouped by question (docs/sweeps.md, Where the code is): :mod:`.search` (the ask/launch/tell loop and what it asks
+with), :mod:`.alive` (is the other side alive: heartbeats, owners, recovery, claims), :mod:`.confirm` (the
+confirmation stage), :mod:`.job` (the job's side: its trial handle, the trials of a batch); beside them the
+settings (:mod:`.config`), the errors a sweep stops with and the parameter labels shared with ``analysis``.
+
 Importing this package registers two configs in Hydra's ConfigStore (Hydra's plugin scan imports it through
 ``hydra_plugins.birsweep_optuna_sweeper``, so the sweep process and its jobs both have them):
 

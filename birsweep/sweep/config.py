@@ -22,7 +22,7 @@ DISPATCHES = ("auto", "slots", "batch")
 @dataclass
 class ConfirmConfig:
     """``hydra.sweeper.confirm``: after the search, the ``top_k`` best configurations and the baseline each run on
-    ``seeds`` fresh seeds, scored on the test set (birsweep/sweep/confirm.py; docs/sweeps.md)."""
+    ``seeds`` fresh seeds, scored on the test set (birsweep/sweep/confirm/; docs/sweeps.md)."""
 
     top_k: int = 0  # best distinct complete trials to confirm; 0 = no confirmation stage
     seeds: int = 3  # fresh seeds (none used by the search) every confirmed configuration and the baseline run on
@@ -118,7 +118,7 @@ def check_confirm(c: ConfirmConfig) -> None:
             f"hydra.sweeper.confirm.baseline={c.baseline!r} must be an override string or a list of them, "
             'e.g. "variant=baseline"'
         )
-    from birsweep.sweep.grammar import parse_override  # Hydra's override parser, with one-line errors
+    from birsweep.sweep.search.override_text import parse_override  # Hydra's override parser, with one-line errors
 
     for text in items:
         try:

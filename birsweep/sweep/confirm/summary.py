@@ -7,7 +7,7 @@ import math
 from typing import Any, Dict, List, Optional
 
 from birsweep.stats import LEVEL, Paired, paired, sentence, spread, verdict
-from birsweep.sweep.confirm import BASELINE, Plan
+from birsweep.sweep.confirm.plan import BASELINE, Plan
 from birsweep.sweep.labels import format_params
 
 SCORE = "final_avg_acc"  # test accuracy: what confirmation compares (the search saw validation accuracy)

@@ -13,8 +13,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from birsweep.io import write_text
 from birsweep.secrets import mask_url
-from birsweep.sweep.inert import inert_line, inert_summary
 from birsweep.sweep.labels import format_params
+from birsweep.sweep.search.inert import inert_line, inert_summary
 
 RESULTS_FILE = "optimization_results.yaml"
 TRIALS_FILE = "trials.csv"

@@ -1,9 +1,9 @@
 """What makes a launched job one trial's: its overrides. First the sampled parameters (and the thread count the
 sweeper chose), then ``+optuna=trial`` and the ``optuna.*`` values the job reads back as
-:class:`birsweep.schema.TrialConfig` (birsweep/sweep/trial.py): who the trial is, where its study lives, the
+:class:`birsweep.schema.TrialConfig` (birsweep/sweep/job/trial.py): who the trial is, where its study lives, the
 pruner to rebuild, the owning sweep and the liveness settings.
 
-Kept apart from the sweeper's ask/launch/tell loop (birsweep/sweep/sweeper.py), which launches these.
+Kept apart from the sweeper's ask/launch/tell loop (birsweep/sweep/search/sweeper.py), which launches these.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from birsweep.sweep import TRIAL_GROUP, TRIAL_OPTION
-from birsweep.sweep.grammar import format_value
+from birsweep.sweep.search.override_text import format_value
 
 
 def trial_overrides(

@@ -1,12 +1,13 @@
 """The study a sweep runs, and where: the storage this process opens, the storage its jobs are told, and the study
 opened there with the direction the config asks for.
 
-Kept out of :mod:`birsweep.sweep.sweeper` so that module holds only the ask/launch/tell loop; what a storage spec
-means is :mod:`birsweep.sweep.storage`.
+Kept out of :mod:`birsweep.sweep.search.sweeper` so that module holds only the ask/launch/tell loop; what a storage
+spec means is :mod:`birsweep.sweep.search.storage`.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional, Tuple
 
 import optuna
@@ -15,7 +16,10 @@ from optuna.study import StudyDirection
 
 from birsweep.errors import ConfigError
 from birsweep.secrets import check_no_literal_passwords, mask_url
-from birsweep.sweep.storage import default_storage, normalise, open_storage
+from birsweep.sweep.search.grammar import SearchSpace
+from birsweep.sweep.search.storage import default_storage, normalise, open_storage
+
+log = logging.getLogger(__name__)
 
 
 def storage_urls(config: Optional[DictConfig], storage: Optional[str], sweep_dir: str) -> Tuple[str, str]:
@@ -60,3 +64,22 @@ def open_study(
             "use another study_name or the study's direction"
         )
     return study
+
+
+def log_opening(study: optuna.Study, storage_url: str, target: int, in_flight: str, space: SearchSpace) -> None:
+    """What the sweep is about to do, and the space it searches, one parameter a line."""
+    sampler = type(getattr(study.sampler, "base", study.sampler)).__name__  # the sampler inside DistinctSampler
+    log.info(
+        "Optuna study %r (%s) in %s: %d finished trials wanted, %s, sampler %s, pruner %s",
+        study.study_name,
+        study.direction.name.lower(),
+        mask_url(storage_url),
+        target,
+        in_flight,
+        sampler,
+        type(study.pruner).__name__,
+    )
+    for key, dist in space.distributions.items():
+        log.info("  %s: %s", key, dist)
+    for key, dist in space.conditional.items():
+        log.info("  %s: %s when %s", key, dist, space.conditions[key])

@@ -1,32 +1,32 @@
 """The job side of liveness: while a trial's job runs, a daemon thread marks the trial ``job_heartbeat`` in the
-study storage every interval, so a sweep on any host can tell it is alive (:class:`birsweep.sweep.liveness.JobWatch`).
+study storage every interval, so a sweep on any host can tell it is alive (:class:`.liveness.JobWatch`).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from types import TracebackType
-from typing import Any, Optional, Type
+from typing import Any, Optional
 
-from birsweep.sweep.liveness import JOB_HEARTBEAT, JOB_ID
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.alive.beat import Beating
+from birsweep.sweep.alive.liveness import JOB_HEARTBEAT, JOB_ID
+from birsweep.sweep.search.storage import open_storage
 
 log = logging.getLogger(__name__)
 
 
-class JobBeat:
+class JobBeat(Beating):
     """Context manager: beats from entry (the job's start, before data and encoder set-up) to exit."""
+
+    thread_name = "optuna-job-heartbeat"
+    beat_on_entry = True
 
     def __init__(
         self, storage: str, study_name: str, trial_number: int, interval: float, job_id: Optional[str] = None
     ) -> None:
+        super().__init__(interval)
         self.storage_spec, self.study_name, self.number = str(storage), str(study_name), int(trial_number)
-        self.interval = float(interval)
         self.job_id = job_id  # the cluster's id of the job, noted once as user attribute ``job_id`` (for scancel)
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
         self._storage: Any = None
         self._trial_id: Optional[int] = None
 
@@ -43,19 +43,12 @@ class JobBeat:
         except Exception as err:  # the trial finished meanwhile, or the storage is busy: the sweep judges
             log.debug("job heartbeat of trial %d not written: %s", self.number, err)
 
-    def _loop(self) -> None:
-        while True:
-            self.beat()
-            if self._stop.wait(self.interval):
-                return
 
-    def __enter__(self) -> JobBeat:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="optuna-job-heartbeat", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        self._stop.set()
+def job_beat_of(study: Any, number: int) -> Any:
+    """The sweep side: trial ``number``'s job heartbeat as the storage holds it now (None: none, or no news)."""
+    try:
+        storage = study._storage
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        return storage.get_trial(trial_id).user_attrs.get(JOB_HEARTBEAT)
+    except Exception:  # the storage is briefly busy: no news this time
+        return None

@@ -12,6 +12,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
 from birsweep.errors import RunPruned, last_line
+from birsweep.sweep.labels import format_params
 from birsweep.tracking.record import mark_stale, try_load
 from birsweep.tracking.record_fields import RunStatus
 
@@ -81,6 +82,13 @@ class Tally:
             f"{self.states['FAIL']} of {self.finished} trials failed, more than "
             f"max_failure_rate={max_failure_rate}; the sweep stops (last: {self.reasons[-1]})"
         )
+
+
+def log_outcome(number: int, outcome: Outcome, params: Dict[str, Any]) -> None:
+    """The sweep's one line on a finished trial: state, value, parameters, and why when it failed."""
+    value = f" {outcome.value:.4f}" if outcome.value is not None else ""
+    reason = f"  ({outcome.reason})" if outcome.state == TrialState.FAIL else ""
+    log.info("trial %d %s%s  %s%s", number, outcome.state.name, value, format_params(params), reason)
 
 
 def trial_id(study: optuna.Study, number: int) -> int:

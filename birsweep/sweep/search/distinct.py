@@ -27,7 +27,7 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from birsweep.sweep.grammar import SearchSpace
+from birsweep.sweep.search.grammar import SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, FrozenSet, Optional, Sequence, Tuple
 
+from omegaconf import OmegaConf
+
 from birsweep.errors import ConfigError
 
 OUT_OF_PROCESS_LAUNCHERS = frozenset({"JoblibLauncher", "BaseSubmititLauncher"})
@@ -99,3 +101,10 @@ def threads_override(job_threads: Any, launcher: LauncherKind, has_trainer: bool
     if job_threads == "auto":
         return "trainer.threads=1" if launcher.side_by_side_here else None
     return f"trainer.threads={job_threads}"
+
+
+def job_threads(config: Any, job_threads: Any, launcher: LauncherKind, arguments: Sequence[str]) -> Optional[str]:
+    """:func:`threads_override` for the sweep's config (``None`` without one) and command line."""
+    has_trainer = config is not None and OmegaConf.select(config, "trainer") is not None
+    chosen = OmegaConf.select(config, "trainer.threads") if has_trainer else None
+    return threads_override(job_threads, launcher, has_trainer, user_set_threads(chosen, arguments))

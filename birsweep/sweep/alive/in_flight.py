@@ -1,29 +1,37 @@
 """The trials this sweep has in flight, marked "still running" (user attribute ``heartbeat``) every interval.
 
 Another sweep of the same study on another machine cannot tell whether this process is alive; a fresh heartbeat
-tells it the trial is not stale (:mod:`birsweep.sweep.recovery`).
+tells it the trial is not stale (:mod:`birsweep.sweep.alive.recovery`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from types import TracebackType
-from typing import Dict, List, Optional, Type
+from typing import Dict, List
 
 import optuna
 
+from birsweep.sweep.alive.beat import Beating
+from birsweep.sweep.alive.liveness import SWEEP_HEARTBEAT
+from birsweep.sweep.alive.owner import OWNER_ATTR, Owner
 
-class InFlight:
+
+class InFlight(Beating):
     """A thread-safe registry of running trials; used as a context manager, a daemon thread beats meanwhile."""
 
-    def __init__(self, interval: float) -> None:
-        self.interval = float(interval)
+    thread_name = "optuna-heartbeat"
+
+    def __init__(self, interval: float, owner: Owner) -> None:
+        super().__init__(interval)
+        self.owner = owner
         self._trials: Dict[int, optuna.Trial] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
 
     def add(self, trial: optuna.Trial) -> None:
+        """Mark a trial just asked for as this sweep's (owner, first heartbeat) and beat it until discarded."""
+        trial.set_user_attr(OWNER_ATTR, self.owner.encode())
+        trial.set_user_attr(SWEEP_HEARTBEAT, time.time())
         with self._lock:
             self._trials[trial.number] = trial
 
@@ -40,20 +48,6 @@ class InFlight:
             trials = list(self._trials.values())
         for trial in trials:
             try:
-                trial.set_user_attr("heartbeat", time.time())
+                trial.set_user_attr(SWEEP_HEARTBEAT, time.time())
             except Exception:  # finished meanwhile, or the storage is briefly locked: next beat
                 pass
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.beat()
-
-    def __enter__(self) -> InFlight:
-        self._stop.clear()
-        threading.Thread(target=self._loop, name="optuna-heartbeat", daemon=True).start()
-        return self
-
-    def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        self._stop.set()

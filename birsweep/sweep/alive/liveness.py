@@ -3,7 +3,7 @@
 Sweep and job may run on different hosts, whose clocks need not agree: a heartbeat counts as a sign of life when
 its *value changes*, timed by the observer's own clock (:class:`Silence`). The sweep judges a job by its
 ``job_heartbeat`` and what SLURM's queue says of it (:class:`JobWatch`); a job judges its sweep by the sweep's
-``heartbeat`` (:class:`birsweep.sweep.trial.TrialHandle`). Pure logic: callers pass the clock in, so tests can
+``heartbeat`` (:class:`birsweep.sweep.job.trial.TrialHandle`). Pure logic: callers pass the clock in, so tests can
 use a fake one.
 """
 

@@ -1,4 +1,5 @@
-"""Hydra's override grammar mapped to Optuna distributions, and back to override strings. Pure functions.
+"""Hydra's override grammar mapped to Optuna distributions (values back to override text:
+:mod:`birsweep.sweep.search.override_text`). Pure functions.
 
 =================================  ==========================================================
 ``key=interval(a, b)``             ``FloatDistribution(a, b)``
@@ -24,9 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, Glob, IntervalSweep, Override, RangeSweep
-from hydra.errors import HydraException
 from optuna.distributions import (
     BaseDistribution,
     CategoricalChoiceType,
@@ -35,17 +34,10 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from birsweep.errors import ConfigError, first_line
+from birsweep.errors import ConfigError
+from birsweep.sweep.search.override_text import format_value, identity, parse_override
 
-_PARSER: Optional[OverridesParser] = None
 _CHOICE_TYPES = (str, int, float, bool)
-
-
-def _parser() -> OverridesParser:
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = OverridesParser.create()
-    return _PARSER
 
 
 _WHEN = re.compile(r"^\s*when\s*\(\s*([A-Za-z_][\w.]*)\s*=\s*([^,()]*?)\s*,\s*(.+?)\s*\)\s*$", re.DOTALL)
@@ -92,13 +84,6 @@ class SearchSpace:
         (a conditional one only when sampled, so the job keeps its default otherwise)."""
         keys = list(self.distributions) + [k for k in self.conditional if k in params]
         return list(self.fixed) + [f"{key}={format_value(params[key])}" for key in keys]
-
-
-def parse_override(text: str) -> Override:
-    try:
-        return _parser().parse_override(text)
-    except HydraException as err:
-        raise ConfigError(f"bad sweep parameter '{text}': {first_line(err)}") from None
 
 
 def distribution(override: Override) -> Optional[BaseDistribution]:
@@ -202,8 +187,8 @@ def parse_search_space(params: Optional[Mapping[str, Any]], arguments: Sequence[
         lines[key] = f"{key}={text}"
     for text in arguments:
         override = parse_override(text)
-        lines[_identity(override)] = text
-        conditions.pop(_identity(override), None)  # the command line's value replaces the conditional one
+        lines[identity(override)] = text
+        conditions.pop(identity(override), None)  # the command line's value replaces the conditional one
     space = SearchSpace()
     for name, text in lines.items():
         override = parse_override(text)
@@ -221,6 +206,15 @@ def parse_search_space(params: Optional[Mapping[str, Any]], arguments: Sequence[
     return space
 
 
+def check_searchable(space: SearchSpace) -> None:
+    """A sweep needs at least one searched parameter."""
+    if not space.distributions:
+        raise ConfigError(
+            "nothing to search: give hydra.sweeper.params (e.g. hparams_search=repulsion) or a "
+            "sweep override such as variant.rep_f=interval(1,30)"
+        )
+
+
 def _check_condition(key: str, cond: Condition, on: Optional[BaseDistribution]) -> None:
     """A condition tests a parameter every trial samples, for a value that parameter can take."""
     if not isinstance(on, CategoricalDistribution):
@@ -230,77 +224,6 @@ def _check_condition(key: str, cond: Condition, on: Optional[BaseDistribution]) 
     if not any(type(c) is type(cond.value) and c == cond.value for c in on.choices):
         shown = ", ".join(format_value(c) for c in on.choices)
         raise ConfigError(f"{key}: when({cond}, ...) can never hold: {cond.key} is one of {shown}")
-
-
-def override_identity(text: str) -> str:
-    """What an override string sets (``variant`` for ``variant=baseline``, ``seed`` for ``+seed=3``): two
-    override strings with the same identity clash, and the later one wins."""
-    return _identity(parse_override(text))
-
-
-def _identity(override: Override) -> str:
-    """Two overrides of the same key (whatever their +/++/~ prefix) clash; the later one wins."""
-    key = override.key_or_group
-    if override.package:
-        key = f"{key}@{override.package}"
-    return key
-
-
-def format_value(value: Any) -> str:
-    """A Python value as override text that Hydra parses back to the same value (strings quoted only if needed)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return value if _round_trips(value, value) else quote(value)
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_dict_key(k)}:{format_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(format_value(v) for v in value) + "]"
-    raise ConfigError(f"cannot pass a {type(value).__name__} to a job as an override value: {value!r}")
-
-
-def _dict_key(key: Any) -> str:
-    text = str(key)
-    if not _round_trips("{" + text + ":0}", {text: 0}):
-        raise ConfigError(f"cannot pass the dict key {text!r} in an override")
-    return text
-
-
-def _round_trips(text: str, expected: Any) -> bool:
-    try:
-        override = _parser().parse_override(f"k={text}")
-    except HydraException:
-        return False
-    if override.is_sweep_override():
-        return False
-    value = override.value()
-    return type(value) is type(expected) and value == expected
-
-
-def quote(text: str) -> str:
-    """Single-quoted override string; backslashes before a quote and the quotes themselves are escaped."""
-    out, backslashes = [], 0
-    for ch in text:
-        if ch == "\\":
-            backslashes += 1
-            continue
-        if ch == "'":
-            out.append("\\" * (2 * backslashes) + "\\'")
-        else:
-            out.append("\\" * backslashes + ch)
-        backslashes = 0
-    out.append("\\" * (2 * backslashes))  # a trailing run of backslashes precedes the closing quote
-    return "'" + "".join(out) + "'"
 
 
 def grid_values(key: str, dist: BaseDistribution) -> List[Any]:

@@ -14,6 +14,8 @@ import socket
 from dataclasses import dataclass
 from typing import List, Optional
 
+OWNER_ATTR = "owner"  # trial user attribute: the sweep that asked for the trial (:meth:`Owner.encode`)
+
 
 def _stat(pid: int) -> List[str]:
     """Fields 3.. of /proc/PID/stat (Linux; state, ppid, ...), or [] where it is not there."""

@@ -15,7 +15,8 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from birsweep.errors import ConfigError, last_line
-from birsweep.sweep.grammar import SearchSpace, grid_values
+from birsweep.sweep.search.distinct import distinct
+from birsweep.sweep.search.grammar import SearchSpace, grid_values
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +118,11 @@ def sampler_maker(
         return (lambda s: build_sampler(plain, space, n_trials)[0]), None
     seed = plain["seed"]
     return (lambda s: build_sampler({**plain, "seed": s}, space, n_trials)[0]), None if seed is None else int(seed)
+
+
+def search_sampler(config: Any, space: SearchSpace, n_trials: int) -> Tuple[optuna.samplers.BaseSampler, int]:
+    """The sweep's sampler, proposing no parameter set the study holds (:mod:`.distinct`), and the number of finished
+    trials to aim for (:func:`build_sampler`)."""
+    _, target = build_sampler(config, space, n_trials)
+    make, seed = sampler_maker(config, space, n_trials)
+    return distinct(make, seed, space), target

@@ -1,27 +1,19 @@
 """A Hydra Sweeper that runs an Optuna study: ``python launch.py -m hparams_search=repulsion``.
 
-For every trial the sweeper asks Optuna for parameters, turns them into the job's overrides, adds the trial's
-identity (``+optuna=trial optuna.storage=... optuna.trial_number=N ...``: :mod:`birsweep.sweep.trial_overrides`)
-so the job can report to its trial and be pruned, launches the job with whichever Hydra launcher is selected, and
-tells Optuna how it ended: COMPLETE with the job's return value, PRUNED when the job was pruned, FAIL with the
-reason otherwise. The study itself, and the storage it and the jobs open, come from :mod:`birsweep.sweep.study`.
-
-* Budget: ``n_trials`` is the number of finished trials (complete, pruned or failed) the study should hold; a
-  re-run of the same command continues until it does, numbering jobs (``hydra.job.num``) by trial number.
-* In flight: ``n_jobs`` jobs at a time, handed to the launcher as :mod:`birsweep.sweep.dispatch` decides; each
-  job trains ``trials_per_job`` trials (one by default; several in one process: :mod:`birsweep.sweep.batch_job`).
-* Crashes: trials left RUNNING by a sweep that died are closed at the next start (:mod:`birsweep.sweep.recovery`).
-* Confirmation (``confirm.top_k > 0``): once the search is done, its best configurations and the baseline run on
-  fresh seeds (:mod:`birsweep.sweep.confirm`); the summary and the results file then carry the comparison.
-* Errors: bad settings raise ConfigError before anything runs; too many failed trials end the sweep with
-  SweepError after the summary. ``launch.py`` turns both into one ``error:`` line and the exit code.
+Per trial: ask Optuna for parameters, make them the job's overrides plus the trial's identity (:mod:`.trial_overrides`,
+so the job reports to its trial and can be pruned), launch the job with the selected Hydra launcher, and tell Optuna
+how it ended: COMPLETE with the job's return value, PRUNED, or FAIL with the reason. ``n_trials`` counts finished
+trials in the study (a re-run continues to it, jobs numbered by trial); ``n_jobs`` jobs are in flight as
+:mod:`.dispatch` decides, each training ``trials_per_job`` trials (the sweep forms the batch: :mod:`.batches`).
+Trials in flight beat and trials a dead sweep left RUNNING are closed first (sweep/alive/); confirmation runs after
+the search (sweep/confirm/). Bad settings raise ConfigError before anything runs; too many failed trials end the
+sweep with SweepError after the summary; ``launch.py`` turns both into one ``error:`` line and the exit code.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -32,29 +24,28 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from birsweep.errors import ConfigError, RunInterrupted
+from birsweep.errors import RunInterrupted
 from birsweep.secrets import mask_url
-from birsweep.sweep import results
-from birsweep.sweep.ask import ask
-from birsweep.sweep.batch_job import Job, group, outcomes_of
+from birsweep.sweep.alive.in_flight import InFlight
+from birsweep.sweep.alive.job_beat import job_beat_of
+from birsweep.sweep.alive.liveness import watch_jobs
+from birsweep.sweep.alive.owner import Owner
+from birsweep.sweep.alive.recovery import recover_stale
 from birsweep.sweep.config import OptunaSweeperConfig, check_settings, confirm_config
-from birsweep.sweep.confirm import Stage
-from birsweep.sweep.confirm_summary import lines as confirm_lines
-from birsweep.sweep.dispatch import LauncherKind, plan, threads_override, user_set_threads
-from birsweep.sweep.distinct import distinct
+from birsweep.sweep.confirm.stage import Stage
+from birsweep.sweep.confirm.summary import lines as confirm_lines
 from birsweep.sweep.errors import SweepError
-from birsweep.sweep.factory import build_pruner, build_sampler, plain_config, plain_dict, sampler_maker
-from birsweep.sweep.grammar import SearchSpace, parse_search_space
-from birsweep.sweep.heartbeat import InFlight
-from birsweep.sweep.identity import check_identity, fixed_settings
-from birsweep.sweep.joblib_guard import guard_joblib_executor
-from birsweep.sweep.labels import format_params
-from birsweep.sweep.liveness import JOB_HEARTBEAT, watch_jobs
-from birsweep.sweep.outcome import Outcome, Tally, close_record, outcome_of, tell, trial_id
-from birsweep.sweep.owner import Owner
-from birsweep.sweep.recovery import recover_stale
-from birsweep.sweep.study import open_study, storage_urls
-from birsweep.sweep.trial_overrides import trial_overrides
+from birsweep.sweep.search import results
+from birsweep.sweep.search.ask import ask
+from birsweep.sweep.search.batches import Job, group, outcomes_of
+from birsweep.sweep.search.dispatch import LauncherKind, job_threads, plan
+from birsweep.sweep.search.factory import build_pruner, plain_config, plain_dict, search_sampler
+from birsweep.sweep.search.grammar import SearchSpace, check_searchable, parse_search_space
+from birsweep.sweep.search.identity import check_identity, fixed_settings
+from birsweep.sweep.search.joblib_guard import guard_joblib_executor
+from birsweep.sweep.search.outcome import Outcome, Tally, close_record, log_outcome, outcome_of, tell, trial_id
+from birsweep.sweep.search.study import log_opening, open_study, storage_urls
+from birsweep.sweep.search.trial_overrides import trial_overrides
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +75,7 @@ class OptunaSweeper(Sweeper):
         recover_stale(self.study, self.owner, float(self.settings.grace_period), self.settings.retry_failed)
         try:
             self._run()
-            if self.confirm is not None and self.stop_reason is None:  # after the search (birsweep/sweep/confirm.py)
+            if self.confirm is not None and self.stop_reason is None:  # after the search (sweep/confirm/)
                 self.confirm.run(self.study, self.launcher.launch, self.plan.slots, self._search_done())
         finally:
             self._finish()
@@ -92,21 +83,15 @@ class OptunaSweeper(Sweeper):
             raise SweepError(self.stop_reason)
         return self.study
 
-    # --- set-up ---------------------------------------------------------------------------------------------------
+    # --- set-up: the space, the sampler and pruner, how jobs reach the launcher, the study -------------------------
     def _prepare(self, arguments: Sequence[str]) -> None:
         s = self.settings
         check_settings(s)
         params = plain_dict(s.params, "hydra.sweeper.params")
         self.space: SearchSpace = parse_search_space(params, arguments)
-        if not self.space.distributions:
-            raise ConfigError(
-                "nothing to search: give hydra.sweeper.params (e.g. hparams_search=repulsion) or a "
-                "sweep override such as variant.rep_f=interval(1,30)"
-            )
+        check_searchable(self.space)
         self.storage_url, self.job_storage = storage_urls(self.config, s.storage, self.sweep_dir)
-        _, self.target = build_sampler(s.sampler, self.space, s.n_trials)
-        make, seed = sampler_maker(s.sampler, self.space, s.n_trials)
-        self.sampler = distinct(make, seed, self.space)  # no parameter set twice (birsweep/sweep/distinct.py)
+        self.sampler, self.target = search_sampler(s.sampler, self.space, s.n_trials)  # no parameter set twice
         self.pruner_dict = plain_config(s.pruner, "pruner")
         self.pruner = build_pruner(self.pruner_dict)
         launcher = LauncherKind.of(self.launcher)
@@ -115,61 +100,37 @@ class OptunaSweeper(Sweeper):
             guard_joblib_executor()  # slot threads share joblib's one executor; its workers die with the sweep
         for note in self.plan.notes:
             log.warning(note)
-        has_trainer = self.config is not None and OmegaConf.select(self.config, "trainer") is not None
-        chosen = OmegaConf.select(self.config, "trainer.threads") if self.config is not None and has_trainer else None
-        self.threads_override = threads_override(
-            s.job_threads, launcher, has_trainer, user_set_threads(chosen, arguments)
-        )
-        self.inflight = InFlight(float(s.heartbeat_interval))
-        watch_jobs(self.launcher, s.job_lost_after, self._job_beat)  # SLURM: a vanished job is given up on
+        self.threads_override = job_threads(self.config, s.job_threads, launcher, arguments)
+        self.inflight = InFlight(float(s.heartbeat_interval), self.owner)
+        watch_jobs(self.launcher, s.job_lost_after, lambda n: job_beat_of(self.study, n))  # SLURM: lost jobs
         extra = [self.threads_override] if self.threads_override else []
-        self.confirm = Stage.create(confirm_config(s.confirm), self.space, self.sweep_dir, extra, self.compose)
-        if self.confirm is not None:  # its claims on runs beat and are judged as trials are (confirm_claim.py)
-            self.confirm.beat_s, self.confirm.lost_after_s = float(s.heartbeat_interval), float(s.grace_period)
+        beats = float(s.heartbeat_interval), float(s.grace_period)  # its claims beat as trials do (alive/claims.py)
+        self.confirm = Stage.create(confirm_config(s.confirm), self.space, self.sweep_dir, extra, self.compose, *beats)
         self.study = open_study(self.storage_url, self.sampler, self.pruner, str(s.study_name), str(s.direction))
         if self.config is not None:  # a study name stands for one set of fixed settings (docs/sweeps.md)
             fixed = fixed_settings(self.config, self.space.searched, parse_search_space(params).fixed)
             check_identity(self.study, fixed, mask_url(self.storage_url))
         os.makedirs(self.sweep_dir, exist_ok=True)
         OmegaConf.save(self.config, os.path.join(self.sweep_dir, "multirun.yaml"))
-        log.info(
-            "Optuna study %r (%s) in %s: %d finished trials wanted, %d in flight (%s), sampler %s, pruner %s",
-            self.study.study_name,
-            self.study.direction.name.lower(),
-            mask_url(self.storage_url),
-            self.target,
-            self.plan.slots,
-            self.plan.mode,
-            type(getattr(self.sampler, "base", self.sampler)).__name__,
-            type(self.pruner).__name__,
-        )
-        for key, dist in self.space.distributions.items():
-            log.info("  %s: %s", key, dist)
-        for key, dist in self.space.conditional.items():
-            log.info("  %s: %s when %s", key, dist, self.space.conditions[key])
+        in_flight = f"{self.plan.slots} in flight ({self.plan.mode})"
+        log_opening(self.study, self.storage_url, self.target, in_flight, self.space)
 
-    # --- the loop -------------------------------------------------------------------------------------------------
+    # --- ask ------------------------------------------------------------------------------------------------------
     def _remaining(self) -> int:
         """New trials still to ask for: the target less finished trials and trials running anywhere."""
         trials = self.study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
         return max(0, self.target - len(trials))
 
     def _jobs_remaining(self) -> int:
-        k = int(self.settings.trials_per_job)
-        return -(-self._remaining() // k)
-
-    def _ask_job(self) -> List[Job]:
-        """Up to trials_per_job new trials, one job per group of them that may share a batch (sweep/batch_job.py)."""
-        asked = [self._ask() for _ in range(min(int(self.settings.trials_per_job), self._remaining()))]
-        return group([(t.number, dict(t.params), o) for t, o in asked])
+        return -(-self._remaining() // int(self.settings.trials_per_job))
 
     def _search_done(self) -> bool:
         return len(self.study.get_trials(deepcopy=False, states=FINISHED)) >= self.target and self._remaining() == 0
 
     def _ask(self) -> Tuple[optuna.Trial, List[str]]:
+        """One new trial, marked as this sweep's and beating (alive/in_flight.py), and its job's overrides."""
         trial, params = ask(self.study, self.space)
-        trial.set_user_attr("owner", self.owner.encode())
-        trial.set_user_attr("heartbeat", time.time())
+        self.inflight.add(trial)
         overrides = trial_overrides(
             self.space.overrides(params),
             self.threads_override,
@@ -182,21 +143,14 @@ class OptunaSweeper(Sweeper):
             lost_after=float(self.settings.grace_period),
             heartbeat=float(self.settings.heartbeat_interval),
         )
-        self.inflight.add(trial)
         return trial, overrides
 
-    def _job_beat(self, number: int) -> Any:
-        try:
-            return self.study._storage.get_trial(trial_id(self.study, number)).user_attrs.get(JOB_HEARTBEAT)
-        except Exception:  # the storage is briefly busy: no news this time
-            return None
+    def _ask_job(self) -> List[Job]:
+        """Up to trials_per_job new trials, one job per group of them that may share a batch (search/batches.py)."""
+        asked = [self._ask() for _ in range(min(int(self.settings.trials_per_job), self._remaining()))]
+        return group([(t.number, dict(t.params), o) for t, o in asked])
 
-    def _launch_one(self, number: int, overrides: List[str]) -> Any:
-        try:
-            return self.launcher.launch([overrides], initial_job_idx=number)[0]
-        except BaseException as err:  # e.g. a joblib worker killed by the OS: this trial fails, the sweep goes on
-            return err
-
+    # --- launch ---------------------------------------------------------------------------------------------------
     def _run(self) -> None:
         if self._remaining() == 0:
             log.info("study %r already holds %d finished trials: nothing to run", self.study.study_name, self.target)
@@ -212,8 +166,14 @@ class OptunaSweeper(Sweeper):
                     self._tell(number, Outcome(TrialState.FAIL, reason="sweep interrupted"), retryable=True)
                 raise
 
+    def _launch_one(self, number: int, overrides: List[str]) -> Any:
+        try:
+            return self.launcher.launch([overrides], initial_job_idx=number)[0]
+        except BaseException as err:  # e.g. a joblib worker killed by the OS: this trial fails, the sweep goes on
+            return err
+
     def _run_slots(self) -> None:
-        """Each trial launched on its own from a thread: a slot freed by a finished trial is refilled at once."""
+        """Each job launched on its own from a thread: a slot freed by a finished job is refilled at once."""
         pool = ThreadPoolExecutor(max_workers=self.plan.slots, thread_name_prefix="optuna-trial")
         futures: Dict[Future[Any], List[int]] = {}
         try:
@@ -234,10 +194,11 @@ class OptunaSweeper(Sweeper):
             pool.shutdown(wait=True)
 
     def _run_batches(self) -> None:
+        """``n_jobs`` jobs per ``launcher.launch`` call; a stop signal in a job run here stops the sweep."""
         if int(self.settings.trials_per_job) > 1:  # a job's dir is its first trial's: launched one by one
             while self.stop_reason is None and self._jobs_remaining() > 0:
                 jobs = [job for _ in range(min(self.plan.slots, self._jobs_remaining())) for job in self._ask_job()]
-                for numbers, overrides in jobs:  # as below: a stop signal in a job run here stops the sweep
+                for numbers, overrides in jobs:
                     self._conclude_job(numbers, self.launcher.launch([overrides], initial_job_idx=numbers[0])[0])
             return
         while self.stop_reason is None:
@@ -253,6 +214,7 @@ class OptunaSweeper(Sweeper):
             for number, ret in zip(numbers, returns):
                 self._conclude(number, outcome_of(ret))
 
+    # --- tell -----------------------------------------------------------------------------------------------------
     def _conclude_job(self, numbers: List[int], ret: Any) -> None:
         for number, outcome in outcomes_of(ret, numbers).items():
             self._conclude(number, outcome)
@@ -260,16 +222,7 @@ class OptunaSweeper(Sweeper):
     def _conclude(self, number: int, outcome: Outcome) -> None:
         self._tell(number, outcome)
         self.tally.add(number, outcome)
-        params = self.study._storage.get_trial(trial_id(self.study, number)).params
-        value = f" {outcome.value:.4f}" if outcome.value is not None else ""
-        log.info(
-            "trial %d %s%s  %s%s",
-            number,
-            outcome.state.name,
-            value,
-            format_params(params),
-            f"  ({outcome.reason})" if outcome.state == TrialState.FAIL else "",
-        )
+        log_outcome(number, outcome, self.study._storage.get_trial(trial_id(self.study, number)).params)
         if outcome.state == TrialState.FAIL and self.stop_reason is None:
             self.stop_reason = self.tally.too_many_failures(
                 float(self.settings.max_failure_rate), lambda: self._remaining() == 0

@@ -2,9 +2,8 @@
 
 * Sweep side, :meth:`SlurmLauncher.launch` waits for each job with a bound instead of submitit's endless wait: a
   job that shows no sign of life for ``job_lost_after`` s (no new job heartbeat, not queued) or that SLURM lists as
-  ended without a result is cancelled and its trial concluded FAIL (:class:`birsweep.sweep.liveness.JobWatch`), also
-  without accounting, where submitit sees state UNKNOWN for ever. sacct's failures are
-  reported once, not at every poll.
+  ended without a result is cancelled and its trial concluded FAIL (:class:`.liveness.JobWatch`), also without
+  accounting, where submitit sees state UNKNOWN for ever. sacct's failures are reported once, not at every poll.
 * Job side, :meth:`SlurmLauncher.__call__` beats ``job_heartbeat`` from the job's start (:class:`JobBeat`). A run
   stopped by SIGUSR2 (time limit near, preemption) has written its record as interrupted and kept its checkpoint;
   the launcher then hands over to submitit's own SIGUSR2 handler, which pickles the callable (this launcher with the
@@ -30,8 +29,8 @@ from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, se
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from birsweep.errors import BirsweepError, RunInterrupted
-from birsweep.sweep.job_beat import JobBeat
-from birsweep.sweep.liveness import JobWatch, TrialWatch
+from birsweep.sweep.alive.job_beat import JobBeat
+from birsweep.sweep.alive.liveness import JobWatch, TrialWatch
 from hydra_plugins.hydra_submitit_launcher import submitit_launcher as _submitit  # the module: see the plugin
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 

@@ -14,8 +14,9 @@ import time
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from birsweep.sweep.outcome import Outcome, tell, trial_id
-from birsweep.sweep.owner import Owner
+from birsweep.sweep.alive.liveness import SWEEP_HEARTBEAT
+from birsweep.sweep.alive.owner import OWNER_ATTR, Owner
+from birsweep.sweep.search.outcome import Outcome, tell, trial_id
 from birsweep.tracking.record import mark_stale, try_load
 from birsweep.tracking.record_fields import RunStatus
 
@@ -28,7 +29,7 @@ def recover_stale(study: optuna.Study, me: Owner, grace_period: float, retry_fai
     """Close the stale RUNNING trials of ``study`` (module docstring); ``me`` is this sweep, whose trials stay."""
     storage = study._storage
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner = Owner.decode(t.user_attrs.get("owner"))
+        owner = Owner.decode(t.user_attrs.get(OWNER_ATTR))
         if owner is None and t.datetime_start is not None:
             # a sweep marks its trial right after asking for it: wait that long before judging an unmarked one
             age = time.time() - t.datetime_start.timestamp()
@@ -37,7 +38,7 @@ def recover_stale(study: optuna.Study, me: Owner, grace_period: float, retry_fai
             t = storage.get_trial(trial_id(study, t.number))
             if t.state != TrialState.RUNNING:
                 continue
-            owner = Owner.decode(t.user_attrs.get("owner"))
+            owner = Owner.decode(t.user_attrs.get(OWNER_ATTR))
             if owner is None:
                 close_stale(study, t, "its sweep stopped before marking it")
                 continue
@@ -45,7 +46,7 @@ def recover_stale(study: optuna.Study, me: Owner, grace_period: float, retry_fai
             continue
         now = time.time()
         alive = owner.alive() if owner is not None else None
-        beat = t.user_attrs.get("heartbeat") or (t.datetime_start.timestamp() if t.datetime_start else now)
+        beat = t.user_attrs.get(SWEEP_HEARTBEAT) or (t.datetime_start.timestamp() if t.datetime_start else now)
         if alive is True or (alive is None and now - float(beat) <= grace_period):
             log.info("trial %d is RUNNING in another live sweep (%s): left alone", t.number, owner or "unknown")
             continue

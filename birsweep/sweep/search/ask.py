@@ -8,7 +8,7 @@ from typing import Any, Dict, Tuple
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from birsweep.sweep.grammar import SearchSpace
+from birsweep.sweep.search.grammar import SearchSpace
 
 
 def suggest(trial: optuna.Trial, key: str, dist: BaseDistribution) -> Any:

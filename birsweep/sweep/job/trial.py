@@ -19,11 +19,11 @@ from omegaconf import DictConfig
 from birsweep.config_check import tasks_to_run
 from birsweep.errors import BirsweepError, ConfigError, RunPruned
 from birsweep.secrets import mask_url
-from birsweep.sweep.factory import build_pruner, plain_dict
-from birsweep.sweep.liveness import SWEEP_HEARTBEAT, Silence, sweep_gone
-from birsweep.sweep.log_tag import tag_logs, untag_logs
-from birsweep.sweep.owner import Owner
-from birsweep.sweep.storage import open_storage
+from birsweep.sweep.alive.liveness import SWEEP_HEARTBEAT, Silence, sweep_gone
+from birsweep.sweep.alive.owner import Owner
+from birsweep.sweep.job.log_tag import tag_logs, untag_logs
+from birsweep.sweep.search.factory import build_pruner, plain_dict
+from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking.record import RecordView
 from birsweep.tracking.record_fields import RunStatus, TrialInfo
 from birsweep.train.callbacks import RunCallback, TaskEnd

@@ -6,7 +6,7 @@ stage together (two shells, two SLURM jobs on one storage and sweep dir) launch 
   ``<sweep dir>/confirm/.claims.lock``, so two sweeps never both take one run.
 * A claim held by another sweep is taken over when that sweep is dead: known dead on this host (its pid), or its
   ``beat`` has not changed for ``lost_after`` s by this sweep's clock (another host; clocks need not agree), as a
-  stale trial is taken over by :mod:`birsweep.sweep.recovery`.
+  stale trial is taken over by :mod:`birsweep.sweep.alive.recovery`.
 * The claimant removes its claim once the run ended (completed or not); a killed sweep leaves it for the above.
 """
 
@@ -22,8 +22,9 @@ import time
 from types import TracebackType
 from typing import Any, Callable, Dict, Iterator, Optional, Type
 
-from birsweep.sweep.liveness import Silence
-from birsweep.sweep.owner import Owner
+from birsweep.sweep.alive.beat import Beating
+from birsweep.sweep.alive.liveness import Silence
+from birsweep.sweep.alive.owner import Owner
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,10 @@ CLAIM_FILE = "claim.json"
 LOCK_FILE = ".claims.lock"
 
 
-class Claims:
+class Claims(Beating):
     """The claims this sweep holds on confirmation run dirs; a context manager that beats them meanwhile."""
+
+    thread_name = "confirm-claims"
 
     def __init__(
         self,
@@ -42,12 +45,12 @@ class Claims:
         lost_after: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(interval)
         self.lock_dir, self.owner = lock_dir, owner
-        self.interval, self.lost_after, self.clock = float(interval), float(lost_after), clock
+        self.lost_after, self.clock = float(lost_after), clock
         self._held: Dict[str, int] = {}  # run dir -> the beat count last written
         self._silence: Dict[str, Silence] = {}  # run dir -> how long another claimant's beat has not changed
         self._mutex = threading.Lock()
-        self._stop = threading.Event()
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -116,18 +119,9 @@ class Claims:
                 with contextlib.suppress(OSError):
                     self._write(run_dir, self._held[run_dir])
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.beat()
-
-    def __enter__(self) -> Claims:
-        self._stop.clear()
-        threading.Thread(target=self._loop, name="confirm-claims", daemon=True).start()
-        return self
-
     def __exit__(
         self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
-        self._stop.set()
+        super().__exit__(exc_type, exc, tb)
         for run_dir in list(self._held):  # also when stopping: nobody has to judge this sweep dead first
             self.release(run_dir)
