@@ -18,7 +18,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.helpers import ROOT, SMALL_WANDB, SWEEP, TINY, launch, load_study, run_sweep, states
+from tests.helpers import ROOT, SMALL_WANDB, SWEEP, TINY, cli, launch, load_study, run_sweep, states
 
 
 def _open_after(barrier: mp.synchronize.Barrier, url: str) -> None:
@@ -120,7 +120,7 @@ PASSWORD = "Zq7s3cr3t"
     ids=["literal", "query", "special-characters"],
 )
 def test_a_literal_password_is_refused_before_anything_is_written(tmp_path: Path, storage: str) -> None:
-    out = launch(
+    out = cli(
         "hydra/sweeper=optuna", *TINY, f"hydra.sweeper.storage={storage}", "logger=wandb", cwd=tmp_path, multirun=True
     )
     assert out.returncode == 2, out.stderr[-2000:]

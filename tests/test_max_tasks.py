@@ -1,7 +1,7 @@
 """``trainer.max_tasks``: a run of only the first N tasks of a protocol, recorded as such."""
 
 from birsweep.tracking import record
-from tests.helpers import TINY, launch
+from tests.helpers import TINY, cli, launch
 
 
 def test_first_tasks_only_train_as_the_full_run_did_and_say_so(tmp_path):
@@ -20,7 +20,7 @@ def test_first_tasks_only_train_as_the_full_run_did_and_say_so(tmp_path):
 
 
 def test_more_tasks_than_the_protocol_has_is_refused(tmp_path):
-    out = launch(*TINY, "trainer.max_tasks=6", "hydra.run.dir=bad", cwd=tmp_path)
+    out = cli(*TINY, "trainer.max_tasks=6", "hydra.run.dir=bad", cwd=tmp_path)
     assert out.returncode == 2
     assert "trainer.max_tasks=6 exceeds data.n_tasks=5" in out.stderr
     assert not (tmp_path / "bad" / "results.json").exists()

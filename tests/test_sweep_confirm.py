@@ -83,7 +83,12 @@ def test_value_checks(setting, fragment):
 )
 def test_a_bad_confirm_value_stops_the_sweep_in_one_line_before_anything_is_written(tmp_path, override, fragment):
     out = run_sweep(
-        tmp_path, "variant=repulsion", "trainer.lr=interval(1e-3, 1e-2)", "hydra.sweeper.confirm.top_k=1", override
+        tmp_path,
+        "variant=repulsion",
+        "trainer.lr=interval(1e-3, 1e-2)",
+        "hydra.sweeper.confirm.top_k=1",
+        override,
+        in_process=True,
     )
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]

@@ -113,15 +113,15 @@ def test_too_many_failures_stop_the_sweep(tmp_path):
 
 
 def test_bad_sweeper_config_is_one_line(tmp_path):
-    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(0, 1))")
+    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(0, 1))", in_process=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert (
         out.stderr.strip().splitlines()[-1]
         == "error: trainer.lr: tag(log, interval(0.0, 1.0)) needs a lower bound above 0"
     )
-    out = run_sweep(tmp_path, LR, "hydra.sweeper.storage=study.txt")
+    out = run_sweep(tmp_path, LR, "hydra.sweeper.storage=study.txt", in_process=True)
     assert out.returncode == 2 and "is neither a database URL" in out.stderr.strip().splitlines()[-1]
-    out = run_sweep(tmp_path, "trainer.lr=0.1")
+    out = run_sweep(tmp_path, "trainer.lr=0.1", in_process=True)
     assert out.returncode == 2 and "error: nothing to search" in out.stderr
 
 

@@ -8,7 +8,7 @@ import torch
 
 from birsweep.data.stream import ClassIncrementalStream
 from birsweep.tracking import record
-from tests.helpers import TINY, launch, load_study, run_sweep
+from tests.helpers import TINY, cli, launch, load_study, run_sweep
 
 
 def _stream(val_fraction: float, seed: int = 3) -> ClassIncrementalStream:
@@ -48,7 +48,7 @@ def test_without_a_split_the_training_indices_are_the_task_samples_in_order():
 
 
 def test_val_fraction_out_of_range_is_one_error_line(tmp_path):
-    out = launch(*TINY, "data.val_fraction=1.0", cwd=tmp_path)
+    out = cli(*TINY, "data.val_fraction=1.0", cwd=tmp_path)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: data.val_fraction=1.0 is out of range")
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("results.json"))
