@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from birsweep.tracking import record
 from tests.fakedata import write_cifar10, write_cifar100
 from tests.helpers import cli, launch
@@ -23,6 +25,7 @@ def test_bad_value_on_the_command_line(tmp_path):
     assert out.returncode == 2 and "error: model.dg_prop=2.0 is out of range [0.0, 1.0)" in out.stderr
 
 
+@pytest.mark.slow  # four real runs with conv pre-training: over 10 s (make test-all)
 def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     data = tmp_path / "data"
     write_cifar10(str(data), per_class_train=30, per_class_test=5)

@@ -171,6 +171,7 @@ def _records(root: Path):
     return {p.parent.relative_to(root).as_posix(): json.loads(p.read_text()) for p in root.rglob("results.json")}
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_sweep_confirms_its_top_2_and_the_baseline_on_3_fresh_seeds(tmp_path):
     out = run_sweep(tmp_path, *SEARCH)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

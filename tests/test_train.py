@@ -100,7 +100,7 @@ def test_killed_process_resumes_from_its_checkpoint(tmp_path):
     """SIGKILL a real `launch.py` after task 2's checkpoint; the run it was (`train`, what the same command runs
     again) resumes to the uninterrupted record. One real process: the reference and the resume run in-process
     (the re-run command itself: test_faults_run.py's SIGTERM test, slow)."""
-    args = [*TINY, "trainer.iters=150", "trainer.log_every=50"]
+    args = [*TINY, "trainer.iters=80", "trainer.log_every=40"]
     cut_dir = tmp_path / "cut"
     proc = start(*args, f"hydra.run.dir={cut_dir}", cwd=tmp_path)
     deadline = time.time() + 120
@@ -119,6 +119,7 @@ def test_killed_process_resumes_from_its_checkpoint(tmp_path):
     assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
 
 
+@pytest.mark.slow  # two 1500-step runs on split digits: over 10 s (make test-all)
 def test_bir_beats_fine_tuning_on_split_digits(tmp_path):
     """The science check: BI-R + SI keeps old classes; no-replay fine-tuning collapses to about 1/n_tasks."""
     common = ["debug=fast", "trainer.progress=false"]  # split digits, 300 iterations per task
