@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import List
 
+import pytest
 import torch
 
 from birsweep.app import run
@@ -63,6 +64,7 @@ def test_a_run_without_split_records_test_as_objective(tmp_path):
     assert "val_acc_matrix" not in rec
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_sweep_with_a_split_tells_optuna_validation_accuracy_only(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     out = run_sweep(
