@@ -28,10 +28,11 @@ demo: $(STAMP)  ## run the demo study (8 trials + a 3-seed confirmation against 
 	@echo "results: $(DEMO_DIR)/ (optuna.db, trials.csv, optimization_results.yaml, a dir per trial, confirm/)"
 	@echo "report:  $(DEMO_DIR)/report.html"
 
-# the tests run on pytest-xdist's workers, one per core (`make test WORKERS=0` runs them in this process); tests
-# sharing a service or a cluster are grouped onto one worker (xdist_group marks, --dist loadgroup)
+# the tests run on pytest-xdist's workers, one per core (`make test WORKERS=0` runs them in this process), a test
+# file to a worker (--dist loadfile): a module's shared run is made once, the SLURM tests take the cluster in turn
+# (xdist_group marks would be finer, but pytest 9.2 ignores the node ids pytest-xdist 3.8 gives them)
 WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
 
 test: $(STAMP)  ## the fast tests (-m "not slow"): ? min on 2 quiet cores (measured at merge)
 	$(PYTEST) -m "not slow"

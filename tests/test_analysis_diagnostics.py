@@ -21,9 +21,6 @@ RUNS = {
 }
 
 
-pytestmark = pytest.mark.xdist_group("analysis_diagnostics")  # one worker: the module's runs, trained once
-
-
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("diag-runs")

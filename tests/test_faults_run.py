@@ -33,9 +33,6 @@ def record_files(run_dir: Path) -> tuple[bytes, bytes]:
     return (run_dir / record.RESULTS).read_bytes(), (run_dir / record.METRICS).read_bytes()
 
 
-pytestmark = pytest.mark.xdist_group("faults_run")  # one worker: the tests sharing the module's completed run
-
-
 @pytest.fixture(scope="module")
 def completed(tmp_path_factory) -> Path:
     """A completed tiny run dir made by launch.py (copy it before changing it)."""
