@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from tests.helpers import TINY, make_cfg
 
-torch.set_num_threads(2)
+
+def _threads_per_worker() -> int:
+    """The cores shared out among pytest-xdist's workers (2 workers on 2 cores: 1 each), at most 2: the tiny
+    models gain nothing from more, and an oversubscribed core slows every worker."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, min(2, (os.cpu_count() or 1) // workers))
+
+
+THREADS = _threads_per_worker()
+torch.set_num_threads(THREADS)
+os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))  # the launch.py processes the tests start inherit it
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from birsweep.train.callbacks import RunCallback, TaskEnd
 from birsweep.train.classifier_step import ClassifierStep
 from birsweep.train.run import train
 from birsweep.train.step import TrainStep
-from tests.helpers import TINY, launch, make_cfg
+from tests.helpers import TINY, cli, make_cfg
 
 ABLATIONS = (
     "bir",
@@ -216,7 +216,7 @@ def test_bad_combinations_are_refused_with_one_line(overrides, fragment):
 
 
 def test_a_refused_combination_exits_2_with_one_error_line_and_writes_nothing(tmp_path):
-    out = launch(*TINY, "method=lwf", "method.conditional=false", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    out = cli(*TINY, "method=lwf", "method.conditional=false", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert out.returncode == 2
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "method.conditional=false" in errors[0], out.stderr

@@ -3,16 +3,19 @@
 ``grid_sweep``: Hydra's basic sweeper over two variants x two seeds (4 jobs), W&B offline.
 ``optuna_sweep``: birsweep's Optuna sweeper on the repulsion search space (4 trials, median pruner), W&B offline;
 skipped while the sweeper is not installed in this checkout.
-Each is built under the session's temp dir and reused by every module that imports the fixtures.
+Each is built under the session's temp dir (shared by pytest-xdist's workers) and reused by every module that
+imports the fixtures.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
 
+from birsweep.build_once import cache_lock
 from tests.helpers import SMALL_WANDB, launch
 
 N_TASKS = 3  # SMALL_WANDB: 3 tasks of 2 classes
@@ -26,14 +29,22 @@ def _launch(args, sweep_dir: Path, base: Path) -> None:
         raise RuntimeError(f"sweep failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 
 
-def _cached(tmp_path_factory, name: str, args) -> Path:
+def _shared_base(tmp_path_factory) -> Path:
+    """The session's temp dir, or under pytest-xdist the one its workers share (``popen-gwN``'s parent), so that
+    the sweep is made by one worker and read by all."""
     base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _cached(tmp_path_factory, name: str, args) -> Path:
+    base = _shared_base(tmp_path_factory)
     sweep_dir = base / name
     done = base / f"{name}.done"
-    if not done.exists():
-        started = time.time()
-        _launch(args, sweep_dir, base)
-        done.write_text(f"{time.time() - started:.1f} s\n")
+    with cache_lock(str(done)):  # the first worker builds; the others wait for it and find it done
+        if not done.exists():
+            started = time.time()
+            _launch(args, sweep_dir, base)
+            done.write_text(f"{time.time() - started:.1f} s\n")
     return sweep_dir
 
 

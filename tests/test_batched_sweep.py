@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
@@ -48,6 +49,7 @@ def test_a_batch_job_returns_one_outcome_per_trial():
     assert {o.state for o in outcomes_of(failed, [1, 2]).values()} == {TrialState.FAIL}
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_study_with_four_trials_per_job(tmp_path):
     out = run_sweep(
         tmp_path,
@@ -77,6 +79,7 @@ def test_a_study_with_four_trials_per_job(tmp_path):
     assert sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/.hydra")) == ["0", "4"]
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_pruned_trial_leaves_its_batch(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     study = optuna.create_study(study_name="prune", storage=open_storage(storage), direction="maximize")
@@ -99,6 +102,7 @@ def test_a_pruned_trial_leaves_its_batch(tmp_path):
     assert_records_agree(study, tmp_path / "sweep")
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_sigterm_stops_a_sweep_mid_batch(tmp_path):
     """SIGTERM to a sweep whose job trains two trials in its process: both records say interrupted, both Optuna
     trials fail (retryable), and no further job starts."""
@@ -133,6 +137,7 @@ def test_sigterm_stops_a_sweep_mid_batch(tmp_path):
     assert [t.state.name for t in study.trials] == ["FAIL", "FAIL"]
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_trials_the_batched_trainer_does_not_take_share_a_job_one_after_another(tmp_path):
     out = run_sweep(
         tmp_path,

@@ -2,15 +2,17 @@
 
 import json
 
+import pytest
+
 from birsweep.tracking import record
 from tests.fakedata import write_cifar10, write_cifar100
-from tests.helpers import launch
+from tests.helpers import cli, launch
 
 
 def test_cifar100_missing_offline_fails_with_one_clear_line(tmp_path):
     # a dead proxy makes the real torchvision download fail at once, without touching the network
     dead = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
-    out = launch("data=cifar100", f"paths.data_dir={tmp_path / 'nodata'}", "logger=none", cwd=tmp_path, env_extra=dead)
+    out = cli("data=cifar100", f"paths.data_dir={tmp_path / 'nodata'}", "logger=none", cwd=tmp_path, env_extra=dead)
     assert out.returncode == 2
     err = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(err) == 1, out.stderr
@@ -23,6 +25,7 @@ def test_bad_value_on_the_command_line(tmp_path):
     assert out.returncode == 2 and "error: model.dg_prop=2.0 is out of range [0.0, 1.0)" in out.stderr
 
 
+@pytest.mark.slow  # four real runs with conv pre-training: over 10 s (make test-all)
 def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     data = tmp_path / "data"
     write_cifar10(str(data), per_class_train=30, per_class_test=5)
@@ -69,14 +72,14 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
 
 
 def test_info_lists_the_sweeper_once(tmp_path):
-    out = launch("--info", "plugins", cwd=tmp_path)
+    out = cli("--info", "plugins", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     sweepers = out.stdout.split("Sweeper:")[1].split("Profiling")[0].split()
     assert sweepers.count("OptunaSweeper") == 1 and "BasicSweeper" in sweepers
 
 
 def test_a_sweeper_setting_out_of_range_is_one_line_with_exit_code_2(tmp_path):
-    out = launch(
+    out = cli(
         "hydra/sweeper=optuna",
         "hydra.sweeper.max_failure_rate=2",
         "trainer.lr=interval(0.1, 0.2)",

@@ -22,7 +22,7 @@ from birsweep.methods.contrastive_views import (
 )
 from birsweep.models.encoder import ConvEncoder
 from birsweep.tracking import record
-from tests.helpers import TINY, launch, make_cfg
+from tests.helpers import TINY, cli, launch, make_cfg
 
 CPU = torch.device("cpu")
 # a small RGB conv run: synthetic 3x32x32 images through a random frozen C3-5x16-bn encoder
@@ -136,7 +136,7 @@ def test_an_unknown_recipe_is_refused_before_the_run():
 
 def test_the_fork_recipe_on_a_pixel_model_stops_with_one_line(tmp_path):
     overrides = ["variant=contrastive", "variant.contrastive.augment=fork", f"hydra.run.dir={tmp_path / 'run'}"]
-    out = launch(*TINY, *overrides, cwd=tmp_path)
+    out = cli(*TINY, *overrides, cwd=tmp_path)
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert out.returncode == 2 and len(errors) == 1, out.stderr
     assert "variant.contrastive.augment=fork crops the images to 24x24" in errors[0] and "model=bir_conv" in errors[0]

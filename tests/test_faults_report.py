@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT, TINY, launch
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_report_skips_bad_records_and_names_each(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     out = launch(*TINY, "seed=0,1", f"hydra.sweep.dir={sweep}", cwd=tmp_path, multirun=True, timeout=900)

@@ -19,7 +19,7 @@ from birsweep.tracking import record
 from birsweep.train import checkpoint
 from birsweep.train.callbacks import RunCallback
 from birsweep.train.run import train
-from tests.helpers import SWEEP, TINY, launch, make_cfg, start
+from tests.helpers import SWEEP, TINY, cli, launch, make_cfg, start
 
 NUMBERS = ("acc_matrix", "avg_acc", "final_avg_acc", "forgetting", "bwt", "losses")
 
@@ -214,7 +214,7 @@ def test_stale_temporary_files_are_removed_at_start(tiny_cfg, tmp_path):
 # --- 5: bad input writes nothing ------------------------------------------------------------------------------------
 def test_a_bad_setting_writes_no_record(tmp_path):
     run_dir = tmp_path / "run"
-    out = launch(*TINY, "data.n_tasks=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    out = cli(*TINY, "data.n_tasks=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert out.returncode == 2
     lines = error_lines(out)
     assert len(lines) == 1 and "data.n_tasks=3" in lines[0]
@@ -227,7 +227,7 @@ def test_an_output_dir_that_cannot_be_made_gives_one_line(tmp_path, multirun):
     blocker.write_text("not a dir")
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     extra = [*SWEEP, "hydra.sweeper.n_trials=1"] if multirun else []
-    out = launch(*TINY, *extra, f"{key}={blocker / 'sub'}", cwd=tmp_path, multirun=multirun)
+    out = cli(*TINY, *extra, f"{key}={blocker / 'sub'}", cwd=tmp_path, multirun=multirun)
     assert out.returncode == 2
     lines = error_lines(out)
     assert len(lines) == 1 and str(blocker) in lines[0] and key in lines[0]
@@ -236,7 +236,7 @@ def test_an_output_dir_that_cannot_be_made_gives_one_line(tmp_path, multirun):
 # --- 6: a key the schema does not know ------------------------------------------------------------------------------
 def test_an_added_misspelt_key_is_refused_with_the_nearest_key(tmp_path):
     run_dir = tmp_path / "run"
-    out = launch(*TINY, "+trainer.lrr=0.1", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    out = cli(*TINY, "+trainer.lrr=0.1", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert out.returncode == 2
     assert error_lines(out) == [
         "error: trainer.lrr is not a config key: did you mean trainer.lr? check its spelling (`--cfg job` lists "

@@ -18,7 +18,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.helpers import ROOT, SMALL_WANDB, SWEEP, TINY, launch, load_study, run_sweep, states
+from tests.helpers import ROOT, SMALL_WANDB, SWEEP, TINY, cli, launch, load_study, run_sweep, states
 
 
 def _open_after(barrier: mp.synchronize.Barrier, url: str) -> None:
@@ -28,19 +28,23 @@ def _open_after(barrier: mp.synchronize.Barrier, url: str) -> None:
     open_storage(url)
 
 
-@pytest.mark.slow  # spawns 12 processes that import optuna
-def test_storage_schema_created_once_by_processes_racing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "n_procs, rounds",
+    [(2, 1), pytest.param(6, 2, marks=pytest.mark.slow)],  # slow: 12 processes that import optuna
+    ids=["two", "six-twice"],
+)
+def test_storage_schema_created_once_by_processes_racing(tmp_path: Path, n_procs: int, rounds: int) -> None:
     """Processes opening one new SQLite file at the same moment all succeed (the schema is made under a lock)."""
     ctx = mp.get_context("spawn")
-    for attempt in range(2):  # a fresh file each round: the race is only at creation
+    for attempt in range(rounds):  # a fresh file each round: the race is only at creation
         url = f"sqlite:///{tmp_path}/new{attempt}.db"
-        barrier = ctx.Barrier(6)
-        procs = [ctx.Process(target=_open_after, args=(barrier, url)) for _ in range(6)]
+        barrier = ctx.Barrier(n_procs)
+        procs = [ctx.Process(target=_open_after, args=(barrier, url)) for _ in range(n_procs)]
         for p in procs:
             p.start()
         for p in procs:
             p.join(timeout=300)
-        assert [p.exitcode for p in procs] == [0] * 6
+        assert [p.exitcode for p in procs] == [0] * n_procs
         with sqlite3.connect(f"{tmp_path}/new{attempt}.db") as db:
             assert db.execute("SELECT COUNT(*) FROM alembic_version").fetchone()[0] == 1
 
@@ -120,7 +124,7 @@ PASSWORD = "Zq7s3cr3t"
     ids=["literal", "query", "special-characters"],
 )
 def test_a_literal_password_is_refused_before_anything_is_written(tmp_path: Path, storage: str) -> None:
-    out = launch(
+    out = cli(
         "hydra/sweeper=optuna", *TINY, f"hydra.sweeper.storage={storage}", "logger=wandb", cwd=tmp_path, multirun=True
     )
     assert out.returncode == 2, out.stderr[-2000:]

@@ -15,7 +15,7 @@ import pytest
 from birsweep.tracking import record
 from birsweep.train.run import train
 from tests.fakedata import write_cifar100
-from tests.helpers import TINY, launch, make_cfg, start
+from tests.helpers import TINY, cli, launch, make_cfg, start
 
 SHORT = [*TINY, "trainer.iters=12", "trainer.log_every=6"]
 
@@ -71,7 +71,7 @@ def test_a_method_without_a_generator_says_so(tmp_path):
     ],
 )
 def test_bad_values_stop_with_one_line(override, message, tmp_path):
-    out = launch(*TINY, override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    out = cli(*TINY, override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert not (tmp_path / "run" / "results.json").exists()
 

@@ -17,7 +17,7 @@ from birsweep.tracking import record
 from birsweep.train.callbacks import RunCallback, TaskEnd
 from birsweep.train.run import Run, train
 from tests.fakedata import write_cifar100
-from tests.helpers import launch, make_cfg
+from tests.helpers import cli, launch, make_cfg
 
 # 3x32x32 synthetic images through the conv model, sizes small enough for seconds on one core
 CONV = [
@@ -354,7 +354,7 @@ def test_image_level_on_tiny_cifar_files_end_to_end(method, weights, tmp_path):
     ],
 )
 def test_bad_combinations_stop_with_one_line(overrides, words, tmp_path):
-    out = launch(*overrides, "logger=none", cwd=tmp_path)
+    out = cli(*overrides, "logger=none", cwd=tmp_path)
     err = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 2 and len(err) == 1 and err[0].startswith("error:") and words in err[0], out.stderr
     assert not list(tmp_path.rglob("results.json")) and not list(tmp_path.rglob("checkpoint.pt"))

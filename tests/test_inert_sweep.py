@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 import yaml
 
 from birsweep.sweep.search.storage import open_storage
 from tests.helpers import load_study, record_of, run_sweep
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_tiny_sweep_marks_the_trial_whose_term_never_fired(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     (tmp_path / "sweep").mkdir()

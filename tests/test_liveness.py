@@ -130,7 +130,7 @@ def test_job_lost_after_reaches_slurm_launchers_only(monkeypatch):
 
 
 def test_job_lost_after_with_a_local_launcher_stops_the_sweep_in_one_line(tmp_path):
-    out = run_sweep(tmp_path, "trainer.lr=interval(1e-3, 1e-2)", "hydra.sweeper.job_lost_after=60")
+    out = run_sweep(tmp_path, "trainer.lr=interval(1e-3, 1e-2)", "hydra.sweeper.job_lost_after=60", in_process=True)
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
     assert lines[-1].startswith("error: hydra.sweeper.job_lost_after=60 applies to SLURM jobs only"), lines[-1]

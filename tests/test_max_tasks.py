@@ -1,13 +1,13 @@
 """``trainer.max_tasks``: a run of only the first N tasks of a protocol, recorded as such."""
 
 from birsweep.tracking import record
-from tests.helpers import TINY, launch
+from birsweep.train.run import train
+from tests.helpers import TINY, cli, make_cfg
 
 
 def test_first_tasks_only_train_as_the_full_run_did_and_say_so(tmp_path):
-    full = launch(*TINY, "hydra.run.dir=full", cwd=tmp_path)
-    part = launch(*TINY, "trainer.max_tasks=2", "hydra.run.dir=part", cwd=tmp_path)
-    assert full.returncode == 0 and part.returncode == 0, part.stderr[-2000:]
+    train(make_cfg(TINY), str(tmp_path / "full"))
+    train(make_cfg([*TINY, "trainer.max_tasks=2"]), str(tmp_path / "part"))
     f, p = record.load(tmp_path / "full"), record.load(tmp_path / "part")
     assert (f["n_tasks"], f["protocol_tasks"]) == (5, 5)
     assert (p["n_tasks"], p["protocol_tasks"], p["tasks_done"], p["status"]) == (2, 5, 2, "completed")
@@ -20,7 +20,7 @@ def test_first_tasks_only_train_as_the_full_run_did_and_say_so(tmp_path):
 
 
 def test_more_tasks_than_the_protocol_has_is_refused(tmp_path):
-    out = launch(*TINY, "trainer.max_tasks=6", "hydra.run.dir=bad", cwd=tmp_path)
+    out = cli(*TINY, "trainer.max_tasks=6", "hydra.run.dir=bad", cwd=tmp_path)
     assert out.returncode == 2
     assert "trainer.max_tasks=6 exceeds data.n_tasks=5" in out.stderr
     assert not (tmp_path / "bad" / "results.json").exists()

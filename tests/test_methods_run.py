@@ -10,7 +10,7 @@ from birsweep.errors import ConfigError
 from birsweep.tracking import record
 from birsweep.train.callbacks import RunCallback, TaskEnd
 from birsweep.train.run import train
-from tests.helpers import TINY, launch, make_cfg
+from tests.helpers import TINY, cli, launch, make_cfg
 
 METHODS = ("bir_si", "bir", "gr", "lwf", "si", "ewc", "none", "joint")
 SHORT = [*TINY, "trainer.iters=12", "trainer.log_every=6"]
@@ -90,7 +90,7 @@ def test_combinations_a_method_cannot_run_are_refused(overrides, fragment):
 
 
 def test_a_variant_on_a_method_without_bir_replay_stops_with_one_line(tmp_path):
-    out = launch(*TINY, "method=ewc", "variant=repulsion", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    out = cli(*TINY, "method=ewc", "variant=repulsion", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert out.returncode == 2 and len(errors) == 1 and "method=ewc" in errors[0], out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "run" / record.RESULTS).exists()

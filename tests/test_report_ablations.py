@@ -86,6 +86,7 @@ def _report(sweep, tmp_path) -> Page:
     return page
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_two_ablations_of_the_digits_experiment_reach_the_report(tmp_path):
     out = launch(
         "experiment=ablations_digits",

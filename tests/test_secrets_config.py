@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import TINY, launch
+from tests.helpers import TINY, cli, launch
 
 SECRET = "hunter2-in-a-file"
 
@@ -24,7 +24,7 @@ def test_a_literal_password_in_a_config_file_is_refused_before_anything_is_writt
     args = [f"--config-dir={extra}", "--config-name=mine", *TINY, "hydra.run.dir=run", "hydra.sweep.dir=sweep"]
     if multirun:
         args += ["hydra/sweeper=optuna", "trainer.lr=interval(1e-4,1e-3)", "hydra.sweeper.n_trials=1"]
-    out = launch(*args, cwd=tmp_path, multirun=multirun)
+    out = cli(*args, cwd=tmp_path, multirun=multirun)
     assert out.returncode == 2, out.stderr[-2000:]
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "the config key paths.data_dir holds a literal password" in lines[0], out.stderr

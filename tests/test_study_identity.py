@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 from omegaconf import OmegaConf
 
 from birsweep.sweep.search.identity import DIGEST_ATTR, SETTINGS_ATTR, differences, digest, fixed_settings
@@ -44,6 +45,7 @@ def _sweep(tmp_path, *overrides, multirun=True):
     )
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_other_fixed_settings_stop_with_one_line_and_presets_need_no_dash_m(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     first = _sweep(tmp_path, "hydra.sweeper.n_trials=1", "trainer.iters=20", multirun=False)  # no -m

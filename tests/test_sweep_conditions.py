@@ -86,6 +86,7 @@ def test_optuna_stores_a_conditional_parameter_only_where_its_condition_holds():
     assert seen == {True, False}
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_the_preset_samples_rep_f_only_with_use_rep_f_and_jobs_keep_the_default(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     study = optuna.create_study(study_name="cond", storage=open_storage(storage), direction="maximize")

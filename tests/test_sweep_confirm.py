@@ -83,7 +83,12 @@ def test_value_checks(setting, fragment):
 )
 def test_a_bad_confirm_value_stops_the_sweep_in_one_line_before_anything_is_written(tmp_path, override, fragment):
     out = run_sweep(
-        tmp_path, "variant=repulsion", "trainer.lr=interval(1e-3, 1e-2)", "hydra.sweeper.confirm.top_k=1", override
+        tmp_path,
+        "variant=repulsion",
+        "trainer.lr=interval(1e-3, 1e-2)",
+        "hydra.sweeper.confirm.top_k=1",
+        override,
+        in_process=True,
     )
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
@@ -166,6 +171,7 @@ def _records(root: Path):
     return {p.parent.relative_to(root).as_posix(): json.loads(p.read_text()) for p in root.rglob("results.json")}
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_sweep_confirms_its_top_2_and_the_baseline_on_3_fresh_seeds(tmp_path):
     out = run_sweep(tmp_path, *SEARCH)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

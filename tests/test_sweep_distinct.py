@@ -8,6 +8,7 @@ import time
 from collections import Counter
 
 import optuna
+import pytest
 
 from birsweep.sweep.search.ask import ask
 from birsweep.sweep.search.distinct import DistinctSampler, trial_seed
@@ -81,6 +82,7 @@ def _assert_distinct(storage, name):
     assert all(v is not None for v in lrs) and not [v for v, n in Counter(lrs).items() if n > 1], lrs
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_killed_and_rerun_study_holds_no_set_twice(tmp_path):
     storage = f"sqlite:///{tmp_path}/study.db"
     args = [LR, "trainer.iters=20", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=resume"]
@@ -103,6 +105,7 @@ def test_a_killed_and_rerun_study_holds_no_set_twice(tmp_path):
     _assert_distinct(storage, "resume")
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_two_sweeps_started_together_on_one_storage_hold_no_set_twice(tmp_path):
     storage = f"sqlite:///{tmp_path}/study.db"
     # the storage exists first: two processes creating one SQLite file's tables at once is a storage matter
@@ -127,6 +130,7 @@ def test_two_sweeps_started_together_on_one_storage_hold_no_set_twice(tmp_path):
     _assert_distinct(storage, "pair")
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_the_same_seed_in_two_fresh_dirs_proposes_the_same_sequence(tmp_path):
     seqs = []
     for side in ("a", "b"):

@@ -27,6 +27,7 @@ def enqueue(storage, name, *params_list):
         study.enqueue_trial(params)
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_joblib_sweep_prunes_across_processes_and_refills_slots(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     # trial 0 is long, 1 short: slot-filling starts trial 2 as soon as 1 ends, while 0 still runs;
@@ -70,7 +71,8 @@ def test_joblib_sweep_prunes_across_processes_and_refills_slots(tmp_path):
     assert "Optuna study 'e2e' (maximize)" in out.stdout and "optuna-dashboard sqlite:///" in out.stdout
 
 
-@pytest.mark.parametrize("store", [pytest.param("sqlite", marks=pytest.mark.slow), "journal"])
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
+@pytest.mark.parametrize("store", ["sqlite", "journal"])
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path, store):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db" if store == "sqlite" else str(tmp_path / "study.log")
     nan, missing = {"trainer.lr": 1e30, "data.name": "synthetic"}, {"trainer.lr": 1e-3, "data.name": "mnist"}
@@ -97,6 +99,7 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path, store):
     assert "failed: #1 NonFiniteLossError" in out.stdout
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_too_many_failures_stop_the_sweep(tmp_path):
     out = run_sweep(
         tmp_path,
@@ -113,15 +116,15 @@ def test_too_many_failures_stop_the_sweep(tmp_path):
 
 
 def test_bad_sweeper_config_is_one_line(tmp_path):
-    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(0, 1))")
+    out = run_sweep(tmp_path, "trainer.lr=tag(log, interval(0, 1))", in_process=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert (
         out.stderr.strip().splitlines()[-1]
         == "error: trainer.lr: tag(log, interval(0.0, 1.0)) needs a lower bound above 0"
     )
-    out = run_sweep(tmp_path, LR, "hydra.sweeper.storage=study.txt")
+    out = run_sweep(tmp_path, LR, "hydra.sweeper.storage=study.txt", in_process=True)
     assert out.returncode == 2 and "is neither a database URL" in out.stderr.strip().splitlines()[-1]
-    out = run_sweep(tmp_path, "trainer.lr=0.1")
+    out = run_sweep(tmp_path, "trainer.lr=0.1", in_process=True)
     assert out.returncode == 2 and "error: nothing to search" in out.stderr
 
 
@@ -140,7 +143,8 @@ def _descendants(pid):
     return found
 
 
-@pytest.mark.parametrize("store", ["journal", pytest.param("sqlite", marks=pytest.mark.slow)])
+@pytest.mark.slow  # a killed sweep and its re-run: over 10 s (make test-all)
+@pytest.mark.parametrize("store", ["journal", "sqlite"])
 def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
     storage = str(tmp_path / "study.log") if store == "journal" else f"sqlite:///{tmp_path}/study.db"
     args = [

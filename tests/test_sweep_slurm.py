@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import assert_records_agree, load_study, record_of, run_sweep, states
 from tests.test_sweep_e2e import BAD, GOOD, LR, enqueue
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # one file, so one xdist worker: the tests take the single-node cluster in turn
 
 
 def _cluster_or_skip() -> None:

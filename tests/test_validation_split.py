@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import List
 
+import pytest
 import torch
 
+from birsweep.app import run
 from birsweep.data.stream import ClassIncrementalStream
 from birsweep.tracking import record
-from tests.helpers import TINY, launch, load_study, run_sweep
+from tests.helpers import TINY, cli, load_study, make_cfg, run_sweep
 
 
 def _stream(val_fraction: float, seed: int = 3) -> ClassIncrementalStream:
@@ -48,20 +50,21 @@ def test_without_a_split_the_training_indices_are_the_task_samples_in_order():
 
 
 def test_val_fraction_out_of_range_is_one_error_line(tmp_path):
-    out = launch(*TINY, "data.val_fraction=1.0", cwd=tmp_path)
+    out = cli(*TINY, "data.val_fraction=1.0", cwd=tmp_path)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: data.val_fraction=1.0 is out of range")
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("results.json"))
 
 
 def test_a_run_without_split_records_test_as_objective(tmp_path):
-    out = launch(*TINY, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
+    objective = run(make_cfg(TINY), str(tmp_path / "run"))  # what launch.py runs, in this process
     rec = record.load(tmp_path / "run")
+    assert objective == rec["objective"]
     assert rec["objective_split"] == "test" and rec["objective"] == rec["final_avg_acc"]
     assert "val_acc_matrix" not in rec
 
 
+@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_sweep_with_a_split_tells_optuna_validation_accuracy_only(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     out = run_sweep(

@@ -15,7 +15,8 @@ from birsweep.methods.terms import ReplayBatch
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.tracking import record
-from tests.helpers import launch, make_cfg
+from birsweep.train.run import train
+from tests.helpers import make_cfg
 
 
 # --- divergences -------------------------------------------------------------------------------------------------
@@ -314,17 +315,8 @@ def test_disabled_terms_are_not_built():
     ],
 )
 def test_each_variant_runs_the_demo_and_logs_its_terms(tmp_path, variant, keys):
-    out = launch(
-        "experiment=demo",
-        f"variant={variant}",
-        "trainer.iters=40",
-        "trainer.log_every=20",
-        "trainer.progress=false",
-        "logger=none",
-        f"hydra.run.dir={tmp_path}",
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
+    overrides = ["experiment=demo", f"variant={variant}", "trainer.iters=40", "trainer.log_every=20"]
+    train(make_cfg([*overrides, "trainer.progress=false", "logger=none"]), str(tmp_path))
     rec = record.load(tmp_path)
     assert rec["status"] == "completed" and rec["config"]["variant"]["name"] == variant
     for row in rec["losses"]:
