@@ -2,9 +2,10 @@
 task and at the end, so a crash or kill always leaves a consistent record behind.
 
 This module is the only one that writes ``results.json`` and the one every reader goes through: ``load`` for a
-record that must be there (a one-line error naming the file otherwise), ``try_load`` for readers that skip bad
-records, ``mark_stale`` for the sweeper closing a record its crashed sweep left ``running``. The names others
-read a record by (:class:`RunStatus`, :class:`TrialInfo`, the key groups) are in :mod:`birsweep.tracking.record_fields`.
+record that must be there (a one-line error naming the file otherwise; every field's type and shape is checked,
+birsweep/tracking/record_check.py), ``try_load`` for readers that skip bad records, ``mark_stale`` for the sweeper
+closing a record its crashed sweep left ``running``. The names others read a record by (:class:`RunStatus`,
+:class:`TrialInfo`, the key groups) are in :mod:`birsweep.tracking.record_fields`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from birsweep.errors import BirsweepError, StorageError
 from birsweep.io import write_json, write_text
 from birsweep.tracking import metrics as M
+from birsweep.tracking.record_check import record_problem
 from birsweep.tracking.record_fields import HISTORY_KEYS, LATER_HISTORY_KEYS, VAL_KEYS, RunStatus, TrialInfo
 
 RESULTS = "results.json"
@@ -50,8 +52,10 @@ def record_path(where: PathLike) -> str:
     return path if path.endswith(".json") else os.path.join(path, RESULTS)
 
 
-def load(where: PathLike) -> Dict[str, Any]:
-    """The record in a run dir (or at a file path); :class:`RecordError` naming the file when there is none."""
+def load(where: PathLike, whole: bool = False) -> Dict[str, Any]:
+    """The record in a run dir (or at a file path); :class:`RecordError` naming the file when there is none, or
+    naming the file and the field when a field is of the wrong type or shape (birsweep/tracking/record_check.py).
+    ``whole``: also require the fields every record has, as readers of whole records (the DataFrames) need."""
     path = record_path(where)
     try:
         with open(path, encoding="utf-8") as f:
@@ -64,15 +68,17 @@ def load(where: PathLike) -> Dict[str, Any]:
         raise RecordError(f"run record {path}: not valid JSON ({err})") from None
     if not isinstance(data, dict):
         raise RecordError(f"run record {path}: a JSON {type(data).__name__}, not an object")
-    if "status" not in data:
-        raise RecordError(f"run record {path}: no 'status', not a run record")
+    problem = record_problem(data, whole)
+    if problem:
+        raise RecordError(f"run record {path}: {problem}")
     return data
 
 
-def try_load(where: PathLike) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
-    """``(record, None)``, or ``(None, reason)`` for readers that skip a bad record; the reason names the file."""
+def try_load(where: PathLike, whole: bool = False) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """``(record, None)``, or ``(None, reason)`` for readers that skip a bad record; the reason names the file
+    (and the field, for a field of the wrong type or shape)."""
     try:
-        return load(where), None
+        return load(where, whole), None
     except RecordError as err:
         return None, str(err)
 
