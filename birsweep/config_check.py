@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from birsweep.ablation_check import check_ablation
 from birsweep.errors import ConfigError
+from birsweep.hydra_errors import unknown_key_line
 from birsweep.methods.term_registry import term_choices, term_config, term_ranges, term_specs
 
 CHOICES = {
@@ -130,8 +131,7 @@ def check_known_keys(cfg: DictConfig) -> None:
     if unknown:
         key = unknown[0]
         near: Optional[List[str]] = difflib.get_close_matches(key, _dotted(tree), n=1, cutoff=0.6)
-        hint = f"did you mean {near[0]}? " if near else ""
-        raise ConfigError(f"{key} is not a config key: {hint}check its spelling (`--cfg job` lists the keys)")
+        raise ConfigError(unknown_key_line(key, near[0] if near else None))
 
 
 def tasks_to_run(cfg: DictConfig) -> int:
