@@ -2,9 +2,12 @@
 
 Errors a user can act on (:class:`birsweep.errors.BirsweepError`) end here as one ``error: ...`` line on stderr:
 exit code 2 for bad input, 1 when a sweep stopped because too many of its trials failed; a run stopped by a signal
-(SIGTERM, SIGUSR2) exits with 128 + its number after recording itself as interrupted.
+(SIGTERM, SIGUSR2) exits with 128 + its number after recording itself as interrupted. Hydra's own errors about the
+command line (an unknown group option, an unknown key, a value of the wrong type) are one line with exit code 2 as
+well (birsweep/hydra_errors.py), unless HYDRA_FULL_ERROR=1 asks for Hydra's full report.
 """
 
+import os
 import sys
 
 import hydra
@@ -13,17 +16,21 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from birsweep.errors import BirsweepError, RunInterrupted
+from birsweep.hydra_errors import hydra_error_line
 from birsweep.schema import register_configs
 from birsweep.secrets import check_no_literal_passwords
 from birsweep.sweep.errors import PassThroughHydra, SweepError
 
 register_configs()
+_job_started = False  # once a job has started, an error is not about the command line
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     from birsweep.app import run
 
+    global _job_started
+    _job_started = True
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return run(cfg)  # the sweeper records the failure of a job and goes on
     try:
@@ -37,6 +44,8 @@ def exit_code(err: BirsweepError) -> int:
 
 
 def cli() -> int:
+    full_report = os.environ.get("HYDRA_FULL_ERROR") == "1"  # the user asked for Hydra's tracebacks
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors to us instead of printing them and exiting 1
     try:
         check_no_literal_passwords(sys.argv[1:])  # before Hydra writes the overrides anywhere
         main()
@@ -49,6 +58,15 @@ def cli() -> int:
     except RunInterrupted as stop:
         print(f"error: run {stop}; run the same command again to resume from its last finished task", file=sys.stderr)
         return 128 + stop.signum
+    except Exception as err:
+        line = None if full_report or _job_started else hydra_error_line(err)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return 2
+    finally:
+        if not full_report:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
     return 0
 
 

@@ -74,9 +74,10 @@ def _natural(path: str):
 
 
 def read_records(paths: Paths) -> Iterator[Tuple[str, Dict[str, Any]]]:
-    """``(path, record)`` for every record under ``paths``; a bad one is skipped with a warning naming the file."""
+    """``(path, record)`` for every record under ``paths``; a bad one (not JSON, a field missing or of the wrong
+    type or shape) is skipped with a warning naming the file and the field, so no frame sees a wrong type."""
     for path in find_records(paths):
-        data, reason = try_load(path)
+        data, reason = try_load(path, whole=True)
         if data is None:
             warnings.warn(f"skipping {reason}", stacklevel=3)
             continue

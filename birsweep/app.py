@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from birsweep.config_check import check_config
+from birsweep.log_writes import report_log_write_errors_once
 from birsweep.tracking.record import load as load_record
 from birsweep.tracking.record import record_path
 from birsweep.train.callbacks import RunCallback
@@ -41,6 +42,7 @@ def job_callbacks(cfg: DictConfig, several_runs: bool = False) -> List[RunCallba
 
 
 def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List[RunCallback]] = None) -> Any:
+    report_log_write_errors_once()  # a full disk: one line about the job's log file, not one traceback per line
     check_config(cfg)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)

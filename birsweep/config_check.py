@@ -20,6 +20,7 @@ from birsweep.ablation_check import check_ablation
 from birsweep.data.sources import data_source, source_names
 from birsweep.declare import Range, choices_of, ranges_of
 from birsweep.errors import ConfigError
+from birsweep.hydra_errors import unknown_key_line
 from birsweep.methods.term_registry import term_config, term_specs
 
 # the method section's choices and ranges (its own module declares them beside its fields once the method
@@ -93,8 +94,7 @@ def check_known_keys(cfg: DictConfig) -> None:
     if unknown:
         key = unknown[0]
         near: Optional[List[str]] = difflib.get_close_matches(key, _dotted(tree), n=1, cutoff=0.6)
-        hint = f"did you mean {near[0]}? " if near else ""
-        raise ConfigError(f"{key} is not a config key: {hint}check its spelling (`--cfg job` lists the keys)")
+        raise ConfigError(unknown_key_line(key, near[0] if near else None))
 
 
 def declared_choices() -> Dict[str, Tuple[str, ...]]:

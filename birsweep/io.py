@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader (or a crash) never sees half a file."""
+"""Atomic file writes: a reader (or a crash) never sees half a file (and the one exception, for a full disk)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,30 @@ def write_text(path: str, text: str) -> None:
     atomic_write(path, _write)
 
 
+def json_text(obj: Any) -> str:
+    return json.dumps(obj, indent=2, allow_nan=False, default=str) + "\n"
+
+
 def write_json(path: str, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, allow_nan=False, default=str) + "\n")
+    write_text(path, json_text(obj))
+
+
+def rewrite_in_place(path: str, text: str) -> bool:
+    """Last resort on a full disk: write ``text`` over ``path`` inside the blocks the file already holds, so no new
+    space is needed; False (nothing written) when it would not fit them or there is no file. Not atomic: a crash in
+    the middle would leave a cut-off file, which readers skip by name."""
+    body = text.encode("utf-8")
+    try:
+        if len(body) > os.stat(path).st_blocks * 512:  # st_blocks counts 512-byte units
+            return False
+        with open(path, "r+b") as f:
+            f.write(body)
+            f.truncate()
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+    except OSError:
+        return False
 
 
 def remove_stale_tmp(folder: str, names: Iterable[str], older_than: float) -> List[str]:

@@ -2,9 +2,10 @@
 task and at the end, so a crash or kill always leaves a consistent record behind.
 
 This module is the only one that writes ``results.json`` and the one every reader goes through: ``load`` for a
-record that must be there (a one-line error naming the file otherwise), ``try_load`` for readers that skip bad
-records, ``mark_stale`` for the sweeper closing a record its crashed sweep left ``running``. The names others
-read a record by (:class:`RunStatus`, :class:`TrialInfo`, the key groups) are in :mod:`birsweep.tracking.record_fields`.
+record that must be there (a one-line error naming the file otherwise; every field's type and shape is checked,
+birsweep/tracking/record_check.py), ``try_load`` for readers that skip bad records, ``mark_stale`` for the sweeper
+closing a record its crashed sweep left ``running``. The names others read a record by (:class:`RunStatus`,
+:class:`TrialInfo`, the key groups) are in :mod:`birsweep.tracking.record_fields`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from birsweep.errors import BirsweepError, StorageError
-from birsweep.io import write_json, write_text
+from birsweep.io import json_text, rewrite_in_place, write_json, write_text
 from birsweep.tracking import metrics as M
+from birsweep.tracking.record_check import record_problem
 from birsweep.tracking.record_fields import HISTORY_KEYS, LATER_HISTORY_KEYS, VAL_KEYS, RunStatus, TrialInfo
+from birsweep.tracking.reserve import MARGIN, RESERVE, SpaceReserve
 
 RESULTS = "results.json"
 METRICS = "metrics.csv"
@@ -50,8 +53,10 @@ def record_path(where: PathLike) -> str:
     return path if path.endswith(".json") else os.path.join(path, RESULTS)
 
 
-def load(where: PathLike) -> Dict[str, Any]:
-    """The record in a run dir (or at a file path); :class:`RecordError` naming the file when there is none."""
+def load(where: PathLike, whole: bool = False) -> Dict[str, Any]:
+    """The record in a run dir (or at a file path); :class:`RecordError` naming the file when there is none, or
+    naming the file and the field when a field is of the wrong type or shape (birsweep/tracking/record_check.py).
+    ``whole``: also require the fields every record has, as readers of whole records (the DataFrames) need."""
     path = record_path(where)
     try:
         with open(path, encoding="utf-8") as f:
@@ -64,15 +69,17 @@ def load(where: PathLike) -> Dict[str, Any]:
         raise RecordError(f"run record {path}: not valid JSON ({err})") from None
     if not isinstance(data, dict):
         raise RecordError(f"run record {path}: a JSON {type(data).__name__}, not an object")
-    if "status" not in data:
-        raise RecordError(f"run record {path}: no 'status', not a run record")
+    problem = record_problem(data, whole)
+    if problem:
+        raise RecordError(f"run record {path}: {problem}")
     return data
 
 
-def try_load(where: PathLike) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
-    """``(record, None)``, or ``(None, reason)`` for readers that skip a bad record; the reason names the file."""
+def try_load(where: PathLike, whole: bool = False) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """``(record, None)``, or ``(None, reason)`` for readers that skip a bad record; the reason names the file
+    (and the field, for a field of the wrong type or shape)."""
     try:
-        return load(where), None
+        return load(where, whole), None
     except RecordError as err:
         return None, str(err)
 
@@ -104,6 +111,7 @@ class RunRecord:
         """``n_tasks``: the tasks this run trains; ``protocol_tasks``: the protocol's (more when the run is limited to
         its first tasks by ``trainer.max_tasks``)."""
         self.run_dir, self.n_tasks, self.validation = run_dir, n_tasks, validation
+        self.reserve = SpaceReserve(os.path.join(run_dir, RESERVE))  # room for the closing write
         self.data: Dict[str, Any] = {
             "status": RunStatus.RUNNING.value,
             "error": None,
@@ -212,22 +220,50 @@ class RunRecord:
         self.data["error"] = error
         self.data["finished_at"] = _now()
         if save:
-            self.save()
+            self.save(closing=True)
 
     # --- files ----------------------------------------------------------------------------------------------------
     @property
     def path(self) -> str:
         return os.path.join(self.run_dir, RESULTS)
 
-    def save(self) -> None:
+    def save(self, closing: bool = False) -> None:
+        """Write ``results.json`` and ``metrics.csv``, and hold back room for the closing write beside them
+        (birsweep/tracking/reserve.py). The closing write (``closing``, from :meth:`finish`) may use that room: on a
+        full disk it frees it and tries once more, so the record can still say how the run ended."""
         try:
-            write_json(self.path, self.data)
-            write_text(os.path.join(self.run_dir, METRICS), self.metrics_csv())
+            self._write()
         except OSError as err:
-            raise StorageError(
-                f"cannot write the run record in {self.run_dir}: {err.strerror or err}; free space there or choose "
-                "another hydra.run.dir"
-            ) from err
+            if not (closing and self._close_on_full_disk()):
+                raise self._storage_error(err) from err
+        if closing:
+            self.reserve.release()
+        else:
+            self.reserve.keep(2 * self._size_on_disk() + MARGIN)
+
+    def _close_on_full_disk(self) -> bool:
+        """The closing write found no room: free the reserve and write again; failing that (a disk full before
+        there was room to reserve), rewrite results.json inside its own blocks. True when the record got written."""
+        if self.reserve.release():
+            try:
+                self._write()
+                return True
+            except OSError:
+                pass
+        return rewrite_in_place(self.path, json_text(self.data))
+
+    def _write(self) -> None:
+        write_json(self.path, self.data)
+        write_text(os.path.join(self.run_dir, METRICS), self.metrics_csv())
+
+    def _size_on_disk(self) -> int:
+        return sum(os.path.getsize(os.path.join(self.run_dir, name)) for name in (RESULTS, METRICS))
+
+    def _storage_error(self, err: OSError) -> StorageError:
+        return StorageError(
+            f"cannot write the run record in {self.run_dir}: {err.strerror or err}; free space there or choose "
+            "another hydra.run.dir"
+        )
 
     def metrics_csv(self) -> str:
         """One row per finished task: average accuracy, per-task accuracies and time."""
