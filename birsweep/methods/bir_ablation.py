@@ -5,7 +5,7 @@ replay through feedback (a BI-R network without classifier, trained on its own l
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from torch.nn import functional as F
@@ -16,7 +16,7 @@ from birsweep.models.bir import BIRNet, cat_forward
 from birsweep.models.classifier import Classifier
 
 
-def replay_weights(scores: torch.Tensor, temp: float, n_active: int, hard: bool) -> torch.Tensor:
+def replay_weights(scores: torch.Tensor, temp: Union[float, torch.Tensor], n_active: int, hard: bool) -> torch.Tensor:
     """What a replayed sample is gated and (conditional prior) weighted by, over the active classes: the previous
     model's softmax at temperature ``temp`` (soft targets) or the one-hot of its argmax (hard targets), zero on the
     current task's classes."""

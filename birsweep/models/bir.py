@@ -130,9 +130,10 @@ class BIRNet(nn.Module):
         """Decoder output in data space: features as they are, pixels through a sigmoid."""
         return torch.sigmoid(recon) if self.bce else recon
 
-    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> Forward:
+    def forward(self, x: torch.Tensor, gate: torch.Tensor, eps: Optional[torch.Tensor] = None) -> Forward:
+        """``eps``: the latent noise, drawn here when not given (the batched step draws it per trial)."""
         hE, mu, logvar = self.encode(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        z = mu + torch.exp(0.5 * logvar) * (torch.randn_like(mu) if eps is None else eps)
         logits = self.classifier(hE) if self.has_classifier else hE[:, :0]
         return Forward(hE, mu, logvar, z, self.decode(z, gate), logits)
 
