@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from birsweep.methods import bir_losses as L
 from birsweep.methods import bir_objective as O
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.terms import LossTerm, ReplayBatch
@@ -107,5 +108,5 @@ def test_both_steps_call_the_one_objective(monkeypatch):
 
 
 def test_mix_weighs_current_and_replay_by_the_tasks_seen():
-    assert float(O.mix(torch.tensor(2.0), torch.tensor(6.0), 1)) == 2.0
-    assert float(O.mix(torch.tensor(2.0), torch.tensor(6.0), 4)) == pytest.approx(0.25 * 2 + 0.75 * 6)
+    assert float(L.mix(torch.tensor(2.0), torch.tensor(6.0), 1)) == 2.0
+    assert float(L.mix(torch.tensor(2.0), torch.tensor(6.0), 4)) == pytest.approx(0.25 * 2 + 0.75 * 6)

@@ -112,8 +112,7 @@ class BIRGeneratorTrainer:
                 gen, out.z[B:], out.mu[B:], out.logvar[B:], self.n_pixels, y=y_r, weights=None if self.hard else pi
             )
             logs["gen_recon_r"], logs["gen_variat_r"] = rec_r.detach(), kl_r.detach()
-            r = 1.0 / task
-            total = r * total + (1.0 - r) * (rec_r + kl_r)
+            total = L.mix(total, rec_r + kl_r, task)
         self.optimizer.zero_grad(set_to_none=False)
         torch.autograd.backward(total)
         self.optimizer.step()

@@ -24,13 +24,6 @@ from birsweep.models.bir import BIRNet, Forward
 Scalar = Union[float, torch.Tensor]  # a hyper-parameter: a number, or one trial's 0-dim tensor under vmap
 
 
-def mix(current: torch.Tensor, replay: torch.Tensor, tasks_seen: int) -> torch.Tensor:
-    """Current and replayed loss weighted 1/t and 1 - 1/t, t the number of tasks seen (docs/method.md, Total
-    loss): every method with replay weighs its two losses so."""
-    r = 1.0 / tasks_seen
-    return r * current + (1.0 - r) * replay
-
-
 def replay_gate(
     gate: torch.Tensor, scores: torch.Tensor, temp: Scalar, n_active: int, hard: bool
 ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -113,6 +106,6 @@ def objective(
                 loss_rep = loss_rep + term.weight * value
             else:
                 outside = outside + term.weight * value
-        total = mix(total, loss_rep, s.task) + outside
+        total = L.mix(total, loss_rep, s.task) + outside
     logs["loss"] = total.detach()
     return total, logs

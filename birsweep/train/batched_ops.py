@@ -47,11 +47,9 @@ class _Trial(nn.Module):
 
     def forward(self, what: str, *args: Any) -> Any:
         m = self.model
-        if what == "replay":  # BIRNet.generate then classify, with the prior noise given (GenerativeReplay.sample)
-            classes, gate, noise = args
-            mu, logvar = m.prior_mu[classes], m.prior_logvar[classes]
-            z = mu + torch.exp(0.5 * logvar) * noise
-            x = m.output(m.decode(z, gate))
+        if what == "replay":  # GenerativeReplay.sample, with the prior noise given
+            classes, noise = args
+            x = m.generate(classes, noise=noise)
             return x, m.classify(x)
         # "objective": the step's pass and the objective the eager step computes (birsweep/methods/bir_objective.py)
         x, y, gate, eps, setting, replay, terms, keys = args
@@ -92,13 +90,12 @@ class BatchedStep:
         self, prev: Stack, buffers: Stack, classes: torch.Tensor, noise: torch.Tensor, n_old: int
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Replayed inputs [K, R, D] and the previous models' logits on the old classes [K, R, n_old]."""
-        gate = F.one_hot(classes, self.n_classes).float()
 
-        def one(p: Stack, b: Stack, c: torch.Tensor, g: torch.Tensor, n: torch.Tensor):
-            return functional_call(self.trial, _named(p, b), ("replay", c, g, n))
+        def one(p: Stack, b: Stack, c: torch.Tensor, n: torch.Tensor):
+            return functional_call(self.trial, _named(p, b), ("replay", c, n))
 
         with torch.no_grad():
-            x, scores = vmap(one)(prev, buffers, classes, gate, noise)
+            x, scores = vmap(one)(prev, buffers, classes, noise)
         return x, scores[..., :n_old]
 
     def losses(
