@@ -63,6 +63,19 @@ def test_batched_trials_match_their_runs_alone(tmp_path):
     assert len(finals) == len(TRIALS)  # distinct trials, distinct results
 
 
+def test_batched_hard_target_trials_match_their_runs_alone(tmp_path):
+    """method.targets=hard (ablation=no_distill): the batched step computes the eager step's objective."""
+    trials = [["ablation=no_distill", "seed=0"], ["ablation=no_distill", "seed=3", "trainer.lr=0.003"]]
+    batch = _batch(tmp_path, trials)
+    for k, (trial, overrides) in enumerate(zip(batch, trials)):
+        assert trial.status == RunStatus.COMPLETED, trial.reason
+        run(make_cfg(BASE + overrides), str(tmp_path / f"alone{k}"), callbacks=[])
+        alone, batched = record.load(tmp_path / f"alone{k}"), record.load(tmp_path / f"batched{k}")
+        assert batched["acc_matrix"] == alone["acc_matrix"]
+        _assert_same_losses(alone, batched)
+        assert "pred_r" in batched["losses"][-1] and "distil_r" not in batched["losses"][-1]
+
+
 def test_a_nan_trial_fails_alone(tmp_path):
     batch = _batch(tmp_path, [["seed=1"], ["seed=2", "trainer.lr=1e6"], ["seed=3"]])
     assert [t.status for t in batch] == [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.COMPLETED]
@@ -82,13 +95,14 @@ def test_a_nan_trial_fails_alone(tmp_path):
         ("data.augment=true", "data.augment"),
         ("resume=true", "resume"),
         ("ablation=no_gating", "ablation switch"),
-        ("ablation=no_distill", "ablation switch"),
+        ("ablation=no_conditional", "ablation switch"),
     ],
 )
 def test_what_the_batched_trainer_does_not_take(override, why):
     assert why in (not_batchable(make_cfg(BASE + [override])) or "")
     assert not_batchable(make_cfg(BASE)) is None
     assert not_batchable(make_cfg(BASE + ["variant=repulsion"])) is None
+    assert not_batchable(make_cfg(BASE + ["ablation=no_distill"])) is None  # hard targets: the one objective
     assert not_batchable(make_cfg(BASE + ["variant=recon", "variant.recon.repulsion=true"])) is None
 
 

@@ -5,7 +5,7 @@ replay through feedback (a BI-R network without classifier, trained on its own l
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from torch.nn import functional as F
@@ -16,7 +16,7 @@ from birsweep.models.bir import BIRNet, cat_forward
 from birsweep.models.classifier import Classifier
 
 
-def replay_weights(scores: torch.Tensor, temp: float, n_active: int, hard: bool) -> torch.Tensor:
+def replay_weights(scores: torch.Tensor, temp: Union[float, torch.Tensor], n_active: int, hard: bool) -> torch.Tensor:
     """What a replayed sample is gated and (conditional prior) weighted by, over the active classes: the previous
     model's softmax at temperature ``temp`` (soft targets) or the one-hot of its argmax (hard targets), zero on the
     current task's classes."""
@@ -112,8 +112,7 @@ class BIRGeneratorTrainer:
                 gen, out.z[B:], out.mu[B:], out.logvar[B:], self.n_pixels, y=y_r, weights=None if self.hard else pi
             )
             logs["gen_recon_r"], logs["gen_variat_r"] = rec_r.detach(), kl_r.detach()
-            r = 1.0 / task
-            total = r * total + (1.0 - r) * (rec_r + kl_r)
+            total = L.mix(total, rec_r + kl_r, task)
         self.optimizer.zero_grad(set_to_none=False)
         torch.autograd.backward(total)
         self.optimizer.step()

@@ -67,3 +67,10 @@ def distillation_loss(logits: torch.Tensor, pi: torch.Tensor, temp: Union[float,
 
 def prediction_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y)
+
+
+def mix(current: torch.Tensor, replay: torch.Tensor, tasks_seen: int) -> torch.Tensor:
+    """Current and replayed loss weighted 1/t and 1 - 1/t, t the number of tasks seen (docs/method.md, Total
+    loss): every method with replay, and every generator trained on replay, weighs its two losses so."""
+    r = 1.0 / tasks_seen
+    return r * current + (1.0 - r) * replay

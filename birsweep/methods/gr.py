@@ -82,8 +82,7 @@ class GeneratorTrainer:
         if x_r is not None:
             rec_r, kl_r = generator_loss(x_r, recon[B:], mu[B:], logvar[B:], gen.bce, self.n_pixels)
             logs["gen_recon_r"], logs["gen_variat_r"] = rec_r.detach(), kl_r.detach()
-            r = 1.0 / task
-            total = r * total + (1.0 - r) * (rec_r + kl_r)
+            total = L.mix(total, rec_r + kl_r, task)
         self.optimizer.zero_grad(set_to_none=False)
         torch.autograd.backward(total)
         self.optimizer.step()

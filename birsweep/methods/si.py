@@ -5,13 +5,23 @@ Importance is collected only for the parameters given (fcE and the classifier); 
 have omega = 0 upstream, so leaving them out is exact. The path integral W uses the gradient of the total
 loss (replay terms and the penalty included), as upstream does. The penalty's gradient
 ``2 c omega (theta - theta_tilde)`` is added to ``.grad`` directly instead of through autograd.
+
+Written once for one network and for K stacked ones (birsweep/train/batched.py: each parameter a [K, ...] stack,
+``c`` a [K] tensor broadcast over the leading dim, one value per trial).
 """
 
 from __future__ import annotations
 
-from typing import List, Tuple, TypedDict
+from typing import List, Sequence, Tuple, TypedDict, Union
 
 import torch
+
+Strength = Union[float, torch.Tensor]  # SI's c: a number, or [K] for stacked parameters
+
+
+def per_trial(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A [K] tensor shaped to broadcast against a stacked [K, ...] tensor."""
+    return values.view((-1,) + (1,) * (like.dim() - 1))
 
 
 class SIState(TypedDict):
@@ -21,8 +31,9 @@ class SIState(TypedDict):
 
 
 class SynapticIntelligence:
-    def __init__(self, params: List[torch.nn.Parameter], c: float, epsilon: float):
-        self.params, self.c, self.epsilon = list(params), float(c), float(epsilon)
+    def __init__(self, params: Sequence[torch.Tensor], c: Strength, epsilon: float):
+        self.params, self.epsilon = list(params), float(epsilon)
+        self.strength: Strength = c if isinstance(c, torch.Tensor) else float(c)
         with torch.no_grad():
             self.anchor = [p.detach().clone() for p in self.params]  # theta_tilde: end of the previous task
             self.omega = [torch.zeros_like(p) for p in self.params]
@@ -31,8 +42,22 @@ class SynapticIntelligence:
         self.has_omega = False  # no penalty until the first task has ended
 
     @property
+    def c(self) -> float:
+        """One network's strength (stacked networks have one per trial: ``strength``)."""
+        assert not isinstance(self.strength, torch.Tensor), "a stacked SI has a strength per trial"
+        return self.strength
+
+    @property
     def enabled(self) -> bool:
-        return self.c > 0
+        """Stacked: always (a trial with c = 0 gets a zero penalty), so no per-trial value is read back."""
+        return isinstance(self.strength, torch.Tensor) or self.strength > 0
+
+    def keep(self, rows: torch.Tensor, params: Sequence[torch.Tensor]) -> None:
+        """Stacked: the trials at ``rows`` only; ``params``: the tracked stacks as they are now."""
+        assert isinstance(self.strength, torch.Tensor), "keep: the parameters are not stacked"
+        self.params, self.strength = list(params), self.strength[rows]
+        self.anchor, self.omega = [t[rows] for t in self.anchor], [t[rows] for t in self.omega]
+        self.W, self.prev = [t[rows] for t in self.W], [t[rows] for t in self.prev]
 
     @torch.no_grad()
     def begin_task(self) -> None:
@@ -64,7 +89,12 @@ class SynapticIntelligence:
             return
         diff = self._drift()
         torch._foreach_mul_(diff, self.omega)
-        torch._foreach_add_(grads, diff, alpha=2.0 * self.c)
+        c = self.strength
+        if isinstance(c, torch.Tensor):
+            torch._foreach_mul_(diff, [per_trial(2.0 * c, d) for d in diff])
+            torch._foreach_add_(grads, diff)
+        else:
+            torch._foreach_add_(grads, diff, alpha=2.0 * c)
 
     @torch.no_grad()
     def after_step_with(self, grads: List[torch.Tensor]) -> None:
@@ -79,12 +109,14 @@ class SynapticIntelligence:
 
     @torch.no_grad()
     def penalty(self) -> torch.Tensor:
-        """sum_i omega_i (theta_i - theta_tilde_i)^2 (unweighted by c), as a device scalar."""
+        """sum_i omega_i (theta_i - theta_tilde_i)^2 (unweighted by c), as a device scalar ([K] when stacked)."""
+        c = self.strength
+        stacked = isinstance(c, torch.Tensor)
+        total = torch.zeros(c.shape if isinstance(c, torch.Tensor) else (), device=self.params[0].device)
         if not self.has_omega:
-            return torch.zeros((), device=self.params[0].device)
-        total = torch.zeros((), device=self.params[0].device)  # summed in the same order as sum() from 0
-        for o, d in zip(self.omega, self._drift()):
-            total = total + (o * d * d).sum()
+            return total
+        for o, d in zip(self.omega, self._drift()):  # summed in the same order as sum() from 0
+            total = total + ((o * d * d).flatten(1).sum(1) if stacked else (o * d * d).sum())
         return total
 
     @torch.no_grad()

@@ -130,24 +130,29 @@ class BIRNet(nn.Module):
         """Decoder output in data space: features as they are, pixels through a sigmoid."""
         return torch.sigmoid(recon) if self.bce else recon
 
-    def forward(self, x: torch.Tensor, gate: torch.Tensor) -> Forward:
+    def forward(self, x: torch.Tensor, gate: torch.Tensor, eps: Optional[torch.Tensor] = None) -> Forward:
+        """``eps``: the latent noise, drawn here when not given (the batched step draws it per trial)."""
         hE, mu, logvar = self.encode(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        z = mu + torch.exp(0.5 * logvar) * (torch.randn_like(mu) if eps is None else eps)
         logits = self.classifier(hE) if self.has_classifier else hE[:, :0]
         return Forward(hE, mu, logvar, z, self.decode(z, gate), logits)
 
     @torch.no_grad()
-    def generate(self, classes: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def generate(
+        self, classes: torch.Tensor, generator: Optional[torch.Generator] = None, noise: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         """Replay samples of the given classes: z from the class's prior mode, decoded with its hard gate.
 
         Without the conditional prior z is standard normal (the class then only picks the gate, as upstream's
         ``sample``: without gates too it has no effect). ``generator`` (on any device) draws the noise instead of
-        the global RNG, e.g. for samples that are shown but must leave the run's random streams alone."""
+        the global RNG, e.g. for samples that are shown but must leave the run's random streams alone; ``noise``
+        is that draw given (the batched step draws it per trial)."""
         shape = (len(classes), self.z_dim)
         like = self.out.weight
-        if generator is None:
+        if noise is None and generator is None:
             noise = torch.randn(shape, device=like.device, dtype=like.dtype)
-        else:
+        elif noise is None:
+            assert generator is not None
             noise = torch.randn(shape, generator=generator, device=generator.device).to(like)
         z = noise
         if self.conditional:

@@ -43,8 +43,8 @@ def not_batchable(cfg: DictConfig) -> Optional[str]:
     if str(cfg.method.net) != "bir":
         return f"method={cfg.method.name} (the batched trainer takes the BI-R network only)"
     meth = cfg.method
-    if not (meth.feedback and meth.conditional and meth.gates) or str(meth.targets) != "soft":
-        return "a BI-R ablation switch (method.feedback, conditional, gates or targets) is not its default"
+    if not (meth.feedback and meth.conditional and meth.gates):
+        return "a BI-R ablation switch (method.feedback, conditional or gates) is not its default"
     unbatched = unbatched_terms(cfg)
     if unbatched:
         return f"the {', '.join(unbatched)} term is not batched (repulsion and recon are)"

@@ -24,12 +24,13 @@ from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device
 from birsweep.errors import RunInterrupted, RunPruned
+from birsweep.methods.si import SynapticIntelligence
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
 from birsweep.tracking.record import RunRecord
 from birsweep.tracking.record_fields import RunStatus
 from birsweep.train.batch_trial import BatchTrial, Slot, not_batchable
-from birsweep.train.batched_ops import BatchedStep, StackedAdam, StackedSI, StepShape, keep, stack_models
+from birsweep.train.batched_ops import BatchedStep, StackedAdam, StepShape, keep, stack_models
 from birsweep.train.batched_terms import BatchedTerms
 from birsweep.train.callbacks import TaskEnd
 from birsweep.train.evaluate import task_accuracies
@@ -94,7 +95,12 @@ class BatchedRun:
         self.temp = self._values("model.distill_temp")
         t = cfg.trainer
         self.adam = StackedAdam(self.params, self._values("trainer.lr"), tuple(t.betas))
-        self.si = StackedSI(self.params, self._values("model.si_c"), cfg.model.si_epsilon)
+        tracked = {id(p) for p in self.slots[0].model.si_parameters()}
+        self.si_names = [k for k, p in self.slots[0].model.named_parameters() if id(p) in tracked]
+        self.si = SynapticIntelligence(self._si_params(), self._values("model.si_c"), cfg.model.si_epsilon)
+
+    def _si_params(self) -> List[torch.Tensor]:
+        return [self.params[k] for k in self.si_names]
 
     def _values(self, key: str) -> torch.Tensor:
         return torch.tensor([float(OmegaConf.select(s.cfg, key)) for s in self.slots], device=self.device)
@@ -115,7 +121,7 @@ class BatchedRun:
         self.prev = None if self.prev is None else keep(self.prev, index)
         self.temp = self.temp[index]
         self.adam.keep(index)
-        self.si.keep(index)
+        self.si.keep(index, self._si_params())
         self.terms.keep(index)
 
     def _guarded(self, ended: Dict[int, tuple], row: int, call) -> None:
@@ -165,10 +171,10 @@ class BatchedRun:
         stream = self.slots[0].stream
         n_active, n_old = stream.classes_seen(task + 1), stream.classes_seen(task)
         with_replay = task > 0 and self.cfg.method.replay == "generative"
-        shape = StepShape(task + 1, n_active, n_old, self.inputs.n_pixels, bool(self.cfg.model.recon == "bce"))
+        shape = StepShape(task + 1, n_active, n_old, self.inputs.n_pixels, str(self.cfg.method.targets) == "hard")
         for s in self.slots:  # on the slot: a trial that leaves takes its batches along
             s.batches = IndexBatches(s.train_idx[task], int(t.batch_size), s.gen)
-        self.si.begin_task(self.params)
+        self.si.begin_task()
         sums: Dict[str, torch.Tensor] = {}
         steps = 0
         for it in range(1, int(t.iters) + 1):
@@ -181,16 +187,16 @@ class BatchedRun:
                 replay = self.step.sample_replay(
                     self.prev, self.buffers, torch.stack(classes), torch.stack(noise), n_old
                 )
-            logs = self.step.losses(
+            total, logs = self.step.losses(
                 self.params, self.buffers, self.temp, x, y, torch.stack(eps), shape, replay, self.terms, keys
             )
             self.terms.add_counts(logs)
             for p in self.params.values():
                 p.grad = None
-            logs["loss"].sum().backward()
-            self.si.add_penalty_grad(self.params)
+            total.sum().backward()
+            self.si.add_penalty_grad()
             self.adam.step(self.params)
-            self.si.after_step(self.params)
+            self.si.after_step()
             for k, v in logs.items():
                 v = v.detach()
                 sums[k] = sums[k] + v if k in sums else v.clone()
@@ -200,12 +206,12 @@ class BatchedRun:
                 sums, steps = {}, 0
                 if not self.slots:
                     return
-        self.si.end_task(self.params)
+        self.si.end_task()
 
     def _log(self, task: int, it: int, sums: Dict[str, torch.Tensor], steps: int) -> None:
         keys = list(sums)
         table = (torch.stack([sums[k] for k in keys]) / steps).t().tolist()  # one host read for every trial
-        penalty = self.si.penalty(self.params).tolist() if self.si.has_omega else None
+        penalty = self.si.penalty().tolist() if self.si.has_omega else None
         ended: Dict[int, tuple] = {}
         step = task * int(self.cfg.trainer.iters) + it
         for row, (slot, row_values) in enumerate(zip(self.slots, table)):

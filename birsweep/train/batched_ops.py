@@ -1,9 +1,10 @@
 """The stacked computation behind many trials per job: K copies of the BI-R network as stacked tensors (leading
-dim K), one ``vmap`` over the step's losses, and Adam and SI on the stacks with per-trial values.
+dim K), one ``vmap`` over the objective every BI-R step computes, and Adam on the stacks with per-trial values
+(SI: birsweep/methods/si.py, which takes stacks as they are).
 
-The step mirrors :mod:`birsweep.train.step` term by term and in the same order, with the random tensors (the
-latent noise, the replayed classes and their noise) drawn outside by the caller from each trial's own generator,
-so a batched trial follows the same numbers as the trial run alone, up to float reassociation in batched kernels.
+The random tensors (the latent noise, the replayed classes and their noise) are drawn outside by the caller from
+each trial's own generator, so a batched trial follows the same numbers as the trial run alone, up to float
+reassociation in batched kernels.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
-from birsweep.methods import bir_losses as L
-from birsweep.methods.terms import ReplayBatch
-from birsweep.models.bir import BIRNet, Forward
+from birsweep.methods import bir_objective as O
+from birsweep.methods.si import per_trial
+from birsweep.models.bir import BIRNet
 from birsweep.train.batched_terms import BatchedTerms
 
 Stack = Dict[str, torch.Tensor]
@@ -36,38 +37,30 @@ def keep(stack: Stack, rows: torch.Tensor) -> Stack:
     return {k: v.detach()[rows].requires_grad_(v.requires_grad) for k, v in stack.items()}
 
 
-def per_trial(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A [K] tensor shaped to broadcast against a stacked [K, ...] tensor."""
-    return values.view((-1,) + (1,) * (like.dim() - 1))
-
-
-class _Calls(nn.Module):
-    """``functional_call`` runs a module's forward; this forward runs the BIRNet pieces the step needs."""
+class _Trial(nn.Module):
+    """``functional_call`` runs a module's forward with one trial's parameters swapped in; this forward runs what
+    the step needs of the BI-R network: the replay of the previous network, or one step's objective."""
 
     def __init__(self, model: BIRNet):
         super().__init__()
         self.model = model
 
-    def forward(self, what: str, *args: torch.Tensor):
+    def forward(self, what: str, *args: Any) -> Any:
         m = self.model
-        if what == "pass":  # BIRNet.forward with the latent noise given
-            x, gate, eps = args
-            hE, mu, logvar = m.encode(x)
-            z = mu + torch.exp(0.5 * logvar) * eps
-            return Forward(hE, mu, logvar, z, m.decode(z, gate), m.classifier(hE))
-        # "replay": BIRNet.generate then classify, with the prior noise given (GenerativeReplay.sample)
-        classes, gate, noise = args
-        mu, logvar = m.prior_mu[classes], m.prior_logvar[classes]
-        z = mu + torch.exp(0.5 * logvar) * noise
-        x = m.output(m.decode(z, gate))
-        return x, m.classify(x)
-
-
-def _rows(out: Forward, start: int) -> Forward:
-    """The replayed rows of a fused pass (as birsweep/train/step.py slices them)."""
-    return Forward(
-        out.hE[start:], out.mu[start:], out.logvar[start:], out.z[start:], out.recon[start:], out.logits[start:]
-    )
+        if what == "replay":  # GenerativeReplay.sample, with the prior noise given
+            classes, noise = args
+            x = m.generate(classes, noise=noise)
+            return x, m.classify(x)
+        # "objective": the step's pass and the objective the eager step computes (birsweep/methods/bir_objective.py)
+        x, y, gate, eps, setting, replay, terms, keys = args
+        if replay is None:
+            return O.objective(m, x, y, m(x, gate, eps), setting)
+        x_r, scores = replay
+        pi, gate = O.replay_gate(gate, scores, setting.temp, setting.n_active, setting.hard)
+        out = m(torch.cat([x, x_r]), gate, eps)
+        B = x.shape[0]
+        rep = O.Replayed(x_r, scores, pi, O.rows(out, slice(B, None)))
+        return O.objective(m, x, y, O.rows(out, slice(0, B)), setting, rep, terms, None, keys)
 
 
 def _named(params: Stack, buffers: Stack) -> Stack:
@@ -82,27 +75,27 @@ class StepShape:
     n_active: int  # classes seen including this task
     n_old: int  # classes of earlier tasks (replay)
     n_pixels: int
-    bce: bool
+    hard: bool  # method.targets=hard
 
 
 class BatchedStep:
-    """One optimiser step of K trials at once (docs/method.md, Total loss, as birsweep/train/step.py)."""
+    """One optimiser step of K trials at once: ``vmap`` over ``functional_call`` of the objective every BI-R step
+    computes (birsweep/methods/bir_objective.py), each trial with its own parameters and values."""
 
     def __init__(self, template: BIRNet):
-        self.calls = _Calls(template)
+        self.trial = _Trial(template)
         self.n_classes = template.n_classes
 
     def sample_replay(
         self, prev: Stack, buffers: Stack, classes: torch.Tensor, noise: torch.Tensor, n_old: int
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Replayed inputs [K, R, D] and the previous models' logits on the old classes [K, R, n_old]."""
-        gate = F.one_hot(classes, self.n_classes).float()
 
-        def one(p: Stack, b: Stack, c: torch.Tensor, g: torch.Tensor, n: torch.Tensor):
-            return functional_call(self.calls, _named(p, b), ("replay", c, g, n))
+        def one(p: Stack, b: Stack, c: torch.Tensor, n: torch.Tensor):
+            return functional_call(self.trial, _named(p, b), ("replay", c, n))
 
         with torch.no_grad():
-            x, scores = vmap(one)(prev, buffers, classes, gate, noise)
+            x, scores = vmap(one)(prev, buffers, classes, noise)
         return x, scores[..., :n_old]
 
     def losses(
@@ -117,57 +110,25 @@ class BatchedStep:
         replay: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
         terms: Optional[BatchedTerms] = None,
         keys: Optional[torch.Tensor] = None,
-    ) -> Dict[str, torch.Tensor]:
-        """Every trial's loss terms and total, each [K]; ``total`` carries the graph. ``terms``: the variant's
-        terms with per-trial values; ``keys`` [K, R]: each trial's draw from its term generator."""
-        C, s = self.n_classes, shape
-        gate_cur = F.one_hot(y, C).to(x.dtype)
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """Every trial's total loss [K] (with its graph) and logged values, each [K] (counts as floats).
+        ``terms``: the variant's terms with per-trial values; ``keys`` [K, R]: each trial's term-generator draw."""
+        s = shape
+        gate = F.one_hot(y, self.n_classes).to(x.dtype)
         with_terms = terms is not None and bool(terms.terms) and replay is not None
+        values = terms.values if with_terms and terms is not None else {}
 
-        def one(p: Stack, b: Stack, T: torch.Tensor, x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor, eps, *rep):
-            logs: Dict[str, torch.Tensor] = {}
-            inputs = x
-            if rep:
-                x_r, scores = rep[:2]
-                pi = L.soft_targets(scores, T, s.n_active)
-                gate = torch.cat([gate, F.pad(pi, (0, C - s.n_active))])
-                inputs = torch.cat([x, x_r])
-            out: Forward = functional_call(self.calls, _named(p, b), ("pass", inputs, gate, eps))
-            B = x.shape[0]
-            prior_mu, prior_logvar = p["prior_mu"], p["prior_logvar"]
-            logs["recon"] = L.recon_loss(x, out.recon[:B], s.bce)
-            logs["variat"] = L.variational_loss(
-                out.z[:B], out.mu[:B], out.logvar[:B], prior_mu, prior_logvar, s.n_pixels, y=y
-            )
-            logs["pred"] = L.prediction_loss(out.logits[:B, : s.n_active], y)
-            loss_cur = logs["recon"] + logs["variat"] + logs["pred"]
-            total = loss_cur
-            if rep:
-                logs["recon_r"] = L.recon_loss(x_r, out.recon[B:], s.bce)
-                logs["variat_r"] = L.variational_loss(
-                    out.z[B:], out.mu[B:], out.logvar[B:], prior_mu, prior_logvar, s.n_pixels, weights=pi
-                )
-                logs["distil_r"] = L.distillation_loss(out.logits[B:, : s.n_active], pi, T)
-                loss_rep = logs["recon_r"] + logs["variat_r"] + logs["distil_r"]
-                if with_terms:  # as TrainStep.losses: each term's weighted value inside the replay loss
-                    assert terms is not None
-                    values, trial_keys = rep[2], rep[3] if len(rep) > 3 else None
-                    batch = ReplayBatch(x_r, scores, pi, _rows(out, B), self.calls.model, x, y, None, s.n_active)
-                    batch.keys = trial_keys
-                    for name, weight, value, count in terms.apply(batch, values):
-                        logs[name], logs[name + "_n"] = value, count.float()
-                        loss_rep = loss_rep + weight * value
-                r = 1.0 / s.task
-                total = r * loss_cur + (1.0 - r) * loss_rep
-            logs["loss"] = total
-            return logs
+        def one(p: Stack, b: Stack, T: torch.Tensor, x, y, gate, eps, values: Stack, keys, replay):
+            setting = O.Setting(s.task, s.n_active, s.n_pixels, T, s.hard)
+            mine = terms.for_trial(values) if with_terms and terms is not None else []
+            args = ("objective", x, y, gate, eps, setting, replay, mine, keys)
+            return functional_call(self.trial, _named(p, b), args)
 
-        args: List[Any] = [params, buffers, temp, x, y, gate_cur, eps]
-        args += list(replay) if replay is not None else []
-        if with_terms:
-            assert terms is not None
-            args += [terms.values] + ([keys] if keys is not None else [])
-        return vmap(one)(*args)
+        key_dim = 0 if keys is not None else None
+        rep_dim = (0, 0) if replay is not None else None
+        in_dims = (0, 0, 0, 0, 0, 0, 0, 0, key_dim, rep_dim)
+        total, logs = vmap(one, in_dims=in_dims)(params, buffers, temp, x, y, gate, eps, values, keys, replay)
+        return total, {k: v if v.is_floating_point() else v.float() for k, v in logs.items()}
 
 
 def _grads(params: Stack) -> List[torch.Tensor]:
@@ -209,64 +170,3 @@ class StackedAdam:
         update = torch._foreach_mul([per_trial(scale, p) for p in ps], ms)
         torch._foreach_div_(update, denom)
         torch._foreach_sub_(ps, update)
-
-
-class StackedSI:
-    """Synaptic Intelligence (birsweep/methods/si.py) on the stacked fcE and classifier parameters, per-trial c."""
-
-    def __init__(self, params: Stack, c: torch.Tensor, epsilon: float):
-        self.names = [k for k in params if k.startswith(("fcE.", "classifier."))]  # BIRNet.si_parameters
-        self.c, self.epsilon = c, float(epsilon)
-        with torch.no_grad():
-            self.anchor = {k: params[k].detach().clone() for k in self.names}
-            self.omega = {k: torch.zeros_like(params[k]) for k in self.names}
-            self.W = {k: torch.zeros_like(params[k]) for k in self.names}
-            self.prev = {k: params[k].detach().clone() for k in self.names}
-        self.has_omega = False
-
-    def keep(self, rows: torch.Tensor) -> None:
-        self.c = self.c[rows]
-        self.anchor, self.omega = keep(self.anchor, rows), keep(self.omega, rows)
-        self.W, self.prev = keep(self.W, rows), keep(self.prev, rows)
-
-    @torch.no_grad()
-    def begin_task(self, params: Stack) -> None:
-        for k in self.names:
-            self.W[k].zero_()
-            self.prev[k].copy_(params[k])
-
-    @torch.no_grad()
-    def add_penalty_grad(self, params: Stack) -> None:
-        if not self.has_omega:
-            return
-        ps = [params[k] for k in self.names]
-        diff = torch._foreach_sub(ps, [self.anchor[k] for k in self.names])
-        torch._foreach_mul_(diff, [self.omega[k] for k in self.names])
-        penalty = torch._foreach_mul([per_trial(2.0 * self.c, p) for p in ps], diff)
-        torch._foreach_add_(_grads({k: params[k] for k in self.names}), penalty)
-
-    @torch.no_grad()
-    def penalty(self, params: Stack) -> torch.Tensor:
-        """[K]: sum_i omega_i (theta_i - theta_tilde_i)^2 per trial (unweighted by c)."""
-        total = torch.zeros(len(self.c), device=self.c.device)
-        for k in self.names:
-            d = params[k] - self.anchor[k]
-            total = total + (self.omega[k] * d * d).flatten(1).sum(1)
-        return total
-
-    @torch.no_grad()
-    def after_step(self, params: Stack) -> None:
-        ps, prevs = [params[k] for k in self.names], [self.prev[k] for k in self.names]
-        moved = torch._foreach_sub(ps, prevs)
-        torch._foreach_mul_(moved, _grads({k: params[k] for k in self.names}))
-        torch._foreach_sub_([self.W[k] for k in self.names], moved)
-        torch._foreach_copy_(prevs, ps)
-
-    @torch.no_grad()
-    def end_task(self, params: Stack) -> None:
-        for k in self.names:
-            p = params[k]
-            d = p - self.anchor[k]
-            self.omega[k].add_(self.W[k] / (d * d + self.epsilon))
-            self.anchor[k].copy_(p)
-        self.has_omega = True

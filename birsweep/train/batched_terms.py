@@ -5,15 +5,13 @@ keys drawn from its own term generator, and each term's participation summed per
 from __future__ import annotations
 
 import copy
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Sequence
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from birsweep.methods.term_registry import term_specs
-from birsweep.methods.terms import LossTerm, ReplayBatch
-
-Weight = Union[float, torch.Tensor]  # a term's weight: its config's float, or a trial's value under vmap
+from birsweep.methods.terms import LossTerm
 
 
 def unbatched_terms(cfg: DictConfig) -> List[str]:
@@ -26,9 +24,6 @@ class BatchedTerms:
     """The terms of K trials: one set of term objects, per-trial values, per-trial participation sums."""
 
     def __init__(self, terms: Sequence[LossTerm], cfgs: Sequence[DictConfig], device: torch.device):
-        for term in terms:
-            if not term.in_replay:
-                raise RuntimeError(f"the batched step adds terms inside the replay loss only, not {term.name}")
         self.terms = list(terms)
         self.needs_keys = any(t.needs_keys for t in self.terms)
         keys = sorted({key for t in self.terms for key in t.per_trial.values()})  # rep_f: one tensor for all terms
@@ -45,17 +40,14 @@ class BatchedTerms:
         self.values = {k: v[rows] for k, v in self.values.items()}
         self.counts = {k: v[rows] for k, v in self.counts.items()}
 
-    def apply(
-        self, batch: ReplayBatch, values: Dict[str, torch.Tensor]
-    ) -> List[Tuple[str, Weight, torch.Tensor, torch.Tensor]]:
-        """Inside ``vmap``, one trial: (name, weight, value, count) of every term with that trial's values."""
-        out: List[Tuple[str, Weight, torch.Tensor, torch.Tensor]] = []
+    def for_trial(self, values: Dict[str, torch.Tensor]) -> List[LossTerm]:
+        """Inside ``vmap``, one trial's terms: shallow copies whose searched attributes are that trial's values."""
+        out: List[LossTerm] = []
         for term in self.terms:
-            mine = copy.copy(term)  # a shallow copy: the term's searched attributes become this trial's tensors
+            mine = copy.copy(term)
             for attr, key in term.per_trial.items():
                 setattr(mine, attr, values[key])
-            value, count = mine(batch)
-            out.append((term.name, mine.weight, value, count))
+            out.append(mine)
         return out
 
     def add_counts(self, logs: Dict[str, torch.Tensor]) -> None:

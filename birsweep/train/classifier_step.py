@@ -13,6 +13,7 @@ import torch
 from torch.nn import functional as F
 
 from birsweep.methods.bir_ablation import BIRGeneratorTrainer
+from birsweep.methods.bir_losses import mix
 from birsweep.methods.ewc import OfflineEWC
 from birsweep.methods.gr import GeneratorTrainer, hard_target_loss
 from birsweep.methods.lwf import CurrentInputReplay, lwf_loss
@@ -70,8 +71,7 @@ class ClassifierStep:
                 logs["distil_r"] = loss_rep = lwf_loss(rep, scores, self.temp)
             else:
                 logs["pred_r"] = loss_rep = hard_target_loss(rep, scores)
-            r = 1.0 / task
-            total = r * total + (1.0 - r) * loss_rep
+            total = mix(total, loss_rep, task)
         logs["loss"] = total.detach()
         if self.ewc is not None and self.ewc.active:
             penalty = self.ewc.lamda * self.ewc.penalty()

@@ -15,26 +15,13 @@ import torch
 from torch.nn import functional as F
 
 from birsweep.device import warn_slow_bf16
-from birsweep.methods import bir_ablation as A
-from birsweep.methods import bir_losses as L
+from birsweep.methods import bir_objective as O
 from birsweep.methods.replay import GenerativeReplay
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.term_noise import noise_for
-from birsweep.methods.terms import LossTerm, ReplayBatch
+from birsweep.methods.terms import LossTerm
 from birsweep.models.bir import BIRNet, Forward, cat_forward
 from birsweep.train.whole_step import WholeStep, compile_mode, whole_step_for
-
-
-def slice_forward(out: Forward, sl: slice) -> Forward:
-    # field by field, not through dataclasses.fields: torch.compile traces this without a graph break
-    return Forward(
-        out.hE[sl].float(),
-        out.mu[sl].float(),
-        out.logvar[sl].float(),
-        out.z[sl].float(),
-        out.recon[sl].float(),
-        out.logits[sl].float(),
-    )
 
 
 class TrainStep:
@@ -109,48 +96,20 @@ class TrainStep:
         ``keys``: the terms' random keys of this step (:meth:`term_keys`; drawn here when not given)."""
         if keys is None:
             keys = self.term_keys(replay)
-        model, C = self.model, self.model.n_classes
-        gate = F.one_hot(y, C).to(x.dtype)
-        inputs = x
+        model = self.model
+        gate = F.one_hot(y, model.n_classes).to(x.dtype)
+        B = x.shape[0]
         if replay is not None:
             x_r, scores = replay.sample()
-            pi = A.replay_weights(scores, self.temp, n_active, self.hard)
-            gate = torch.cat([gate, F.pad(pi, (0, C - n_active))])  # soft (or hard) gate for replay, as upstream
-            inputs = torch.cat([x, x_r])
-        B = x.shape[0]
+            pi, gate = O.replay_gate(gate, scores, self.temp, n_active, self.hard)
         with self._autocast(x.device):
-            if replay is not None and model.separate_passes:  # image decoder's batch-norm (method.internal=false)
+            if replay is None:
+                out_all = self.forward(x, gate)
+            elif model.separate_passes:  # image decoder's batch-norm (method.internal=false)
                 out_all = cat_forward(self.forward(x, gate[:B]), self.forward(x_r, gate[B:]))
             else:
-                out_all = self.forward(inputs, gate)
-        cur = slice_forward(out_all, slice(0, B))
-        logs: Dict[str, torch.Tensor] = {}
-        logs["recon"] = L.recon_loss(x, cur.recon, model.bce)
-        logs["variat"] = A.variational(model, cur.z, cur.mu, cur.logvar, self.n_pixels, y=y)
-        logs["pred"] = L.prediction_loss(cur.logits[:, :n_active], y)
-        loss_cur = logs["recon"] + logs["variat"] + logs["pred"]
-        total = loss_cur
-        if replay is not None:
-            rep = slice_forward(out_all, slice(B, None))
-            logs["recon_r"] = L.recon_loss(x_r, rep.recon, model.bce)
-            if self.hard:  # the argmax's prior mode and a cross-entropy against it (upstream's hard targets)
-                y_r = scores.argmax(1)
-                logs["variat_r"] = A.variational(model, rep.z, rep.mu, rep.logvar, self.n_pixels, y=y_r)
-                logs["pred_r"] = L.prediction_loss(rep.logits[:, :n_active], y_r)
-            else:
-                logs["variat_r"] = A.variational(model, rep.z, rep.mu, rep.logvar, self.n_pixels, weights=pi)
-                logs["distil_r"] = L.distillation_loss(rep.logits[:, :n_active], pi, self.temp)
-            loss_rep = logs["recon_r"] + logs["variat_r"] + logs["pred_r" if self.hard else "distil_r"]
-            outside = torch.zeros((), device=x.device)
-            batch = ReplayBatch(x_r, scores, pi, rep, model, x, y, idx, n_active, keys)
-            for term in self.terms:
-                value, count = term(batch)
-                logs[term.name], logs[term.name + "_n"] = value.detach(), count
-                if term.in_replay:
-                    loss_rep = loss_rep + term.weight * value
-                else:
-                    outside = outside + term.weight * value
-            r = 1.0 / task
-            total = r * loss_cur + (1.0 - r) * loss_rep + outside
-        logs["loss"] = total.detach()
-        return total, logs
+                out_all = self.forward(torch.cat([x, x_r]), gate)
+        setting = O.Setting(task, n_active, self.n_pixels, self.temp, self.hard)
+        rep = None if replay is None else O.Replayed(x_r, scores, pi, O.rows(out_all, slice(B, None)))
+        cur = O.rows(out_all, slice(0, B))
+        return O.objective(model, x, y, cur, setting, rep, self.terms, idx, keys)

@@ -14,14 +14,14 @@ the graph runs as a CUDA graph.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union, cast
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, Union, cast
 
 import torch
 from torch.optim.adam import adam
 
-if TYPE_CHECKING:
-    from birsweep.methods.replay import GenerativeReplay
-    from birsweep.train.step import TrainStep
+from birsweep.methods.replay import GenerativeReplay
+from birsweep.methods.si import SynapticIntelligence
+from birsweep.methods.terms import LossTerm
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,31 @@ def _adam_state(optimizer: torch.optim.Optimizer, p: torch.Tensor) -> Dict[str, 
     return state
 
 
-def whole_step_for(step: TrainStep) -> Optional[WholeStep]:
+class StepParts(Protocol):
+    """What the compiled step takes of the eager one (birsweep/train/step.py): its parts and its objective."""
+
+    @property
+    def model(self) -> torch.nn.Module: ...
+    @property
+    def optimizer(self) -> torch.optim.Optimizer: ...
+    @property
+    def si(self) -> SynapticIntelligence: ...
+    @property
+    def terms(self) -> Sequence[LossTerm]: ...
+
+    def losses(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        task: int,
+        n_active: int,
+        replay: Optional[GenerativeReplay],
+        idx: Optional[torch.Tensor],
+        keys: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]: ...
+
+
+def whole_step_for(step: StepParts) -> Optional[WholeStep]:
     """The compiled step, or None (eager, with a warning) when a loss term cannot be traced as part of one graph
     (``traceable = False``: the contrastive term's kornia views decide on the host, and the graph they split ran
     at about half the eager speed in benchmarks/compile_speed.py)."""
@@ -89,11 +113,11 @@ def whole_step_for(step: TrainStep) -> Optional[WholeStep]:
 
 
 class WholeStep:
-    """The compiled form of a :class:`TrainStep`; ``compiles`` counts the graphs compiled so far."""
+    """The compiled form of an eager step (birsweep/train/step.py); ``compiles`` counts the graphs compiled."""
 
     inner = "inductor"  # the compiler behind Dynamo; tests set "aot_eager" (same graph, no C++ build)
 
-    def __init__(self, step: TrainStep):
+    def __init__(self, step: StepParts):
         if not isinstance(step.optimizer, torch.optim.Adam):
             raise ValueError("trainer.compile=step compiles the Adam update; the optimiser is not Adam")
         self.step = step
