@@ -16,6 +16,7 @@ from analysis.wandb_offline import find_runs, history_of, read_run
 from birsweep.errors import ConfigError, RunPruned
 from birsweep.loggers.wandb_logger import WandbLogger
 from birsweep.loggers.wandb_names import run_name
+from birsweep.loggers.wandb_samples import generate
 from birsweep.models.bir import BIRNet
 from birsweep.schema import TrialConfig
 from birsweep.tracking import record as run_record
@@ -272,8 +273,8 @@ def test_replayed_images_for_pixel_models_leave_the_run_rng_alone(tmp_path):
     # 4 classes x 3 samples of 8x8 pixels shown 4x larger (32 px) with a 1 px border
     assert grid.shape[:2] == (4 * 33 + 1, 3 * 33 + 1)
     # the same samples again: the logger's generator is seeded by seed and task
-    a = logger._generate(model, torch.arange(4), 2)
-    b = logger._generate(model, torch.arange(4), 2)
+    a = generate(model, torch.arange(4), int(logger.cfg.seed), 2)
+    b = generate(model, torch.arange(4), int(logger.cfg.seed), 2)
     assert torch.equal(a, b) and a.shape == (4, 64) and 0 <= float(a.min()) and float(a.max()) <= 1
 
 

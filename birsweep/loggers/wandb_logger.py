@@ -24,14 +24,13 @@ import math
 import os
 from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union
 
-import numpy as np
-import torch
 from omegaconf import DictConfig
 
 from birsweep.errors import ConfigError
 from birsweep.loggers.wandb_diagnostics import diagnostics_row
 from birsweep.loggers.wandb_generator import log_generator_eval
 from birsweep.loggers.wandb_names import ENV_MODES, Mode, parse_mode, run_name, study_name, trial_number
+from birsweep.loggers.wandb_samples import samples_row
 from birsweep.loggers.wandb_start import start_run
 from birsweep.models.bir import BIRNet
 from birsweep.secrets import mask_secrets
@@ -49,7 +48,6 @@ EXIT_CODES = {
     RunStatus.RUNNING: 1,
     RunStatus.INTERRUPTED: 1,
 }
-MAX_SAMPLE_CLASSES = 20
 
 
 class WandbLogger(RunCallback):
@@ -271,43 +269,8 @@ class WandbLogger(RunCallback):
             self.run.tags = tuple(self.run.tags or ()) + (status.value,)
 
     # --- samples ------------------------------------------------------------------------------------------------
-    def _seen_labels(self, task: int, model: BIRNet) -> List[str]:
-        """Original labels of the classes seen after ``task`` tasks, in the model's (relabelled) class order."""
-        order = (self.record.get("class_order") if self.record is not None else None) or []
-        if order:
-            return [str(c) for t in order[:task] for c in t]
-        return [str(c) for c in range(model.n_classes * task // int(self.cfg.data.n_tasks))]
-
-    @torch.no_grad()
     def _log_samples(self, task: int, model: BIRNet, shape: Tuple[int, ...]) -> None:
-        import wandb
-
-        from birsweep.tracking.figures import figure_rgb, image_grid, prior_statistics
-
-        labels = self._seen_labels(task, model)
-        n_seen = len(labels)
-        step = max(self.last_step, task * self.iters)
-        pixel_model = self.cfg.model.encoder.type == "none" and int(np.prod(shape)) == int(model.in_dim)
-        if pixel_model:
-            shown = min(n_seen, MAX_SAMPLE_CLASSES)
-            k = int(self.cfg.logger.samples_per_class)
-            x = self._generate(model, torch.arange(shown).repeat_interleave(k), task)
-            if not model.bce:  # not bounded to [0, 1]: stretch for display
-                x = (x - x.min()) / (x.max() - x.min() + 1e-12)
-            grid = image_grid(x.reshape(shown, k, *shape).numpy())
-            caption = (
-                f"after task {task}: {k} replayed samples per class; rows = classes "
-                f"{', '.join(labels[:shown])} (original labels)"
-            )
-            self._log({"samples/replay": wandb.Image(grid, caption=caption), "task": task}, step)
-        elif model.conditional:  # the standard normal prior (method.conditional=false) has no modes to show
-            mu = model.prior_mu[:n_seen].detach().float().cpu().numpy()
-            logvar = model.prior_logvar[:n_seen].detach().float().cpu().numpy()
-            fig = prior_statistics(mu, logvar, labels, title=f"class prior modes after task {task}")
-            caption = f"after task {task}: latent prior of the {n_seen} classes seen (replay is in feature space)"
-            self._log({"samples/prior": wandb.Image(figure_rgb(fig), caption=caption), "task": task}, step)
-
-    def _generate(self, model: BIRNet, classes: torch.Tensor, task: int) -> torch.Tensor:
-        """``model.generate`` with the logger's own generator: the run's RNG streams are left untouched."""
-        gen = torch.Generator().manual_seed(int(self.cfg.seed) * 1_000_003 + task)
-        return model.generate(classes.to(model.out.weight.device), generator=gen).float().cpu()
+        order = self.record.get("class_order") if self.record is not None else None
+        row = samples_row(self.cfg, order, task, model, shape)
+        if row is not None:
+            self._log(row, max(self.last_step, task * self.iters))
