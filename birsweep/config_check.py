@@ -1,7 +1,8 @@
 """Value checks the typed schema cannot express: choices and ranges, with one clear line per problem.
 
-The loss terms declare their own ranges and choices beside their config fields (``birsweep.methods``); they are
-read from the term registry and checked here with the same messages.
+The loss terms and the methods declare their own ranges and choices beside their config fields
+(``birsweep.methods``); they are read from the term and method registries and checked here with the same messages.
+The methods' own rules live with them (birsweep/methods/method_check.py and each method's module).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from birsweep.ablation_check import check_ablation
 from birsweep.errors import ConfigError
+from birsweep.methods.method_check import check_method
+from birsweep.methods.method_registry import method_choices, method_ranges
 from birsweep.methods.term_registry import term_choices, term_config, term_ranges, term_specs
 
 CHOICES = {
@@ -25,9 +27,6 @@ CHOICES = {
     "data.name": ("cifar100", "cifar10", "mnist", "fashion_mnist", "digits", "synthetic"),
     "model.encoder.type": ("conv", "none"),
     "model.recon": ("mse", "bce"),
-    "method.net": ("bir", "classifier"),
-    "method.replay": ("generative", "separate", "current", "joint", "none"),
-    "method.targets": ("soft", "hard"),
     "trainer.precision": ("32", "bf16"),
     "trainer.compile": ("off", "forward", "step", "true", "false"),  # true/false: the old boolean
     "logger.name": ("wandb", "none"),
@@ -47,8 +46,6 @@ RANGES = {
     "model.dg_prop": (0.0, 1.0, True, False),
     "model.distill_temp": (0.0, math.inf, False, False),
     "model.si_c": (0.0, math.inf, True, False),
-    "method.ewc_lambda": (0.0, math.inf, True, False),
-    "method.fisher_n": (1, math.inf, True, False),
     "model.si_epsilon": (0.0, math.inf, False, False),
     "model.encoder.pretrain.epochs": (1, math.inf, True, False),
     "model.encoder.pretrain.batch_size": (1, math.inf, True, False),
@@ -125,6 +122,7 @@ def check_known_keys(cfg: DictConfig) -> None:
 
     tree = _schema_tree(schema.Config)
     tree["variant"] = _schema_tree(schema.VariantConfig)  # the sections of the loss terms registered now
+    tree["method"] = _schema_tree(schema.MethodConfig)  # the keys of the methods registered now
     tree["hydra"] = None  # Hydra's own node, when a config carries it
     unknown = _unknown_keys(cfg, tree)
     if unknown:
@@ -143,11 +141,11 @@ def tasks_to_run(cfg: DictConfig) -> int:
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first bad value and what would be accepted."""
     check_known_keys(cfg)
-    for key, allowed in {**CHOICES, **term_choices()}.items():
+    for key, allowed in {**CHOICES, **method_choices(), **term_choices()}.items():
         value = OmegaConf.select(cfg, key)
         if str(value).lower() not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
-    for key, (low, high, li, hi) in {**RANGES, **term_ranges()}.items():
+    for key, (low, high, li, hi) in {**RANGES, **method_ranges(), **term_ranges()}.items():
         value = OmegaConf.select(cfg, key)
         if value is None:
             continue
@@ -200,70 +198,10 @@ def check_config(cfg: DictConfig) -> None:
             f"variant.name=baseline but variant.{terms[0]} is on: name what you run, "
             f"e.g. variant.name={'+'.join(t.split('.')[0] for t in terms)}"
         )
-    check_method(cfg)
-    bir_replay = cfg.method.net == "bir" and cfg.method.replay == "generative" and cfg.method.feedback
-    if terms and not bir_replay:
-        raise ConfigError(
-            f"variant.{terms[0]} acts on the BI-R model's replayed samples, which method={cfg.method.name} does not "
-            f"have{'' if cfg.method.feedback else ' (method.feedback=false)'}: use method=bir_si or method=bir, "
-            "or variant=baseline"
-        )
+    check_method(cfg)  # the registered method's rules (birsweep/methods/method_check.py)
     for spec in term_specs():
         problem = spec.check(term_config(spec, v)) if spec.check else None
         if problem:
             raise ConfigError(problem)
     if cfg.task == "pretrain" and cfg.model.encoder.type != "conv":
         raise ConfigError("task=pretrain pre-trains the conv encoder: select a conv model (model=bir_conv)")
-
-
-# the replay each network can do: BI-R replays from itself (or not at all); the plain classifier has the others
-NET_REPLAY = {"bir": ("generative", "none"), "classifier": ("separate", "current", "joint", "none")}
-
-
-def check_method(cfg: DictConfig) -> None:
-    """The method's settings fit together (docs/method.md, Methods)."""
-    meth = cfg.method
-    if not str(meth.name).strip():
-        raise ConfigError("method.name is empty: name the method (it labels runs), e.g. method=bir_si")
-    if meth.replay not in NET_REPLAY[meth.net]:
-        raise ConfigError(
-            f"method.replay={meth.replay} needs method.net="
-            f"{'bir' if meth.replay == 'generative' else 'classifier'}, not {meth.net}: choose a method with method=..."
-        )
-    if meth.ewc_lambda > 0 and meth.net != "classifier":
-        raise ConfigError("method.ewc_lambda > 0 needs the plain classifier (method=ewc), not the BI-R network")
-    if cfg.trainer.only_last and (meth.replay != "none" or cfg.model.si_c > 0 or meth.ewc_lambda > 0):
-        raise ConfigError(
-            f"trainer.only_last=true trains the last task alone, which method={meth.name} would not "
-            "(replay, SI or EWC act across tasks): use it with method=none, or ablation=only_last"
-        )
-    check_image_level(cfg)
-    compiled = str(cfg.trainer.compile).lower() not in ("off", "false")
-    check_ablation(cfg)
-    if (meth.net == "classifier" or not meth.feedback) and (compiled or str(cfg.trainer.precision) != "32"):
-        raise ConfigError(
-            f"trainer.compile and trainer.precision=bf16 apply to BI-R's step; method={meth.name} trains a plain "
-            "classifier in full precision: drop them"
-        )
-
-
-def check_image_level(cfg: DictConfig) -> None:
-    """``method.train_conv`` and ``method.internal`` fit the method (docs/method.md, Image-level models)."""
-    meth = cfg.method
-    if meth.net == "bir" and meth.train_conv and meth.internal:
-        raise ConfigError(
-            f"method.train_conv=true: method={meth.name} replays internally, from the frozen conv layers' features "
-            "(as upstream's BI-R); drop method.train_conv, add method.internal=false (images, as upstream's s-GR), "
-            "or use a classifier method (none, si, ewc, lwf, joint, gr)"
-        )
-    if meth.net == "classifier" and not meth.internal:
-        raise ConfigError(
-            f"method.internal=false is BI-R's 'no internal replay'; method={meth.name} has no internal replay: "
-            "drop it, or use method.train_conv to train on images"
-        )
-    terms = [label for spec in term_specs() for label in spec.switched_on(cfg.variant[spec.name])]
-    if meth.net == "bir" and not meth.internal and cfg.model.encoder.type == "conv" and terms:
-        raise ConfigError(
-            f"variant.{terms[0]} acts on internal (feature) replay, which method.internal=false turns off: "
-            "use variant=baseline, or drop method.internal=false"
-        )
