@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from birsweep.errors import ConfigError
-from birsweep.methods.method_check import check_method
+from birsweep.methods.method_check import check_method, variant_terms
 from birsweep.methods.method_registry import method_choices, method_ranges
 from birsweep.methods.term_registry import term_choices, term_config, term_ranges, term_specs
 
@@ -190,7 +190,7 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.model.encoder.type == "conv" and (cfg.model.encoder.depth, cfg.model.encoder.channels) != (5, 16):
         raise ConfigError("only the C3-5x16-bn encoder (model.encoder.depth=5, channels=16) is implemented")
     v = cfg.variant
-    terms = [label for spec in term_specs() for label in spec.switched_on(v[spec.name])]
+    terms = variant_terms(cfg)
     if not str(v.name).strip():
         raise ConfigError("variant.name is empty: name the variant (it labels runs, W&B groups and reports)")
     if v.name == "baseline" and terms:

@@ -13,9 +13,9 @@ from torch import nn
 
 from birsweep.methods.classifier_method import ClassifierParts, GeneratorHooks, Trainer, replay_from
 from birsweep.methods.method_api import Built, MethodHooks, Toolkit
+from birsweep.methods.method_check import variant_terms
 from birsweep.methods.method_registry import MethodSpec, register_method
 from birsweep.methods.replay import GenerativeReplay
-from birsweep.methods.term_registry import term_specs
 
 
 @dataclass
@@ -61,7 +61,7 @@ def check(cfg: DictConfig) -> Optional[str]:
             "(as upstream's BI-R); drop method.train_conv, add method.internal=false (images, as upstream's s-GR), "
             "or use a classifier method (none, si, ewc, lwf, joint, gr)"
         )
-    terms = [label for spec in term_specs() for label in spec.switched_on(cfg.variant[spec.name])]
+    terms = variant_terms(cfg)
     if not meth.internal and cfg.model.encoder.type == "conv" and terms:
         return (
             f"variant.{terms[0]} acts on internal (feature) replay, which method.internal=false turns off: "
