@@ -14,32 +14,21 @@ import pandas as pd
 from analysis.compare import sem, task_curves
 from analysis.plots import plot_task_curves
 from analysis.report_html import Report
+from birsweep.methods.method_registry import label_of, report_rank
 from birsweep.tracking.record_fields import RunStatus
 
-# upstream's names and plot order (compare_CIFAR100.py), the upper bound last
-METHODS = {
-    "none": "None",
-    "lwf": "LwF",
-    "ewc": "EWC",
-    "si": "SI",
-    "gr": "Generative Replay (GR)",
-    "bir": "Brain-Inspired Replay (BI-R)",
-    "bir_si": "BI-R + SI",
-    "joint": "Joint",
-}
 METHOD_KEY = "method.name"
 
 
 def method_label(method: str, variant: str, data: str, several_data: bool) -> str:
-    name = METHODS.get(method, method)
+    name = label_of(method)  # the method's label in the registry (birsweep/methods/method_registry.py)
     if variant and variant != "baseline":
         name += f" + {variant}"
     return f"{data}: {name}" if several_data else name
 
 
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
-    rank = {m: i for i, m in enumerate(METHODS)}
-    key = frame["method"].map(lambda m: rank.get(m, len(rank)))
+    key = frame["method"].map(report_rank)  # the registry's order: upstream's, the upper bound last
     return frame.assign(_rank=key).sort_values(["data", "_rank", "label"], kind="stable").drop(columns="_rank")
 
 

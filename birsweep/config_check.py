@@ -1,8 +1,9 @@
 """Value checks the typed schema cannot express: choices, ranges and rules across fields, one clear line each.
 
 Each key declares its range or choices beside its field (``birsweep.declare``: the schema's sections, the loss
-terms' and the data sets' own sections; ``data.name``'s choices are the registered data sets); they are read from the
-declarations and checked here, before the rules that tie keys together.
+terms', the methods' and the data sets' own sections; ``data.name``'s choices are the registered data sets); they
+are read from the declarations and checked here, before the rules that tie keys together. The methods' own rules
+live with them (birsweep/methods/method_check.py and each method's module).
 """
 
 from __future__ import annotations
@@ -16,26 +17,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from omegaconf import DictConfig, OmegaConf
 
-from birsweep.ablation_check import check_ablation
 from birsweep.data.sources import data_source, source_names
 from birsweep.declare import Range, choices_of, ranges_of
 from birsweep.errors import ConfigError
 from birsweep.hydra_errors import unknown_key_line
+from birsweep.methods.method_check import check_method, variant_terms
 from birsweep.methods.term_registry import term_config, term_specs
-
-# the method section's choices and ranges (its own module declares them beside its fields once the method
-# registry lands); every other key declares its own beside its schema field (birsweep/declare.py)
-CHOICES = {
-    "method.net": ("bir", "classifier"),
-    "method.replay": ("generative", "separate", "current", "joint", "none"),
-    "method.targets": ("soft", "hard"),
-}
-
-# key: (low, high, low_inclusive, high_inclusive)
-RANGES = {
-    "method.ewc_lambda": (0.0, math.inf, True, False),
-    "method.fisher_n": (1, math.inf, True, False),
-}
 
 
 def _in_range(value, low, high, low_incl, high_incl) -> bool:
@@ -121,11 +108,11 @@ def tasks_to_run(cfg: DictConfig) -> int:
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first bad value and what would be accepted."""
     check_known_keys(cfg)
-    for key, allowed in {**declared_choices(), **CHOICES}.items():
+    for key, allowed in declared_choices().items():
         value = OmegaConf.select(cfg, key)
         if str(value).lower() not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}")
-    for key, (low, high, li, hi) in {**declared_ranges(), **RANGES}.items():
+    for key, (low, high, li, hi) in declared_ranges().items():
         value = OmegaConf.select(cfg, key)
         if value is None:
             continue
@@ -170,7 +157,7 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.model.encoder.type == "conv" and (cfg.model.encoder.depth, cfg.model.encoder.channels) != (5, 16):
         raise ConfigError("only the C3-5x16-bn encoder (model.encoder.depth=5, channels=16) is implemented")
     v = cfg.variant
-    terms = [label for spec in term_specs() for label in spec.switched_on(v[spec.name])]
+    terms = variant_terms(cfg)
     if not str(v.name).strip():
         raise ConfigError("variant.name is empty: name the variant (it labels runs, W&B groups and reports)")
     if v.name == "baseline" and terms:
@@ -178,70 +165,10 @@ def check_config(cfg: DictConfig) -> None:
             f"variant.name=baseline but variant.{terms[0]} is on: name what you run, "
             f"e.g. variant.name={'+'.join(t.split('.')[0] for t in terms)}"
         )
-    check_method(cfg)
-    bir_replay = cfg.method.net == "bir" and cfg.method.replay == "generative" and cfg.method.feedback
-    if terms and not bir_replay:
-        raise ConfigError(
-            f"variant.{terms[0]} acts on the BI-R model's replayed samples, which method={cfg.method.name} does not "
-            f"have{'' if cfg.method.feedback else ' (method.feedback=false)'}: use method=bir_si or method=bir, "
-            "or variant=baseline"
-        )
+    check_method(cfg)  # the registered method's rules (birsweep/methods/method_check.py)
     for spec in term_specs():
         problem = spec.check(term_config(spec, v)) if spec.check else None
         if problem:
             raise ConfigError(problem)
     if cfg.task == "pretrain" and cfg.model.encoder.type != "conv":
         raise ConfigError("task=pretrain pre-trains the conv encoder: select a conv model (model=bir_conv)")
-
-
-# the replay each network can do: BI-R replays from itself (or not at all); the plain classifier has the others
-NET_REPLAY = {"bir": ("generative", "none"), "classifier": ("separate", "current", "joint", "none")}
-
-
-def check_method(cfg: DictConfig) -> None:
-    """The method's settings fit together (docs/method.md, Methods)."""
-    meth = cfg.method
-    if not str(meth.name).strip():
-        raise ConfigError("method.name is empty: name the method (it labels runs), e.g. method=bir_si")
-    if meth.replay not in NET_REPLAY[meth.net]:
-        raise ConfigError(
-            f"method.replay={meth.replay} needs method.net="
-            f"{'bir' if meth.replay == 'generative' else 'classifier'}, not {meth.net}: choose a method with method=..."
-        )
-    if meth.ewc_lambda > 0 and meth.net != "classifier":
-        raise ConfigError("method.ewc_lambda > 0 needs the plain classifier (method=ewc), not the BI-R network")
-    if cfg.trainer.only_last and (meth.replay != "none" or cfg.model.si_c > 0 or meth.ewc_lambda > 0):
-        raise ConfigError(
-            f"trainer.only_last=true trains the last task alone, which method={meth.name} would not "
-            "(replay, SI or EWC act across tasks): use it with method=none, or ablation=only_last"
-        )
-    check_image_level(cfg)
-    compiled = str(cfg.trainer.compile).lower() not in ("off", "false")
-    check_ablation(cfg)
-    if (meth.net == "classifier" or not meth.feedback) and (compiled or str(cfg.trainer.precision) != "32"):
-        raise ConfigError(
-            f"trainer.compile and trainer.precision=bf16 apply to BI-R's step; method={meth.name} trains a plain "
-            "classifier in full precision: drop them"
-        )
-
-
-def check_image_level(cfg: DictConfig) -> None:
-    """``method.train_conv`` and ``method.internal`` fit the method (docs/method.md, Image-level models)."""
-    meth = cfg.method
-    if meth.net == "bir" and meth.train_conv and meth.internal:
-        raise ConfigError(
-            f"method.train_conv=true: method={meth.name} replays internally, from the frozen conv layers' features "
-            "(as upstream's BI-R); drop method.train_conv, add method.internal=false (images, as upstream's s-GR), "
-            "or use a classifier method (none, si, ewc, lwf, joint, gr)"
-        )
-    if meth.net == "classifier" and not meth.internal:
-        raise ConfigError(
-            f"method.internal=false is BI-R's 'no internal replay'; method={meth.name} has no internal replay: "
-            "drop it, or use method.train_conv to train on images"
-        )
-    terms = [label for spec in term_specs() for label in spec.switched_on(cfg.variant[spec.name])]
-    if meth.net == "bir" and not meth.internal and cfg.model.encoder.type == "conv" and terms:
-        raise ConfigError(
-            f"variant.{terms[0]} acts on internal (feature) replay, which method.internal=false turns off: "
-            "use variant=baseline, or drop method.internal=false"
-        )

@@ -15,6 +15,7 @@ from typing import Any, List, Optional, Tuple, Type, cast
 from hydra.core.config_store import ConfigStore
 
 from birsweep.declare import bounded, one_of, per_trial
+from birsweep.methods.method_registry import SharedMethodConfig
 from birsweep.naming import register_resolvers
 from birsweep.schema_eval import DiagnosticsConfig, EvalGenConfig
 
@@ -123,30 +124,15 @@ class ModelConfig:
     tuned: TunedConfig = field(default_factory=TunedConfig)
 
 
-@dataclass
-class MethodConfig:
-    """The continual-learning method (the ``method`` group; docs/method.md, Methods). SI's strength is model.si_c."""
+def compose_method_config() -> Type[SharedMethodConfig]:
+    """The ``method`` section: the keys every method has plus each registered method's own keys (flat), as their
+    modules declare them (birsweep/methods/method_registry.py; docs/method.md, Adding a method)."""
+    from birsweep.methods.method_registry import compose_method_config as composed
 
-    name: str = "bir_si"  # the group's choice; names runs (experiment_name, W&B)
-    net: str = "bir"  # bir: the BI-R network (replay through feedback) | classifier: a plain classifier
-    # generative: BI-R's own replay | separate: a separate VAE generator (GR) | current: the current inputs (LwF)
-    # | joint: the data of all tasks so far | none
-    replay: str = "generative"
-    targets: str = "soft"  # targets of replayed samples: soft (distillation) | hard (previous model's argmax)
-    ewc_lambda: float = 0.0  # offline EWC strength; 0 = off
-    fisher_n: Optional[int] = 1000  # samples per task for EWC's Fisher; null = all
-    # BI-R's components, each a switch of the BI-R network (method.net=bir; docs/method.md, Ablations)
-    feedback: bool = True  # replay through feedback: the classifier is part of the VAE; false = a separate generator
-    conditional: bool = True  # GMM prior, one mode per class, class-selected replay; false = standard normal prior
-    gates: bool = True  # class gates in the decoder (model.dg_prop); false = no gates
-    ablation: Optional[str] = None  # the ablation group's choice (conf/ablation), null for the methods themselves
-    # conv models (docs/method.md, Image-level models): the classifier methods train the pre-trained conv layers on
-    # images (upstream's freeze_convE=False; their files set true); BI-R keeps them frozen (false), except the s-GR
-    # ablations, which replay images through conv layers they train (with internal=false)
-    train_conv: bool = False
-    # BI-R on conv models: replay the encoder's features (true, upstream's hidden) or images through a deconv
-    # decoder and the frozen conv layers (false: "no internal replay"); pixel models replay inputs either way
-    internal: bool = True
+    return composed()
+
+
+MethodConfig = compose_method_config()
 
 
 @dataclass
@@ -260,7 +246,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: SharedDataConfig = field(default_factory=lambda: DataConfig())  # composed
     model: ModelConfig = field(default_factory=ModelConfig)
-    method: MethodConfig = field(default_factory=MethodConfig)
+    method: SharedMethodConfig = field(default_factory=lambda: MethodConfig())  # composed
     variant: SharedVariantConfig = field(default_factory=lambda: VariantConfig())  # composed
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -273,13 +259,13 @@ class Config:
 def schema_sections() -> Tuple[Tuple[str, type], ...]:
     """The schema's dataclasses with the prefix of their keys: the whole config, and the sections composed from the
     registries (the whole config's annotations name only their shared bases)."""
-    return (("", Config), ("data.", DataConfig), ("variant.", VariantConfig))
+    return (("", Config), ("data.", DataConfig), ("method.", MethodConfig), ("variant.", VariantConfig))
 
 
 def register_configs() -> None:
-    """Store the schema; terms and data sets registered after this module was imported (a plug-in, a test) join it
-    here."""
-    global VariantConfig, DataConfig
-    VariantConfig, DataConfig = compose_variant_config(), compose_data_config()
+    """Store the schema; terms, methods and data sets registered after this module was imported (a plug-in, a
+    test) join it here."""
+    global VariantConfig, DataConfig, MethodConfig
+    VariantConfig, DataConfig, MethodConfig = compose_variant_config(), compose_data_config(), compose_method_config()
     register_resolvers()  # configs stored before the method group use ${method:...}
     ConfigStore.instance().store(name="birsweep_schema", node=Config)

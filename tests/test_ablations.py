@@ -119,14 +119,16 @@ def test_hard_targets_use_the_argmax_for_gate_prior_mode_and_cross_entropy():
 def test_a_separate_generator_and_the_classifier_share_no_gradient(tmp_path):
     from birsweep.data.features import build_inputs
     from birsweep.data.sources import load_source
-    from birsweep.train.method_hooks import build_classifier_method
+    from birsweep.methods.method_registry import method_of
+    from birsweep.train.method_toolkit import RunToolkit
 
     cfg = make_cfg([*SHORT, "ablation=no_feedback"])
     arrays = load_source(cfg.data)
     inputs = build_inputs(arrays, None, False, False, torch.device("cpu"), str(tmp_path))
     idx = [torch.arange(0, 10)]
-    model, _, _, step, hooks = build_classifier_method(cfg, inputs, arrays.n_classes, idx, torch.device("cpu"))
-    trainer = hooks.generator
+    built = method_of(cfg).build(RunToolkit(cfg, inputs, arrays, None, idx, torch.device("cpu")))
+    model, step = built.model, built.step
+    trainer = built.hooks.trainer
     assert isinstance(trainer, A.BIRGeneratorTrainer) and isinstance(step, ClassifierStep)
     gen = trainer.generator
     assert gen.conditional and gen.gates and not gen.has_classifier and gen.classifier is None
@@ -201,9 +203,9 @@ def test_an_ablation_resumes_to_the_uninterrupted_numbers(ablation, tmp_path):
 @pytest.mark.parametrize(
     "overrides, fragment",
     [
-        (["method=gr", "method.gates=false"], "method.gates=false switches off a piece of the BI-R network"),
-        (["method=si", "method.feedback=false"], "which method=si (a plain classifier) does not have"),
-        ([*TINY, "ablation=no_feedback", "variant=repulsion"], "(method.feedback=false)"),
+        (["method=gr", "method.gates=false"], "method.gates=false is a key of method=bir, which method=gr does not"),
+        (["method=si", "method.feedback=false"], "method.feedback=false is a key of method=bir"),
+        ([*TINY, "ablation=no_feedback", "variant=repulsion"], "which method=bir-no_feedback does not have"),
         ([*TINY, "ablation=sgr", "trainer.compile=forward"], "trainer.compile and trainer.precision=bf16"),
         (["method=bir", "trainer.only_last=true"], "trainer.only_last=true trains the last task alone"),
         (["method=si", "trainer.only_last=true"], "(replay, SI or EWC act across tasks)"),

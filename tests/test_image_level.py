@@ -129,7 +129,7 @@ def test_deconv_decoder_shapes_range_and_a_layer_by_hand():
 def test_gr_replays_images_to_a_complete_record(weights, tmp_path):
     path, _ = weights
     run = _setup(tmp_path, "method=gr", f"model.encoder.weights={path}")
-    gen = run.hooks.generator
+    gen = run.hooks.trainer
     assert gen is not None and gen.generator.convE is not None and gen.generator.convD is not None
     assert gen.generator.convE is not run.model.convE  # conv layers of its own
     seen = []
@@ -201,7 +201,7 @@ def test_sgr_on_images_is_method_gr_to_the_number(weights, tmp_path):
     for name, extra in (("gr", ["method=gr"]), ("sgr", ["ablation=sgr"])):
         run = Run(make_cfg([*CONV, *extra, f"model.encoder.weights={path}"]), str(tmp_path / name))
         run.setup()
-        gen = run.hooks.generator
+        gen = run.hooks.trainer
         assert isinstance(run.inputs, ImageInputs) and gen is not None and gen.generator.convD is not None
         assert all(p.requires_grad for p in gen.generator.convE.parameters())
         run.fit()
@@ -215,7 +215,7 @@ def test_sgr_on_images_is_method_gr_to_the_number(weights, tmp_path):
 def test_the_sgr_additions_train_both_networks_conv_layers_on_images(ablation, weights, tmp_path):
     path, state = weights
     run = _setup(tmp_path, f"ablation={ablation}", f"model.encoder.weights={path}")
-    gen = run.hooks.generator.generator
+    gen = run.hooks.trainer.generator
     assert gen.convE is not run.model.convE and gen.convD is not None and gen.separate_passes
     before = {"classifier": _conv_weights(run.model.convE), "generator": _conv_weights(gen.convE)}
     torch.testing.assert_close(before["classifier"], before["generator"])  # both start from the pre-trained layers
@@ -247,7 +247,7 @@ def test_sgr_feedback_trains_the_conv_layers_of_the_bir_network(weights, tmp_pat
 def test_no_feedback_without_internal_replay_keeps_both_networks_conv_layers_frozen(weights, tmp_path):
     path, state = weights
     run = _setup(tmp_path, "ablation=no_feedback", "method.internal=false", f"model.encoder.weights={path}")
-    gen = run.hooks.generator.generator
+    gen = run.hooks.trainer.generator
     assert isinstance(run.inputs, ImageInputs) and gen.convD is not None
     for conv in (run.model.convE, gen.convE):
         assert not any(p.requires_grad for p in conv.parameters()) and not conv.training

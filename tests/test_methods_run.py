@@ -78,9 +78,9 @@ def test_a_stopped_run_resumes_to_the_uninterrupted_numbers(method, tmp_path):
     [
         (["variant=repulsion", "method=ewc"], "variant.repulsion acts on the BI-R model's replayed samples"),
         (["variant=contrastive", "method=gr"], "which method=gr does not have"),
-        (["method=bir", "method.replay=current"], "method.replay=current needs method.net=classifier"),
-        (["method=none", "method.replay=generative"], "method.replay=generative needs method.net=bir"),
-        (["method.ewc_lambda=1"], "needs the plain classifier"),
+        (["method.ewc_lambda=1"], "method.ewc_lambda=1.0 is a key of method=ewc, which method=bir_si does not read"),
+        (["method=none", "method.feedback=false"], "method.feedback=false is a key of method=bir"),
+        (["method.kind=bi_r"], "method.kind='bi_r' is not a registered method"),
         (["method=lwf", "trainer.precision=bf16"], "apply to BI-R's step; method=lwf"),
     ],
 )

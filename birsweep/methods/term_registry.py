@@ -8,14 +8,13 @@ Python edit: the schema composes its config, ``config_check`` checks its values 
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Tuple, Type, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
 from birsweep.declare import Range, ranges_of
+from birsweep.methods.discovery import import_all
 from birsweep.methods.terms import LossTerm
 
 if TYPE_CHECKING:
@@ -54,7 +53,6 @@ class TermSpec(Generic[C]):
 
 
 _REGISTRY: Dict[str, TermSpec[Any]] = {}
-_discovered = False
 
 
 def register_term(spec: TermSpec[C]) -> TermSpec[C]:
@@ -76,12 +74,7 @@ def _origin(config: type) -> str:
 
 def term_specs() -> List[TermSpec[Any]]:
     """Every registered term section, in the order of the step."""
-    global _discovered
-    if not _discovered:
-        _discovered = True
-        package = importlib.import_module("birsweep.methods")
-        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-            importlib.import_module(module.name)  # a term module registers itself
+    import_all()  # a term module registers itself
     return sorted(_REGISTRY.values(), key=lambda spec: spec.order)
 
 

@@ -14,6 +14,7 @@ from birsweep.data.features import Inputs
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import seed_everything
 from birsweep.errors import StorageError
+from birsweep.methods.method_registry import method_of
 from birsweep.methods.term_noise import noise_for
 from birsweep.methods.variants import build_terms
 from birsweep.tracking.record import RunRecord
@@ -40,10 +41,10 @@ class BatchTrial:
 
 def not_batchable(cfg: DictConfig) -> Optional[str]:
     """Why the batched trainer cannot train this config (its trials then run one after another), or None."""
-    if str(cfg.method.net) != "bir":
-        return f"method={cfg.method.name} (the batched trainer takes the BI-R network only)"
     meth = cfg.method
-    if not (meth.feedback and meth.conditional and meth.gates):
+    if not method_of(cfg).bir_step(cfg):  # a plain classifier, or BI-R's ablation without feedback
+        return f"method={meth.name} (the batched trainer takes the BI-R network with replay through feedback only)"
+    if not (meth.conditional and meth.gates):
         return "a BI-R ablation switch (method.feedback, conditional or gates) is not its default"
     unbatched = unbatched_terms(cfg)
     if unbatched:

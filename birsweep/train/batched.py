@@ -170,7 +170,7 @@ class BatchedRun:
         t = self.cfg.trainer
         stream = self.slots[0].stream
         n_active, n_old = stream.classes_seen(task + 1), stream.classes_seen(task)
-        with_replay = task > 0 and self.cfg.method.replay == "generative"
+        with_replay = task > 0  # not_batchable: BI-R with replay through feedback only
         shape = StepShape(task + 1, n_active, n_old, self.inputs.n_pixels, str(self.cfg.method.targets) == "hard")
         for s in self.slots:  # on the slot: a trial that leaves takes its batches along
             s.batches = IndexBatches(s.train_idx[task], int(t.batch_size), s.gen)

@@ -1,6 +1,6 @@
 """The BI-R network's side of a run (docs/method.md, Network): the network with its ablation switches and image
-parts, the variants' loss terms, fused Adam over both, SI and the step, as ``build_classifier_method`` builds them for
-the plain-classifier methods."""
+parts, the variants' loss terms, fused Adam over both, SI and the step; handed to the BI-R method
+(birsweep/methods/bir_method.py) through the run's toolkit (birsweep/train/method_toolkit.py)."""
 
 from __future__ import annotations
 

@@ -4,36 +4,54 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Dict
+from typing import Any, Dict, List, Optional, Protocol, Union
 
 import torch
+from omegaconf import DictConfig
+from torch import nn
 
 from birsweep.data.features import Inputs
+from birsweep.data.images import ImageInputs
+from birsweep.data.stream import ClassIncrementalStream
 from birsweep.gen_eval.evaluate import Subject, evaluate
 from birsweep.gen_eval.feature_space import FeatureSpace, hidden_space, image_space
 from birsweep.gen_eval.views import bir_view, vae_view
+from birsweep.methods.method_api import MethodHooks
 from birsweep.models.bir import BIRNet
+from birsweep.models.classifier import Classifier
+from birsweep.models.encoder import ConvEncoder
 from birsweep.models.vae import VAEGenerator
-
-if TYPE_CHECKING:
-    from birsweep.train.run import Run
 
 log = logging.getLogger(__name__)
 
 
-def _subject(run: Run) -> Subject | None:
-    trainer = getattr(run.hooks, "generator", None)
-    model = trainer.generator if trainer is not None and isinstance(trainer.generator, BIRNet) else run.model
-    if isinstance(model, BIRNet):  # BI-R's network, or the separate BI-R generator of the no-feedback ablation
-        bir = model
+class Run(Protocol):
+    """What the evaluation reads of a finished run (birsweep.train.run.Run)."""
+
+    cfg: DictConfig
+    model: Union[BIRNet, Classifier]
+    hooks: MethodHooks
+    encoder: Optional[ConvEncoder]
+    inputs: Union[Inputs, ImageInputs]
+    stream: ClassIncrementalStream
+    test_idx: List[torch.Tensor]
+    test_y: torch.Tensor
+    n_tasks: int
+    device: torch.device
+
+
+def _subject(generator: Optional[nn.Module]) -> Subject | None:
+    """How the method's generator is scored: BI-R's network (or BI-R's separate generator), or a plain VAE."""
+    if isinstance(generator, BIRNet):
+        bir = generator
 
         def sample_bir(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
             return bir.generate(labels, generator=gen)
 
         return Subject(bir_view(bir), sample_bir)
-    if trainer is None:
+    if not isinstance(generator, VAEGenerator):
         return None
-    vae: VAEGenerator = trainer.generator
+    vae = generator
 
     def sample_vae(labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         z = torch.randn(len(labels), vae.z_dim, generator=gen, device=gen.device).to(vae.out.weight)
@@ -48,13 +66,13 @@ def evaluate_generator(run: Run) -> Dict[str, Any]:
     cfg = run.cfg
     if not cfg.eval_gen.enabled:
         return {"skipped": "eval_gen.enabled=false"}
-    subject = _subject(run)
+    generator = run.hooks.generator(run.model)
+    subject = _subject(generator)
     if subject is None:
         return {"skipped": f"method {cfg.method.name} has no generator"}
     rows = torch.cat(run.test_idx[: run.n_tasks])
     log.info("evaluating the generator on %d test samples (eval_gen)", len(rows))
-    gr = getattr(run.hooks, "generator", None)
-    modules = [m for m in (run.model, None if gr is None else gr.generator) if m is not None]
+    modules = [run.model] + ([] if generator is None or generator is run.model else [generator])
     training = [m.training for m in modules]
     for m in modules:
         m.eval()

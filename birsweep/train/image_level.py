@@ -19,6 +19,7 @@ from torch import nn
 
 from birsweep.data.arrays import ArrayData
 from birsweep.data.images import ImageInputs
+from birsweep.methods.method_registry import method_of
 from birsweep.models.deconv import DeconvDecoder
 from birsweep.models.encoder import ConvEncoder
 
@@ -27,9 +28,7 @@ def uses_images(cfg: DictConfig) -> bool:
     """Does this run's model take images (and hold conv layers itself)? Pixel models never do: they read pixels."""
     if cfg.model.encoder.type != "conv":
         return False
-    if cfg.method.net == "classifier":
-        return bool(cfg.method.train_conv)
-    return not bool(cfg.method.internal)
+    return method_of(cfg).uses_images(cfg)  # the method says (a plain classifier: method.train_conv)
 
 
 def trainable_copy(encoder: ConvEncoder) -> ConvEncoder:

@@ -8,6 +8,7 @@ from typing import Iterable, List, Optional, Union
 
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 from tqdm.auto import tqdm
 
 from birsweep.config_check import tasks_to_run
@@ -18,6 +19,8 @@ from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device, seed_everything
 from birsweep.errors import RunInterrupted, RunPruned, StorageError
 from birsweep.io import remove_stale_tmp
+from birsweep.methods.method_api import MethodHooks, Step
+from birsweep.methods.method_registry import method_of
 from birsweep.methods.replay import frozen_copy
 from birsweep.methods.terms import LossTerm
 from birsweep.models.bir import BIRNet
@@ -27,19 +30,16 @@ from birsweep.tracking.env import environment
 from birsweep.tracking.record import METRICS, RESULTS, RunRecord
 from birsweep.tracking.record_fields import RunStatus
 from birsweep.train import checkpoint
-from birsweep.train.bir_method import build_bir_method
 from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
-from birsweep.train.classifier_step import ClassifierStep
 from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.generator_eval import evaluate_generator
 from birsweep.train.losslog import LossMeter, check_finite
-from birsweep.train.method_hooks import MethodHooks, build_classifier_method
+from birsweep.train.method_toolkit import RunToolkit
 from birsweep.train.participation import Participation
 from birsweep.train.run_inputs import run_inputs
 from birsweep.train.run_state import checkpoint_payload, restore_run
 from birsweep.train.signals import raise_on_stop_signals
-from birsweep.train.step import TrainStep
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,10 @@ class Run:
     """Everything a run holds; built once, then ``fit`` trains the remaining tasks."""
 
     model: Union[BIRNet, Classifier]  # BI-R's network, or the plain classifier of the other methods
-    step: Union[TrainStep, ClassifierStep]
+    step: Step
     hooks: MethodHooks
     terms: List[LossTerm]  # the variants' loss terms (BI-R only)
-    previous: Optional[Union[BIRNet, Classifier]]
+    previous: Optional[nn.Module]  # a frozen copy of the model after the previous task
 
     def __init__(self, cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()):
         self.cfg, self.run_dir = cfg, run_dir
@@ -102,16 +102,10 @@ class Run:
         seed_everything(cfg.seed)
         self.previous = None
         self.start_task = 0
-        if cfg.method.net == "classifier" or not cfg.method.feedback:  # none joint si ewc lwf gr, BI-R w/o feedback
-            conv = encoder if isinstance(self.inputs, ImageInputs) else None
-            parts = build_classifier_method(cfg, self.inputs, arrays.n_classes, self.train_idx, self.device, conv)
-            self.model, self.optimizer, self.si, self.step, self.hooks = parts
-            self.terms = []
-            self._measures(cfg)
-            return
-        self.hooks = MethodHooks(cfg)
-        bir = build_bir_method(cfg, self.inputs, arrays, encoder, self.device)
-        self.model, self.optimizer, self.si, self.step, self.terms = bir
+        toolkit = RunToolkit(cfg, self.inputs, arrays, encoder, self.train_idx, self.device)
+        built = method_of(cfg).build(toolkit)  # the registered method (birsweep/methods/method_registry.py)
+        self.model, self.optimizer, self.si, self.step = built.model, built.optimizer, built.si, built.step
+        self.hooks, self.terms = built.hooks, built.terms
         self._measures(cfg)
 
     def _measures(self, cfg: DictConfig) -> None:
@@ -119,12 +113,7 @@ class Run:
         self.record.set_terms([term.name for term in self.terms])
         self.participation = Participation([term.name for term in self.terms], self.device)
         self.diagnostics = None
-        if (
-            cfg.method.net == "bir"
-            and cfg.method.feedback
-            and cfg.method.conditional
-            and isinstance(self.inputs, Inputs)
-        ):
+        if isinstance(self.model, BIRNet) and self.model.conditional and isinstance(self.inputs, Inputs):
             self.diagnostics = build_diagnostics(cfg, self.stream, self._test_features, self.test_y, self.test_idx)
 
     def _test_features(self) -> torch.Tensor:

@@ -5,17 +5,41 @@ state, the record's history and every random generator."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Dict
+from typing import Any, Dict, List, Optional, Protocol, Union
+
+from omegaconf import DictConfig
+from torch import nn
 
 from birsweep.errors import ResumeError
+from birsweep.methods.method_api import MethodHooks, Step
 from birsweep.methods.replay import frozen_copy
+from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.term_noise import load_noise_state, noise_state
+from birsweep.methods.terms import LossTerm
+from birsweep.models.bir import BIRNet
+from birsweep.models.classifier import Classifier
+from birsweep.tracking.record import RunRecord
 from birsweep.train import checkpoint
 
-if TYPE_CHECKING:
-    from birsweep.train.run import Run
-
 log = logging.getLogger("birsweep.train.run")  # the run's own logger: "resuming ..." reads as the run's line
+
+
+class Run(Protocol):
+    """What a checkpoint holds of a set-up run (birsweep.train.run.Run)."""
+
+    cfg: DictConfig
+    run_dir: str
+    config: Any
+    n_tasks: int
+    model: Union[BIRNet, Classifier]
+    optimizer: Any
+    si: SynapticIntelligence
+    terms: List[LossTerm]
+    step: Step
+    hooks: MethodHooks
+    record: RunRecord
+    start_task: int
+    previous: Optional[nn.Module]
 
 
 def checkpoint_payload(run: Run, tasks_done: int) -> Dict[str, Any]:
