@@ -25,7 +25,8 @@ def test_the_schema_declares_the_ranges_and_choices_config_check_held():
     assert ranges["eval_gen.classifier.max_iters"] == (1, INF, True, False)
     assert ranges["variant.rep_f"] == (0.0, INF, False, False)
     assert ranges["variant.repulsion.eps"] == (0.0, INF, False, False)  # the terms' declarations join them
-    assert not any(key.startswith("method.") for key in ranges)  # the method section keeps its own table
+    assert ranges["method.ewc_lambda"] == (0.0, INF, True, False)  # the methods' declarations join them too
+    assert choices["method.targets"] == ("soft", "hard")
     assert choices["trainer.compile"] == ("off", "forward", "step", "true", "false")
     assert choices["logger.mode"] == ("offline", "online", "disabled")
     assert choices["resume"] == ("auto", "true", "false")

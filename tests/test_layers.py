@@ -14,8 +14,7 @@ ANALYSIS = PACKAGE.parent / "analysis"
 MAX_LINES = 300  # a file longer than this is two concepts (house rule)
 
 # Circles between files that other branches remove: this list is deleted when they are merged ("removed at merge").
-KNOWN_FILE_CIRCLES = [
-]
+KNOWN_FILE_CIRCLES = []
 # Files over MAX_LINES outside the sweep package, shortened on other branches ("removed at merge").
 KNOWN_LONG_FILES: set = set()
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Generic, List, Optional, Tuple, Type, Ty
 
 from omegaconf import DictConfig
 
-from birsweep.declare import Range, choices_of, one_of, ranges_of
+from birsweep.declare import one_of
 from birsweep.errors import ConfigError
 from birsweep.methods.discovery import import_all
 from birsweep.methods.method_api import Built, Toolkit
@@ -129,22 +129,6 @@ def _copy(f: Any) -> Any:
     if f.default_factory is not MISSING:
         return field(default_factory=f.default_factory, metadata=f.metadata)
     return field(default=f.default, metadata=f.metadata)
-
-
-def method_ranges() -> Dict[str, Range]:
-    """``method.<key>`` -> its allowed interval, for the shared keys and every method's own."""
-    found = ranges_of(SharedMethodConfig, "method.")
-    for config in _configs():
-        found.update(ranges_of(config, "method."))
-    return found
-
-
-def method_choices() -> Dict[str, Tuple[str, ...]]:
-    """``method.<key>`` -> its allowed values, for the shared keys and every method's own."""
-    found = choices_of(SharedMethodConfig, "method.")
-    for config in _configs():
-        found.update(choices_of(config, "method."))
-    return found
 
 
 def label_of(kind: str) -> str:
