@@ -14,7 +14,7 @@ from birsweep.config_check import check_config
 from birsweep.log_writes import report_log_write_errors_once
 from birsweep.tracking.record import load as load_record
 from birsweep.tracking.record import record_path
-from birsweep.train.callbacks import RunCallback
+from birsweep.train.loop.callbacks import RunCallback
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List
         return pretrain(cfg)
     if cfg.optuna is not None and cfg.optuna.get("batch"):  # trials_per_job > 1: the batch the sweep formed
         from birsweep.sweep.job.batch import run_batch, trial_configs
-        from birsweep.train.batch_trial import BatchTrial
+        from birsweep.train.batched.trial import BatchTrial
 
         trials = [BatchTrial(c, d, job_callbacks(c, True)) for c, d in trial_configs(cfg, run_dir)]
         return run_batch(cfg, trials)  # one outcome per trial
-    from birsweep.train.run import train
+    from birsweep.train.loop.run import train
 
     callbacks = job_callbacks(cfg) if callbacks is None else callbacks
     objective = train(cfg, run_dir, callbacks)

@@ -4,7 +4,7 @@
 a value the batched trainer may vary per trial); ``declared`` walks a (nested) dataclass and yields every declared
 key with its dotted path. The schema's sections, the loss terms' and the methods' configs all declare this way:
 ``birsweep.config_check`` reads the declarations to check a composed config before a run starts, and
-``birsweep.train.batch_keys`` reads the per-trial ones.
+``birsweep.train.batched.keys`` reads the per-trial ones.
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@
 Taken in Hydra's ``on_run_start``, before Hydra writes its ``.hydra/`` files, so a second ``python launch.py``
 into a dir that a live run holds stops with one line naming the holder (pid, host, start time), exit 2, and writes
 nothing there. The kernel releases the lock when the process ends, however it ends (SIGKILL included), so a
-dead run never leaves a stale lock: the next command into the dir takes it and resumes the run.
+dead run never leaves a stale lock: the next command into the dir takes it and resumes the run. The lock file stays
+empty (it takes no block on a nearly full disk, where the record's closing write needs every one); the holder is
+found in the kernel's own table of locks, ``/proc/locks``.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
 import time
@@ -25,14 +26,26 @@ _held: Optional[IO[str]] = None  # the open lock file of this process's run: the
 
 
 def holder_of(path: str) -> str:
-    """Who holds the lock file at ``path``, as its holder wrote it."""
+    """Who holds the flock on the file at ``path``: the pid /proc/locks names, with its start time."""
     try:
-        with open(path) as f:
-            info = json.load(f)
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(info["started"])))
-        return f"pid {info['pid']} on {info['host']}, started {started}"
-    except (OSError, ValueError, KeyError, TypeError):
+        st = os.stat(path)
+        with open("/proc/locks") as f:
+            table = f.read().splitlines()
+    except OSError:
         return "another process"
+    for line in table:
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK" or "->" in fields:  # "->": a waiter, not the holder
+            continue
+        pid, where = fields[4], fields[5].split(":")
+        device = (int(where[0], 16), int(where[1], 16)) if len(where) == 3 else None
+        if device == (os.major(st.st_dev), os.minor(st.st_dev)) and int(where[2]) == st.st_ino:
+            try:
+                started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.stat(f"/proc/{pid}").st_ctime))
+            except OSError:
+                return f"pid {pid} on {socket.gethostname()}"
+            return f"pid {pid} on {socket.gethostname()}, started {started}"
+    return "another process"
 
 
 def acquire(run_dir: str) -> IO[str]:
@@ -50,7 +63,7 @@ def acquire(run_dir: str) -> IO[str]:
                 ) from None
             fcntl.flock(probe, fcntl.LOCK_UN)
     os.makedirs(run_dir, exist_ok=True)
-    f = open(path, "a+")
+    f = open(path, "a")  # never written: an empty file holds no block
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:  # taken between the probe and here
@@ -59,10 +72,6 @@ def acquire(run_dir: str) -> IO[str]:
             f"the run dir {run_dir} is in use by {holder_of(path)}: wait for that run to end, or give another "
             "hydra.run.dir=..."
         ) from None
-    f.seek(0)
-    f.truncate()
-    json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}, f)
-    f.flush()
     return f
 
 

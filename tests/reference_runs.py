@@ -50,7 +50,7 @@ CONFIGS: Dict[str, List[str]] = {
 
 def run_reference(name: str, root: Path) -> Dict[str, Any]:
     """Train one reference config in this process; its accuracy matrix and logged losses."""
-    from birsweep.train.run import train
+    from birsweep.train.loop.run import train
 
     torch.set_num_threads(1)
     cfg = make_cfg(_BASE + CONFIGS[name])

@@ -13,10 +13,10 @@ from birsweep.methods import bir_ablation as A
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.models.bir import BIRNet
 from birsweep.tracking import record
-from birsweep.train.callbacks import RunCallback, TaskEnd
-from birsweep.train.classifier_step import ClassifierStep
-from birsweep.train.run import train
-from birsweep.train.step import TrainStep
+from birsweep.train.loop.callbacks import RunCallback, TaskEnd
+from birsweep.train.loop.run import train
+from birsweep.train.step.classifier import ClassifierStep
+from birsweep.train.step.eager import TrainStep
 from tests.helpers import TINY, cli, make_cfg
 
 ABLATIONS = (
@@ -120,7 +120,7 @@ def test_a_separate_generator_and_the_classifier_share_no_gradient(tmp_path):
     from birsweep.data.features import build_inputs
     from birsweep.data.sources import load_source
     from birsweep.methods.method_registry import method_of
-    from birsweep.train.method_toolkit import RunToolkit
+    from birsweep.train.build.toolkit import RunToolkit
 
     cfg = make_cfg([*SHORT, "ablation=no_feedback"])
     arrays = load_source(cfg.data)

@@ -8,7 +8,7 @@ import pytest
 import analysis
 from analysis.report_diagnostics import group_table, variant_groups
 from birsweep.tracking import record
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.helpers import TINY, make_cfg
 
 SHORT = [*TINY, "data.synthetic.n_classes=6", "data.n_tasks=3", "diagnostics.top_pairs=2"]

@@ -1,4 +1,4 @@
-"""Many trials in one process (birsweep/train/batched.py): a batched trial's record is the one it has alone."""
+"""Many trials in one process (birsweep/train/batched/run.py): a batched trial's record is the one it has alone."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from birsweep.app import run
 from birsweep.errors import RunPruned
 from birsweep.tracking import record
 from birsweep.tracking.record_fields import RunStatus
-from birsweep.train.batched import BatchTrial, not_batchable, train_batched
-from birsweep.train.callbacks import RunCallback, TaskEnd
+from birsweep.train.batched.run import BatchTrial, not_batchable, train_batched
+from birsweep.train.loop.callbacks import RunCallback, TaskEnd
 from tests.helpers import TINY, make_cfg
 
 BASE = [*TINY, "trainer.threads=1"]
-# the per-trial values (birsweep/train/batch_keys.py): seed, lr, SI strength (0 = off) and distillation temperature
+# the per-trial values (birsweep/train/batched/keys.py): seed, lr, SI strength (0 = off) and distillation temperature
 TRIALS = [
     ["seed=0", "trainer.lr=0.001"],
     ["seed=3", "trainer.lr=0.003", "model.si_c=1.0"],

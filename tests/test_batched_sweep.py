@@ -128,7 +128,7 @@ def test_sigterm_stops_a_sweep_mid_batch(tmp_path):
         if (first / record.RESULTS).exists() and record.load(first)["tasks_done"] >= 1:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)  # right at a task's end: its storage writes defer the stop (train/signals.py)
+    proc.send_signal(signal.SIGTERM)  # right at a task's end: its storage writes defer the stop (train/loop/signals.py)
     assert proc.wait(timeout=120) == 128 + signal.SIGTERM
     for n in (0, 1):
         rec = record.load(tmp_path / "sweep" / str(n))

@@ -14,9 +14,9 @@ from birsweep.methods import bir_objective as O
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.terms import LossTerm, ReplayBatch
 from birsweep.models.bir import BIRNet
-from birsweep.train.batched_ops import BatchedStep, StepShape, stack_models
-from birsweep.train.batched_terms import BatchedTerms
-from birsweep.train.step import TrainStep
+from birsweep.train.batched.ops import BatchedStep, StepShape, stack_models
+from birsweep.train.batched.terms import BatchedTerms
+from birsweep.train.step.eager import TrainStep
 
 D, C, Z, B, R, TEMP = 12, 4, 5, 6, 7, 2.0
 TASK, N_ACTIVE, N_OLD = 2, 4, 2

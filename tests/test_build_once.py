@@ -109,7 +109,7 @@ def test_a_run_waits_for_the_evaluation_classifier_another_process_is_training(m
     import birsweep.gen_eval.classifier as clf
     from birsweep.build_once import cache_lock
     from birsweep.io import atomic_write
-    from birsweep.train.run import Run
+    from birsweep.train.loop.run import Run
     from tests.test_gen_eval_run import _cifar
 
     run = Run(_cifar(tmp_path), str(tmp_path / "run"))

@@ -12,7 +12,7 @@ from analysis.compare import NOT_IN_LABELS, add_labels
 from analysis.runs import flatten, run_row
 from birsweep.config_keys import RESULT_NEUTRAL, is_result_neutral, without_neutral
 from birsweep.errors import ResumeError
-from birsweep.train import checkpoint
+from birsweep.train.loop import checkpoint
 from tests.helpers import make_cfg
 
 # names the front of a label on purpose (demo vs demo-finetune), not as a setting in brackets

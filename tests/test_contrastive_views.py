@@ -145,7 +145,7 @@ def test_the_fork_recipe_on_a_pixel_model_stops_with_one_line(tmp_path):
 
 def test_host_reads_of_the_views():
     """Only kornia's colour-jitter decisions reach the host: its step order and one skip check per step."""
-    from birsweep.train.host_reads import count_host_reads, total
+    from birsweep.train.step.host_reads import count_host_reads, total
 
     views, x = BirsweepViews(3, (32, 32), CPU), torch.rand(8, 3, 32, 32)
     views(x)

@@ -14,7 +14,7 @@ from birsweep.config_check import check_config
 from birsweep.data import sources
 from birsweep.data.sources import DataSource, data_source, load_source, register_source, source_names
 from birsweep.errors import ConfigError
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.helpers import ROOT, make_cfg
 
 # where the test's YAML lives: Hydra's own way to add a config folder (conf/ stays as it is)

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from birsweep import schema
 from birsweep.config_check import check_config, declared_choices, declared_ranges
 from birsweep.errors import ConfigError
-from birsweep.train.batch_keys import PER_TRIAL_KEYS
+from birsweep.train.batched.keys import PER_TRIAL_KEYS
 from tests.helpers import make_cfg
 
 INF = math.inf

@@ -9,7 +9,7 @@ import torch
 
 from birsweep.tracking import record
 from birsweep.train.diagnostics import symmetric_kl, top_confused_pairs
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 
 
 def test_symmetric_kl_matches_the_closed_form_and_is_symmetric():
@@ -80,7 +80,7 @@ def test_diagnostics_on_or_off_leave_every_number_unchanged(tiny_cfg, tmp_path):
 
 
 def test_diagnostics_leave_the_global_rng_and_the_model_mode_alone(tiny_cfg, tmp_path):
-    from birsweep.train.run import Run
+    from birsweep.train.loop.run import Run
 
     run = Run(tiny_cfg(), str(tmp_path))
     run.setup()

@@ -17,7 +17,7 @@ import pytest
 
 import analysis
 from birsweep.tracking import record
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.helpers import ROOT, TINY, make_cfg
 
 QUICK = [*TINY, "trainer.iters=6", "trainer.log_every=3", "trainer.threads=1", "eval_gen.enabled=false"]

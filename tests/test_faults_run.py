@@ -16,9 +16,9 @@ import pytest
 from birsweep.config_check import check_config
 from birsweep.errors import ConfigError, ResumeError, RunInterrupted, StorageError
 from birsweep.tracking import record
-from birsweep.train import checkpoint
-from birsweep.train.callbacks import RunCallback
-from birsweep.train.run import train
+from birsweep.train.loop import checkpoint
+from birsweep.train.loop.callbacks import RunCallback
+from birsweep.train.loop.run import train
 from tests.helpers import SWEEP, TINY, cli, launch, make_cfg, start
 
 NUMBERS = ("acc_matrix", "avg_acc", "final_avg_acc", "forgetting", "bwt", "losses")

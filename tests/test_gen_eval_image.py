@@ -18,7 +18,7 @@ from birsweep.gen_eval.evaluate import Subject, image_metrics
 from birsweep.gen_eval.feature_space import hidden_space, image_space
 from birsweep.tracking import record
 from birsweep.train.generator_eval import feature_space
-from birsweep.train.run import Run, train
+from birsweep.train.loop.run import Run, train
 from tests.helpers import make_cfg
 from tests.test_image_level import CONV, launch_tiny_cifar, weights  # noqa: F401  (the fixture)
 

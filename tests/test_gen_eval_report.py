@@ -16,7 +16,7 @@ from analysis.wandb_offline import find_runs, read_run
 from birsweep.loggers.wandb_generator import log_generator_eval
 from birsweep.loggers.wandb_logger import WandbLogger
 from birsweep.tracking import record
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.helpers import SMALL_WANDB, TINY, make_cfg
 
 QUICK = [*TINY, "trainer.iters=6", "trainer.log_every=6", "eval_gen.n_test=20", "eval_gen.samples=5"]

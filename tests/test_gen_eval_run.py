@@ -13,7 +13,7 @@ import time
 import pytest
 
 from birsweep.tracking import record
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.fakedata import write_cifar100
 from tests.helpers import TINY, cli, launch, make_cfg, start
 

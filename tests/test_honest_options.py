@@ -12,7 +12,7 @@ import torch
 from birsweep import device
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.models.bir import BIRNet
-from birsweep.train.step import TrainStep
+from birsweep.train.step.eager import TrainStep
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

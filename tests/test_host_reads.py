@@ -7,8 +7,8 @@ import torch
 from birsweep.methods.replay import GenerativeReplay, frozen_copy
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.models.bir import BIRNet
-from birsweep.train.host_reads import count_host_reads, total
-from birsweep.train.step import TrainStep
+from birsweep.train.step.eager import TrainStep
+from birsweep.train.step.host_reads import count_host_reads, total
 
 
 def test_the_counter_sees_each_kind_of_read():

@@ -14,8 +14,8 @@ from birsweep.errors import ConfigError
 from birsweep.models.deconv import DeconvDecoder
 from birsweep.models.encoder import ConvEncoder
 from birsweep.tracking import record
-from birsweep.train.callbacks import RunCallback, TaskEnd
-from birsweep.train.run import Run, train
+from birsweep.train.loop.callbacks import RunCallback, TaskEnd
+from birsweep.train.loop.run import Run, train
 from tests.fakedata import write_cifar100
 from tests.helpers import cli, launch, make_cfg
 

@@ -188,7 +188,7 @@ def test_circles_finds_each_circle_once():
 
 def test_the_file_graph_sees_lazy_relative_and_package_imports():
     graph = file_graph()
-    assert "birsweep.train.run" in graph["birsweep.app"], "the parser misses imports inside functions"
+    assert "birsweep.train.loop.run" in graph["birsweep.app"], "the parser misses imports inside functions"
     assert "birsweep.sweep" in graph["birsweep.sweep.search.trial_overrides"], "misses `from pkg import NAME`"
     assert "analysis.runs" in graph["analysis.diagnostics"]
 

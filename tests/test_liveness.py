@@ -32,7 +32,7 @@ from birsweep.sweep.search.outcome import close_record
 from birsweep.sweep.search.override_text import format_value
 from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking import record
-from birsweep.train import checkpoint
+from birsweep.train.loop import checkpoint
 from tests.helpers import TINY, make_cfg, run_sweep
 
 

@@ -1,7 +1,7 @@
 """``trainer.max_tasks``: a run of only the first N tasks of a protocol, recorded as such."""
 
 from birsweep.tracking import record
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.helpers import TINY, cli, make_cfg
 
 

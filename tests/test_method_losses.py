@@ -14,7 +14,7 @@ from birsweep.methods.joint import seen_indices
 from birsweep.methods.lwf import CurrentInputReplay, lwf_loss
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.models.classifier import Classifier
-from birsweep.train.classifier_step import ClassifierStep
+from birsweep.train.step.classifier import ClassifierStep
 
 
 def _softmax(v):

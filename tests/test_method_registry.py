@@ -17,8 +17,8 @@ from birsweep.errors import ConfigError
 from birsweep.methods import method_registry
 from birsweep.methods.method_api import NoKeys
 from birsweep.methods.method_registry import MethodSpec, method_specs, register_method
-from birsweep.train import checkpoint
-from birsweep.train.run import train
+from birsweep.train.loop import checkpoint
+from birsweep.train.loop.run import train
 from tests.helpers import CONF, ROOT, TINY, make_cfg
 from tests.test_analysis_report import Page
 

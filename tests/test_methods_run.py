@@ -8,8 +8,8 @@ import pytest
 from birsweep.config_check import check_config
 from birsweep.errors import ConfigError
 from birsweep.tracking import record
-from birsweep.train.callbacks import RunCallback, TaskEnd
-from birsweep.train.run import train
+from birsweep.train.loop.callbacks import RunCallback, TaskEnd
+from birsweep.train.loop.run import train
 from tests.helpers import TINY, cli, launch, make_cfg
 
 METHODS = ("bir_si", "bir", "gr", "lwf", "si", "ewc", "none", "joint")

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from birsweep.tracking import record
-from birsweep.train.callbacks import TaskEnd
+from birsweep.train.loop.callbacks import TaskEnd
+from birsweep.train.loop.run import train
 from birsweep.train.participation import Participation
-from birsweep.train.run import train
 
 # the repulsion factor's test p(c0) < f * p(c1) can never hold for f <= 1 (c0 is the top class): the term never fires
 NEVER_FIRES = ["variant=repulsion", "variant.use_rep_f=true", "variant.rep_f=0.5"]

@@ -12,7 +12,7 @@ from birsweep.loggers.wandb_logger import EXIT_CODES
 from birsweep.tracking import record
 from birsweep.tracking.record import RecordError, RunRecord
 from birsweep.tracking.record_fields import RunStatus, TrialInfo
-from birsweep.train.callbacks import TaskEnd
+from birsweep.train.loop.callbacks import TaskEnd
 
 
 def finished(run_dir, status=RunStatus.COMPLETED, error=None) -> RunRecord:

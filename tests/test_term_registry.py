@@ -19,7 +19,7 @@ from birsweep.methods import term_registry
 from birsweep.methods.term_registry import TermSpec, register_term, term_ranges, term_specs
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.helpers import ROOT, TINY, make_cfg
 
 TERM_YAML = """\

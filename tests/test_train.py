@@ -9,8 +9,8 @@ import torch
 from birsweep.app import run
 from birsweep.errors import NonFiniteLossError, ResumeError
 from birsweep.tracking import record
-from birsweep.train.callbacks import RunCallback
-from birsweep.train.run import train
+from birsweep.train.loop.callbacks import RunCallback
+from birsweep.train.loop.run import train
 from tests.helpers import TINY, make_cfg, start
 
 

@@ -15,7 +15,7 @@ from birsweep.methods.terms import ReplayBatch
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.tracking import record
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.helpers import make_cfg
 
 
@@ -378,7 +378,7 @@ def test_the_terms_draw_from_their_own_generator_not_the_global_rng():
 def test_every_per_trial_value_of_a_term_is_a_per_trial_key_of_the_batched_job():
     from birsweep.methods.recon_terms import ReconAttraction, ReconRepulsion
     from birsweep.methods.repulsion import DistributionRepulsion
-    from birsweep.train.batch_keys import PER_TRIAL_KEYS
+    from birsweep.train.batched.keys import PER_TRIAL_KEYS
 
     for term in (DistributionRepulsion, ReconRepulsion, ReconAttraction):
         assert term.per_trial and set(term.per_trial.values()) <= set(PER_TRIAL_KEYS), term.name

@@ -21,8 +21,8 @@ from birsweep.models.bir import BIRNet
 from birsweep.schema import TrialConfig
 from birsweep.tracking import record as run_record
 from birsweep.tracking.record import RunRecord
-from birsweep.train.callbacks import RunCallback
-from birsweep.train.run import train
+from birsweep.train.loop.callbacks import RunCallback
+from birsweep.train.loop.run import train
 from tests.helpers import SMALL_WANDB, make_cfg
 
 WANDB = SMALL_WANDB  # 3 tasks of 2 classes keep each offline run short

@@ -13,7 +13,7 @@ from analysis.wandb_offline import find_runs, read_run
 from birsweep.loggers.wandb_diagnostics import diagnostics_scalars
 from birsweep.loggers.wandb_logger import WandbLogger
 from birsweep.tracking import record as run_record
-from birsweep.train.run import train
+from birsweep.train.loop.run import train
 from tests.helpers import SMALL_WANDB, make_cfg
 
 

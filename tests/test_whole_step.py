@@ -1,4 +1,4 @@
-"""trainer.compile=step: the whole training step as one graph (birsweep/train/whole_step.py)."""
+"""trainer.compile=step: the whole training step as one graph (birsweep/train/step/compiled.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from birsweep.methods.terms import LossTerm, ReplayBatch
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.tracking import record
-from birsweep.train.step import TrainStep
-from birsweep.train.whole_step import compile_mode
+from birsweep.train.step.compiled import compile_mode
+from birsweep.train.step.eager import TrainStep
 from tests.helpers import TINY, launch, make_cfg
 
 GRAPH_VARIANTS = ("baseline", "repulsion", "recon")
@@ -130,7 +130,7 @@ def test_a_term_that_cannot_be_traced_keeps_the_step_eager(caplog):
     assert SupervisedContrastive.traceable is False
     model = BIRNet(D, C, 3, 48, 48, 8)
     si = SynapticIntelligence(model.si_parameters(), 1.0, 0.1)
-    with caplog.at_level(logging.WARNING, logger="birsweep.train.whole_step"):
+    with caplog.at_level(logging.WARNING, logger="birsweep.train.step.compiled"):
         step = TrainStep(model, torch.optim.Adam(model.parameters()), si, D, 2.0, [_Opaque()], "32", "step")
     assert step.whole is None
     assert "the opaque term cannot be compiled into one graph" in caplog.text

@@ -16,8 +16,8 @@ from birsweep.errors import RunInterrupted
 from birsweep.sweep.job.trial import TrialHandle
 from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking.record_fields import RunStatus
-from birsweep.train.callbacks import TaskEnd
-from birsweep.train.signals import raise_on_stop_signals
+from birsweep.train.loop.callbacks import TaskEnd
+from birsweep.train.loop.signals import raise_on_stop_signals
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

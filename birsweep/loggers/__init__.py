@@ -1,1 +1,1 @@
-"""Loggers that plug into the training loop through its hooks (birsweep.train.callbacks): W&B."""
+"""Loggers that plug into the training loop through its hooks (birsweep.train.loop.callbacks): W&B."""

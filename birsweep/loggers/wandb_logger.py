@@ -37,7 +37,7 @@ from birsweep.secrets import mask_secrets
 from birsweep.tracking.measured import measured_columns
 from birsweep.tracking.record import RecordView
 from birsweep.tracking.record_fields import OUTCOME_KEYS, RunStatus, TrialInfo
-from birsweep.train.callbacks import RunCallback, TaskEnd
+from birsweep.train.loop.callbacks import RunCallback, TaskEnd
 
 log = logging.getLogger(__name__)
 

@@ -114,7 +114,7 @@ class ProjectionHead(nn.Module):
 class SupervisedContrastive(LossTerm):
     name = "contrastive"
     in_replay = False  # the fork adds it to the total, unweighted and without the (1 - 1/t) factor
-    traceable = False  # trainer.compile=step keeps this variant's step eager (birsweep/train/whole_step.py)
+    traceable = False  # trainer.compile=step keeps this variant's step eager (birsweep/train/step/compiled.py)
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ have omega = 0 upstream, so leaving them out is exact. The path integral W uses 
 loss (replay terms and the penalty included), as upstream does. The penalty's gradient
 ``2 c omega (theta - theta_tilde)`` is added to ``.grad`` directly instead of through autograd.
 
-Written once for one network and for K stacked ones (birsweep/train/batched.py: each parameter a [K, ...] stack,
+Written once for one network and for K stacked ones (birsweep/train/batched/run.py: each parameter a [K, ...] stack,
 ``c`` a [K] tensor broadcast over the leading dim, one value per trial).
 """
 

@@ -41,7 +41,7 @@ class LossTerm(ABC):
     weight: float = 1.0
     in_replay: bool = True  # True: inside L_rep, so scaled by (1 - 1/t), as the fork places its terms
     needs_keys: bool = False  # draws ReplayBatch.keys (birsweep/methods/term_noise.py), not the global RNG
-    # attribute -> config key of the values a batched job may give each trial (birsweep/train/batched_terms.py);
+    # attribute -> config key of the values a batched job may give each trial (birsweep/train/batched/terms.py);
     # the term's arithmetic must take them as floats or as 0-dim tensors alike
     per_trial: ClassVar[Mapping[str, str]] = {}
 

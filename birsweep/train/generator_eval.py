@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class Run(Protocol):
-    """What the evaluation reads of a finished run (birsweep.train.run.Run)."""
+    """What the evaluation reads of a finished run (birsweep.train.loop.run.Run)."""
 
     cfg: DictConfig
     model: Union[BIRNet, Classifier]

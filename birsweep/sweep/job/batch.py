@@ -2,7 +2,7 @@
 the batch (:mod:`birsweep.sweep.search.batches`) and passed it as ``optuna.batch``; here each of its trials becomes
 a run (its config and run dir, ``<sweep dir>/<number>``) and the trained runs become the job's return,
 ``{number: {state, value, reason}}``. The caller (``birsweep/app.py``) gives each run its callbacks; the training
-core trains them, batched when the config allows it (birsweep/train/batched.py), else one after another.
+core trains them, batched when the config allows it (birsweep/train/batched/run.py), else one after another.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from birsweep.config_check import check_config
 from birsweep.errors import RunInterrupted, RunPruned
 from birsweep.sweep.search.factory import plain_dict
 from birsweep.tracking.record_fields import RunStatus
-from birsweep.train.batch_keys import PER_TRIAL_KEYS
-from birsweep.train.batch_trial import BatchTrial, not_batchable
-from birsweep.train.batched import train_batched
+from birsweep.train.batched.keys import PER_TRIAL_KEYS
+from birsweep.train.batched.run import train_batched
+from birsweep.train.batched.trial import BatchTrial, not_batchable
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def run_batch(cfg: DictConfig, trials: List[BatchTrial]) -> Dict[str, Dict[str, 
 
 
 def _run_alone(trial: BatchTrial) -> None:
-    from birsweep.train.run import train
+    from birsweep.train.loop.run import train
 
     try:
         trial.objective = train(trial.cfg, trial.run_dir, trial.callbacks)

@@ -26,8 +26,8 @@ from birsweep.sweep.search.factory import build_pruner, plain_dict
 from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking.record import RecordView
 from birsweep.tracking.record_fields import RunStatus, TrialInfo
-from birsweep.train.callbacks import RunCallback, TaskEnd
-from birsweep.train.signals import deferred
+from birsweep.train.loop.callbacks import RunCallback, TaskEnd
+from birsweep.train.loop.signals import deferred
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 each batch, the job trains it (:mod:`birsweep.sweep.job.batch`) and returns one outcome per trial.
 
 :func:`group` splits the trials asked for one job into jobs whose trials differ only in
-:data:`~birsweep.train.batch_keys.PER_TRIAL_KEYS`; :func:`job_overrides` gives a job of several trials the first
+:data:`~birsweep.train.batched.keys.PER_TRIAL_KEYS`; :func:`job_overrides` gives a job of several trials the first
 trial's overrides plus ``optuna.batch`` (every trial's number and parameters); :func:`outcomes_of` reads the job's
 return, ``{number: {state, value, reason}}``, one outcome per trial.
 """
@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from birsweep.sweep import TRIAL_GROUP
 from birsweep.sweep.search.outcome import Outcome, outcome_of
 from birsweep.sweep.search.override_text import format_value
-from birsweep.train.batch_keys import structural_part
+from birsweep.train.batched.keys import structural_part
 
 Asked = Tuple[int, Dict[str, Any], List[str]]  # trial number, sampled parameters, the job's overrides
 Job = Tuple[List[int], List[str]]  # the trials a job trains, its overrides

@@ -3,7 +3,7 @@
 Current and replayed samples go through the network in one fused pass (the fc layers have no batch-norm or
 dropout, so this is exact); the losses are computed per slice. Nothing here reads a value back to the host.
 ``compile`` picks eager (``off``), a compiled forward pass (``forward``) or the whole step as one compiled graph
-(``step``: birsweep/train/whole_step.py).
+(``step``: birsweep/train/step/compiled.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from birsweep.methods.si import SynapticIntelligence
 from birsweep.methods.term_noise import noise_for
 from birsweep.methods.terms import LossTerm
 from birsweep.models.bir import BIRNet, Forward, cat_forward
-from birsweep.train.whole_step import WholeStep, compile_mode, whole_step_for
+from birsweep.train.step.compiled import WholeStep, compile_mode, whole_step_for
 
 
 class TrainStep:

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from birsweep.methods import bir_objective as O
 from birsweep.methods.si import per_trial
 from birsweep.models.bir import BIRNet
-from birsweep.train.batched_terms import BatchedTerms
+from birsweep.train.batched.terms import BatchedTerms
 
 Stack = Dict[str, torch.Tensor]
 

@@ -15,7 +15,7 @@ from torch import nn
 from birsweep.data.features import Inputs
 from birsweep.data.images import ImageInputs
 from birsweep.methods.bir_ablation import BIRGeneratorTrainer
-from birsweep.train.bir_method import build_bir_net
+from birsweep.train.build.bir_net import build_bir_net
 
 
 def build_bir_generator(

@@ -1,6 +1,6 @@
 """One optimiser step of the methods that train a plain classifier (docs/method.md, Methods): fine-tuning, joint,
 SI, EWC, LwF, GR, and the classifier of BI-R without feedback (its generator trains in ``generator``). BI-R's step
-is ``birsweep.train.step``; this one mirrors upstream's ``Classifier.train_a_batch``: cross-entropy on the current
+is ``birsweep.train.step.eager``; this one mirrors upstream's ``Classifier.train_a_batch``: cross-entropy on the current
 batch over the active classes, from task 2 the replayed batch's loss (soft targets: distillation; hard targets:
 cross-entropy against the previous model's argmax) weighted ``1 - 1/t`` against ``1/t``, plus the regularisers
 (EWC through autograd, SI's gradient added directly as in the BI-R step)."""

@@ -1,8 +1,8 @@
 """Many trials in one process as one batched computation (docs/sweeps.md, Many trials per job).
 
 Every trial keeps what a run alone has: its seed (class order, initialisation, data order, noise), its values of
-:data:`birsweep.train.batch_keys.PER_TRIAL_KEYS`, its run dir, record and callbacks (the Optuna trial, W&B). The
-networks, Adam and SI live stacked (birsweep/train/batched_ops.py) and one vmapped step trains them all. Each
+:data:`birsweep.train.batched.keys.PER_TRIAL_KEYS`, its run dir, record and callbacks (the Optuna trial, W&B). The
+networks, Adam and SI live stacked (birsweep/train/batched/ops.py) and one vmapped step trains them all. Each
 trial's random tensors are drawn, in the order a run alone draws them, from a generator that continues the global
 RNG's state right after that trial's initialisation, so its numbers are the ones it has alone up to float
 reassociation. A trial whose losses turn non-finite, whose callback fails or whose pruner stops it leaves the
@@ -29,13 +29,13 @@ from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
 from birsweep.tracking.record import RunRecord
 from birsweep.tracking.record_fields import RunStatus
-from birsweep.train.batch_trial import BatchTrial, Slot, not_batchable
-from birsweep.train.batched_ops import BatchedStep, StackedAdam, StepShape, keep, stack_models
-from birsweep.train.batched_terms import BatchedTerms
-from birsweep.train.callbacks import TaskEnd
+from birsweep.train.batched.ops import BatchedStep, StackedAdam, StepShape, keep, stack_models
+from birsweep.train.batched.terms import BatchedTerms
+from birsweep.train.batched.trial import BatchTrial, Slot, not_batchable
 from birsweep.train.evaluate import task_accuracies
-from birsweep.train.losslog import check_finite
-from birsweep.train.signals import raise_on_stop_signals
+from birsweep.train.loop.callbacks import TaskEnd
+from birsweep.train.loop.losslog import check_finite
+from birsweep.train.loop.signals import raise_on_stop_signals
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from birsweep.methods.terms import LossTerm
 from birsweep.models.bir import BIRNet
 from birsweep.models.classifier import Classifier
 from birsweep.tracking.record import RunRecord
-from birsweep.train import checkpoint
+from birsweep.train.loop import checkpoint
 
-log = logging.getLogger("birsweep.train.run")  # the run's own logger: "resuming ..." reads as the run's line
+log = logging.getLogger("birsweep.train.loop.run")  # the run's own logger: "resuming ..." reads as the run's line
 
 
 class Run(Protocol):
-    """What a checkpoint holds of a set-up run (birsweep.train.run.Run)."""
+    """What a checkpoint holds of a set-up run (birsweep.train.loop.run.Run)."""
 
     cfg: DictConfig
     run_dir: str

@@ -1,4 +1,4 @@
-"""One trial of a batched job (birsweep/train/batched.py): what it is given, its own side of the batch (stream,
+"""One trial of a batched job (birsweep/train/batched/run.py): what it is given, its own side of the batch (stream,
 generator, record, callbacks, a network to evaluate), and which configs the batched trainer takes."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from birsweep.methods.term_noise import noise_for
 from birsweep.methods.variants import build_terms
 from birsweep.tracking.record import RunRecord
 from birsweep.tracking.record_fields import RunStatus
-from birsweep.train.batched_terms import unbatched_terms
-from birsweep.train.bir_method import build_bir_net
-from birsweep.train.callbacks import CallbackList, RunCallback
-from birsweep.train.whole_step import compile_mode
+from birsweep.train.batched.terms import unbatched_terms
+from birsweep.train.build.bir_net import build_bir_net
+from birsweep.train.loop.callbacks import CallbackList, RunCallback
+from birsweep.train.step.compiled import compile_mode
 
 log = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ def _adam_state(optimizer: torch.optim.Optimizer, p: torch.Tensor) -> Dict[str, 
 
 
 class StepParts(Protocol):
-    """What the compiled step takes of the eager one (birsweep/train/step.py): its parts and its objective."""
+    """What the compiled step takes of the eager one (birsweep/train/step/eager.py): its parts and its objective."""
 
     @property
     def model(self) -> torch.nn.Module: ...
@@ -113,7 +113,7 @@ def whole_step_for(step: StepParts) -> Optional[WholeStep]:
 
 
 class WholeStep:
-    """The compiled form of an eager step (birsweep/train/step.py); ``compiles`` counts the graphs compiled."""
+    """The compiled form of an eager step (birsweep/train/step/eager.py); ``compiles`` counts the graphs compiled."""
 
     inner = "inductor"  # the compiler behind Dynamo; tests set "aot_eager" (same graph, no C++ build)
 

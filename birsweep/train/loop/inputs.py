@@ -12,7 +12,7 @@ from birsweep.data.arrays import ArrayData
 from birsweep.data.features import Inputs, build_inputs
 from birsweep.data.images import ImageInputs
 from birsweep.models.encoder import ConvEncoder, build_encoder
-from birsweep.train.image_level import image_inputs, uses_images
+from birsweep.train.build.image_level import image_inputs, uses_images
 from birsweep.train.pretrain import encoder_weights
 
 

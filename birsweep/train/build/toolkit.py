@@ -22,11 +22,11 @@ from birsweep.methods.terms import LossTerm
 from birsweep.models.bir import BIRNet
 from birsweep.models.classifier import Classifier
 from birsweep.models.encoder import ConvEncoder
-from birsweep.train.bir_method import build_bir_method
-from birsweep.train.classifier_step import ClassifierStep
-from birsweep.train.image_level import image_parts, own_conv
-from birsweep.train.separate_generator import build_bir_generator
-from birsweep.train.step import TrainStep
+from birsweep.train.build.bir_net import build_bir_method
+from birsweep.train.build.image_level import image_parts, own_conv
+from birsweep.train.build.separate_generator import build_bir_generator
+from birsweep.train.step.classifier import ClassifierStep
+from birsweep.train.step.eager import TrainStep
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The BI-R network's side of a run (docs/method.md, Network): the network with its ablation switches and image
 parts, the variants' loss terms, fused Adam over both, SI and the step; handed to the BI-R method
-(birsweep/methods/bir_method.py) through the run's toolkit (birsweep/train/method_toolkit.py)."""
+(birsweep/methods/bir_method.py) through the run's toolkit (birsweep/train/build/toolkit.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from birsweep.methods.terms import LossTerm
 from birsweep.methods.variants import build_terms
 from birsweep.models.bir import BIRNet
 from birsweep.models.encoder import ConvEncoder
-from birsweep.train.image_level import image_parts
-from birsweep.train.step import TrainStep
+from birsweep.train.build.image_level import image_parts
+from birsweep.train.step.eager import TrainStep
 
 
 def build_bir_net(cfg: DictConfig, in_dim: int, n_classes: int, device: torch.device, **parts: Any) -> BIRNet:

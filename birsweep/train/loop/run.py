@@ -29,17 +29,17 @@ from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
 from birsweep.tracking.record import METRICS, RESULTS, RunRecord
 from birsweep.tracking.record_fields import RunStatus
-from birsweep.train import checkpoint
-from birsweep.train.callbacks import CallbackList, RunCallback, TaskEnd
+from birsweep.train.build.toolkit import RunToolkit
 from birsweep.train.diagnostics import build_diagnostics
 from birsweep.train.evaluate import task_accuracies
 from birsweep.train.generator_eval import evaluate_generator
-from birsweep.train.losslog import LossMeter, check_finite
-from birsweep.train.method_toolkit import RunToolkit
+from birsweep.train.loop import checkpoint
+from birsweep.train.loop.callbacks import CallbackList, RunCallback, TaskEnd
+from birsweep.train.loop.inputs import run_inputs
+from birsweep.train.loop.losslog import LossMeter, check_finite
+from birsweep.train.loop.signals import raise_on_stop_signals
+from birsweep.train.loop.state import checkpoint_payload, restore_run
 from birsweep.train.participation import Participation
-from birsweep.train.run_inputs import run_inputs
-from birsweep.train.run_state import checkpoint_payload, restore_run
-from birsweep.train.signals import raise_on_stop_signals
 
 log = logging.getLogger(__name__)
 
