@@ -34,13 +34,13 @@ demo: $(STAMP)  ## run the demo study (8 trials + a 3-seed confirmation against 
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
 
-test: $(STAMP)  ## the fast tests (-m "not slow"): ? min on 2 quiet cores (measured at merge)
+test: $(STAMP)  ## the fast tests (-m "not slow"): 10.5 min on 2 loaded cores (2026-12-06)
 	$(PYTEST) -m "not slow"
 
 test-all: $(STAMP)  ## every test, the slow end-to-end ones included
 	$(PYTEST)
 
-test-slow: $(STAMP)  ## only the slow end-to-end tests: ? min on 2 quiet cores (measured at merge)
+test-slow: $(STAMP)  ## only the slow end-to-end tests: 44 min on 2 loaded cores (2026-12-06)
 	$(PYTEST) -m slow
 
 lint: $(STAMP)  ## ruff (lint and format check) and mypy, as configured in pyproject.toml
