@@ -4,7 +4,7 @@ split-MNIST and CIFAR-100 shapes, on synthetic data, in tasks 2+ (replay, SI pen
 For each configuration (its own process, ``--threads`` torch threads): iterations per second after warm-up, the
 seconds the warm-up took (the compile, for ``step``), dispatched aten ops per eager step, kernels per compiled step
 (inductor's generated kernels plus the matmuls and convolutions it calls out to), host reads per eager step
-(``birsweep/train/host_reads.py``) and Dynamo's graph breaks in the compiled step.
+(``birsweep/train/step/host_reads.py``) and Dynamo's graph breaks in the compiled step.
 
     python benchmarks/compile_speed.py [--iters 10] [--threads 1] [--shapes mnist,cifar] [--variants ...]
 """
@@ -58,8 +58,8 @@ def measure(shape: str, variant: str, mode: str, iters: int, device_name: str) -
     from birsweep.methods.variants import build_terms
     from birsweep.models.bir import BIRNet
     from birsweep.models.encoder import ConvEncoder
-    from birsweep.train.host_reads import count_host_reads, total
-    from birsweep.train.step import TrainStep
+    from birsweep.train.step.eager import TrainStep
+    from birsweep.train.step.host_reads import count_host_reads, total
 
     class Ops(TorchDispatchMode):
         def __init__(self) -> None:

@@ -3,7 +3,7 @@ SI penalty, the term on), at CIFAR-100 or split-MNIST shapes on synthetic data.
 
 Three steps are built (baseline; contrastive with kornia's ``AugmentationSequential`` views, as before the batched
 views; contrastive as it runs now) and timed in alternating rounds, so a change of the machine's load hits all of
-them alike. Per step it also counts dispatched aten ops, host reads (birsweep/train/host_reads.py) and floating
+them alike. Per step it also counts dispatched aten ops, host reads (birsweep/train/step/host_reads.py) and floating
 point operations (``torch.utils.flop_counter``: matrix products and convolutions), and it times the views alone.
 
     python benchmarks/contrastive_speed.py [--shape cifar] [--iters 3] [--rounds 4] [--threads 1]
@@ -49,7 +49,7 @@ def build(shape: str, variant: str, reference_views: bool) -> Callable[[], Any]:
     from birsweep.methods.variants import build_terms
     from birsweep.models.bir import BIRNet
     from birsweep.models.encoder import ConvEncoder
-    from birsweep.train.step import TrainStep
+    from birsweep.train.step.eager import TrainStep
 
     image, n_classes, per_task, B, model_kw, si_c, conv = SHAPES[shape]
     torch.manual_seed(0)
@@ -90,7 +90,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    from birsweep.train.host_reads import count_host_reads, total
+    from birsweep.train.step.host_reads import count_host_reads, total
 
     configs: Dict[str, Callable[[], Any]] = {
         "baseline": build(args.shape, "baseline", False),

@@ -2,7 +2,7 @@
 separate current and replay passes, numpy class draws and one-hot gates, per-sample ``.item()`` look-ups,
 SI as Python loops over parameters with an autograd penalty, and the default (non-fused) Adam.
 
-Same maths as ``birsweep.train.step.TrainStep``; it exists only so the benchmark can state a speed ratio.
+Same maths as ``birsweep.train.step.eager.TrainStep``; it exists only so the benchmark can state a speed ratio.
 """
 
 from __future__ import annotations

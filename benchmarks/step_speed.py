@@ -62,7 +62,7 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
     from birsweep.methods.variants import build_terms
     from birsweep.models.bir import BIRNet
     from birsweep.models.encoder import ConvEncoder
-    from birsweep.train.step import TrainStep
+    from birsweep.train.step.eager import TrainStep
 
     sys.path.insert(0, HERE)
     from naive_step import NaiveStep  # type: ignore[import-not-found]
@@ -126,7 +126,7 @@ def measure(mode: str, task: int, iters: int, device_name: str, variant: str = "
 
 def end_to_end(iters: int, device_name: str) -> dict:
     from birsweep.tracking import record
-    from birsweep.train.run import train
+    from birsweep.train.loop.run import train
 
     # synthetic data at CIFAR-100 shapes through the conv model with a random frozen encoder
     overrides = ["debug=cifar_shapes", f"trainer.iters={iters}", f"trainer.device={device_name}"]
