@@ -19,7 +19,7 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
     return {name: (run_dir / name).read_bytes() for name in FILES}
 
 
-SHORT = ("trainer.max_tasks=2", "trainer.iters=10")  # a complete run, in a fraction of debug=tiny's time
+SHORT = ("trainer.max_tasks=1", "trainer.iters=10")  # a complete run, in a fraction of debug=tiny's time
 
 
 def test_a_completed_run_rerun_is_left_byte_for_byte(tiny_cfg, tmp_path, capsys):
