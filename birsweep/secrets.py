@@ -32,6 +32,19 @@ def mask_url(text: str) -> str:
     return _QUERY_PASSWORD.sub(lambda m: m.group("head") + "***", text)
 
 
+def mask_url_password_in(text: str, url: str) -> str:
+    """``text`` (a driver's error about ``url``) with ``url``'s password masked, and each piece of it: a driver
+    splits an unencoded ``@`` in a password differently from :func:`mask_url` (``user:pa@ss@host`` is password
+    ``pa``, host ``ss@host`` to SQLAlchemy), so its message may quote any part on its own ("failed to resolve host
+    'ss@host'")."""
+    passwords = [m.group("password") for m in _URL_PASSWORD.finditer(url)]
+    passwords += [m.group("password") for m in _QUERY_PASSWORD.finditer(url)]
+    pieces = {p for password in passwords for p in [password, *re.split(r"[@:/]", password)] if p}
+    for piece in sorted(pieces, key=len, reverse=True):  # the whole before its parts
+        text = text.replace(piece, "***")
+    return mask_url(text)
+
+
 def mask_secrets(obj: Any) -> Any:
     """Copy of a config container with URL passwords and secret-named values masked."""
     if isinstance(obj, dict):

@@ -19,11 +19,12 @@ import contextlib
 import fcntl
 import json
 import os
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Literal
 
 from birsweep.errors import ConfigError, first_line
-from birsweep.secrets import mask_url
+from birsweep.secrets import mask_url, mask_url_password_in
 
 DEFAULT_FILE = "optuna.db"
 SQLITE_TIMEOUT_S = 60  # parallel trials write to one SQLite file: wait for its lock instead of failing
@@ -43,8 +44,20 @@ class StorageSpec:
     location: str  # the database URL (SQLite paths absolute), or the journal file's absolute path
 
 
+def sqlite_url(path: str) -> str:
+    """The SQLAlchemy URL of the SQLite file ``path`` (made absolute): a path is data, so it is percent-encoded;
+    unencoded, a ``?`` would start the URL's query (``x/q?x/optuna.db`` opened ``x/q``) and SQLAlchemy would
+    decode a ``%20`` in a dir's name into a space."""
+    return "sqlite:///" + urllib.parse.quote(os.path.abspath(path), safe="/")
+
+
+def sqlite_file(url: str) -> str:
+    """The file an ``sqlite:///`` URL names: the inverse of :func:`sqlite_url` (the query is not part of it)."""
+    return urllib.parse.unquote(url[len("sqlite:///") :].split("?", 1)[0])
+
+
 def default_storage(sweep_dir: str) -> str:
-    return "sqlite:///" + os.path.join(os.path.abspath(sweep_dir), DEFAULT_FILE)
+    return sqlite_url(os.path.join(sweep_dir, DEFAULT_FILE))
 
 
 def is_journal_file(path: str) -> bool:
@@ -69,7 +82,8 @@ def parse(spec: str) -> StorageSpec:
     spec = str(spec).strip()
     if "://" in spec:
         if spec.startswith("sqlite:///") and not spec.startswith("sqlite:////") and spec != "sqlite:///:memory:":
-            spec = "sqlite:///" + os.path.abspath(spec[len("sqlite:///") :])
+            relative = spec[len("sqlite:///") :]  # written as a URL: already encoded, the cwd is not
+            spec = "sqlite:///" + urllib.parse.quote(os.getcwd(), safe="/") + "/" + relative
         return StorageSpec("rdb", spec)
     path = os.path.abspath(os.path.expanduser(spec))
     if path.endswith(".log"):
@@ -77,7 +91,7 @@ def parse(spec: str) -> StorageSpec:
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, DEFAULT_FILE)):
         path = os.path.join(path, DEFAULT_FILE)
     if is_sqlite_file(path):
-        return StorageSpec("rdb", "sqlite:///" + path)
+        return StorageSpec("rdb", sqlite_url(path))
     if is_journal_file(path):
         return StorageSpec("journal", path)
     what = "holds no study" if os.path.exists(path) else "does not exist"
@@ -118,7 +132,7 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
     engine_kwargs = None
     lock: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if location.startswith("sqlite:///") and location != "sqlite:///:memory:":
-        db_file = location[len("sqlite:///") :].split("?", 1)[0]  # the query is not part of the file name
+        db_file = sqlite_file(location)
         os.makedirs(os.path.dirname(db_file) or ".", exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
         lock = _schema_lock(db_file)
@@ -131,5 +145,7 @@ def open_storage(spec: str) -> optuna.storages.BaseStorage:
             f"({first_line(err)}); for PostgreSQL: pip install 'psycopg[binary]'"
         ) from None
     except Exception as err:  # SQLAlchemy's connection errors, bad URLs
-        msg = mask_url(first_line(err))
-        raise ConfigError(f"cannot open storage {mask_url(location)!r}: {msg}") from None
+        msg = mask_url_password_in(first_line(err), location)
+        userinfo = urllib.parse.urlsplit(location).netloc.rpartition("@")[0]
+        hint = "; percent-encode an '@' in the password as %40" if "@" in userinfo else ""
+        raise ConfigError(f"cannot open storage {mask_url(location)!r}: {msg}{hint}") from None

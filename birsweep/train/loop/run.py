@@ -38,7 +38,7 @@ from birsweep.train.loop.callbacks import CallbackList, RunCallback, TaskEnd
 from birsweep.train.loop.inputs import run_inputs
 from birsweep.train.loop.losslog import LossMeter, check_finite
 from birsweep.train.loop.signals import raise_on_stop_signals
-from birsweep.train.loop.state import checkpoint_payload, restore_run
+from birsweep.train.loop.state import checkpoint_payload, completed_objective, restore_run
 from birsweep.train.participation import Participation
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,10 @@ def train(cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()) 
     """
     started = time.time()
     run = Run(cfg, run_dir, callbacks)
+    done = completed_objective(cfg, run_dir, run.config, run.n_tasks)
+    if done is not None:  # the same command again over a finished run: its files are left byte for byte
+        log.info("%s already holds this run, completed: nothing to run (resume=false starts over)", run_dir)
+        return done
     record = run.record
     written = False
     with raise_on_stop_signals():

@@ -18,7 +18,8 @@ from birsweep.methods.term_noise import load_noise_state, noise_state
 from birsweep.methods.terms import LossTerm
 from birsweep.models.bir import BIRNet
 from birsweep.models.classifier import Classifier
-from birsweep.tracking.record import RunRecord
+from birsweep.tracking.record import RunRecord, try_load
+from birsweep.tracking.record_fields import RunStatus
 from birsweep.train.loop import checkpoint
 
 log = logging.getLogger("birsweep.train.loop.run")  # the run's own logger: "resuming ..." reads as the run's line
@@ -87,3 +88,19 @@ def restore_run(run: Run) -> None:
         return
     load_payload(run, payload)
     log.info("resuming %s after task %d of %d", run.run_dir, run.start_task, run.n_tasks)
+
+
+def completed_objective(cfg: DictConfig, run_dir: str, config: Dict[str, Any], n_tasks: int) -> Optional[float]:
+    """The objective of the completed run already in ``run_dir``, when re-running it would only redo it: ``resume``
+    is not false, its record says ``completed`` and its checkpoint holds all ``n_tasks`` tasks, made with these
+    settings (other settings are refused here as on any resume). ``None``: train (or resume) as usual. Outside a
+    sweep only: a trial's dir belongs to its study, whose own resume decides (docs/faults.md)."""
+    if str(cfg.resume).lower() == "false" or cfg.get("optuna") is not None:
+        return None
+    record, _ = try_load(run_dir)
+    if record is None or record.get("status") != RunStatus.COMPLETED.value:
+        return None
+    payload = checkpoint.load(run_dir, config)
+    if payload is None or payload["tasks_done"] != n_tasks:
+        return None
+    return float(record["objective"])
