@@ -44,7 +44,7 @@ from birsweep.sweep.search.grammar import SearchSpace, check_searchable, parse_s
 from birsweep.sweep.search.identity import check_identity, fixed_settings
 from birsweep.sweep.search.joblib_guard import guard_joblib_executor
 from birsweep.sweep.search.outcome import Outcome, Tally, close_record, log_outcome, outcome_of, tell, trial_id
-from birsweep.sweep.search.study import log_opening, open_study, storage_urls
+from birsweep.sweep.search.study import counted, log_opening, open_study, storage_urls
 from birsweep.sweep.search.trial_overrides import trial_overrides
 
 log = logging.getLogger(__name__)
@@ -117,15 +117,14 @@ class OptunaSweeper(Sweeper):
 
     # --- ask ------------------------------------------------------------------------------------------------------
     def _remaining(self) -> int:
-        """New trials still to ask for: the target less finished trials and trials running anywhere."""
-        trials = self.study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
-        return max(0, self.target - len(trials))
+        """New trials still to ask for: the target less counted finished trials and trials running anywhere."""
+        return max(0, self.target - counted(self.study, FINISHED + (TrialState.RUNNING,)))
 
     def _jobs_remaining(self) -> int:
         return -(-self._remaining() // int(self.settings.trials_per_job))
 
     def _search_done(self) -> bool:
-        return len(self.study.get_trials(deepcopy=False, states=FINISHED)) >= self.target and self._remaining() == 0
+        return counted(self.study, FINISHED) >= self.target and self._remaining() == 0
 
     def _ask(self) -> Tuple[optuna.Trial, List[str]]:
         """One new trial, marked as this sweep's and beating (alive/in_flight.py), and its job's overrides."""
