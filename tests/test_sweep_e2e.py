@@ -188,7 +188,11 @@ def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
     study = load_study(storage, "kill")
     finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
     cut_short = [t for t in finished if t.state.name == "FAIL" and t.user_attrs.get("retryable")]
-    assert len(finished) - len(cut_short) == 6 and states(study).get("RUNNING", 0) == 0 and states(study).get("WAITING", 0) == 0, (
+    assert (
+        len(finished) - len(cut_short) == 6
+        and states(study).get("RUNNING", 0) == 0
+        and states(study).get("WAITING", 0) == 0
+    ), (
         states(study),
         [(t.number, t.state.name, t.user_attrs) for t in study.trials],
         out.stdout[-2000:],
