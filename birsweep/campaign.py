@@ -9,13 +9,16 @@ their baselines in one ``confirm.baseline_dir``, so the baseline runs once for a
 (birsweep/sweep/confirm/plan.py).
 
 * Checked before anything runs: every study composes and passes the config check (one line, exit 2).
-* A stop signal (SIGTERM, SIGINT) is passed on to the study in flight, which records itself as its jobs do; the
-  campaign then stops as a run does (exit 128 + the signal). A study that ends with an error stops the campaign
-  with one line naming it; re-running the same command resumes from there.
+* A stop signal (SIGTERM, SIGINT) is passed on to the study in flight and its jobs, which record themselves
+  ``interrupted``; the campaign then stops as a run does (exit 128 + the signal). On the re-run the study closes
+  those trials as cut short (they do not count toward ``n_trials``) and runs them again (``retry_failed``).
+* A study that ends with an error stops the campaign with one line naming it; re-running the same command resumes
+  from there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -63,13 +66,16 @@ def check_studies(cfg: DictConfig, commands: Sequence[List[str]]) -> None:
 
 
 def run_child(command: List[str], cwd: str) -> int:
-    """Run one study to its end; a stop signal to this process is passed on to it, then raised here."""
-    child = subprocess.Popen(command, cwd=cwd)
+    """Run one study to its end, in a process group of its own; a stop signal to this process is passed on to the
+    whole group (the sweep and its jobs, so each job records itself ``interrupted`` with its checkpoint, as under
+    Ctrl-C in a terminal), then raised here once the study has ended."""
+    child = subprocess.Popen(command, cwd=cwd, start_new_session=True)
     caught: List[int] = []
 
     def forward(signum: int, _frame: object) -> None:
         caught.append(signum)
-        child.send_signal(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signum)
 
     previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
     try:

@@ -91,6 +91,8 @@ def test_a_campaign_stopped_by_sigterm_resumes_to_its_report(tmp_path):
     proc.send_signal(signal.SIGTERM)  # to the campaign alone: it passes the signal on to the study
     assert proc.wait(timeout=300) == 128 + signal.SIGTERM, (tmp_path / "launch.out").read_text()
     assert not (root / "recon").exists()  # stopped in the first study
+    cut = {k: r["status"] for k, r in _records(root).items()}
+    assert cut and "running" not in cut.values(), cut  # its jobs got the signal too and recorded themselves
 
     again = launch(*args, cwd=tmp_path, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
