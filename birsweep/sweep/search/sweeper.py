@@ -44,6 +44,7 @@ from birsweep.sweep.search.grammar import SearchSpace, check_searchable, parse_s
 from birsweep.sweep.search.identity import check_identity, fixed_settings
 from birsweep.sweep.search.joblib_guard import guard_joblib_executor
 from birsweep.sweep.search.outcome import Outcome, Tally, close_record, log_outcome, outcome_of, tell, trial_id
+from birsweep.sweep.search.stop import close_interrupted, stop_like_ctrl_c
 from birsweep.sweep.search.study import counted, log_opening, open_study, storage_urls
 from birsweep.sweep.search.trial_overrides import trial_overrides
 
@@ -154,15 +155,15 @@ class OptunaSweeper(Sweeper):
         if self._remaining() == 0:
             log.info("study %r already holds %d finished trials: nothing to run", self.study.study_name, self.target)
             return
-        with self.inflight:
+        with self.inflight, stop_like_ctrl_c():
             try:
                 if self.plan.mode == "slots":
                     self._run_slots()
                 else:
                     self._run_batches()
             except (KeyboardInterrupt, RunInterrupted):  # Ctrl-C, or SIGTERM/SIGUSR2 in a job run in this process
-                for number in self.inflight.numbers():
-                    self._tell(number, Outcome(TrialState.FAIL, reason="sweep interrupted"), retryable=True)
+                for number in self.inflight.numbers():  # their jobs got the signal too (stop.py), or died
+                    close_interrupted(self.study, number, self.sweep_dir)
                 raise
 
     def _launch_one(self, number: int, overrides: List[str]) -> Any:
