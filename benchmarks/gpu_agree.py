@@ -35,9 +35,12 @@ sys.path.insert(0, HERE)
 
 from compile_speed import SHAPES, variant_config  # type: ignore[import-not-found]  # noqa: E402
 
-# |loss - loss64| / max(|loss64|, 1) over every logged value of every step; |params - params64| / |params64| (L2)
+# |loss - loss64| / max(|loss64|, 1) over every logged value of every step; |params - params64| / |params64| (L2).
+# Measured on the CPU at CIFAR-100 shapes (3 tasks x 4 steps, 2026-12-06): losses 1.2e-7 to 5.6e-7, parameters
+# 2.6e-6 to 3.3e-5; the parameters' gap is the larger because Adam turns a gradient that is rounding noise (weights
+# of classes not yet seen, gated-off units) into a full step of either sign, so it has the looser tolerance.
 LOSS_TOL = 1e-4
-PARAM_TOL = 1e-4
+PARAM_TOL = 1e-3
 BATCHED_LRS = (1e-4, 3e-4, 1e-3, 3e-4)  # the trials' learning rates (trial k: seed k)
 
 

@@ -63,7 +63,7 @@ def test_a_failing_part_is_reported_the_others_run_and_the_command_exits_1(tmp_p
     assert "| paper | FLOPs |" in printed and "failed: nosuch" in printed
 
 
-@pytest.mark.slow  # five launch.py processes and three compiled graphs: about 70 CPU s (2026-12-06)
+@pytest.mark.slow  # five launch.py processes and three compiled graphs: 69-96 CPU s, 104-190 s at load 5-12
 def test_the_cpu_mode_runs_every_part_at_tiny_sizes(tmp_path):
     out = tmp_path / "check.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--tiny", "--json", str(out)]
