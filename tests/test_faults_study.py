@@ -18,6 +18,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from tests.gate import gate, wait_until_reached
 from tests.helpers import ROOT, SMALL_WANDB, SWEEP, TINY, cli, launch, load_study, run_sweep, states
 
 
@@ -248,22 +249,22 @@ def _processes_with(marker: str) -> list:
 def test_joblib_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
     marker = f"BIRSWEEP_TEST_MARK={uuid.uuid4().hex}"
     key, value = marker.split("=")
+    gates = tmp_path / "gates"
+    gates.mkdir()
     proc = run_sweep(
         tmp_path,
         "hydra/launcher=joblib",
         "variant=repulsion",
         "variant.rep_f=interval(1,30)",
-        "trainer.iters=400",
         "hydra.sweeper.n_trials=6",
         "hydra.sweeper.n_jobs=2",
+        *gate(gates, task=1, at="mid"),  # both jobs held in their first task (tests/gate.py): workers busy
         env_extra={key: value},
         wait=False,
     )
     try:
-        deadline = time.monotonic() + 600
-        while not list((tmp_path / "sweep").glob("*/results.json")):  # jobs are training in the workers
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "launch.out").read_text()
-            time.sleep(0.5)
+        for job in ("0", "1"):
+            wait_until_reached(gates, job, lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
         workers = [pid for pid in _processes_with(marker) if pid != proc.pid]
         assert workers, "no joblib workers found"
         os.kill(proc.pid, signal.SIGKILL)  # the sweep only, as the OOM killer or a lost login shell would
