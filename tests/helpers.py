@@ -11,7 +11,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import optuna
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import birsweep.sweep  # noqa: F401  (registers the optuna/trial config group)
 from birsweep.schema import register_configs
@@ -116,8 +116,9 @@ def cli(
     *overrides: str, cwd: Path, multirun: bool = False, env_extra: Optional[Mapping[str, str]] = None
 ) -> subprocess.CompletedProcess[str]:
     """``launch.py``'s command line in this process, for checks of what it says and exits with before any job
-    starts (bad input: one line, exit 2); saves the ~6 s a new process spends importing torch. Its output is
-    captured, the working dir, ``sys.argv``, the environment and the logging setup Hydra changes are restored.
+    starts (bad input: one line, exit 2), or of a short run whose subject is not the process; saves the ~6 s a new
+    process spends importing torch. Its output is captured; the working dir, ``sys.argv``, the environment, the
+    logging setup Hydra changes and the run dir's lock are restored or released.
     Runs that train, and anything a signal or a second process must see, go through :func:`launch`."""
     import contextlib
     import io
@@ -141,7 +142,10 @@ def cli(
             except SystemExit as exit_:  # Hydra's own errors (a bad override) end this way
                 code = exit_.code if isinstance(exit_.code, int) else 1
     finally:
-        os.chdir(saved_cwd)
+        from birsweep.run_lock import RunDirLock
+
+        RunDirLock().on_run_end(OmegaConf.create())  # a run that failed keeps its dir's lock (Hydra ends only
+        os.chdir(saved_cwd)  # successful ones): released, as the end of a launch.py process would
         sys.argv = saved_argv
         os.environ.clear()
         os.environ.update(saved_env)

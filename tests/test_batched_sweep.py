@@ -107,29 +107,29 @@ def test_sigterm_stops_a_sweep_mid_batch(tmp_path):
     """SIGTERM to a sweep whose job trains two trials in its process: both records say interrupted, both Optuna
     trials fail (retryable), and no further job starts."""
     import signal
-    import time
 
     from birsweep.tracking import record
+    from tests.gate import gate, wait_until_reached
 
+    gates = tmp_path / "gates"
+    gates.mkdir()
     proc = run_sweep(
         tmp_path,
         LR,
-        "trainer.iters=1000",
-        "trainer.log_every=50",
         "trainer.threads=1",
         "hydra.sweeper.study_name=stop",
         "hydra.sweeper.n_trials=4",
         "hydra.sweeper.trials_per_job=2",
+        *gate(gates, task=1, jobs="0"),  # the job (trials 0 and 1) waits at task 1's end (tests/gate.py)
         wait=False,
     )
-    first = tmp_path / "sweep" / "1"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if (first / record.RESULTS).exists() and record.load(first)["tasks_done"] >= 1:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)  # right at a task's end: its storage writes defer the stop (train/loop/signals.py)
-    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    try:
+        wait_until_reached(gates, "0", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
+        proc.send_signal(signal.SIGTERM)  # at a task's end: its storage writes defer the stop (train/loop/signals.py)
+        assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     for n in (0, 1):
         rec = record.load(tmp_path / "sweep" / str(n))
         assert rec["status"] == "interrupted" and "SIGTERM" in rec["error"]

@@ -21,7 +21,7 @@ def test_cifar100_missing_offline_fails_with_one_clear_line(tmp_path):
 
 
 def test_bad_value_on_the_command_line(tmp_path):
-    out = launch("model.dg_prop=2", "logger=none", cwd=tmp_path)
+    out = cli("model.dg_prop=2", "logger=none", cwd=tmp_path)
     assert out.returncode == 2 and "error: model.dg_prop=2.0 is out of range [0.0, 1.0)" in out.stderr
 
 

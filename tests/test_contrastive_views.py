@@ -10,6 +10,7 @@ import kornia.enhance as KE
 import pytest
 import torch
 
+from birsweep.app import run
 from birsweep.config_check import check_config
 from birsweep.errors import ConfigError
 from birsweep.methods.contrastive_views import (
@@ -22,7 +23,7 @@ from birsweep.methods.contrastive_views import (
 )
 from birsweep.models.encoder import ConvEncoder
 from birsweep.tracking import record
-from tests.helpers import TINY, cli, launch, make_cfg
+from tests.helpers import TINY, cli, make_cfg
 
 CPU = torch.device("cpu")
 # a small RGB conv run: synthetic 3x32x32 images through a random frozen C3-5x16-bn encoder
@@ -112,16 +113,13 @@ def test_grey_fork_recipe_and_the_encoder_on_24x24():
         make_views("simclr", 3, (32, 32), CPU)
 
 
-@pytest.mark.slow
 def test_fork_recipe_run_completes_and_differs_from_the_default(tmp_path):
+    """Two tasks of 10 iterations each (app.run, what launch.py runs for a job): task 2 replays, so it contrasts."""
+    short = ["data.n_tasks=2", "trainer.iters=10", "trainer.log_every=5"]
     runs = {}
     for recipe in ("fork", "birsweep"):
         run_dir = tmp_path / recipe
-        out = launch(
-            *CONV, "variant=contrastive", f"variant.contrastive.augment={recipe}", f"hydra.run.dir={run_dir}",
-            cwd=tmp_path,
-        )  # fmt: skip
-        assert out.returncode == 0, out.stderr
+        run(make_cfg([*CONV, *short, "variant=contrastive", f"variant.contrastive.augment={recipe}"]), str(run_dir))
         runs[recipe] = rec = record.load(run_dir)
         assert rec["status"] == "completed"
         later = [r for r in rec["losses"] if r["task"] > 1]

@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 
 from birsweep.log_writes import report_log_write_errors_once
-from tests.helpers import TINY, launch
+from tests.helpers import TINY, cli, launch
 
 
 @pytest.fixture
@@ -37,13 +37,19 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
-@pytest.mark.parametrize("fill_kb", [1668, 2024])  # 380 KB left (the checkpoint does not fit), 24 KB left
-def test_a_full_disk_closes_the_record_as_failed_with_one_error_line(small_disk: Path, tmp_path: Path, fill_kb):
+@pytest.mark.parametrize(  # 380 KB left (the checkpoint does not fit), 24 KB left
+    "fill_kb, process", [(1668, False), (2024, True)], ids=["1668-in-process", "2024-a-real-process"]
+)
+def test_a_full_disk_closes_the_record_as_failed_with_one_error_line(
+    small_disk: Path, tmp_path: Path, fill_kb: int, process: bool
+):
+    """launch.py on the full disk: a real process where the disk is fullest, its command line in-process else."""
     subprocess.run(
         ["dd", "if=/dev/zero", f"of={small_disk / 'f'}", "bs=1K", f"count={fill_kb}"], check=True, capture_output=True
     )
     run_dir = small_disk / "run"
-    out = launch(*TINY, "trainer.threads=1", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=300)
+    args = [*TINY, f"hydra.run.dir={run_dir}"]
+    out = launch(*args, "trainer.threads=1", cwd=tmp_path, timeout=300) if process else cli(*args, cwd=tmp_path)
     assert out.returncode == 2, out.stderr
     assert "--- Logging error ---" not in out.stderr and "Traceback" not in out.stderr, out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]

@@ -1,6 +1,6 @@
 """Hydra's own errors about the command line are one line naming the key, exit code 2, nothing written (issue 19,
 item 5; birsweep/hydra_errors.py, README "Faults"). The lines are checked in-process on the errors Hydra raises;
-three real ``launch.py`` processes check what an operator sees, single run and ``-m``."""
+launch.py's command line checks what an operator sees, single run and ``-m`` (one of them a real process)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from birsweep.hydra_errors import hydra_error_line
-from tests.helpers import CONF, TINY, launch
+from tests.helpers import CONF, TINY, cli, launch
 
 # override -> the line launch.py prints after "error: "
 LINES = {
@@ -52,11 +52,14 @@ def test_a_parse_error_and_other_errors():
 
 
 @pytest.mark.parametrize(
-    "override, multirun",
-    [("variant=repulsio", False), ("trainer.lrr=0.1", True), ("trainer.iters=abc", False)],
+    "override, multirun, process",
+    [("variant=repulsio", False, False), ("trainer.lrr=0.1", True, True), ("trainer.iters=abc", False, False)],
+    ids=["variant=repulsio", "-m trainer.lrr=0.1 (a real process)", "trainer.iters=abc"],
 )
-def test_launch_prints_one_line_exits_2_and_writes_nothing(tmp_path: Path, override: str, multirun: bool):
-    out = launch(*TINY, override, cwd=tmp_path, multirun=multirun, timeout=300)
+def test_launch_prints_one_line_exits_2_and_writes_nothing(tmp_path: Path, override: str, multirun: bool, process):
+    """One real ``launch.py`` process (all an operator sees on stderr); the others its command line in-process."""
+    run = launch if process else cli
+    out = run(*TINY, override, cwd=tmp_path, multirun=multirun)
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 2, out.stderr
     assert lines == [f"error: {LINES[override]}"], out.stderr

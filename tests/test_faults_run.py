@@ -19,7 +19,8 @@ from birsweep.tracking import record
 from birsweep.train.loop import checkpoint
 from birsweep.train.loop.callbacks import RunCallback
 from birsweep.train.loop.run import train
-from tests.helpers import SWEEP, TINY, cli, launch, make_cfg, start
+from tests.gate import gate, wait_until_reached
+from tests.helpers import SWEEP, TINY, cli, make_cfg, start
 
 NUMBERS = ("acc_matrix", "avg_acc", "final_avg_acc", "forgetting", "bwt", "losses")
 
@@ -35,9 +36,9 @@ def record_files(run_dir: Path) -> tuple[bytes, bytes]:
 
 @pytest.fixture(scope="module")
 def completed(tmp_path_factory) -> Path:
-    """A completed tiny run dir made by launch.py (copy it before changing it)."""
+    """A completed tiny run dir made by launch.py's command line (in this process; copy it before changing it)."""
     base = tmp_path_factory.mktemp("completed")
-    out = launch(*TINY, f"hydra.run.dir={base / 'run'}", cwd=base)
+    out = cli(*TINY, f"hydra.run.dir={base / 'run'}", cwd=base)
     assert out.returncode == 0, out.stderr
     return base / "run"
 
@@ -62,7 +63,7 @@ def test_a_damaged_checkpoint_is_refused_and_the_record_kept(completed, tmp_path
     before = record_files(run_dir)
     ckpt = run_dir / checkpoint.CHECKPOINT
     damage(ckpt)
-    out = launch(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    out = cli(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert out.returncode == 2
     lines = error_lines(out)
     assert len(lines) == 1 and str(ckpt) in lines[0] and "resume=false" in lines[0] and "delete" in lines[0]
@@ -135,30 +136,30 @@ def test_sigint_records_the_run_as_interrupted(tiny_cfg, tmp_path):
     assert rec["status"] == "interrupted" and rec["error"] == "interrupted by SIGINT"
 
 
-@pytest.mark.slow
 def test_sigterm_mid_task_then_rerun_gives_the_uninterrupted_record(tmp_path):
-    """SIGTERM a real `launch.py` in task 2 (after task 1's checkpoint), as `timeout` or SLURM would."""
-    args = [*TINY, "trainer.iters=150", "trainer.log_every=50"]
-    full = launch(*args, f"hydra.run.dir={tmp_path / 'full'}", cwd=tmp_path)
-    assert full.returncode == 0, full.stderr
-    cut = tmp_path / "cut"
-    proc = start(*args, f"hydra.run.dir={cut}", cwd=tmp_path)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if (cut / record.RESULTS).exists() and record.load(cut)["tasks_done"] >= 1:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    """SIGTERM a real `launch.py` in task 2 (after task 1's checkpoint; tests/gate.py holds it there), as `timeout`
+    or SLURM would; the same command again (its command line, in this process) finishes the run as if never cut."""
+    args = [*TINY, "data.n_tasks=3", "data.synthetic.n_classes=6", "trainer.iters=20"]
+    cut, gates = tmp_path / "cut", tmp_path / "gates"
+    gates.mkdir()
+    proc = start(*args, *gate(gates, task=2, at="mid"), f"hydra.run.dir={cut}", cwd=tmp_path)
+    try:
+        wait_until_reached(gates, "cut", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     output = (tmp_path / "launch.out").read_text()
     assert "error: run interrupted by SIGTERM" in output and "Traceback" not in output
     rec = record.load(cut)
-    assert rec["status"] == "interrupted" and "SIGTERM" in rec["error"] and 1 <= rec["tasks_done"] < 5
-    assert checkpoint.load(str(cut), rec["config"])["tasks_done"] == rec["tasks_done"]
-    again = launch(*args, f"hydra.run.dir={cut}", cwd=tmp_path)
+    assert rec["status"] == "interrupted" and "SIGTERM" in rec["error"] and rec["tasks_done"] == 1
+    assert checkpoint.load(str(cut), rec["config"])["tasks_done"] == 1
+    again = cli(*args, f"hydra.run.dir={cut}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
+    train(make_cfg(args), str(tmp_path / "full"))
     a, b = record.load(tmp_path / "full"), record.load(cut)
-    assert b["status"] == "completed" and all(a[k] == b[k] for k in NUMBERS)
+    assert b["status"] == "completed" and b["resumed_from_task"] == 1 and all(a[k] == b[k] for k in NUMBERS)
 
 
 def test_a_full_disk_fails_the_run_with_its_reason(tiny_cfg, tmp_path, monkeypatch):
@@ -186,7 +187,7 @@ def small_tmpfs(tmp_path):
 def test_a_real_full_disk_fails_the_run_with_one_line(small_tmpfs, tmp_path):
     run_dir = small_tmpfs / "run"
     # a checkpoint of this model (weights, Adam, SI) is several MB: the first one cannot be written
-    out = launch(*TINY, "model.fc_units=400", "model.h_dim=400", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    out = cli(*TINY, "model.fc_units=400", "model.h_dim=400", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert out.returncode == 2
     lines = error_lines(out)
     assert len(lines) == 1 and "No space left on device" in lines[0] and str(run_dir) in lines[0]

@@ -18,24 +18,22 @@ from pathlib import Path
 import optuna
 import pytest
 
+from birsweep.sweep.search.storage import open_storage
+from tests.gate import gate, wait_until_reached
 from tests.helpers import ROOT, SMALL_WANDB, SWEEP, TINY, cli, launch, load_study, run_sweep, states
 
 
 def _open_after(barrier: mp.synchronize.Barrier, url: str) -> None:
-    from birsweep.sweep.search.storage import open_storage
-
     barrier.wait()
     open_storage(url)
 
 
-@pytest.mark.parametrize(
-    "n_procs, rounds",
-    [(2, 1), pytest.param(6, 2, marks=pytest.mark.slow)],  # slow: 12 processes that import optuna
-    ids=["two", "six-twice"],
-)
+@pytest.mark.parametrize("n_procs, rounds", [(2, 1), (6, 2)], ids=["two", "six-twice"])
 def test_storage_schema_created_once_by_processes_racing(tmp_path: Path, n_procs: int, rounds: int) -> None:
-    """Processes opening one new SQLite file at the same moment all succeed (the schema is made under a lock)."""
-    ctx = mp.get_context("spawn")
+    """Processes opening one new SQLite file at the same moment all succeed (the schema is made under a lock).
+    Forked from this one, they start with optuna imported: the race, not the imports, takes the time."""
+    ctx = mp.get_context("fork")
+    open_storage(f"sqlite:///{tmp_path}/warm.db")  # SQLAlchemy's and alembic's lazy imports, done once, inherited
     for attempt in range(rounds):  # a fresh file each round: the race is only at creation
         url = f"sqlite:///{tmp_path}/new{attempt}.db"
         barrier = ctx.Barrier(n_procs)
@@ -134,10 +132,13 @@ def test_a_literal_password_is_refused_before_anything_is_written(tmp_path: Path
     assert list(tmp_path.iterdir()) == [], list(tmp_path.rglob("*"))  # nothing written, not even a dir
 
 
-@pytest.mark.slow
-def test_the_environment_variable_form_writes_no_password(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def env_storage_sweep(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One sweep for two tests: its storage URL (with a password) from an environment variable, W&B offline and
+    not silenced by the environment (logger.silent, the default, alone keeps it quiet)."""
+    base = tmp_path_factory.mktemp("env-storage")
     # pysqlite ignores the query (with a warning that does not quote it): a URL with a password, without a server
-    db = f"sqlite:///{tmp_path}/study.db?password={PASSWORD}"
+    db = f"sqlite:///{base}/study.db?password={PASSWORD}"
     out = launch(
         *SWEEP,
         *SMALL_WANDB,
@@ -145,21 +146,27 @@ def test_the_environment_variable_form_writes_no_password(tmp_path: Path) -> Non
         "variant.rep_f=interval(1,30)",
         "hydra.sweeper.n_trials=2",
         "hydra.sweeper.storage=${oc.env:STUDY_DB}",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-        cwd=tmp_path,
+        f"hydra.sweep.dir={base / 'sweep'}",
+        cwd=base,
         multirun=True,
-        wandb_dir=tmp_path,
-        env_extra={"STUDY_DB": db},
+        wandb_dir=base,
+        env_extra={"STUDY_DB": db, "WANDB_SILENT": "false"},
         timeout=900,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert list((tmp_path / "sweep").rglob("*.wandb")), "no offline W&B run written"
+    return base, out
+
+
+@pytest.mark.slow
+def test_the_environment_variable_form_writes_no_password(env_storage_sweep) -> None:
+    base, out = env_storage_sweep
+    assert list((base / "sweep").rglob("*.wandb")), "no offline W&B run written"
     assert PASSWORD not in out.stdout + out.stderr
-    grep = subprocess.run(["grep", "-rl", PASSWORD, str(tmp_path)], capture_output=True, text=True)
+    grep = subprocess.run(["grep", "-rl", PASSWORD, str(base)], capture_output=True, text=True)
     assert grep.stdout == "", grep.stdout
-    assert not [p for p in tmp_path.rglob("*") if PASSWORD in p.name]
-    (name,) = [s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{tmp_path}/study.db")]
-    assert sum(states(load_study(f"sqlite:///{tmp_path}/study.db", name)).values()) == 2
+    assert not [p for p in base.rglob("*") if PASSWORD in p.name]
+    (name,) = [s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{base}/study.db")]
+    assert sum(states(load_study(f"sqlite:///{base}/study.db", name)).values()) == 2
 
 
 # --- W&B without a network ----------------------------------------------------------------------------------------
@@ -193,21 +200,8 @@ def test_wandb_online_without_a_server_goes_on_offline_after_init_timeout(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_sweep_console_shows_tagged_trial_lines_and_no_wandb_banners(tmp_path: Path) -> None:
-    out = launch(
-        *SWEEP,
-        *SMALL_WANDB,
-        "variant=repulsion",
-        "variant.rep_f=interval(1,30)",
-        "hydra.sweeper.n_trials=2",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-        cwd=tmp_path,
-        multirun=True,
-        wandb_dir=tmp_path,
-        env_extra={"WANDB_SILENT": "false"},  # logger.silent (default true) alone keeps W&B quiet
-        timeout=900,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
+def test_a_sweep_console_shows_tagged_trial_lines_and_no_wandb_banners(env_storage_sweep) -> None:
+    _, out = env_storage_sweep
     lines = (out.stdout + out.stderr).splitlines()
     assert not [line for line in lines if line.startswith("wandb:")], "\n".join(lines[-40:])
     for number in (0, 1):
@@ -248,22 +242,22 @@ def _processes_with(marker: str) -> list:
 def test_joblib_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
     marker = f"BIRSWEEP_TEST_MARK={uuid.uuid4().hex}"
     key, value = marker.split("=")
+    gates = tmp_path / "gates"
+    gates.mkdir()
     proc = run_sweep(
         tmp_path,
         "hydra/launcher=joblib",
         "variant=repulsion",
         "variant.rep_f=interval(1,30)",
-        "trainer.iters=400",
         "hydra.sweeper.n_trials=6",
         "hydra.sweeper.n_jobs=2",
+        *gate(gates, task=1, at="mid"),  # both jobs held in their first task (tests/gate.py): workers busy
         env_extra={key: value},
         wait=False,
     )
     try:
-        deadline = time.monotonic() + 600
-        while not list((tmp_path / "sweep").glob("*/results.json")):  # jobs are training in the workers
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "launch.out").read_text()
-            time.sleep(0.5)
+        for job in ("0", "1"):
+            wait_until_reached(gates, job, lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
         workers = [pid for pid in _processes_with(marker) if pid != proc.pid]
         assert workers, "no joblib workers found"
         os.kill(proc.pid, signal.SIGKILL)  # the sweep only, as the OOM killer or a lost login shell would

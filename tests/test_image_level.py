@@ -17,7 +17,7 @@ from birsweep.tracking import record
 from birsweep.train.loop.callbacks import RunCallback, TaskEnd
 from birsweep.train.loop.run import Run, train
 from tests.fakedata import write_cifar100
-from tests.helpers import cli, launch, make_cfg
+from tests.helpers import cli, make_cfg
 
 # 3x32x32 synthetic images through the conv model, sizes small enough for seconds on one core
 CONV = [
@@ -303,10 +303,11 @@ def test_a_variant_without_internal_replay_stops_with_one_line():
 
 
 def launch_tiny_cifar(tmp_path, weights_path, *overrides: str, per_class_test: int = 1):
-    """launch.py on tiny CIFAR-100 files in the exact on-disk format, 2 tasks of 2 classes, the run in tmp/run."""
+    """launch.py's command line (in this process) on tiny CIFAR-100 files in the exact on-disk format, 2 tasks of 2
+    classes, the run in tmp/run."""
     data = tmp_path / "data"
     write_cifar100(str(data), per_class_train=4, per_class_test=per_class_test)
-    return launch(
+    return cli(
         "data=cifar100",
         f"paths.data_dir={data}",
         f"model.encoder.weights={weights_path}",

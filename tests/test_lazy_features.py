@@ -3,12 +3,13 @@ run starts training after its first task's images are encoded."""
 
 import torch
 
+from birsweep.app import run
 from birsweep.data.arrays import ArrayData
 from birsweep.data.features import build_inputs
 from birsweep.data.lazy_features import CHUNK, EncodedSet
 from birsweep.models.encoder import ConvEncoder
 from birsweep.tracking import record
-from tests.helpers import launch
+from tests.helpers import make_cfg
 
 CPU = torch.device("cpu")
 
@@ -69,12 +70,16 @@ def test_features_are_cached_once_every_row_is_there(tmp_path):
 
 
 def test_a_cold_run_encodes_only_the_tasks_it_trains(tmp_path):
-    args = ["debug=cifar_shapes", "trainer.iters=2", "trainer.batch_size=32", "trainer.max_tasks=2"]
-    out = launch(*args, "hydra.run.dir=run", cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
+    """debug=cifar_shapes (10 tasks of 10 classes through the conv encoder) with 30 + 5 images a class, in this
+    process (app.run: what launch.py runs for a job)."""
+    small = ["data.synthetic.train_per_class=30", "data.synthetic.test_per_class=5"]
+    small += ["diagnostics.enabled=false", "eval_gen.enabled=false"]  # after training, not the subject
+    args = ["debug=cifar_shapes", *small, "trainer.iters=2", "trainer.batch_size=32", "trainer.max_tasks=2"]
+    run(make_cfg([*args, f"paths.cache_dir={tmp_path / 'cache'}"]), str(tmp_path / "run"))
     rec = record.load(tmp_path / "run")
     assert rec["status"] == "completed" and rec["tasks_done"] == 2
     timings = rec["timings"]
     assert 0 < timings["first_step_s"] <= timings["total_s"] and timings["features_s"] > 0
     # 2 of 10 tasks trained: the features of the other 8 were never made, so there is no (partial) cache
+    assert rec["config"]["paths"]["cache_dir"] == str(tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("features/*.pt"))

@@ -1,5 +1,6 @@
 """The report's method comparison: the table (mean ± s.e.m. per method, upstream's order) by hand, and the CPU
-comparison (``experiment=compare_digits``) end to end through ``launch.py`` and the HTML report."""
+comparison (``experiment=compare_digits``) end to end through ``launch.py`` and the HTML report, where split
+digits shows the class-incremental ordering of the methods."""
 
 from __future__ import annotations
 
@@ -57,11 +58,18 @@ def test_method_curves_average_each_task_over_a_methods_runs():
 
 
 @pytest.mark.slow
-def test_the_cpu_comparison_runs_end_to_end_through_the_report(tmp_path):
+def test_split_digits_shows_the_class_incremental_ordering_through_the_report(tmp_path):
+    """The CPU comparison (``experiment=compare_digits``, seed 0) at 100 iterations per task, end to end through
+    ``launch.py`` and the HTML report, shows the original's class-IL picture on real data: without replay every
+    method forgets all but the last task (about 1/5), LwF keeps little, BI-R and BI-R + SI keep most, joint training
+    is the upper bound. Standard GR, whose separate generator learns far slower, keeps more than the methods
+    without replay at this budget but not most (measured, seeds 0-2 at 100 iterations: none 19.2-19.7, si
+    19.2-19.7, ewc 18.9-19.2, lwf 35.3-39.2, gr 41.1-48.9, bir 92.8-93.3, bir_si 93.0-93.3, joint 97.2-97.5 %;
+    at the experiment's 300 iterations GR kept 83.9, 60.5 and 70.3 %)."""
     out = launch(
         "experiment=compare_digits",
-        "trainer.iters=30",
-        "seed=0,1",
+        "trainer.iters=100",
+        "seed=0",
         f"paths.sweeps_dir={tmp_path / 'sweeps'}",
         cwd=tmp_path,
         multirun=True,
@@ -69,10 +77,17 @@ def test_the_cpu_comparison_runs_end_to_end_through_the_report(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     sweep = tmp_path / "sweeps" / "compare-digits"
+    acc = {}
     for m in METHODS:
-        for seed in (0, 1):
-            rec = record.load(sweep / f"{m}-s{seed}")
-            assert rec["status"] == "completed" and rec["config"]["method"]["name"] == m
+        rec = record.load(sweep / f"{m}-s0")
+        assert rec["status"] == "completed" and rec["config"]["method"]["name"] == m
+        acc[m] = rec["final_avg_acc"]
+    assert all(acc[m] < 0.3 for m in ("none", "si", "ewc")), acc  # 1/5 = the last task alone
+    assert acc["lwf"] < 0.5, acc
+    assert all(acc[m] > 0.75 for m in ("bir", "bir_si")), acc
+    assert min(acc["bir"], acc["bir_si"]) > max(acc[m] for m in ("none", "si", "ewc", "lwf")) + 0.3, acc
+    assert acc["gr"] > max(acc[m] for m in ("none", "si", "ewc")) + 0.1, acc
+    assert acc["joint"] > max(v for m, v in acc.items() if m != "joint"), acc
     info = build_report([str(sweep)], out=str(tmp_path / "report.html"))
     page = Page()
     page.feed((tmp_path / "report.html").read_text())
@@ -80,29 +95,3 @@ def test_the_cpu_comparison_runs_end_to_end_through_the_report(tmp_path):
     for label in ("None", "LwF", "EWC", "SI", "Generative Replay (GR)", "BI-R + SI", "Joint"):
         assert label in page.cells
     assert any(f.endswith("methods-per-task.png") for f in info["figures"])
-
-
-@pytest.mark.slow
-def test_split_digits_shows_the_class_incremental_ordering(tmp_path):
-    """The original's class-IL picture on real data (seed 0, 300 iterations per task): without replay every
-    method forgets all but the last task (about 1/5), LwF keeps little, the replay methods keep most, joint
-    training is the upper bound. Measured: none 19.4, si 19.4, ewc 19.2, lwf 39.7, gr 83.9, bir 93.3, bir_si 94.2,
-    joint 97.8 %. Over seeds 0-2 (mean ± s.e.m.): none 19.6 ± 0.1, lwf 40.1 ± 0.8, ewc 19.1 ± 0.1, si 19.5 ± 0.1,
-    gr 71.6 ± 6.8 (60.5 and 70.3 for seeds 1 and 2), bir 93.9 ± 0.3, bir_si 94.1 ± 0.2, joint 97.7 ± 0.1 %."""
-    out = launch(
-        "experiment=compare_digits",
-        "seed=0",
-        f"paths.sweeps_dir={tmp_path / 'sweeps'}",
-        cwd=tmp_path,
-        multirun=True,
-        timeout=5400,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    sweep = tmp_path / "sweeps" / "compare-digits"
-    acc = {m: record.load(sweep / f"{m}-s0")["final_avg_acc"] for m in METHODS}
-    assert all(acc[m] < 0.3 for m in ("none", "si", "ewc")), acc  # 1/5 = the last task alone
-    assert acc["lwf"] < 0.5, acc
-    replay = ("gr", "bir", "bir_si")
-    assert all(acc[m] > 0.75 for m in replay), acc
-    assert min(acc[m] for m in replay) > max(acc[m] for m in ("none", "si", "ewc", "lwf")) + 0.3, acc
-    assert acc["joint"] > max(v for m, v in acc.items() if m != "joint"), acc

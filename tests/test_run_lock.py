@@ -7,21 +7,14 @@ import fcntl
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from birsweep.errors import ConfigError
 from birsweep.run_lock import LOCK, acquire
+from tests.gate import gate, wait_until_reached
 from tests.helpers import TINY, launch, start
-
-
-def _wait_for(predicate, what: str, bound: float = 60.0) -> None:
-    deadline = time.monotonic() + bound
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def _snapshot(run_dir: Path) -> dict:
@@ -30,11 +23,12 @@ def _snapshot(run_dir: Path) -> dict:
 
 @pytest.mark.slow  # two launch.py processes, one of them training: about 10 s on quiet cores
 def test_a_second_run_into_a_live_runs_dir_is_refused_and_writes_nothing(tmp_path):
-    run_dir = tmp_path / "r"
-    args = [*TINY, "trainer.iters=100000", "trainer.threads=1", f"hydra.run.dir={run_dir}"]
-    first = start(*args, "seed=0", cwd=tmp_path)
+    run_dir, gates = tmp_path / "r", tmp_path / "gates"
+    gates.mkdir()
+    args = [*TINY, "trainer.threads=1", f"hydra.run.dir={run_dir}", *gate(gates, task=1, at="mid")]
+    first = start(*args, "seed=0", cwd=tmp_path)  # held in its first task (tests/gate.py) while the second tries
     try:
-        _wait_for(lambda: (run_dir / "results.json").exists(), "the first run's record")
+        wait_until_reached(gates, "r", lambda: first.poll() is None, (tmp_path / "launch.out").read_text)
         before = _snapshot(run_dir)
         second = launch(*TINY, "trainer.threads=1", f"hydra.run.dir={run_dir}", "seed=1", cwd=tmp_path)
         lines = [line for line in second.stderr.splitlines() if line.strip()]

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import TINY, cli, launch
+from tests.helpers import TINY, cli
 
 SECRET = "hunter2-in-a-file"
 
@@ -39,7 +39,9 @@ def test_the_environment_variable_form_in_a_config_file_runs_and_leaks_nothing(t
     extra.mkdir()
     (extra / "mine.yaml").write_text("defaults:\n  - config\n  - _self_\nlogger:\n  notes: ${oc.env:NOTES_URL}\n")
     env = {"NOTES_URL": f"postgresql://alice:{SECRET}@db.example/studies"}
-    out = launch(f"--config-dir={extra}", "--config-name=mine", *TINY, "hydra.run.dir=run", cwd=tmp_path, env_extra=env)
+    short = ["trainer.max_tasks=1", "trainer.iters=10"]  # a complete run is all it takes
+    args = [f"--config-dir={extra}", "--config-name=mine", *TINY, *short, "hydra.run.dir=run"]
+    out = cli(*args, cwd=tmp_path, env_extra=env)  # launch.py's command line, in this process
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "run" / "results.json").exists()
     assert _grep(tmp_path) == []  # resolved only in memory; the record's config has it masked

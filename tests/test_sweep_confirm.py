@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import statistics
-import time
 from pathlib import Path
 
 import optuna
@@ -22,6 +21,7 @@ from birsweep.errors import ConfigError
 from birsweep.sweep.config import ConfirmConfig, check_confirm
 from birsweep.sweep.confirm.plan import Arm, ConfirmJob, fresh_seeds, make_plan, search_seeds, top_trials
 from birsweep.sweep.search.grammar import parse_search_space
+from tests.gate import gate, wait_until_reached
 from tests.helpers import compose_with_hydra, load_study, run_sweep
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -270,52 +270,39 @@ def test_a_sweep_confirms_its_top_2_and_the_baseline_on_3_fresh_seeds(tmp_path):
     assert f"{first['arm']} = repulsion" in page and f"Δ {100 * first['vs_baseline']['delta']:+.2f} points" in page
 
 
-def _wait_for(predicate, timeout=600.0, what="a condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 def test_a_sweep_killed_during_confirmation_completes_on_a_rerun_without_redoing_runs(tmp_path):
+    """SIGKILL the sweep while its second confirmation run waits in task 2 (tests/gate.py), the first one done."""
     args = [
         "variant=repulsion",
         "variant.repulsion.lamda_rep=tag(log, interval(1e-3, 10.0))",
-        "trainer.iters=200",
         "hydra.sweeper.study_name=killconfirm",
         "hydra.sweeper.n_trials=1",
         "hydra.sweeper.confirm.top_k=1",
         "hydra.sweeper.confirm.seeds=2",
     ]
-    sweep = tmp_path / "sweep" / "confirm"
-    proc = run_sweep(tmp_path, *args, wait=False)  # basic launcher: the jobs run in the sweep's process
-
-    def one_done_one_midway():
-        records = {k: r for k, r in _records(sweep).items()} if sweep.exists() else {}
-        done = {k: r for k, r in records.items() if r["status"] == "completed"}
-        midway = [k for k, r in records.items() if r["status"] == "running" and r["tasks_done"] >= 1]
-        return (done, midway[0]) if done and midway else None
-
+    sweep, gates = tmp_path / "sweep" / "confirm", tmp_path / "gates"
+    gates.mkdir()
+    midway = "trial_0/seed_2"  # the jobs run arm by arm, seed by seed: trial_0/seed_1 is done by then
+    held = gate(gates, task=2, at="mid", jobs=f"confirm/{midway}")
+    proc = run_sweep(tmp_path, *args, *held, wait=False)  # basic launcher: the jobs run in the sweep's process
     try:
-        done, midway = _wait_for(one_done_one_midway, what="one confirmation run done and one midway")
+        wait_until_reached(gates, f"confirm/{midway}", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
+    finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
+    records = _records(sweep)
+    done = {k for k, r in records.items() if r["status"] == "completed"}
+    assert done == {"trial_0/seed_1"} and records[midway]["status"] == "running", records
+    assert records[midway]["tasks_done"] == 1
     before = {k: (sweep / k / "results.json").read_bytes() for k in done}
-    assert json.loads((sweep / midway / "results.json").read_text())["status"] == "running"
     out = run_sweep(tmp_path, *args)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     after = _records(sweep)
     assert len(after) == 4 and all(r["status"] == "completed" for r in after.values())
     for k, content in before.items():  # completed runs were not run again
         assert (sweep / k / "results.json").read_bytes() == content
-    assert after[midway]["resumed_from_task"] >= 1  # the interrupted run went on from its checkpoint
+    assert after[midway]["resumed_from_task"] == 1  # the interrupted run went on from its checkpoint
     assert f"{len(done)} already completed" in out.stdout + out.stderr
     block = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())["confirmation"]
     assert block["runs_completed"] == 4 and all(None not in a["scores"] for a in block["arms"])

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from birsweep.sweep.search.storage import open_storage
+from tests.gate import gate, open_gate, wait_until_reached
 from tests.helpers import assert_records_agree, load_study, run_sweep, states
 
 LR = "trainer.lr=tag(log, interval(1e-6, 1e-2))"
@@ -30,27 +31,45 @@ def enqueue(storage, name, *params_list):
 @pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_joblib_sweep_prunes_across_processes_and_refills_slots(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
-    # trial 0 is long, 1 short: slot-filling starts trial 2 as soon as 1 ends, while 0 still runs;
-    # 2 and 3 learn nothing (tiny lr) and are pruned by the job-side median pruner after task 2
+    # trial 0 waits after its first task (tests/gate.py) until trial 2 has started: slot-filling starts 2 as soon
+    # as 1 ends, while 0 still runs; 2 and 3 learn nothing (tiny lr) and are pruned by the job-side median pruner
+    # after task 2
     enqueue(
         storage,
         "e2e",
-        {"trainer.lr": GOOD, "trainer.iters": 150},
+        {"trainer.lr": GOOD, "trainer.iters": 30},
         {"trainer.lr": GOOD, "trainer.iters": 30},
         {"trainer.lr": BAD, "trainer.iters": 30},
         {"trainer.lr": BAD, "trainer.iters": 30},
     )
-    out = run_sweep(
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    proc = run_sweep(
         tmp_path,
         "hydra/launcher=joblib",
         LR,
-        "trainer.iters=choice(30, 150)",
+        "trainer.iters=choice(20, 30)",
         "hydra.sweeper.study_name=e2e",
         "hydra.sweeper.n_trials=5",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.pruner.n_startup_trials=1",
         "hydra.sweeper.pruner.n_warmup_steps=2",
+        *gate(gates, task=1, jobs="0"),
+        wait=False,
     )
+    try:
+        log = (tmp_path / "launch.out").read_text
+        wait_until_reached(gates, "0", lambda: proc.poll() is None, log)
+        deadline = time.monotonic() + 600
+        while not (tmp_path / "sweep" / "2" / "results.json").exists():  # trial 2 has started training
+            assert proc.poll() is None and time.monotonic() < deadline, log()[-3000:]
+            time.sleep(0.05)
+        open_gate(gates, "0")
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = subprocess.CompletedProcess(proc.args, proc.returncode, log(), "")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(storage, "e2e")
     trials = study.trials
@@ -146,41 +165,35 @@ def _descendants(pid):
 @pytest.mark.slow  # a killed sweep and its re-run: over 10 s (make test-all)
 @pytest.mark.parametrize("store", ["journal", "sqlite"])
 def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
+    """SIGKILL the sweep once trial 0 is done and trials 1 and 2 wait in both joblib slots, after their first task
+    (tests/gate.py): the re-run fails them as stale, runs each again with its parameters, and stops at 6."""
     storage = str(tmp_path / "study.log") if store == "journal" else f"sqlite:///{tmp_path}/study.db"
     args = [
         "hydra/launcher=joblib",
         LR,
-        "trainer.iters=60",
         f"hydra.sweeper.storage={storage}",
         "hydra.sweeper.study_name=kill",
         "hydra.sweeper.n_trials=6",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.retry_failed=true",
     ]
-    proc = run_sweep(tmp_path, *args, wait=False)
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    proc = run_sweep(tmp_path, *args, *gate(gates, task=1, jobs="[12]"), wait=False)
     workers = []
     try:
-        deadline = time.time() + 300
-        while time.time() < deadline:  # kill the sweep once a trial finished and others are in flight
-            time.sleep(0.5)
-            if not os.path.exists(storage.replace("sqlite:///", "")):
-                continue
-            try:
-                s = states(load_study(storage, "kill"))
-            except Exception:
-                continue
-            if s.get("COMPLETE", 0) + s.get("PRUNED", 0) >= 1 and s.get("RUNNING", 0) >= 1:
-                break
+        for job in ("1", "2"):  # 2 starts in the slot 0 left: 0 is done
+            wait_until_reached(gates, job, lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
         workers = _descendants(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)  # the sweep process only: its joblib workers are orphaned
         proc.wait(timeout=30)
         killed = load_study(storage, "kill")
         running = [t.number for t in killed.trials if t.state.name == "RUNNING"]
-        assert running, states(killed)
+        assert running == [1, 2] and len(killed.trials) == 3, states(killed)
         out = run_sweep(tmp_path, *args)
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     finally:
-        for pid in workers:  # orphans of the killed sweep still idling in joblib's pool
+        for pid in workers:  # orphans of the killed sweep, should their watcher not have ended them
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -197,17 +210,14 @@ def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
         [(t.number, t.state.name, t.user_attrs) for t in study.trials],
         out.stdout[-2000:],
     )
-    for number in running:  # failed as stale, or closed from the job's record if it got to finish
+    for number in running:  # failed as stale (their jobs never got past the gate)
         t = study.trials[number]
-        assert t.state.name in ("FAIL", "COMPLETE", "PRUNED")
-        if t.state.name == "FAIL":
-            assert t.user_attrs["fail_reason"].startswith("left RUNNING: its sweep")
-            retry = [r for r in study.trials if r.user_attrs.get("retry_of") == number]
-            assert len(retry) == 1 and retry[0].params == t.params  # retry_failed: same parameters again
+        assert t.state.name == "FAIL" and t.user_attrs["fail_reason"].startswith("left RUNNING: its sweep")
+        retry = [r for r in study.trials if r.user_attrs.get("retry_of") == number]
+        assert len(retry) == 1 and retry[0].params == t.params  # retry_failed: same parameters again
     # jobs are numbered on by trial number: every job dir is a trial's, the re-run's trials come after the killed
     dirs = {int(p.name) for p in (tmp_path / "sweep").iterdir() if p.name.isdigit()}
     assert dirs <= {t.number for t in study.trials} and max(dirs) == study.trials[-1].number > max(running)
-    time.sleep(3)  # an orphaned job notices its sweep is gone at its next task end
     assert_records_agree(study, tmp_path / "sweep")
     assert "left RUNNING" in out.stderr + out.stdout
 

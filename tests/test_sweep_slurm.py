@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.gate import gate, open_gate, reached
 from tests.helpers import assert_records_agree, load_study, record_of, run_sweep, states
 from tests.test_sweep_e2e import BAD, GOOD, LR, enqueue
 
@@ -68,7 +69,7 @@ def test_a_pruned_study_on_slurm(tmp_path):
 
 
 # --- liveness, cancel, requeue (docs/sweeps.md) ----------------------------------------------------------------------
-LONG = 400  # iterations per task of a trial that must still be running when the test acts on it
+# the jobs the test acts on wait at the end of their first task (tests/gate.py): running, beating, checkpointed
 LIVENESS = ["hydra.sweeper.heartbeat_interval=5", "hydra.sweeper.job_lost_after=60", "hydra.sweeper.grace_period=120"]
 
 
@@ -90,13 +91,12 @@ def _trial(storage, name, number):
     return trials[number] if len(trials) > number else None
 
 
-def _training(storage, name, number, sweep_dir):
-    """The trial's SLURM job id once its job beats and has finished a task (so it has a checkpoint)."""
+def _held(storage, name, number, gates):
+    """The trial's SLURM job id once its job beats and waits at its gate (task 1 done: it has a checkpoint)."""
     t = _trial(storage, name, number)
     if t is None or t.state.name != "RUNNING" or "job_id" not in t.user_attrs or "job_heartbeat" not in t.user_attrs:
         return None
-    rec = record_of(t, sweep_dir)
-    return t.user_attrs["job_id"] if rec is not None and rec["tasks_done"] >= 1 else None
+    return t.user_attrs["job_id"] if reached(gates, str(number)).exists() else None
 
 
 def _queue_state(job_id):
@@ -121,26 +121,32 @@ def _no_accounting(tmp_path):
 
 def test_without_accounting_a_cancelled_trial_fails_and_a_signalled_one_requeues(tmp_path):
     _cluster_or_skip()
-    storage, name, sweep_dir = f"sqlite:///{tmp_path}/sweep/optuna.db", "cancel", tmp_path / "sweep"
-    long = {"trainer.lr": GOOD, "trainer.iters": LONG}
-    enqueue(storage, name, long, long, long)  # 0: scancel; 1: SIGUSR2, requeued; 2: 1's twin, never interrupted
+    storage, name, sweep_dir, gates = (
+        f"sqlite:///{tmp_path}/sweep/optuna.db",
+        "cancel",
+        tmp_path / "sweep",
+        tmp_path / "g",
+    )
+    gates.mkdir()
+    good = {"trainer.lr": GOOD}
+    enqueue(storage, name, good, good, good)  # 0: scancel; 1: SIGUSR2, requeued; 2: 1's twin, never interrupted
     proc = run_sweep(
         tmp_path,
         "hydra/launcher=slurm_cpu",
         "hydra.launcher.timeout_min=20",
         "hydra/sweeper/pruner=nop",
         LR,
-        f"trainer.iters=choice(30, {LONG})",
         f"hydra.sweeper.study_name={name}",
         "hydra.sweeper.n_trials=3",
         "hydra.sweeper.n_jobs=2",
         *LIVENESS,
+        *gate(gates, task=1, jobs="[01]"),
         env_extra=_no_accounting(tmp_path),
         wait=False,
     )
     try:
-        cancelled = _wait_for("trial 0 training", lambda: _training(storage, name, 0, sweep_dir))
-        signalled = _wait_for("trial 1 training", lambda: _training(storage, name, 1, sweep_dir))
+        cancelled = _wait_for("trial 0 at its gate", lambda: _held(storage, name, 0, gates))
+        signalled = _wait_for("trial 1 at its gate", lambda: _held(storage, name, 1, gates))
         subprocess.run(["scancel", cancelled], check=True, timeout=60)
         cancelled_at = time.time()
         subprocess.run(["scancel", "--signal=USR2", signalled], check=True, timeout=60)
@@ -157,7 +163,7 @@ def test_without_accounting_a_cancelled_trial_fails_and_a_signalled_one_requeues
             "trial 0 FAIL", lambda: _trial(storage, name, 0).state.name == "FAIL" and time.time(), timeout=300
         )
         assert failed - cancelled_at < 60 + 30  # job_lost_after bounds it; SLURM's CANCELLED ends it sooner
-        proc.wait(timeout=900)
+        proc.wait(timeout=900)  # the requeued job passes its gate: it was reached once
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -174,6 +180,7 @@ def test_without_accounting_a_cancelled_trial_fails_and_a_signalled_one_requeues
     logs = "".join(p.read_text() for p in (sweep_dir / "1").glob("*.log"))
     assert "resuming" in logs and "after task" in logs, logs[-2000:]
     r1, r2 = record_of(t1, sweep_dir), record_of(t2, sweep_dir)
+    assert r1["resumed_from_task"] == 1
     for key in ("acc_matrix", "avg_acc", "losses", "objective", "tasks_done"):
         assert r1[key] == r2[key], key
     assert t1.value == t2.value and sorted(t1.intermediate_values) == [1, 2, 3, 4, 5]
@@ -181,23 +188,27 @@ def test_without_accounting_a_cancelled_trial_fails_and_a_signalled_one_requeues
 
 def test_a_killed_sweep_on_slurm_resumes_to_exactly_n_trials(tmp_path):
     _cluster_or_skip()
-    storage, name, sweep_dir = f"sqlite:///{tmp_path}/sweep/optuna.db", "killed", tmp_path / "sweep"
-    long = {"trainer.lr": GOOD, "trainer.iters": LONG}
-    enqueue(storage, name, long, long)
+    storage, name, sweep_dir, gates = (
+        f"sqlite:///{tmp_path}/sweep/optuna.db",
+        "killed",
+        tmp_path / "sweep",
+        tmp_path / "g",
+    )
+    gates.mkdir()
+    enqueue(storage, name, {"trainer.lr": GOOD}, {"trainer.lr": GOOD})
     args = [
         "hydra/launcher=slurm_cpu",
         "hydra.launcher.timeout_min=20",
         "hydra/sweeper/pruner=nop",
         LR,
-        f"trainer.iters=choice(30, {LONG})",
         f"hydra.sweeper.study_name={name}",
         "hydra.sweeper.n_trials=3",
         "hydra.sweeper.n_jobs=2",
         *LIVENESS,
     ]
-    proc = run_sweep(tmp_path, *args, wait=False)
+    proc = run_sweep(tmp_path, *args, *gate(gates, task=1, jobs="0"), wait=False)
     try:
-        orphan = _wait_for("trial 0 training", lambda: _training(storage, name, 0, sweep_dir))
+        orphan = _wait_for("trial 0 at its gate", lambda: _held(storage, name, 0, gates))
         os.kill(proc.pid, signal.SIGKILL)  # the sweep only: its SLURM jobs run on
         proc.wait(timeout=60)
     finally:
@@ -205,6 +216,7 @@ def test_a_killed_sweep_on_slurm_resumes_to_exactly_n_trials(tmp_path):
             proc.kill()
     running = [t.number for t in load_study(storage, name).trials if t.state.name == "RUNNING"]
     assert 0 in running
+    open_gate(gates, "0")  # the orphan goes on to its next task end, where it learns its sweep is gone
     out = run_sweep(tmp_path, *args, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(storage, name)

@@ -1,7 +1,6 @@
 """End-to-end training runs: the record, determinism, resume after a kill, failures and the science check."""
 
 import signal
-import time
 
 import pytest
 import torch
@@ -11,6 +10,7 @@ from birsweep.errors import NonFiniteLossError, ResumeError
 from birsweep.tracking import record
 from birsweep.train.loop.callbacks import RunCallback
 from birsweep.train.loop.run import train
+from tests.gate import gate, wait_until_reached
 from tests.helpers import TINY, make_cfg, start
 
 
@@ -97,25 +97,24 @@ def test_nan_loss_fails_with_its_reason(tiny_cfg, tmp_path, monkeypatch):
 
 
 def test_killed_process_resumes_from_its_checkpoint(tmp_path):
-    """SIGKILL a real `launch.py` after task 2's checkpoint; the run it was (`train`, what the same command runs
-    again) resumes to the uninterrupted record. One real process: the reference and the resume run in-process
-    (the re-run command itself: test_faults_run.py's SIGTERM test, slow)."""
-    args = [*TINY, "trainer.iters=80", "trainer.log_every=40"]
-    cut_dir = tmp_path / "cut"
-    proc = start(*args, f"hydra.run.dir={cut_dir}", cwd=tmp_path)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if (cut_dir / record.RESULTS).exists() and load(cut_dir)["tasks_done"] >= 2:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    """SIGKILL a real `launch.py` held after task 2's checkpoint (tests/gate.py); the run it was (`train`, what the
+    same command runs again) resumes to the uninterrupted record. One real process: the reference and the resume
+    run in-process (the re-run command itself: test_faults_run.py's SIGTERM test)."""
+    args = [*TINY, "data.n_tasks=3", "data.synthetic.n_classes=6", "trainer.iters=20"]
+    cut_dir, gates = tmp_path / "cut", tmp_path / "gates"
+    gates.mkdir()
+    proc = start(*args, *gate(gates, task=2), f"hydra.run.dir={cut_dir}", cwd=tmp_path)
+    try:
+        wait_until_reached(gates, "cut", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     killed = load(cut_dir)
-    assert killed["status"] == "running" and 2 <= killed["tasks_done"] < 5
+    assert killed["status"] == "running" and killed["tasks_done"] == 2
     train(make_cfg(args), str(cut_dir))
     train(make_cfg(args), str(tmp_path / "full"))
     a, b = load(tmp_path / "full"), load(cut_dir)
-    assert b["status"] == "completed" and b["resumed_from_task"] >= 2  # resumed, not trained again
+    assert b["status"] == "completed" and b["resumed_from_task"] == 2  # resumed, not trained again
     assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
 
 

@@ -315,7 +315,8 @@ def test_disabled_terms_are_not_built():
     ],
 )
 def test_each_variant_runs_the_demo_and_logs_its_terms(tmp_path, variant, keys):
-    overrides = ["experiment=demo", f"variant={variant}", "trainer.iters=40", "trainer.log_every=20"]
+    short = ["trainer.max_tasks=2", "trainer.iters=20", "trainer.log_every=10"]  # task 2 replays: the terms act
+    overrides = ["experiment=demo", f"variant={variant}", *short]
     train(make_cfg([*overrides, "trainer.progress=false", "logger=none"]), str(tmp_path))
     rec = record.load(tmp_path)
     assert rec["status"] == "completed" and rec["config"]["variant"]["name"] == variant
