@@ -224,6 +224,8 @@ def test_a_sweep_confirms_its_top_2_and_the_baseline_on_3_fresh_seeds(tmp_path):
         for seed in seeds:
             rec = confirm[f"confirm/{arm.replace(' ', '_')}/seed_{seed}"]
             assert rec["status"] == "completed" and rec["trial"] is None
+            key = rec["confirm"].pop("baseline")  # the baseline's key: one for every run of the stage
+            assert isinstance(key, str) and len(key) == 12
             assert rec["confirm"] == {"arm": arm, "rank": rank, "params": params, "seed": seed}
             assert rec["config"]["seed"] == seed
             assert rec["config"]["variant"]["name"] == ("baseline" if arm == "baseline" else "repulsion")
