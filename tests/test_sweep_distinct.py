@@ -95,7 +95,7 @@ def test_a_killed_and_rerun_study_holds_no_set_twice(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert states(load_study(storage, "resume")) == {"COMPLETE": 2, "RUNNING": 1}
-    out = run_sweep(tmp_path, *args, "hydra.sweeper.n_trials=5")
+    out = run_sweep(tmp_path, *args, "hydra.sweeper.n_trials=5", in_process=True)  # the re-run, in this process
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert len(load_study(storage, "resume").trials) >= 5
     _assert_distinct(storage, "resume")
