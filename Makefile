@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: demo help test test-all test-slow lint bench clean
+.PHONY: demo help test test-all test-slow lint bench gpu-wheels clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,26 @@ lint: $(STAMP)  ## ruff (lint and format check) and mypy, as configured in pypro
 
 bench: $(STAMP)  ## speed and memory of the training step (benchmarks/step_speed.py)
 	$(BIN)/python benchmarks/step_speed.py
+
+# the wheels benchmarks/gpu_check.py needs on a bare GPU machine that has PyTorch, numpy, pandas, scikit-learn and
+# scipy but no package index (benchmarks/README.md, GPU): benchmarks/gpu_wheels.txt, for CPython $(GPU_PY) on manylinux
+# x86-64, each a binary wheel from the index, or (antlr4-python3-runtime, pure Python, an sdist only) built here
+WHEELS ?= .whl
+GPU_PY ?= 3.12
+GPU_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+gpu-wheels:  ## download into .whl/ the wheels gpu_check.py needs on a bare GPU machine (60 MB at most)
+	rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	@for spec in $$(grep -v '^#' benchmarks/gpu_wheels.txt); do \
+		$(PYTHON) -m pip download -q --no-deps --only-binary=:all: --python-version $(GPU_PY) --implementation cp \
+			$(GPU_PLATFORMS) -d $(WHEELS) $$spec 2>/dev/null || \
+		$(PYTHON) -m pip wheel -q --no-deps -w $(WHEELS) $$spec || exit 1; \
+	done
+	@for w in $(WHEELS)/*.whl; do case $$w in *-none-any.whl|*-cp$(subst .,,$(GPU_PY))-*manylinux*.whl) ;; \
+		*) echo "$$w is not for CPython $(GPU_PY) on manylinux x86-64"; exit 1;; esac; done
+	@ls -s $(WHEELS)
+	@total=$$(cat $(WHEELS)/*.whl | wc -c); \
+		echo "$$(ls $(WHEELS) | wc -l) wheels, $$total bytes ($$((total / 1000000)) MB) in $(WHEELS)/, limit 60 MB"; \
+		test $$total -le 60000000
 
 clean:  ## remove .venv, outputs/, multirun/ and pytest's cache
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -44,6 +44,8 @@ def exit_code(err: BirsweepError) -> int:
 
 
 def cli() -> int:
+    global _job_started
+    _job_started = False  # a command line of its own (tests call cli() again in one process)
     full_report = os.environ.get("HYDRA_FULL_ERROR") == "1"  # the user asked for Hydra's tracebacks
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors to us instead of printing them and exiting 1
     try:

@@ -4,6 +4,11 @@
 sweeper's confirmation summary uses. The baseline is a label (``"baseline"``, or any label of ``add_labels``) or a
 dict of column values (``{"variant": "baseline"}``, ``{"variant": "baseline", "trainer.iters": 500}``) that picks
 the runs of exactly one label.
+
+With several configurations the comparisons are a family: ``p_holm`` is Holm's adjusted p over the family (the
+configurations with a p-value), and the verdict then asks the adjusted p to be below 0.05, so three variants
+against one baseline do not get three chances at a lucky "beats". With one configuration ``p_holm`` = ``p`` and
+the verdict is the interval's, as before.
 """
 
 from __future__ import annotations
@@ -12,11 +17,11 @@ from typing import Any, Dict, List, Mapping, Union
 
 import pandas as pd
 
-from birsweep.stats import paired, verdict
+from birsweep.stats import family_verdict, holm, paired, verdict
 from birsweep.tracking.record_fields import RunStatus
 
 Baseline = Union[str, Mapping[str, Any]]
-COLUMNS = ("n_pairs", "delta", "delta_ci_low", "delta_ci_high", "p", "verdict", "delta_note")
+COLUMNS = ("n_pairs", "delta", "delta_ci_low", "delta_ci_high", "p", "p_holm", "verdict", "delta_note")
 
 
 def baseline_label(runs: pd.DataFrame, baseline: Baseline) -> str:
@@ -52,11 +57,18 @@ def against(runs: pd.DataFrame, baseline: Baseline, metric: str = "final_avg_acc
     base_label = baseline_label(runs, baseline)
     base = by_seed(runs[runs["label"].astype(str) == base_label], metric)
     rows: List[Dict[str, Any]] = []
-    for label, group in runs.groupby("label", sort=False):
+    tests = {
+        label: paired(by_seed(group, metric), base)
+        for label, group in runs.groupby("label", sort=False)
+        if str(label) != base_label
+    }
+    adjusted = dict(zip(tests, holm([d.p for d in tests.values()])))
+    family = sum(1 for v in adjusted.values() if v == v) > 1  # NaN != NaN: only comparisons with a p count
+    for label in runs["label"].drop_duplicates():
         if str(label) == base_label:
             rows.append({"label": label, **dict.fromkeys(COLUMNS), "delta_note": "the baseline"})
             continue
-        d = paired(by_seed(group, metric), base)
+        d = tests[label]
         rows.append(
             {
                 "label": label,
@@ -65,12 +77,13 @@ def against(runs: pd.DataFrame, baseline: Baseline, metric: str = "final_avg_acc
                 "delta_ci_low": d.low,
                 "delta_ci_high": d.high,
                 "p": d.p,
-                "verdict": verdict(d),
+                "p_holm": adjusted[label],
+                "verdict": family_verdict(d, adjusted[label]) if family else verdict(d),
                 "delta_note": d.note or None,
             }
         )
     out = pd.DataFrame(rows)
-    for col in ("delta", "delta_ci_low", "delta_ci_high", "p"):
+    for col in ("delta", "delta_ci_low", "delta_ci_high", "p", "p_holm"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     out["n_pairs"] = pd.to_numeric(out["n_pairs"], errors="coerce").astype("Int64")
     return out

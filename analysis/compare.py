@@ -78,10 +78,37 @@ def add_labels(runs: pd.DataFrame, by: Optional[Sequence[str]] = None) -> pd.Dat
         rows = list(group[varying].itertuples(index=False, name=None))
         # 4 significant digits read well, but must not pool two settings into one configuration
         fmt = compact if len({_key(r, compact) for r in rows}) == len({_key(r, _exact) for r in rows}) else _exact
+        drawn = _unsampled(group, varying)
         runs.loc[group.index, "label"] = [
-            f"{name} (" + ", ".join(f"{short[c]}={fmt(v)}" for c, v in zip(varying, values)) + ")" for values in rows
+            f"{name} ("
+            + ", ".join(
+                f"{short[c]}={UNSAMPLED.format(fmt(v)) if skip else fmt(v)}"
+                for c, v, skip in zip(varying, values, skips)
+            )
+            + ")"
+            for values, skips in zip(rows, drawn)
         ]
     return runs
+
+
+UNSAMPLED = "– (default {})"  # a study's conditional parameter this trial did not sample: it ran with the default
+
+
+def _unsampled(group: pd.DataFrame, varying: Sequence[str]) -> List[tuple]:
+    """Per row, per varying column: whether it is a parameter the row's study searched (some trial sampled it)
+    but this trial did not (a ``when(...)`` parameter whose condition was off), so its value is the default."""
+    out = []
+    for _, row in group.iterrows():
+        flags = []
+        for c in varying:
+            col = f"params.{c}"
+            searched = col in group and row.get("study_name") is not None and pd.notna(row.get("study_name"))
+            if searched:
+                same = group[group["study_name"] == row["study_name"]]
+                searched = bool(same[col].notna().any()) and pd.isna(row[col])
+            flags.append(searched)
+        out.append(tuple(flags))
+    return out
 
 
 def _key(values: tuple, fmt) -> tuple:

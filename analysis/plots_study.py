@@ -8,7 +8,7 @@ Parameters are shown by their short names; the accuracy axes span the plotted va
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 import pandas as pd
@@ -50,30 +50,54 @@ def _objective_points(trials: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _stopped_after(trials: pd.DataFrame) -> pd.Series:
+    """The task after which each trial last reported: its highest ``intermediate.<step>`` with a value."""
+    inter = sorted((c for c in trials.columns if c.startswith("intermediate.")), key=lambda c: int(c.split(".")[1]))
+    if not inter:
+        return pd.Series(np.nan, index=trials.index)
+    steps = np.array([int(c.split(".")[1]) for c in inter])
+    has = trials[inter].notna().to_numpy()
+    last = np.where(has.any(axis=1), steps[has.shape[1] - 1 - np.argmax(has[:, ::-1], axis=1)], -1)
+    return pd.Series(np.where(last >= 0, last, np.nan), index=trials.index)  # steps are 1-based tasks
+
+
 def plot_history(trials: pd.DataFrame, direction: str = "maximize", title: str = "") -> Figure:
-    """Objective per finished trial (pruned trials at their last reported value, failed ones on the bottom
-    edge) and the best value so far."""
+    """The objective of each complete trial and the best value so far. A pruned trial has no final value: its last
+    report was an average after an earlier task, on another scale (few classes learnt, so higher), so it is marked
+    on the bottom edge with the task it stopped after; a failed one below it."""
     fig = Figure(figsize=(8.5, 4))
     ax = fig.add_subplot()
-    pts = _objective_points(finished(trials)).sort_values("trial_number")
-    shown = []
-    for state in ("COMPLETE", "PRUNED"):
-        color, marker = STATE_STYLE[state]
-        p = pts[(pts["trial_state"] == state) & pts["y"].notna()]
-        if len(p):
-            label = state.lower() + (" (last reported)" if state == "PRUNED" else "")
-            y = 100 * p["y"].astype(float)
-            ax.scatter(p["trial_number"], y, color=color, marker=marker, s=28, label=label)
-            shown += list(y)
+    finished_trials = finished(trials)
+    pts = _objective_points(finished_trials).sort_values("trial_number")
+    color, marker = STATE_STYLE["COMPLETE"]
     done = pts[(pts["trial_state"] == "COMPLETE") & pts["trial_value"].notna()]
+    shown: List[float] = []
     if len(done):
         values = done["trial_value"].astype(float)
+        ax.scatter(done["trial_number"], 100 * values, color=color, marker=marker, s=28, label="complete")
+        shown = list(100 * values)
         best = values.cummax() if direction == "maximize" else values.cummin()
         ax.step(done["trial_number"], 100 * best, where="post", color="tab:green", label="best so far")
     ax.set_ylim(*fitted_limits(shown, bounds=PERCENT))
+    edge = blended_transform_factory(ax.transData, ax.transAxes)
+    pruned = finished_trials[finished_trials["trial_state"] == "PRUNED"]
+    if len(pruned):  # no final value: on the bottom edge, with the task each stopped after
+        color, marker = STATE_STYLE["PRUNED"]
+        ax.scatter(
+            pruned["trial_number"],
+            np.full(len(pruned), 0.07),
+            transform=edge,
+            color=color,
+            marker=marker,
+            s=28,
+            label="pruned (no final value; tN: stopped after task N)",
+            clip_on=False,
+        )
+        for number, task in zip(pruned["trial_number"], _stopped_after(pruned)):
+            if not np.isnan(task):
+                ax.text(number, 0.1, f"t{int(task)}", transform=edge, fontsize=6, ha="center", color=color)
     failed = pts[pts["trial_state"] == "FAIL"]
     if len(failed):  # no value: marked on the bottom edge, whatever the range
-        edge = blended_transform_factory(ax.transData, ax.transAxes)
         ax.scatter(
             failed["trial_number"],
             np.full(len(failed), 0.02),

@@ -28,18 +28,29 @@ BASELINE = "baseline"  # the baseline's label: the confirmation arm's name, or t
 
 
 def _comparisons(runs: pd.DataFrame) -> List[Tuple[str, pd.DataFrame]]:
-    """(title, runs labelled so that the baseline's label is ``baseline``) for every comparison the runs hold."""
+    """(title, runs labelled so that the baseline's label is ``baseline``) for every comparison the runs hold.
+
+    A comparison is the confirmation arms planned against one baseline (``confirm_baseline``, the baseline's key;
+    older records: one sweep dir): several studies that share a baseline dir (``confirm.baseline_dir``) make one
+    comparison, their arms named ``<variant> trial <n>``."""
     out: List[Tuple[str, pd.DataFrame]] = []
     if "confirm_arm" in runs and runs["confirm_arm"].notna().any():
         confirm = runs[runs["confirm_arm"].notna()]
-        for sweep, frame in confirm.groupby(confirm["sweep_dir"].fillna("").astype(str), sort=False):
+        sweep = confirm["sweep_dir"].fillna("").astype(str)
+        key = confirm["confirm_baseline"] if "confirm_baseline" in confirm else pd.Series(None, index=confirm.index)
+        for _, frame in confirm.groupby(key.fillna(sweep).astype(str), sort=False):
+            arms = frame[frame["confirm_arm"].astype(str) != BASELINE]
+            studies = sorted(set(sweep[arms.index]) - {""})
+            label = frame["confirm_arm"].astype(str)
+            if len(studies) > 1:  # trial numbers repeat across studies: name each arm by its variant too
+                label = label.where(label == BASELINE, frame["variant"].astype(str) + " " + label)
             described = add_labels(frame.drop(columns=["label"], errors="ignore"))["label"]
             frame = frame.assign(
-                label=frame["confirm_arm"].astype(str),
+                label=label,
                 described=described,
                 rank=frame["confirm_rank"].astype(float).replace(0.0, np.nan),  # the baseline (rank 0) goes last
             )
-            out.append((f"confirmation in {sweep or 'these runs'}", frame))
+            out.append((f"confirmation in {', '.join(studies) or 'these runs'}", frame))
         return out
     base = runs[runs["variant"].astype(str) == BASELINE]["label"].unique() if "variant" in runs else []
     if len(base) == 1:
@@ -49,17 +60,21 @@ def _comparisons(runs: pd.DataFrame) -> List[Tuple[str, pd.DataFrame]]:
 
 
 def _answer(frame: pd.DataFrame, table: pd.DataFrame) -> str:
-    """The sentence for the configuration that matters most: the search's best (rank 1), else the best mean."""
+    """The sentence for the configurations that matter most: each study's best (rank 1), else the best mean; with
+    several, each verdict is the family's (Holm)."""
     others = table[table["label"] != BASELINE]
     if others.empty:
         return "Only the baseline ran: nothing to compare."
     ranked = others.sort_values(["rank", "final_avg_acc_mean"], ascending=[True, False], na_position="last")
-    label = ranked["label"].iloc[0]
+    best = ranked[ranked["rank"] == 1] if (ranked["rank"] == 1).any() else ranked.head(1)
     base = by_seed(frame[frame["label"] == BASELINE], "final_avg_acc")
-    d = paired(by_seed(frame[frame["label"] == label], "final_avg_acc"), base)
-    described = ranked["described"].iloc[0]
-    name = f"{label} = {described}" if described != label else str(label)
-    return sentence(name, d) + " (test accuracy; paired by seed)."
+    lines = []
+    for _, row in best.iterrows():
+        d = paired(by_seed(frame[frame["label"] == row["label"]], "final_avg_acc"), base)
+        name = f"{row['label']} = {row['described']}" if row["described"] != row["label"] else str(row["label"])
+        holm = "" if len(best) == 1 else f", Holm-adjusted p={row['p_holm']:.3g} over {_family(table)}"
+        lines.append(sentence(name, d, word=str(row["verdict"])) + f" (test accuracy; paired by seed{holm}).")
+    return " ".join(lines)
 
 
 def _pct(value: float, signed: bool = False) -> str:
@@ -85,10 +100,16 @@ def _table(table: pd.DataFrame) -> pd.DataFrame:
                 for lo, hi in zip(table["delta_ci_low"], table["delta_ci_high"])
             ],
             "p (paired t)": ["–" if math.isnan(p) else f"{p:.3g}" for p in table["p"]],
+            f"p adjusted (Holm, {_family(table)})": ["–" if math.isnan(p) else f"{p:.3g}" for p in table["p_holm"]],
             "pairs": [("–" if pd.isna(n) else int(n)) for n in table["n_pairs"]],
             "answer": [v if isinstance(v, str) else "baseline" for v in table["verdict"]],
         }
     )
+
+
+def _family(table: pd.DataFrame) -> str:
+    m = int(table["p"].notna().sum())
+    return f"{m} comparison{'s' if m != 1 else ''}"
 
 
 def plot_deltas(table: pd.DataFrame, title: str = "") -> Figure:
@@ -132,7 +153,9 @@ def confirm_section(rep: Report, runs: pd.DataFrame, tasks: Optional[pd.DataFram
     rep.text(
         f"Test accuracy per configuration over seeds (mean ± sd, s.e.m.); Δ = mean of the per-seed differences to "
         f"the baseline, {100 * LEVEL:.0f}% confidence interval from Student's t on those differences, p from the "
-        "paired t-test. 'beats': the whole interval lies above 0; 'does not beat': below 0, or equal on every seed.",
+        "paired t-test. 'beats': the whole interval lies above 0; 'does not beat': below 0, or equal on every seed. "
+        "Several configurations against one baseline are a family: their p is also adjusted (Holm), and the answer "
+        "then needs the adjusted p below 0.05.",
         "note",
     )
     for i, (title, frame) in enumerate(comparisons):

@@ -15,7 +15,8 @@ Column names are shared by every source (records here, W&B in :mod:`analysis.wan
 * trial (in an Optuna sweep, else null): ``study_name``, ``trial_number``, ``trial_state``, ``params.<name>``
   (one column per searched parameter, named by its override key)
 * confirmation (a run of a sweep's confirmation stage, else null): ``confirm_arm`` (``trial <n>`` or ``baseline``),
-  ``confirm_seed``, ``confirm_rank`` (1 = the search's best; 0 for the baseline)
+  ``confirm_seed``, ``confirm_rank`` (1 = the search's best; 0 for the baseline), ``confirm_baseline`` (the key
+  of the baseline the run is set against: studies sharing ``confirm.baseline_dir`` share it)
 * the resolved config, flattened with dotted names (``variant.repulsion.lamda_rep``, ``trainer.iters``, ...;
   lists as tuples); the ``optuna`` and ``confirm`` blocks are given by the columns above instead.
 """
@@ -39,7 +40,7 @@ IDENTITY = ["run_dir", "sweep_dir", "job", "experiment", "variant", "seed", "dat
 # the record's outcome keys (the same list the W&B summary carries), then its timings and commit
 OUTCOME = [*OUTCOME_KEYS, "train_s", "total_s", "it_per_s", "git_commit"]
 TRIAL = ["study_name", "trial_number", "trial_state"]
-CONFIRM = ["confirm_arm", "confirm_seed", "confirm_rank"]
+CONFIRM = ["confirm_arm", "confirm_seed", "confirm_rank", "confirm_baseline"]
 CONFIRM_DEPTH = 3  # <sweep dir>/confirm/<arm>/seed_<s>
 ALWAYS = ("val_final_avg_acc", "objective_split")  # null for runs without a split and for older records
 Paths = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
@@ -190,7 +191,7 @@ def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
         row[f"params.{key}"] = value
     confirm = data.get("confirm") or {}
     row["confirm_arm"], row["confirm_seed"] = confirm.get("arm"), confirm.get("seed")
-    row["confirm_rank"] = confirm.get("rank")
+    row["confirm_rank"], row["confirm_baseline"] = confirm.get("rank"), confirm.get("baseline")
     row.update(record_columns(data))  # inert_terms, participation_<term>, the last task's diag_* summary
     row.update(generator_columns(data))  # gen_ll, gen_recon_error, gen_is, gen_fid, ... (generator evaluation)
     for key, value in flatten(config, skip=("optuna", "confirm")).items():

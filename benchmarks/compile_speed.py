@@ -12,17 +12,20 @@ seconds the warm-up took (the compile, for ``step``), dispatched aten ops per ea
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
 from collections import Counter
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
 VARIANTS = ("baseline", "repulsion", "recon", "contrastive")
 EXTERN = ("mm", "addmm", "bmm", "convolution")  # ops inductor leaves to MKL / cuBLAS / cuDNN: still one call each
 
@@ -30,9 +33,12 @@ EXTERN = ("mm", "addmm", "bmm", "convolution")  # ops inductor leaves to MKL / c
 SHAPES: Dict[str, Any] = {
     "mnist": ([1, 28, 28], 10, 2, 128, dict(fc_layers=3, fc_units=400, h_dim=400, dg_prop=0.8, bce=True), 0.1, False),
     "cifar": ([3, 32, 32], 100, 10, 256, {}, 1e8, True),
+    # the test suite's debug=tiny sizes (8x8 pixels, fc 64, z 16): seconds on one core (gpu_check.py --tiny)
+    "tiny": ([1, 8, 8], 10, 2, 16, dict(fc_units=64, h_dim=64, z_dim=16), 0.1, False),
 }
 
 
+@functools.cache
 def variant_config(variant: str) -> Any:
     """The ``variant`` section ``python launch.py variant=<variant>`` composes."""
     from hydra import compose, initialize_config_dir
@@ -44,7 +50,39 @@ def variant_config(variant: str) -> Any:
         return compose("config", overrides=[f"variant={variant}"]).variant
 
 
-def measure(shape: str, variant: str, mode: str, iters: int, device_name: str) -> Dict[str, Any]:
+def cuda_launches(run: Callable[[], Any], steps: int = 3) -> Dict[str, float]:
+    """Per call of ``run`` on CUDA, from torch.profiler: kernel launches and CUDA graph launches the host made, and
+    the kernels the device ran (inside graphs too, where the profiler sees them)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    run()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            run()
+        torch.cuda.synchronize()
+    names = [e.name for e in prof.events()]
+    device_kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    return {
+        "launches_per_step": sum("LaunchKernel" in n for n in names) / steps,
+        "graph_launches_per_step": sum("GraphLaunch" in n for n in names) / steps,
+        "device_kernels_per_step": len(device_kernels) / steps,
+    }
+
+
+def measure(
+    shape: str,
+    variant: str,
+    mode: str,
+    iters: int,
+    device_name: str,
+    inner: Optional[str] = None,
+    explain: bool = True,
+) -> Dict[str, Any]:
+    """One configuration's figures, in this process. ``inner``: the compiler behind Dynamo for ``step`` (default
+    inductor; gpu_check.py --tiny takes aot_eager, which builds no C++); ``explain``: count the graph breaks (one
+    more trace of the step)."""
     import torch
     import torch._dynamo
     import torch._inductor.metrics as inductor_metrics
@@ -91,6 +129,8 @@ def measure(shape: str, variant: str, mode: str, iters: int, device_name: str) -
     si.end_task()  # importance on, as after task 1
     n_pixels = int(torch.tensor(image).prod())
     step = TrainStep(model, opt, si, n_pixels, 2.0, terms, "32", mode)
+    if step.whole is not None and inner is not None:
+        step.whole.inner = inner
     replay = GenerativeReplay(previous, per_task, B)
 
     def batch():
@@ -117,15 +157,28 @@ def measure(shape: str, variant: str, mode: str, iters: int, device_name: str) -
             step(*batch())
         out["host_reads"] = total(reads)
         out["host_read_kinds"] = dict(reads)
+        from flops import count_flops  # type: ignore[import-not-found]
+
+        out["gflop_per_step"] = count_flops(lambda: step(*batch())) / 1e9
     elif step.whole is not None:  # None: a term keeps the step eager (whole_step_for warned)
         out["generated_kernels"] = inductor_metrics.generated_kernel_count - kernels_before
+    if device.type == "cuda":
+        out.update(cuda_launches(lambda: step(*batch())))
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(iters):
         step(*batch())
     sync()
     out["it_per_s"] = iters / (time.perf_counter() - start)
-    if step.whole is not None:  # after the timing: explain resets Dynamo's caches
+    # CUDA: the most allocated during the timed steps (the CUDA graph's pool included); CPU: the process's peak RSS
+    out["peak_mb"] = (
+        torch.cuda.max_memory_allocated(device) / 2**20
+        if device.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+    if step.whole is not None:
         out["compiles"] = step.whole.compiles  # 1: nothing recompiled while timed
+    if step.whole is not None and explain:  # after the timing: explain resets Dynamo's caches
         with torch._dynamo.config.patch(trace_autograd_ops=True):
             report = torch._dynamo.explain(step.whole.run)(*batch())
         out["graph_breaks"] = report.graph_break_count

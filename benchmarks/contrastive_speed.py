@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import defaultdict
 from typing import Any, Callable, Dict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
-from compile_speed import SHAPES, variant_config  # noqa: E402
+from compile_speed import SHAPES, variant_config  # type: ignore[import-not-found]  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -34,7 +34,7 @@ class Ops(TorchDispatchMode):
         super().__init__()
         self.count = 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.count += 1
         return func(*args, **(kwargs or {}))
 
@@ -117,8 +117,8 @@ def main() -> None:
             views_s = (time.process_time() - start) / args.iters
         facts[name] = {"ops": ops.count, "gflop": flops.get_total_flops() / 1e9, "reads": dict(reads)}
         facts[name]["host_reads"], facts[name]["views_s"] = total(reads), views_s
-    seconds: Counter = Counter()
-    cpu: Counter = Counter()  # the process's CPU time: on a shared machine, less noisy than the wall clock
+    seconds: Dict[str, float] = defaultdict(float)
+    cpu: Dict[str, float] = defaultdict(float)  # the process's CPU time: on a shared machine, less noisy
     for _ in range(args.rounds):
         for name, run in configs.items():
             start, start_cpu = time.perf_counter(), time.process_time()

@@ -76,7 +76,9 @@ def run_study(shape: str, study: str, k: int, trials: int, iters: int, threads: 
         "trainer.lr=tag(log, interval(1e-4, 1e-2))",
         "model.distill_temp=interval(1.0, 4.0)",
     ]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), WANDB_MODE="disabled", PYTHONPATH=ROOT)
+    # this checkout first on PYTHONPATH, the rest kept (on a bare GPU machine: the folder the wheels went to)
+    path = os.pathsep.join([ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), WANDB_MODE="disabled", PYTHONPATH=path)
     env.setdefault("BIRSWEEP_CACHE_DIR", os.path.join(where, "cache"))
     t0, cpu0 = time.time(), _children_cpu()
     out = subprocess.run(args, cwd=where, env=env, capture_output=True, text=True)

@@ -49,6 +49,10 @@ def run(cfg: DictConfig, run_dir: Optional[str] = None, callbacks: Optional[List
     run_dir = run_dir or hydra_run_dir()
     if cfg.task == "pretrain":
         return pretrain(cfg)
+    if cfg.task == "campaign":
+        from birsweep.campaign import run_campaign
+
+        return run_campaign(cfg)
     if cfg.optuna is not None and cfg.optuna.get("batch"):  # trials_per_job > 1: the batch the sweep formed
         from birsweep.sweep.job.batch import run_batch, trial_configs
         from birsweep.train.batched.trial import BatchTrial

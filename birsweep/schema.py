@@ -234,11 +234,23 @@ class ConfirmRunConfig:
     rank: int = 0  # the trial's rank in the search (1 = best); 0 for the baseline
     params: Any = None  # the trial's searched parameters, {override key: value}; null for the baseline
     seed: int = -1  # the run's seed (= seed)
+    baseline: Optional[str] = None  # the key of the baseline this run is compared against (every arm of a stage)
+
+
+@dataclass
+class CampaignConfig:
+    """``task=campaign``: studies run one after another, then one report over them (birsweep/campaign.py;
+    docs/results.md)."""
+
+    studies: List[str] = field(default_factory=list)  # hparams_search options, each one study
+    dir: str = "${paths.sweeps_dir}"  # the studies' sweep dirs, their shared baseline runs and the report go here
+    n_trials: int = bounded(12, 1)  # finished search trials per study (the studies' presets read it)
+    seeds: int = bounded(5, 1)  # fresh confirmation seeds (the studies' presets read it)
 
 
 @dataclass
 class Config:
-    task: str = one_of("train", "train", "pretrain")
+    task: str = one_of("train", "train", "pretrain", "campaign")
     seed: int = per_trial(0)  # class order, initialisation, replay sampling and data order
     # auto (continue if a checkpoint is in the run dir) | true (must) | false (start over)
     resume: str = one_of("auto", "auto", "true", "false")
@@ -254,6 +266,7 @@ class Config:
     eval_gen: EvalGenConfig = field(default_factory=EvalGenConfig)
     optuna: Optional[TrialConfig] = None
     confirm: Optional[ConfirmRunConfig] = None  # set by the sweeper's confirmation stage only
+    campaign: CampaignConfig = field(default_factory=CampaignConfig)
 
 
 def schema_sections() -> Tuple[Tuple[str, type], ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 LEVEL = 0.95  # the confidence level of every interval shown
 NAN = float("nan")
@@ -105,10 +105,41 @@ def verdict(p: Paired, higher_is_better: bool = True) -> str:
     return "cannot tell"
 
 
-def sentence(name: str, p: Paired, unit: float = 100.0, what: str = "points", higher_is_better: bool = True) -> str:
-    """One line answering "does ``name`` beat the baseline?": the verdict, Δ in ``what`` with its interval and p,
-    and the number of seeds (values scaled by ``unit``, e.g. accuracies to points)."""
-    word = verdict(p, higher_is_better)
+def holm(ps: Sequence[float]) -> List[float]:
+    """Holm's step-down adjusted p-values for a family of comparisons, in the given order. A NaN p (no test) stays
+    NaN and does not count as a comparison."""
+    valid = sorted((float(v), i) for i, v in enumerate(ps) if _ok(v))
+    out = [NAN] * len(ps)
+    running, m = 0.0, len(valid)
+    for rank, (value, i) in enumerate(valid):
+        running = max(running, min(1.0, (m - rank) * value))  # monotone: never below a smaller p's adjusted value
+        out[i] = running
+    return out
+
+
+def family_verdict(p: Paired, p_adjusted: float, higher_is_better: bool = True) -> str:
+    """:func:`verdict` for one of several comparisons against one baseline: ``beats`` / ``does not beat`` only
+    where the Holm-adjusted p is below 1 - LEVEL (the family's error rate held at 5 %), on Δ's side of 0."""
+    if p.n >= 2 and p.sd == 0.0 and p.delta == 0.0:
+        return "does not beat"
+    if not _ok(p_adjusted) or p_adjusted >= 1 - LEVEL:
+        return "cannot tell"
+    better = p.delta > 0 if higher_is_better else p.delta < 0
+    return "beats" if better else "does not beat"
+
+
+def sentence(
+    name: str,
+    p: Paired,
+    unit: float = 100.0,
+    what: str = "points",
+    higher_is_better: bool = True,
+    word: Optional[str] = None,
+) -> str:
+    """One line answering "does ``name`` beat the baseline?": the verdict (``word``: one already reached, e.g. a
+    family's), Δ in ``what`` with its interval and p, and the number of seeds (values scaled by ``unit``, e.g.
+    accuracies to points)."""
+    word = word or verdict(p, higher_is_better)
     if p.n == 0:
         return f"{name} vs the baseline: cannot tell, no seed was run by both"
     ci = "no interval" if math.isnan(p.low) else f"{100 * LEVEL:.0f}% CI [{unit * p.low:+.2f}, {unit * p.high:+.2f}]"

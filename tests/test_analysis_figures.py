@@ -139,6 +139,20 @@ def test_labels_never_pool_two_settings():
     assert add_labels(runs)["label"].tolist() == ["repulsion (lamda_rep=1.235e-05)"] + ["repulsion (lamda_rep=0.5)"] * 2
 
 
+def test_a_conditional_parameter_a_trial_did_not_sample_is_labelled_so():
+    base = {"variant": "repulsion", "experiment": "e", "seed": 0, "status": "completed", "study_name": "s"}
+    runs = pd.DataFrame(
+        [
+            {**base, "run_dir": "a", "variant.use_rep_f": True, "variant.rep_f": 400.0, "params.variant.rep_f": 400.0},
+            {**base, "run_dir": "b", "variant.use_rep_f": False, "variant.rep_f": 20.0, "params.variant.rep_f": None},
+        ]
+    )
+    assert add_labels(runs)["label"].tolist() == [
+        "repulsion (use_rep_f=True, rep_f=400)",
+        "repulsion (use_rep_f=False, rep_f=– (default 20))",  # not the searched value 20: the default, unused
+    ]
+
+
 def test_variants_table_shows_counts_and_seeds_only_where_they_help():
     single = variants_table(_table([0.9, 0.8], [float("nan")] * 2, n=(1, 1)))
     assert "runs (completed/all)" in single and list(single["runs (completed/all)"]) == ["1/1", "1/1"]
@@ -192,6 +206,22 @@ def test_running_trials_are_not_plotted(tmp_path):
     assert len([line for line in parallel.get_lines() if len(line.get_xdata()) > 2]) == 3  # the complete ones
     ticks = [t.get_text() for t in parallel.get_xticklabels()]
     assert ticks == ["rep_f", "lamda_rep", "objective (%)"]
+
+
+def test_a_pruned_trial_is_drawn_as_pruned_not_as_a_final_value(tmp_path):
+    study = _study(tmp_path / "s.db", [0.41, 0.52, 0.47])
+    trial = study.ask(SPACE)
+    for task, value in ((1, 0.99), (2, 0.985), (3, 0.977)):  # few classes learnt: far above any final value
+        trial.report(value, task)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    trials = load_study(str(tmp_path / "s.db"), "s")
+    history = plot_history(trials).axes[0]
+    assert history.get_ylim()[1] < 70  # the pruned trial's 97.7 % after task 3 is not on the final-value axis
+    points = {c.get_label(): c for c in history.collections if isinstance(c, PathCollection)}
+    pruned = points["pruned (no final value; tN: stopped after task N)"]
+    assert [float(x) for x, _ in pruned.get_offsets()] == [3.0]
+    assert [float(x) for x, _ in points["complete"].get_offsets()] == [0.0, 1.0, 2.0]
+    assert [t.get_text() for t in history.texts] == ["t3"]
 
 
 def test_importance_rule():

@@ -25,7 +25,7 @@ class Clock:
 
 
 def _claims(tmp_path, owner, clock=None):
-    return Claims(str(tmp_path / "confirm"), owner, interval=1.0, lost_after=60.0, clock=clock or Clock())
+    return Claims(owner, interval=1.0, lost_after=60.0, clock=clock or Clock())
 
 
 def test_a_live_sweeps_claim_holds_and_a_dead_ones_is_taken_over(tmp_path):

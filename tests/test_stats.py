@@ -104,6 +104,34 @@ def test_compare_against_a_baseline_label_or_config_values():
     assert "delta" not in plain and {"final_avg_acc_sd", "forgetting_sd", "bwt_sd"} <= set(plain.columns)
 
 
+def test_holm_adjusts_a_family_step_down_and_keeps_its_order():
+    from birsweep.stats import holm
+
+    got = holm([0.01, 0.04, float("nan"), 0.03])
+    assert got[0] == pytest.approx(0.03) and got[1] == pytest.approx(0.06) and got[3] == pytest.approx(0.06)
+    assert math.isnan(got[2])  # no test: not a member of the family
+    assert holm([0.2]) == [0.2] and holm([0.6, 0.7]) == [1.0, 1.0]
+
+
+def test_three_variants_against_one_baseline_are_judged_as_a_family():
+    diffs = {  # per-seed differences to the baseline
+        "repulsion": [0.01, 0.0, 0.02, 0.005, 0.015],  # alone: p = 0.047, its interval just above 0
+        "recon": [0.01, -0.01, 0.02, 0.0, 0.005],
+        "contrastive": [-0.01, 0.01, 0.0, -0.005, 0.0],
+    }
+    rows = [("baseline", None, s, "completed", 0.5) for s in range(5)]
+    for variant, d in diffs.items():
+        rows += [(variant, 1.0, s, "completed", 0.5 + d[s]) for s in range(5)]
+    table = analysis.compare(analysis.add_labels(_runs(*rows)), baseline="baseline").set_index("label")
+    rep = table.loc["repulsion"]
+    assert rep["delta_ci_low"] > 0 and rep["p"] == pytest.approx(0.0474, abs=5e-4)
+    assert rep["p_holm"] == pytest.approx(3 * rep["p"])  # the smallest of three p-values
+    assert rep["verdict"] == "cannot tell"  # three chances at a lucky interval: the family's p says so
+    ps = table.drop("baseline")["p"].sort_values()
+    assert table.loc[ps.index[1], "p_holm"] == pytest.approx(max(3 * ps.iloc[0], 2 * ps.iloc[1]))
+    assert table.loc[ps.index[2], "p_holm"] == pytest.approx(min(1.0, max(2 * ps.iloc[1], ps.iloc[2])))
+
+
 def test_two_runs_of_one_seed_are_averaged_before_pairing():
     runs = analysis.add_labels(
         _runs(

@@ -44,7 +44,15 @@ def settings_from(cfg, **extra):
 def test_the_option_lists_are_complete():
     assert options("hydra/sweeper/sampler") == sorted(SAMPLERS)
     assert options("hydra/sweeper/pruner") == sorted(PRUNERS)
-    assert options("hparams_search") == ["contrastive", "demo", "recon", "repulsion"]
+    assert options("hparams_search") == [
+        "contrastive",
+        "demo",
+        "fmnist_contrastive",
+        "fmnist_recon",
+        "fmnist_repulsion",
+        "recon",
+        "repulsion",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
@@ -167,7 +175,7 @@ def test_the_demo_preset_searches_where_the_term_acts_and_confirms_against_the_b
     sw = cfg.hydra.sweeper
     assert cfg.variant.name == "repulsion" and cfg.data.name == "digits" and cfg.data.val_fraction == 0.1
     assert (sw.study_name, sw.n_trials, sw.n_jobs) == ("demo-repulsion-digits", 8, 2)
-    assert dict(sw.confirm) == {"top_k": 1, "seeds": 3, "baseline": "variant=baseline"}
+    assert dict(sw.confirm) == {"top_k": 1, "seeds": 3, "baseline": "variant=baseline", "baseline_dir": None}
     space = parse_search_space(OmegaConf.to_container(sw.params, resolve=True))
     lamda = space.distributions["variant.repulsion.lamda_rep"]
     assert (lamda.low, lamda.high, lamda.log) == (0.01, 3.0, True)  # below 0.01 the term barely moves the network

@@ -30,7 +30,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 # --- settings -------------------------------------------------------------------------------------------------------
 def test_the_option_is_typed_off_by_default_and_misspelt_keys_fail_on_compose():
     sw = compose_with_hydra(["hydra/sweeper=optuna"]).hydra.sweeper
-    assert sw.confirm == {"top_k": 0, "seeds": 3, "baseline": "variant=baseline"}
+    assert sw.confirm == {"top_k": 0, "seeds": 3, "baseline": "variant=baseline", "baseline_dir": None}
     sw = compose_with_hydra(
         ["hydra/sweeper=optuna", 'hydra.sweeper.confirm={top_k: 2, seeds: 5, baseline: ["variant=baseline"]}']
     ).hydra.sweeper
@@ -135,7 +135,7 @@ def test_fresh_seeds_lie_above_every_seed_the_search_used():
 def test_a_jobs_overrides_replace_clashing_keys_and_name_its_run_dir():
     arm = Arm("trial 4", 1, {"variant.rep_f": 2.5, "seed": 3}, ["variant.rep_f=2.5", "seed=3"])
     job = ConfirmJob(arm, 11)
-    got = job.overrides(["variant=repulsion", "seed=0", "trainer.iters=20"], ["trainer.threads=1"])
+    got = job.overrides(["variant=repulsion", "seed=0", "trainer.iters=20"], "/s", ["trainer.threads=1"], "k1")
     assert got == [
         "variant=repulsion",
         "trainer.iters=20",
@@ -147,11 +147,44 @@ def test_a_jobs_overrides_replace_clashing_keys_and_name_its_run_dir():
         "confirm.rank=1",
         "confirm.params={variant.rep_f:2.5,seed:3}",
         "confirm.seed=11",
+        "confirm.baseline=k1",
         "hydra.sweep.subdir=confirm/trial_4/seed_11",
     ]
     assert job.run_dir("/s") == os.path.join("/s", "confirm", "trial_4", "seed_11")
-    base = ConfirmJob(Arm("baseline", 0, None, ["variant=baseline"]), 2).overrides(["variant=repulsion", "x.y=1"])
+    base = ConfirmJob(Arm("baseline", 0, None, ["variant=baseline"]), 2).overrides(["variant=repulsion", "x.y=1"], "/s")
     assert base[:3] == ["x.y=1", "variant=baseline", "seed=2"] and "confirm.params=null" in base
+    assert "confirm.baseline=null" in base
+
+
+def test_a_shared_baseline_lives_under_baseline_dir_by_its_key(tmp_path):
+    study = _study([0.5, 0.9], [{"a": 1}, {"a": 2}])
+    space = parse_search_space({"a": "choice(1,2)"}, ["variant=repulsion"])
+    shared = str(tmp_path / "campaign" / "baseline")
+    plan = make_plan(ConfirmConfig(top_k=1, seeds=2, baseline_dir=shared), study, space, 0, key="abc")
+    sweep = str(tmp_path / "campaign" / "repulsion")
+    dirs = [job.run_dir(sweep) for job in plan.jobs]
+    assert dirs == [
+        os.path.join(sweep, "confirm", "trial_1", "seed_1"),
+        os.path.join(sweep, "confirm", "trial_1", "seed_2"),
+        os.path.join(shared, "abc", "seed_1"),
+        os.path.join(shared, "abc", "seed_2"),
+    ]
+    base = plan.jobs[-1]
+    assert base.subdir(sweep) == "../baseline/abc/seed_2"  # Hydra joins it to the sweep dir
+    assert os.path.normpath(os.path.join(sweep, base.subdir(sweep))) == dirs[-1]
+    assert "confirm.baseline=abc" in base.overrides(["variant=repulsion"], sweep, key=plan.key)
+
+
+def test_the_baseline_key_follows_what_the_baseline_computes_not_where_it_writes():
+    from omegaconf import OmegaConf
+
+    from birsweep.sweep.confirm.plan import baseline_key
+
+    cfg = OmegaConf.create({"variant": {"name": "baseline"}, "trainer": {"iters": 5}, "seed": 1, "paths": {"a": 1}})
+    same = OmegaConf.create({"variant": {"name": "baseline"}, "trainer": {"iters": 5}, "seed": 2, "paths": {"a": 2}})
+    other = OmegaConf.create({"variant": {"name": "baseline"}, "trainer": {"iters": 6}, "seed": 1, "paths": {"a": 1}})
+    assert baseline_key(cfg) == baseline_key(same) != baseline_key(other)
+    assert len(baseline_key(cfg)) == 12
 
 
 # --- a real sweep ---------------------------------------------------------------------------------------------------

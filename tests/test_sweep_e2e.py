@@ -202,7 +202,12 @@ def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
                 pass
     study = load_study(storage, "kill")
     finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
-    assert len(finished) == 6 and states(study).get("RUNNING", 0) == 0 and states(study).get("WAITING", 0) == 0, (
+    cut_short = [t for t in finished if t.state.name == "FAIL" and t.user_attrs.get("retryable")]
+    assert (
+        len(finished) - len(cut_short) == 6
+        and states(study).get("RUNNING", 0) == 0
+        and states(study).get("WAITING", 0) == 0
+    ), (
         states(study),
         [(t.number, t.state.name, t.user_attrs) for t in study.trials],
         out.stdout[-2000:],
@@ -237,21 +242,21 @@ def test_optuna_dashboard_opens_the_storage(tmp_path, store):
     )
     port = _free_port()
     exe = os.path.join(os.path.dirname(sys.executable), "optuna-dashboard")
-    dash = subprocess.Popen(
-        [exe, storage, "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = open(tmp_path / "dashboard.log", "w")
+    dash = subprocess.Popen([exe, storage, "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=log)
     try:
-        body, deadline = None, time.time() + 60
-        while time.time() < deadline:
+        body, deadline = None, time.time() + 180  # a generous bound: it starts in seconds on quiet cores
+        while time.time() < deadline and dash.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as r:
                     body = json.loads(r.read())
                 break
             except OSError:
                 time.sleep(0.5)
-        assert body is not None, "optuna-dashboard did not answer"
+        assert body is not None, f"optuna-dashboard did not answer: {(tmp_path / 'dashboard.log').read_text()[-2000:]}"
         names = [s["study_name"] for s in body["study_summaries"]]
         assert names == ["dash"]
     finally:
         dash.terminate()
         dash.wait(timeout=30)
+        log.close()

@@ -172,3 +172,8 @@ def test_grid_values():
     assert grid_values("a", dist("int(interval(2, 4))")) == [2, 3, 4]
     with pytest.raises(ConfigError, match="the grid sampler needs a finite set of values: give a as choice"):
         grid_values("a", dist("interval(0, 1)"))
+
+
+def test_a_null_param_drops_what_an_extended_preset_searches():
+    space = parse_search_space({"a.b": "choice(1, 2)", "a.c": None, "a.d": "interval(0.0, 1.0)"}, [])
+    assert sorted(space.distributions) == ["a.b", "a.d"] and space.fixed == []

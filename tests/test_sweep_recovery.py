@@ -86,6 +86,16 @@ def test_stale_trials_are_closed_and_retried(tmp_path, store):
     assert len(study.get_trials(states=(TrialState.WAITING,))) == len(failed)
 
 
+def test_a_trial_killed_before_its_parameters_were_stored_is_not_retried_empty(tmp_path):
+    study = optuna.create_study(study_name="r", storage=open_storage(f"sqlite:///{tmp_path}/s.db"))
+    bare = study.ask()  # Optuna made the trial; the sweep died before any parameter was suggested
+    bare.set_user_attr("owner", dead_owner())
+    recover(study)
+    by = {t.number: t for t in study.get_trials()}
+    assert by[bare.number].state == TrialState.FAIL and by[bare.number].user_attrs["retryable"] is True
+    assert study.get_trials(states=(TrialState.WAITING,)) == []  # a retry of nothing would be a fresh trial anyway
+
+
 def test_without_retry_nothing_is_queued(tmp_path):
     study = optuna.create_study(study_name="r", storage=open_storage(f"sqlite:///{tmp_path}/s.db"))
     running(study, owner=dead_owner())

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
-from sklearn.cluster import MiniBatchKMeans
 
 
 def prd_curve(eval_dist: np.ndarray, ref_dist: np.ndarray, num_angles: int = 1001) -> Tuple[np.ndarray, np.ndarray]:
@@ -26,6 +25,8 @@ def cluster_histograms(
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Histograms of the two sets over the clusters of their union (each normalised to sum 1)."""
     data = np.concatenate([eval_data, ref_data])
+    from sklearn.cluster import MiniBatchKMeans  # here: scikit-learn's import costs every run's start seconds
+
     labels = MiniBatchKMeans(n_clusters=num_clusters, n_init=10, random_state=seed).fit(data).labels_
     e = np.bincount(labels[: len(eval_data)], minlength=num_clusters).astype(np.float64)
     r = np.bincount(labels[len(eval_data) :], minlength=num_clusters).astype(np.float64)

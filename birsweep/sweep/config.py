@@ -27,6 +27,9 @@ class ConfirmConfig:
     top_k: int = 0  # best distinct complete trials to confirm; 0 = no confirmation stage
     seeds: int = 3  # fresh seeds (none used by the search) every confirmed configuration and the baseline run on
     baseline: Any = "variant=baseline"  # override string or list of them applied to the search's fixed settings
+    # where the baseline runs live, shared by every study whose baseline composes to the same config:
+    # <baseline_dir>/<its key>/seed_<s>, run once and read by all (null: <sweep dir>/confirm/baseline/seed_<s>)
+    baseline_dir: Optional[str] = None
 
 
 @dataclass

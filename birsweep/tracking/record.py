@@ -84,13 +84,14 @@ def try_load(where: PathLike, whole: bool = False) -> Tuple[Optional[Dict[str, A
         return None, str(err)
 
 
-def mark_stale(where: PathLike, reason: str, cause: str = "SweepStopped") -> bool:
-    """Close a record its run left ``running`` (the run's sweep died, or its job was lost: ``cause``) as failed with
-    ``reason``; any other record, or none, is left alone. True when the record was changed."""
+def mark_stale(where: PathLike, reason: str, cause: str = "SweepStopped", status: RunStatus = RunStatus.FAILED) -> bool:
+    """Close a record its run left ``running`` (the run's sweep died, or its job was lost: ``cause``) as ``status``
+    (failed, or interrupted when a stop signal ended it) with ``reason``; any other record, or none, is left alone.
+    True when the record was changed."""
     data, _ = try_load(where)
     if data is None or data["status"] != RunStatus.RUNNING:
         return False
-    data.update(status=RunStatus.FAILED.value, error=f"{cause}: {reason}", finished_at=_now())
+    data.update(status=status.value, error=f"{cause}: {reason}", finished_at=_now())
     write_json(record_path(where), data)
     return True
 

@@ -152,7 +152,9 @@ FIELDS: Dict[str, Kind] = {
     "timings": fields(rest=SCALAR, tasks_s=list_of(NUMBER)),
     "class_order": optional(list_of(list_of(INTEGER))),
     "trial": optional(fields(study_name=TEXT, number=INTEGER, params=MAPPING, storage=optional(TEXT))),
-    "confirm": optional(fields(arm=optional(TEXT), rank=optional(INTEGER), seed=optional(INTEGER))),
+    "confirm": optional(
+        fields(arm=optional(TEXT), rank=optional(INTEGER), seed=optional(INTEGER), baseline=optional(TEXT))
+    ),
     "env": fields(git_commit=optional(TEXT)),
     "config": fields(
         seed=optional(INTEGER),

@@ -3,7 +3,8 @@ stage together (two shells, two SLURM jobs on one storage and sweep dir) launch 
 
 * A claim is ``<run dir>/claim.json``: the claimant sweep's owner (host, pid, start time) and a ``beat`` value it
   rewrites every ``interval`` s while it holds the claim. Taking a claim happens under an exclusive ``flock`` on
-  ``<sweep dir>/confirm/.claims.lock``, so two sweeps never both take one run.
+  ``.claims.lock`` beside the run dir, so two sweeps never both take one run, also two studies sharing one
+  baseline dir (``confirm.baseline_dir``).
 * A claim held by another sweep is taken over when that sweep is dead: known dead on this host (its pid), or its
   ``beat`` has not changed for ``lost_after`` s by this sweep's clock (another host; clocks need not agree), as a
   stale trial is taken over by :mod:`birsweep.sweep.alive.recovery`.
@@ -39,23 +40,23 @@ class Claims(Beating):
 
     def __init__(
         self,
-        lock_dir: str,
         owner: Owner,
         interval: float,
         lost_after: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(interval)
-        self.lock_dir, self.owner = lock_dir, owner
+        self.owner = owner
         self.lost_after, self.clock = float(lost_after), clock
         self._held: Dict[str, int] = {}  # run dir -> the beat count last written
         self._silence: Dict[str, Silence] = {}  # run dir -> how long another claimant's beat has not changed
         self._mutex = threading.Lock()
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        os.makedirs(self.lock_dir, exist_ok=True)
-        with open(os.path.join(self.lock_dir, LOCK_FILE), "a") as handle:
+    def _locked(self, run_dir: str) -> Iterator[None]:
+        parent = os.path.dirname(os.path.abspath(run_dir))
+        os.makedirs(parent, exist_ok=True)
+        with open(os.path.join(parent, LOCK_FILE), "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -93,7 +94,7 @@ class Claims(Beating):
     def try_claim(self, run_dir: str) -> bool:
         """Take the run in ``run_dir`` for this sweep: True when it is now ours, False while another live sweep
         holds it."""
-        with self._locked():
+        with self._locked(run_dir):
             claim = self.read(run_dir)
             if claim is not None and Owner.decode(claim.get("owner")) != self.owner:
                 why = self.holder_gone(run_dir, claim)

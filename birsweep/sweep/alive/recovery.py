@@ -97,5 +97,10 @@ def enqueue_retries(study: optuna.Study) -> None:
     retried = {t.user_attrs.get("retry_of") for t in trials}
     for t in trials:
         if t.state == TrialState.FAIL and t.user_attrs.get("retryable") and t.number not in retried:
+            if not t.params:  # killed between Optuna making the trial and storing its parameters: nothing to repeat
+                log.info(
+                    "trial %d was cut short before its parameters were stored: a new trial takes its place", t.number
+                )
+                continue
             study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
             log.info("trial %d queued again with the same parameters (retry_failed=true)", t.number)

@@ -11,16 +11,24 @@ so every configuration can be set against the baseline seed by seed (:mod:`birsw
   re-run plans the same jobs.
 * Jobs are ordinary Hydra jobs through the sweep's launcher, with no Optuna trial and no pruning, in
   ``<sweep dir>/confirm/<arm>/seed_<s>`` (arm ``trial_<n>`` or ``baseline``), each told who it is by
-  ``+confirm=run confirm.arm=... confirm.rank=... confirm.params=... confirm.seed=...`` (the record's ``confirm``).
+  ``+confirm=run confirm.arm=... confirm.rank=... confirm.params=... confirm.seed=... confirm.baseline=...`` (the
+  record's ``confirm``).
+* The baseline's key (:func:`baseline_key`) names the baseline's composed config; every job of the stage records
+  it, so a report sets each arm against the baseline it was planned with. With ``confirm.baseline_dir`` the
+  baseline runs live in ``<baseline_dir>/<key>/seed_<s>``: studies whose baselines compose alike (three variants
+  against one BI-R + SI, say) run them once and share them; a baseline that composes otherwise gets its own key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Set
 
 import optuna
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from birsweep.sweep import CONFIRM_GROUP, CONFIRM_OPTION
@@ -31,6 +39,18 @@ from birsweep.sweep.search.override_text import format_value, override_identity
 CONFIRM_DIR = "confirm"
 BASELINE = "baseline"
 SEED_KEY = "seed"
+# what a baseline's key leaves out: where its files go and who it is (not what it computes), and the seed
+KEY_SKIPS = ("hydra", "paths", "logger", SEED_KEY, CONFIRM_GROUP, "optuna")
+
+
+def baseline_key(cfg: DictConfig) -> str:
+    """A short digest of the baseline's composed config, interpolations unresolved (so the same on any machine),
+    without :data:`KEY_SKIPS`."""
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(plain, dict)
+    kept = {k: v for k, v in plain.items() if k not in KEY_SKIPS}
+    text = json.dumps(kept, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def merged(overrides: Sequence[str]) -> List[str]:
@@ -52,6 +72,7 @@ class Arm:
     params: Optional[Dict[str, Any]]  # the trial's searched parameters; None for the baseline
     overrides: List[str]  # what the arm sets on top of the search's fixed settings
     value: Optional[float] = None  # the trial's objective in the search
+    home: Optional[str] = None  # the dir of its runs when not <sweep dir>/confirm/<name> (a shared baseline)
 
     @property
     def dirname(self) -> str:
@@ -63,16 +84,19 @@ class ConfirmJob:
     arm: Arm
     seed: int
 
-    @property
-    def subdir(self) -> str:
-        return f"{CONFIRM_DIR}/{self.arm.dirname}/seed_{self.seed}"
-
     def run_dir(self, sweep_dir: str) -> str:
-        return os.path.join(sweep_dir, *self.subdir.split("/"))
+        home = self.arm.home or os.path.join(sweep_dir, CONFIRM_DIR, self.arm.dirname)
+        return os.path.join(home, f"seed_{self.seed}")
 
-    def overrides(self, fixed: Sequence[str], extra: Sequence[str] = ()) -> List[str]:
+    def subdir(self, sweep_dir: str) -> str:
+        """The run dir as Hydra's ``hydra.sweep.subdir`` (relative to the sweep dir, ``..`` for a shared one)."""
+        return os.path.relpath(os.path.abspath(self.run_dir(sweep_dir)), os.path.abspath(sweep_dir))
+
+    def overrides(
+        self, fixed: Sequence[str], sweep_dir: str, extra: Sequence[str] = (), key: Optional[str] = None
+    ) -> List[str]:
         """The job's overrides: fixed settings, the arm's, the seed (a later setting of one key replaces an earlier
-        one), then the confirmation's identity and run dir."""
+        one), then the confirmation's identity (``key``: the baseline's) and run dir."""
         return [
             *merged([*fixed, *self.arm.overrides, *extra, f"{SEED_KEY}={self.seed}"]),
             f"+{CONFIRM_GROUP}={CONFIRM_OPTION}",
@@ -80,7 +104,8 @@ class ConfirmJob:
             f"{CONFIRM_GROUP}.rank={self.arm.rank}",
             f"{CONFIRM_GROUP}.params={format_value(self.arm.params)}",
             f"{CONFIRM_GROUP}.seed={self.seed}",
-            f"hydra.sweep.subdir={format_value(self.subdir)}",
+            f"{CONFIRM_GROUP}.baseline={format_value(key)}",
+            f"hydra.sweep.subdir={format_value(self.subdir(sweep_dir))}",
         ]
 
 
@@ -91,6 +116,7 @@ class Plan:
     search_seeds: List[int]
     jobs: List[ConfirmJob] = field(default_factory=list)
     note: Optional[str] = None  # why fewer arms than asked, or why nothing runs
+    key: Optional[str] = None  # the baseline's key (baseline_key), recorded by every job
 
     def __post_init__(self) -> None:
         self.jobs = [ConfirmJob(arm, seed) for arm in self.arms for seed in self.seeds]
@@ -125,14 +151,16 @@ def fresh_seeds(used: Sequence[int], n: int) -> List[int]:
     return list(range(start, start + n))
 
 
-def make_plan(settings: ConfirmConfig, study: optuna.Study, space: SearchSpace, job_seed: int) -> Plan:
+def make_plan(
+    settings: ConfirmConfig, study: optuna.Study, space: SearchSpace, job_seed: int, key: Optional[str] = None
+) -> Plan:
     trials = study.get_trials(deepcopy=False)
     used = search_seeds(job_seed, trials)
     seeds = fresh_seeds(used, int(settings.seeds))
     best = top_trials(study, int(settings.top_k))
     note = None
     if not best:
-        return Plan([], seeds, used, note="no complete trial to confirm")
+        return Plan([], seeds, used, note="no complete trial to confirm", key=key)
     if len(best) < settings.top_k:
         note = f"only {len(best)} distinct complete trials to confirm (top_k={settings.top_k})"
     arms = [
@@ -145,5 +173,6 @@ def make_plan(settings: ConfirmConfig, study: optuna.Study, space: SearchSpace, 
         )
         for rank, t in enumerate(best, start=1)
     ]
-    arms.append(Arm(BASELINE, 0, None, baseline_overrides(settings.baseline)))
-    return Plan(arms, seeds, used, note=note)
+    home = os.path.join(settings.baseline_dir, key or BASELINE) if settings.baseline_dir else None
+    arms.append(Arm(BASELINE, 0, None, baseline_overrides(settings.baseline), home=home))
+    return Plan(arms, seeds, used, note=note, key=key)

@@ -57,7 +57,7 @@ def run(
                 time.sleep(claims.interval / 4)
                 todo = [(i, job) for i, job in todo if not is_done(job, sweep_dir)]
                 continue
-            _launch(batch, sweep_dir, fixed, extra, launch, claims)
+            _launch(batch, sweep_dir, fixed, extra, launch, claims, plan.key)
             launched += len(batch)
             ran = {i for i, _ in batch}  # tried once by this sweep: a failure is not retried here (re-run the sweep)
             todo = [(i, job) for i, job in todo if i not in ran and not is_done(job, sweep_dir)]
@@ -71,9 +71,10 @@ def _launch(
     extra: Sequence[str],
     launch: Launch,
     claims: Claims,
+    key: Optional[str],
 ) -> None:
     try:
-        returns = list(launch([job.overrides(fixed, extra) for _, job in batch], batch[0][0]))
+        returns = list(launch([job.overrides(fixed, sweep_dir, extra, key) for _, job in batch], batch[0][0]))
     except Exception as err:  # the launcher failed as a whole: these runs stay missing, a re-run retries them
         returns = [err] * len(batch)
     for (_, job), ret in zip(batch, returns):

@@ -4,7 +4,6 @@ at the end (docs/sweeps.md, Confirmation)."""
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import optuna
@@ -14,7 +13,7 @@ from birsweep.sweep.alive.claims import Claims
 from birsweep.sweep.alive.owner import Owner
 from birsweep.sweep.config import ConfirmConfig, baseline_overrides
 from birsweep.sweep.confirm import summary
-from birsweep.sweep.confirm.plan import CONFIRM_DIR, Plan, make_plan, merged
+from birsweep.sweep.confirm.plan import Plan, baseline_key, make_plan, merged
 from birsweep.sweep.confirm.runs import Launch, run, scores
 from birsweep.sweep.search.grammar import SearchSpace
 
@@ -37,6 +36,7 @@ class Stage:
     ) -> None:
         self.settings, self.space, self.sweep_dir, self.extra = settings, space, sweep_dir, list(extra)
         self.job_seed = 0
+        self.key: Optional[str] = None  # the baseline's key (plan.baseline_key), from the composed baseline
         # its claims on runs beat and are judged as trials are: the sweep's heartbeat_interval and grace_period
         self.beat_s, self.lost_after_s = float(beat_s), float(lost_after_s)
 
@@ -69,16 +69,17 @@ class Stage:
             ) from None
         composed_seed = compose(list(space.fixed)).seed  # the search's seed (a baseline may set its own)
         stage.job_seed = int(composed_seed)
+        stage.key = baseline_key(cfg)
         return stage
 
     def plan(self, study: optuna.Study) -> Plan:
-        return make_plan(self.settings, study, self.space, self.job_seed)
+        return make_plan(self.settings, study, self.space, self.job_seed, self.key)
 
     def run(self, study: optuna.Study, launch: Launch, slots: int, search_done: bool) -> None:
         if not search_done:
             log.warning("confirmation waits until the search holds its finished trials: run the same command again")
             return
-        claims = Claims(os.path.join(self.sweep_dir, CONFIRM_DIR), Owner.current(), self.beat_s, self.lost_after_s)
+        claims = Claims(Owner.current(), self.beat_s, self.lost_after_s)
         run(self.plan(study), self.sweep_dir, self.space.fixed, self.extra, launch, slots, claims)
 
     def summary(self, study: optuna.Study, search_done: bool, stopped: Optional[str] = None) -> Dict[str, Any]:

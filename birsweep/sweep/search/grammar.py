@@ -12,6 +12,8 @@
 ``key=when(other=v, <sweep>)``     conditional: ``<sweep>`` is sampled only in trials whose
                                    ``other`` (a searched ``choice``) came out ``v``; otherwise
                                    ``key`` is not sampled and the job keeps its default
+``key: null`` (in ``params``)      not searched, nor set: drops a parameter that a preset this
+                                   one extends searches (the job keeps its default)
 =================================  ==========================================================
 
 ``when(...)`` is the sweeper's own word, read before Hydra's parser sees the rest (``hydra.sweeper.params`` only;
@@ -180,6 +182,8 @@ def parse_search_space(params: Optional[Mapping[str, Any]], arguments: Sequence[
     lines: Dict[str, str] = {}
     conditions: Dict[str, Condition] = {}
     for key, text in (params or {}).items():
+        if text is None:  # dropped by a preset that extends another
+            continue
         key, text = str(key), (text if isinstance(text, str) else format_value(text))
         found = parse_condition(key, text)
         if found is not None:

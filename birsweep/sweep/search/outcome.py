@@ -127,11 +127,19 @@ def record_interrupted(run_dir: Optional[str]) -> bool:
     return data is not None and data.get("status") == RunStatus.INTERRUPTED
 
 
-def close_record(study: optuna.Study, number: int, reason: str) -> None:
-    """A failed trial's job record that still says ``running`` (its job was killed or lost) is closed as failed."""
+def close_record(
+    study: optuna.Study,
+    number: int,
+    reason: str,
+    status: RunStatus = RunStatus.FAILED,
+    job_dir: Optional[str] = None,
+) -> None:
+    """A failed trial's job record that still says ``running`` (its job was killed or lost; or stopped with its
+    sweep before it could say so: ``status`` interrupted) is closed as ``status``. ``job_dir``: where the record is
+    when the job did not get to name its run dir to the trial."""
     try:
-        run_dir = study._storage.get_trial(trial_id(study, number)).user_attrs.get("run_dir")
-        if run_dir and mark_stale(run_dir, reason, cause="TrialFailed"):
-            log.info("trial %d: its record in %s said running: now failed (%s)", number, run_dir, reason)
+        run_dir = study._storage.get_trial(trial_id(study, number)).user_attrs.get("run_dir") or job_dir
+        if run_dir and mark_stale(run_dir, reason, cause="TrialFailed", status=status):
+            log.info("trial %d: its record in %s said running: now %s (%s)", number, run_dir, status.value, reason)
     except Exception as err:  # an unreadable record or a busy storage must not stop the sweep
         log.warning("trial %d: its record could not be closed (%s)", number, last_line(err))

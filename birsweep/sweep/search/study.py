@@ -13,6 +13,7 @@ from typing import Any, Optional, Tuple
 import optuna
 from omegaconf import DictConfig, OmegaConf
 from optuna.study import StudyDirection
+from optuna.trial import TrialState
 
 from birsweep.errors import ConfigError
 from birsweep.secrets import check_no_literal_passwords, mask_url
@@ -83,3 +84,10 @@ def log_opening(study: optuna.Study, storage_url: str, target: int, in_flight: s
         log.info("  %s: %s", key, dist)
     for key, dist in space.conditional.items():
         log.info("  %s: %s when %s", key, dist, space.conditions[key])
+
+
+def counted(study: optuna.Study, states: Tuple[TrialState, ...]) -> int:
+    """Trials in ``states`` that count toward ``n_trials``: all but a retryable FAIL (a trial that a stop signal or
+    a dead sweep cut short ran to no end of its own: another trial takes its place, docs/sweeps.md)."""
+    trials = study.get_trials(deepcopy=False, states=states)
+    return sum(1 for t in trials if not (t.state == TrialState.FAIL and t.user_attrs.get("retryable")))

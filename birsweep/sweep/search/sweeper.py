@@ -44,7 +44,8 @@ from birsweep.sweep.search.grammar import SearchSpace, check_searchable, parse_s
 from birsweep.sweep.search.identity import check_identity, fixed_settings
 from birsweep.sweep.search.joblib_guard import guard_joblib_executor
 from birsweep.sweep.search.outcome import Outcome, Tally, close_record, log_outcome, outcome_of, tell, trial_id
-from birsweep.sweep.search.study import log_opening, open_study, storage_urls
+from birsweep.sweep.search.stop import close_interrupted, stop_like_ctrl_c
+from birsweep.sweep.search.study import counted, log_opening, open_study, storage_urls
 from birsweep.sweep.search.trial_overrides import trial_overrides
 
 log = logging.getLogger(__name__)
@@ -117,15 +118,14 @@ class OptunaSweeper(Sweeper):
 
     # --- ask ------------------------------------------------------------------------------------------------------
     def _remaining(self) -> int:
-        """New trials still to ask for: the target less finished trials and trials running anywhere."""
-        trials = self.study.get_trials(deepcopy=False, states=FINISHED + (TrialState.RUNNING,))
-        return max(0, self.target - len(trials))
+        """New trials still to ask for: the target less counted finished trials and trials running anywhere."""
+        return max(0, self.target - counted(self.study, FINISHED + (TrialState.RUNNING,)))
 
     def _jobs_remaining(self) -> int:
         return -(-self._remaining() // int(self.settings.trials_per_job))
 
     def _search_done(self) -> bool:
-        return len(self.study.get_trials(deepcopy=False, states=FINISHED)) >= self.target and self._remaining() == 0
+        return counted(self.study, FINISHED) >= self.target and self._remaining() == 0
 
     def _ask(self) -> Tuple[optuna.Trial, List[str]]:
         """One new trial, marked as this sweep's and beating (alive/in_flight.py), and its job's overrides."""
@@ -155,15 +155,15 @@ class OptunaSweeper(Sweeper):
         if self._remaining() == 0:
             log.info("study %r already holds %d finished trials: nothing to run", self.study.study_name, self.target)
             return
-        with self.inflight:
+        with self.inflight, stop_like_ctrl_c():
             try:
                 if self.plan.mode == "slots":
                     self._run_slots()
                 else:
                     self._run_batches()
             except (KeyboardInterrupt, RunInterrupted):  # Ctrl-C, or SIGTERM/SIGUSR2 in a job run in this process
-                for number in self.inflight.numbers():
-                    self._tell(number, Outcome(TrialState.FAIL, reason="sweep interrupted"), retryable=True)
+                for number in self.inflight.numbers():  # their jobs got the signal too (stop.py), or died
+                    close_interrupted(self.study, number, self.sweep_dir)
                 raise
 
     def _launch_one(self, number: int, overrides: List[str]) -> Any:

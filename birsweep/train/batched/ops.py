@@ -19,7 +19,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
 from birsweep.methods import bir_objective as O
-from birsweep.methods.si import per_trial
+from birsweep.methods.si import SynapticIntelligence, per_trial
 from birsweep.models.bir import BIRNet
 from birsweep.train.batched.terms import BatchedTerms
 
@@ -78,6 +78,19 @@ class StepShape:
     hard: bool  # method.targets=hard
 
 
+@dataclass
+class Drawn:
+    """One step's inputs and random tensors of every trial, stacked (leading dim K): batch, labels, the latent noise
+    ``eps``, and in tasks 2+ the replayed classes and their prior noise; ``keys``: the terms' draws, or None."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    eps: torch.Tensor
+    classes: Optional[torch.Tensor] = None
+    noise: Optional[torch.Tensor] = None
+    keys: Optional[torch.Tensor] = None
+
+
 class BatchedStep:
     """One optimiser step of K trials at once: ``vmap`` over ``functional_call`` of the objective every BI-R step
     computes (birsweep/methods/bir_objective.py), each trial with its own parameters and values."""
@@ -129,6 +142,33 @@ class BatchedStep:
         in_dims = (0, 0, 0, 0, 0, 0, 0, 0, key_dim, rep_dim)
         total, logs = vmap(one, in_dims=in_dims)(params, buffers, temp, x, y, gate, eps, values, keys, replay)
         return total, {k: v if v.is_floating_point() else v.float() for k, v in logs.items()}
+
+    def train(
+        self,
+        params: Stack,
+        buffers: Stack,
+        prev: Optional[Stack],
+        temp: torch.Tensor,
+        drawn: Drawn,
+        shape: StepShape,
+        adam: StackedAdam,
+        si: SynapticIntelligence,
+        terms: Optional[BatchedTerms] = None,
+    ) -> Dict[str, torch.Tensor]:
+        """One optimiser step of every trial on drawn inputs: replay from the previous stacks ``prev`` (tasks 2+),
+        the objective, gradients, SI and Adam; returns the logged values, each [K] (still on the device)."""
+        replay = None
+        if drawn.classes is not None and drawn.noise is not None:
+            assert prev is not None, "replay needs the stacks of the previous task"
+            replay = self.sample_replay(prev, buffers, drawn.classes, drawn.noise, shape.n_old)
+        total, logs = self.losses(params, buffers, temp, drawn.x, drawn.y, drawn.eps, shape, replay, terms, drawn.keys)
+        for p in params.values():
+            p.grad = None
+        total.sum().backward()
+        si.add_penalty_grad()
+        adam.step(params)
+        si.after_step()
+        return logs
 
 
 def _grads(params: Stack) -> List[torch.Tensor]:

@@ -29,7 +29,7 @@ from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
 from birsweep.tracking.record import RunRecord
 from birsweep.tracking.record_fields import RunStatus
-from birsweep.train.batched.ops import BatchedStep, StackedAdam, StepShape, keep, stack_models
+from birsweep.train.batched.ops import BatchedStep, Drawn, StackedAdam, StepShape, keep, stack_models
 from birsweep.train.batched.terms import BatchedTerms
 from birsweep.train.batched.trial import BatchTrial, Slot, not_batchable
 from birsweep.train.evaluate import task_accuracies
@@ -179,24 +179,18 @@ class BatchedRun:
         steps = 0
         for it in range(1, int(t.iters) + 1):
             idx, classes, noise, eps, keys = self._draw(n_old, with_replay)
-            x = torch.stack([self.inputs.train[i] for i in idx])
-            y = torch.stack([s.train_y[i] for s, i in zip(self.slots, idx)])
-            replay = None
-            if with_replay:
-                assert self.prev is not None
-                replay = self.step.sample_replay(
-                    self.prev, self.buffers, torch.stack(classes), torch.stack(noise), n_old
-                )
-            total, logs = self.step.losses(
-                self.params, self.buffers, self.temp, x, y, torch.stack(eps), shape, replay, self.terms, keys
+            drawn = Drawn(
+                torch.stack([self.inputs.train[i] for i in idx]),
+                torch.stack([s.train_y[i] for s, i in zip(self.slots, idx)]),
+                torch.stack(eps),
+                torch.stack(classes) if with_replay else None,
+                torch.stack(noise) if with_replay else None,
+                keys,
+            )
+            logs = self.step.train(
+                self.params, self.buffers, self.prev, self.temp, drawn, shape, self.adam, self.si, self.terms
             )
             self.terms.add_counts(logs)
-            for p in self.params.values():
-                p.grad = None
-            total.sum().backward()
-            self.si.add_penalty_grad()
-            self.adam.step(self.params)
-            self.si.after_step()
             for k, v in logs.items():
                 v = v.detach()
                 sums[k] = sums[k] + v if k in sums else v.clone()
