@@ -168,7 +168,8 @@ def _descendants(pid):
 @pytest.mark.parametrize("store", ["journal", "sqlite"])
 def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
     """SIGKILL the sweep once trial 0 is done and trials 1 and 2 wait in both joblib slots, after their first task
-    (tests/gate.py): the re-run fails them as stale, runs each again with its parameters, and stops at 6."""
+    (tests/gate.py): the re-run fails them as stale, runs each again with its parameters, and stops at 6 trials not
+    cut short."""
     storage = str(tmp_path / "study.log") if store == "journal" else f"sqlite:///{tmp_path}/study.db"
     args = [
         "hydra/launcher=joblib",
