@@ -224,6 +224,8 @@ def test_a_sweep_confirms_its_top_2_and_the_baseline_on_3_fresh_seeds(tmp_path):
         for seed in seeds:
             rec = confirm[f"confirm/{arm.replace(' ', '_')}/seed_{seed}"]
             assert rec["status"] == "completed" and rec["trial"] is None
+            baseline = rec["confirm"].pop("baseline")  # the key of the plan's baseline runs (confirm.baseline_dir)
+            assert baseline is None or (isinstance(baseline, str) and len(baseline) == 12), baseline
             assert rec["confirm"] == {"arm": arm, "rank": rank, "params": params, "seed": seed}
             assert rec["config"]["seed"] == seed
             assert rec["config"]["variant"]["name"] == ("baseline" if arm == "baseline" else "repulsion")
