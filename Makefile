@@ -30,9 +30,10 @@ demo: $(STAMP)  ## run the demo study (8 trials + a 3-seed confirmation against 
 
 # the tests run on pytest-xdist's workers, one per core (`make test WORKERS=0` runs them in this process), a test
 # file to a worker (--dist loadfile): a module's shared run is made once, the SLURM tests take the cluster in turn
-# (xdist_group marks would be finer, but pytest 9.2 ignores the node ids pytest-xdist 3.8 gives them)
+# (xdist_group marks would be finer, but pytest 9.2 ignores the node ids pytest-xdist 3.8 gives them); the files
+# start in collection order, longest first (tests/conftest.py), not pytest-xdist's order by number of tests
 WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: $(STAMP)  ## the fast tests (-m "not slow"): 10.5 min on 2 loaded cores (2026-12-06)
 	$(PYTEST) -m "not slow"

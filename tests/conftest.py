@@ -22,6 +22,36 @@ torch.set_num_threads(THREADS)
 os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))  # the launch.py processes the tests start inherit it
 
 
+# The files that take longest, longest first (measured with --durations, both tiers). pytest-xdist's --dist loadfile
+# hands files out in collection order (the Makefile turns off its reordering by test count): started first, a long
+# file runs beside the many short ones instead of alone at the end. A file missing here only starts later.
+LONGEST_FIRST = (
+    "test_sweep_slurm.py",  # mostly waits on SLURM: about 5 minutes
+    "test_report_methods.py",
+    "test_analysis_report.py",  # builds the grid sweep (tests/test_analysis_fixtures.py) ...
+    "test_analysis_sweep.py",  # ... while this builds the Optuna one on the other worker
+    "test_whole_step.py",
+    "test_notebook.py",
+    "test_analysis.py",
+    "test_sweep_e2e.py",
+    "test_reference_numbers.py",
+    "test_faults_study.py",
+    "test_report_ablations.py",
+    "test_faults_run.py",
+    "test_batched.py",
+    "test_batched_sweep.py",
+    "test_sweep_confirm.py",
+    "test_sweep_distinct.py",
+    "test_signal_writes.py",
+    "test_faults_records.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
     """Caches in a per-session temp dir; W&B never touches the network."""

@@ -113,7 +113,7 @@ class Gate(Callback):
         hydra = HydraConfig.get()
         out = Path(hydra.runtime.output_dir)
         multirun = hydra.mode == RunMode.MULTIRUN
-        job = out.relative_to(Path(hydra.sweep.dir).absolute()).as_posix() if multirun else out.name
+        job = Path(os.path.relpath(out, Path(hydra.sweep.dir).absolute())).as_posix() if multirun else out.name
         _current = _Pause(self.directory, job, self.task, self.at, self.bound)
         if not fnmatch.fnmatch(job, self.jobs):
             _current = None

@@ -111,6 +111,12 @@ EOF
   echo "$SLURM_CONF" ;;
 stop)
   [ -f "$dir/slurmctld.pid" ] && SLURM_CONF=$SLURM_CONF scancel --full -u root 2>/dev/null || true
-  for f in slurmd slurmctld slurmdbd mariadb munge; do stop_pid "$dir/$f.pid"; done ;;
+  for f in slurmd slurmctld slurmdbd mariadb; do stop_pid "$dir/$f.pid"; done
+  # a cluster started while ours ran found our munged answering and uses it: leave it to that cluster
+  if [ -f "$dir/munge.pid" ] && pgrep -x slurmctld >/dev/null; then
+    echo "munged (pid $(cat "$dir/munge.pid")) left running: another cluster's slurmctld uses it" >&2
+  else
+    stop_pid "$dir/munge.pid"
+  fi ;;
 *) echo "usage: $0 start|stop [dir]" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ from PIL import Image
 
 import analysis
 from analysis.report import build_report
+from analysis.report import main as report_main
 from tests.helpers import ROOT
 from tests.test_analysis_fixtures import N_TASKS, grid_sweep, optuna_sweep  # noqa: F401 - fixtures
 
@@ -169,30 +170,15 @@ def _study(db, values):
     return study
 
 
-def test_report_study_sections_from_the_command_line(grid_sweep, tmp_path):
+def test_report_study_sections_from_the_command_line(grid_sweep, tmp_path, capsys):
     db = tmp_path / "study.db"
     study = _study(db, [0.41, 0.52, None, 0.47, 0.38, 0.55])
     out = tmp_path / "cli" / "r.html"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis.report",
-            str(grid_sweep),
-            "-o",
-            str(out),
-            "--title",
-            "Grid <and> study",
-            "--study",
-            f"{db}::hand-made",
-        ],
-        cwd=str(ROOT),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr
-    assert "report:" in run.stdout and "1 studies" in run.stdout
+    # the command line's main, in this process (the module run as a process: test_report_errors_are_one_line)
+    args = [str(grid_sweep), "-o", str(out), "--title", "Grid <and> study", "--study", f"{db}::hand-made"]
+    assert report_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "report:" in printed and "1 studies" in printed
     page = parse(out)
     assert "study-hand-made" in page.ids
     names = sorted(os.listdir(tmp_path / "cli" / "r_figures"))

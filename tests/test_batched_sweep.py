@@ -61,6 +61,7 @@ def test_a_study_with_four_trials_per_job(tmp_path):
         "hydra.sweeper.trials_per_job=4",
         "hydra.sweeper.sampler.seed=1",
         "hydra/sweeper/pruner=nop",
+        in_process=True,  # launch.py's command line in this process: the subject is the sweep's rule
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "as one batch" in out.stdout + out.stderr
@@ -94,6 +95,7 @@ def test_a_pruned_trial_leaves_its_batch(tmp_path):
         "hydra.sweeper.trials_per_job=2",
         "hydra.sweeper.pruner.n_startup_trials=1",
         "hydra.sweeper.pruner.n_warmup_steps=2",
+        in_process=True,  # launch.py's command line in this process: the subject is the sweep's rule
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(storage, "prune")
@@ -148,6 +150,7 @@ def test_trials_the_batched_trainer_does_not_take_share_a_job_one_after_another(
         "hydra.sweeper.n_trials=2",
         "hydra.sweeper.trials_per_job=2",
         "hydra/sweeper/pruner=nop",
+        in_process=True,  # launch.py's command line in this process: the subject is the sweep's rule
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "run one after another in this job: the contrastive term is not batched" in out.stdout + out.stderr

@@ -25,7 +25,7 @@ def test_bad_value_on_the_command_line(tmp_path):
     assert out.returncode == 2 and "error: model.dg_prop=2.0 is out of range [0.0, 1.0)" in out.stderr
 
 
-@pytest.mark.slow  # four real runs with conv pre-training: over 10 s (make test-all)
+@pytest.mark.slow  # four runs with conv pre-training: over 10 s (make test-all)
 def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     data = tmp_path / "data"
     write_cifar10(str(data), per_class_train=30, per_class_test=5)
@@ -38,6 +38,7 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
         "trainer.iters=4",
         "trainer.batch_size=32",
         "model.encoder.pretrain.epochs=2",
+        *["model.fc_units=64", "model.h_dim=64", "model.z_dim=16", "eval_gen.samples=10"],  # not CIFAR's 2000-unit
     ]
     first = launch(*common, f"hydra.run.dir={tmp_path / 'run1'}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -53,19 +54,18 @@ def test_tiny_cifar100_end_to_end_with_conv_pretraining(tmp_path):
     assert rec["losses"][-1]["recon_r"] > 0  # internal replay of 1024-d features ran
     # a second run reuses encoder and features (no new files) and gives the same numbers
     mtime = weights[0].stat().st_mtime
-    second = launch(*common, f"hydra.run.dir={tmp_path / 'run2'}", cwd=tmp_path)
+    # the other runs: the same command line in this process (the first was the real process)
+    second = cli(*common, f"hydra.run.dir={tmp_path / 'run2'}", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert weights[0].stat().st_mtime == mtime
     rec2 = record.load(tmp_path / "run2")
     assert rec2["acc_matrix"] == rec["acc_matrix"] and rec2["losses"] == rec["losses"]
     # the augmentation-matched baseline encodes augmented current images per batch
-    aug = launch(*common, "data.augment=true", f"hydra.run.dir={tmp_path / 'run3'}", cwd=tmp_path)
+    aug = cli(*common, "data.augment=true", f"hydra.run.dir={tmp_path / 'run3'}", cwd=tmp_path)
     assert aug.returncode == 0, aug.stderr
     assert record.load(tmp_path / "run3")["losses"] != rec["losses"]
     # contrastive with kornia views of the RGB images through the frozen encoder, on augmented data
-    con = launch(
-        *common, "data.augment=true", "variant=contrastive", f"hydra.run.dir={tmp_path / 'run4'}", cwd=tmp_path
-    )
+    con = cli(*common, "data.augment=true", "variant=contrastive", f"hydra.run.dir={tmp_path / 'run4'}", cwd=tmp_path)
     assert con.returncode == 0, con.stderr
     later = [r for r in record.load(tmp_path / "run4")["losses"] if r["task"] > 1]
     assert later and all(r["contrastive"] > 0 and r["contrastive_n"] == 4 * 32 for r in later)

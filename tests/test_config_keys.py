@@ -50,8 +50,13 @@ def _labels(*configs: Dict[str, Any]) -> List[str]:
     return add_labels(pd.DataFrame(rows))["label"].tolist()
 
 
-def _resumes(tmp_path, saved: Dict[str, Any], now: Dict[str, Any]) -> bool:
-    checkpoint.save(str(tmp_path), {"config": saved})
+def _saved(tmp_path, config: Dict[str, Any]) -> None:
+    """A checkpoint of ``config`` in ``tmp_path``, written once for the many loads of a test."""
+    checkpoint.save(str(tmp_path), {"config": config})
+
+
+def _resumes(tmp_path, now: Dict[str, Any]) -> bool:
+    """Whether a run with config ``now`` resumes from the checkpoint in ``tmp_path`` (:func:`_saved`)."""
     try:
         checkpoint.load(str(tmp_path), now)
     except ResumeError:
@@ -74,9 +79,10 @@ def test_the_real_config_has_every_listed_group():
 def test_result_neutral_keys_neither_block_resume_nor_split_labels(config, tmp_path):
     neutral = [k for k in _keys(config) if is_result_neutral(k)]
     assert "trainer.log_every" in neutral and "paths.cache_dir" in neutral
+    _saved(tmp_path, config)
     for key in neutral:
         other = _changed(config, key)
-        assert _resumes(tmp_path, config, other), key
+        assert _resumes(tmp_path, other), key
         if key != LABEL_PREFIX:
             a, b = _labels(config, other)
             assert a == b, key
@@ -85,9 +91,10 @@ def test_result_neutral_keys_neither_block_resume_nor_split_labels(config, tmp_p
 def test_every_other_setting_blocks_resume_and_splits_labels(config, tmp_path):
     settings = [k for k in _keys(config) if not is_result_neutral(k)]
     assert "model.si_c" in settings and "trainer.iters" in settings
+    _saved(tmp_path, config)
     for key in settings:
         other = _changed(config, key)
-        assert not _resumes(tmp_path, config, other), key
+        assert not _resumes(tmp_path, other), key
         a, b = _labels(config, other)
         assert (a == b) == (key in NOT_IN_LABELS - {"variant.name"}), key
 

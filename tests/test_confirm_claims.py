@@ -77,7 +77,7 @@ ARGS = [
 
 @pytest.mark.slow
 def test_two_sweeps_reaching_confirmation_together_run_each_run_once(tmp_path):
-    out = run_sweep(tmp_path, *ARGS)  # the search, done once
+    out = run_sweep(tmp_path, *ARGS, in_process=True)  # the search, done once (in this process)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     confirm = [*ARGS, 'hydra.sweeper.confirm={top_k: 1, seeds: 3, baseline: "variant=baseline"}']
     (tmp_path / "b").mkdir()

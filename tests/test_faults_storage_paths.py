@@ -36,6 +36,7 @@ def test_a_sweep_into_an_odd_dir_keeps_its_study_there(tmp_path):
     sweep_dir = tmp_path / "x" / "q?x #y%20z \u00e9"
     args = (
         "hparams_search=repulsion",
+        *SHORT,
         "hydra.sweeper.n_trials=1",
         "hydra.sweeper.study_name=uni",
         f"hydra.sweep.dir='{sweep_dir}'",

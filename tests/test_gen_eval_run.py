@@ -15,7 +15,7 @@ import pytest
 from birsweep.tracking import record
 from birsweep.train.loop.run import train
 from tests.fakedata import write_cifar100
-from tests.helpers import TINY, cli, launch, make_cfg, start
+from tests.helpers import TINY, cli, make_cfg, start
 
 SHORT = [*TINY, "trainer.iters=12", "trainer.log_every=6"]
 
@@ -150,7 +150,7 @@ def test_a_run_killed_during_the_evaluation_resumes_and_finishes_it(tmp_path):
     cut = record.load(run_dir)
     assert cut["status"] == "running" and cut["tasks_done"] == 5 and "generator_eval" not in cut
 
-    out = launch(*SHORT, f"hydra.run.dir={run_dir}", "eval_gen.samples=10", cwd=tmp_path)
+    out = cli(*SHORT, f"hydra.run.dir={run_dir}", "eval_gen.samples=10", cwd=tmp_path)  # the command, in-process
     assert out.returncode == 0, out.stderr
     done = record.load(run_dir)
     assert done["status"] == "completed" and done["resumed_from_task"] == 5

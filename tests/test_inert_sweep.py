@@ -10,7 +10,7 @@ from birsweep.sweep.search.storage import open_storage
 from tests.helpers import load_study, record_of, run_sweep
 
 
-@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
+@pytest.mark.slow  # a sweep: over 10 s on a loaded core (make test-all)
 def test_a_tiny_sweep_marks_the_trial_whose_term_never_fired(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     (tmp_path / "sweep").mkdir()
@@ -26,6 +26,7 @@ def test_a_tiny_sweep_marks_the_trial_whose_term_never_fired(tmp_path):
         "variant.repulsion.enabled=choice(true, false)",
         "hydra.sweeper.study_name=inert",
         "hydra.sweeper.n_trials=2",
+        in_process=True,  # launch.py's command line in this process: the subject is the record and the summary
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     trials = load_study(storage, "inert").trials

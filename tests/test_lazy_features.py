@@ -74,6 +74,7 @@ def test_a_cold_run_encodes_only_the_tasks_it_trains(tmp_path):
     process (app.run: what launch.py runs for a job)."""
     small = ["data.synthetic.train_per_class=30", "data.synthetic.test_per_class=5"]
     small += ["diagnostics.enabled=false", "eval_gen.enabled=false"]  # after training, not the subject
+    small += ["model.fc_units=64", "model.h_dim=64", "model.z_dim=16"]  # the encoder is CIFAR's, the rest small
     args = ["debug=cifar_shapes", *small, "trainer.iters=2", "trainer.batch_size=32", "trainer.max_tasks=2"]
     run(make_cfg([*args, f"paths.cache_dir={tmp_path / 'cache'}"]), str(tmp_path / "run"))
     rec = record.load(tmp_path / "run")

@@ -1,5 +1,6 @@
 """The ``method`` group end to end: every method runs and is named in its record, the methods with extra state
-resume to the numbers of an uninterrupted run, and a variant on a method without BI-R replay stops at start."""
+resume to the numbers of an uninterrupted run, and a variant on a method without BI-R replay stops at start. (Every
+method through a real ``launch.py -m``: tests/test_report_methods.py's comparison on split digits.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from birsweep.errors import ConfigError
 from birsweep.tracking import record
 from birsweep.train.loop.callbacks import RunCallback, TaskEnd
 from birsweep.train.loop.run import train
-from tests.helpers import TINY, cli, launch, make_cfg
+from tests.helpers import TINY, cli, make_cfg
 
 METHODS = ("bir_si", "bir", "gr", "lwf", "si", "ewc", "none", "joint")
 SHORT = [*TINY, "trainer.iters=12", "trainer.log_every=6"]
@@ -94,18 +95,3 @@ def test_a_variant_on_a_method_without_bir_replay_stops_with_one_line(tmp_path):
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert out.returncode == 2 and len(errors) == 1 and "method=ewc" in errors[0], out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "run" / record.RESULTS).exists()
-
-
-@pytest.mark.slow
-def test_every_method_runs_through_launch_py(tmp_path):
-    out = launch(
-        f"method={','.join(METHODS)}",
-        *SHORT,
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-        cwd=tmp_path,
-        multirun=True,
-        timeout=1200,
-    )
-    assert out.returncode == 0, out.stderr
-    names = sorted(record.load(tmp_path / "sweep" / str(i))["config"]["method"]["name"] for i in range(len(METHODS)))
-    assert names == sorted(METHODS)

@@ -13,8 +13,10 @@ from tests.reference_runs import CONFIGS, GOLDEN, run_reference
 PINNED = json.loads(GOLDEN.read_text())
 
 
-@pytest.mark.slow  # 15 runs, about 2 minutes in all
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+# bir_si-compile_step's pinned numbers are checked by test_whole_step.py (through launch.py's command line), where
+# the other inductor tests share the compiler's start-up in one process
+@pytest.mark.slow  # 14 runs, about 2 minutes in all
+@pytest.mark.parametrize("name", sorted(set(CONFIGS) - {"bir_si-compile_step"}))
 def test_reference_config_gives_the_pinned_numbers(name, tmp_path):
     got = run_reference(name, tmp_path)
     want = PINNED[name]

@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from birsweep.sweep.search.identity import DIGEST_ATTR, SETTINGS_ATTR, differences, digest, fixed_settings
-from tests.helpers import SWEEP, TINY, launch, load_study
+from tests.helpers import SWEEP, TINY, cli, load_study
 
 
 def test_fixed_settings_leave_out_searched_and_result_neutral_keys():
@@ -33,7 +33,8 @@ def test_fixed_settings_leave_out_searched_and_result_neutral_keys():
 
 
 def _sweep(tmp_path, *overrides, multirun=True):
-    return launch(
+    """launch.py's command line in this process: the subject is the study's rule, not the process."""
+    return cli(
         *SWEEP,
         "hparams_search=repulsion",
         *TINY,

@@ -11,7 +11,7 @@ from birsweep.sweep.search.ask import ask
 from birsweep.sweep.search.grammar import Condition, parse_condition, parse_search_space
 from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking import record
-from tests.helpers import SWEEP, TINY, launch, load_study
+from tests.helpers import SWEEP, TINY, cli, load_study
 
 REP = {
     "variant.use_rep_f": "choice(true, false)",
@@ -86,13 +86,13 @@ def test_optuna_stores_a_conditional_parameter_only_where_its_condition_holds():
     assert seen == {True, False}
 
 
-@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
+@pytest.mark.slow  # a sweep: over 10 s on a loaded core (make test-all)
 def test_the_preset_samples_rep_f_only_with_use_rep_f_and_jobs_keep_the_default(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     study = optuna.create_study(study_name="cond", storage=open_storage(storage), direction="maximize")
     study.enqueue_trial({"variant.use_rep_f": False})
     study.enqueue_trial({"variant.use_rep_f": True})
-    out = launch(
+    out = cli(  # launch.py's command line in this process: the subject is the search space
         *SWEEP,
         "hparams_search=repulsion",
         *TINY,

@@ -206,7 +206,7 @@ def _records(root: Path):
 
 @pytest.mark.slow  # a real sweep: over 10 s (make test-all)
 def test_a_sweep_confirms_its_top_2_and_the_baseline_on_3_fresh_seeds(tmp_path):
-    out = run_sweep(tmp_path, *SEARCH)
+    out = run_sweep(tmp_path, *SEARCH, in_process=True)  # launch.py's command line in this process
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     sweep = tmp_path / "sweep"
     study = load_study(f"sqlite:///{sweep}/optuna.db", "confirm")
@@ -298,7 +298,7 @@ def test_a_sweep_killed_during_confirmation_completes_on_a_rerun_without_redoing
     assert done == {"trial_0/seed_1"} and records[midway]["status"] == "running", records
     assert records[midway]["tasks_done"] == 1
     before = {k: (sweep / k / "results.json").read_bytes() for k in done}
-    out = run_sweep(tmp_path, *args)
+    out = run_sweep(tmp_path, *args, in_process=True)  # the same command again, in this process
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     after = _records(sweep)
     assert len(after) == 4 and all(r["status"] == "completed" for r in after.values())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections import Counter
 
 import optuna
@@ -14,6 +13,7 @@ from birsweep.sweep.search.ask import ask
 from birsweep.sweep.search.distinct import DistinctSampler, trial_seed
 from birsweep.sweep.search.grammar import parse_search_space
 from birsweep.sweep.search.storage import open_storage
+from tests.gate import gate, wait_until_reached
 from tests.helpers import load_study, run_sweep, states
 
 SMALL = {"a": "choice(x, y)", "b": "choice(1, 2, 3)"}  # 6 parameter sets
@@ -86,20 +86,16 @@ def _assert_distinct(storage, name):
 def test_a_killed_and_rerun_study_holds_no_set_twice(tmp_path):
     storage = f"sqlite:///{tmp_path}/study.db"
     args = [LR, "trainer.iters=20", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=resume"]
-    proc = run_sweep(tmp_path, *args, "hydra.sweeper.n_trials=6", wait=False)
-    try:
-        deadline = time.time() + 300
-        while time.time() < deadline:  # kill it once two trials are done
-            time.sleep(0.5)
-            try:
-                if states(load_study(storage, "resume")).get("COMPLETE", 0) >= 2:
-                    break
-            except Exception:
-                continue
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    proc = run_sweep(tmp_path, *args, "hydra.sweeper.n_trials=6", *gate(gates, task=1, jobs="2"), wait=False)
+    try:  # killed once two trials are done, the third held after its first task (tests/gate.py)
+        wait_until_reached(gates, "2", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-    out = run_sweep(tmp_path, *args, "hydra.sweeper.n_trials=5")
+    assert states(load_study(storage, "resume")) == {"COMPLETE": 2, "RUNNING": 1}
+    out = run_sweep(tmp_path, *args, "hydra.sweeper.n_trials=5", in_process=True)  # the re-run, in this process
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert len(load_study(storage, "resume").trials) >= 5
     _assert_distinct(storage, "resume")
@@ -135,8 +131,13 @@ def test_the_same_seed_in_two_fresh_dirs_proposes_the_same_sequence(tmp_path):
     seqs = []
     for side in ("a", "b"):
         (tmp_path / side).mkdir()
-        out = run_sweep(
-            tmp_path / side, LR, "trainer.iters=10", "hydra.sweeper.study_name=rep", "hydra.sweeper.n_trials=3"
+        out = run_sweep(  # launch.py's command line in this process: the subject is the sampler's proposals
+            tmp_path / side,
+            LR,
+            "trainer.iters=10",
+            "hydra.sweeper.study_name=rep",
+            "hydra.sweeper.n_trials=3",
+            in_process=True,
         )
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         seqs.append(_lrs(f"sqlite:///{tmp_path / side}/sweep/optuna.db", "rep"))

@@ -107,6 +107,7 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on(tmp_path, store):
         "hydra.sweeper.study_name=fail",
         "hydra.sweeper.n_trials=4",
         "hydra.sweeper.max_failure_rate=0.5",
+        in_process=True,  # launch.py's command line in this process: the subject is the sweep's rule
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(storage, "fail")
@@ -126,6 +127,7 @@ def test_too_many_failures_stop_the_sweep(tmp_path):
         "hydra.sweeper.study_name=bad",
         "hydra.sweeper.n_trials=10",
         "hydra.sweeper.max_failure_rate=0.25",
+        in_process=True,  # launch.py's command line in this process: the subject is the sweep's rule
     )
     assert out.returncode == 1
     assert "error: 4 of 4 trials failed, more than max_failure_rate=0.25; the sweep stops" in out.stderr
@@ -166,7 +168,8 @@ def _descendants(pid):
 @pytest.mark.parametrize("store", ["journal", "sqlite"])
 def test_a_killed_sweep_resumes_to_exactly_n_trials(tmp_path, store):
     """SIGKILL the sweep once trial 0 is done and trials 1 and 2 wait in both joblib slots, after their first task
-    (tests/gate.py): the re-run fails them as stale, runs each again with its parameters, and stops at 6."""
+    (tests/gate.py): the re-run fails them as stale, runs each again with its parameters, and stops at 6 trials not
+    cut short."""
     storage = str(tmp_path / "study.log") if store == "journal" else f"sqlite:///{tmp_path}/study.db"
     args = [
         "hydra/launcher=joblib",

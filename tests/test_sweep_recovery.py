@@ -42,7 +42,9 @@ def running(study, owner=None, heartbeat=None, record=None, tmp_path=None):
 
 
 @pytest.mark.parametrize("store", ["sqlite", "journal"])
-def test_stale_trials_are_closed_and_retried(tmp_path, store):
+def test_stale_trials_are_closed_and_retried(tmp_path, store, monkeypatch):
+    # an unmarked trial is judged once it is OWNERLESS_GRACE_S old: 0 here, rather than 5 s of waiting
+    monkeypatch.setattr("birsweep.sweep.alive.recovery.OWNERLESS_GRACE_S", 0.0)
     storage = f"sqlite:///{tmp_path}/s.db" if store == "sqlite" else str(tmp_path / "s.log")
     study = optuna.create_study(study_name="r", storage=open_storage(storage), direction="maximize")
     dead = dead_owner()

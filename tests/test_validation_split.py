@@ -64,7 +64,7 @@ def test_a_run_without_split_records_test_as_objective(tmp_path):
     assert "val_acc_matrix" not in rec
 
 
-@pytest.mark.slow  # a real sweep: over 10 s (make test-all)
+@pytest.mark.slow  # a sweep: over 10 s on a loaded core (make test-all)
 def test_a_sweep_with_a_split_tells_optuna_validation_accuracy_only(tmp_path):
     storage = f"sqlite:///{tmp_path}/sweep/optuna.db"
     out = run_sweep(
@@ -73,6 +73,7 @@ def test_a_sweep_with_a_split_tells_optuna_validation_accuracy_only(tmp_path):
         "trainer.lr=tag(log, interval(1e-4, 1e-2))",
         "hydra.sweeper.study_name=val",
         "hydra.sweeper.n_trials=2",
+        in_process=True,  # launch.py's command line in this process: the subject is what Optuna is told
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     study = load_study(storage, "val")

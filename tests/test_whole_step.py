@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 from typing import Dict, List, Optional, Tuple
@@ -22,7 +23,9 @@ from birsweep.models.bir import BIRNet
 from birsweep.tracking import record
 from birsweep.train.step.compiled import compile_mode
 from birsweep.train.step.eager import TrainStep
-from tests.helpers import TINY, launch, make_cfg
+from tests.helpers import TINY, cli, make_cfg
+from tests.reference_runs import _BASE as REFERENCE_BASE
+from tests.reference_runs import CONFIGS, GOLDEN
 
 GRAPH_VARIANTS = ("baseline", "repulsion", "recon")
 N, D, C, B = 120, 24, 6, 16  # samples, feature size, classes (3 tasks of 2), batch
@@ -148,18 +151,23 @@ def test_inductor_step_agrees_with_eager():
 
 
 @pytest.mark.slow
-def test_a_run_with_the_whole_step_compiled(tmp_path):
-    """launch.py with trainer.compile=step: two tasks, one graph each, a complete record."""
+def test_a_run_with_the_whole_step_compiled_gives_the_pinned_numbers(tmp_path):
+    """launch.py's command line (in this process) with trainer.compile=step on tests/reference_runs.py's config
+    bir_si-compile_step: a complete record with the numbers tests/golden pins for it. Checked here, not in
+    test_reference_numbers.py, so that the inductor tests share one process's compiler start-up (a minute cold)."""
     run_dir = tmp_path / "run"
-    overrides = [*TINY, "data.n_tasks=2", "data.synthetic.n_classes=4", "trainer.compile=step"]
-    done = launch(*overrides, f"hydra.run.dir={run_dir}", "trainer.threads=1", cwd=tmp_path, timeout=3600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    out = cli(*REFERENCE_BASE, *CONFIGS["bir_si-compile_step"], f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
     rec = record.load(str(run_dir))
     assert rec["status"] == "completed" and rec["config"]["trainer"]["compile"] == "step"
-    assert len(rec["acc_matrix"]) == 2 and all(0.0 <= a <= 1.0 for a in rec["acc_matrix"][1][:2])
-    assert rec["losses"] and all(
+    assert len(rec["acc_matrix"]) == 3 and all(
         math.isfinite(v) for row in rec["losses"] for v in row.values() if isinstance(v, float)
     )
+    want = json.loads(GOLDEN.read_text())["bir_si-compile_step"]
+    assert rec["acc_matrix"] == want["acc_matrix"]
+    assert len(rec["losses"]) == len(want["losses"])
+    for row_got, row_want in zip(rec["losses"], want["losses"]):  # one row per logging interval
+        assert row_got == row_want, (row_got, row_want)
 
 
 @pytest.mark.parametrize("trainable", [False, True], ids=["no_internal", "sgr_feedback"])
