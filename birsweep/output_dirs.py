@@ -74,5 +74,15 @@ class CheckOutputDirs(Callback):
         _check(config, "hydra.run.dir")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from birsweep.hydra_errors import hydra_error_line
+        from birsweep.sweep.errors import PassThroughHydra
+        from birsweep.sweep_values import check_sweep_values
+
         _check_secrets(config)
+        try:
+            check_sweep_values(config)  # every value a sweep lists, before the sweeper writes multirun.yaml
+        except ConfigError as err:
+            raise PassThroughHydra(err) from None
+        except Exception as err:  # Hydra only warns about a callback's Exception: carry it past as one line
+            raise PassThroughHydra(ConfigError(hydra_error_line(err) or str(err))) from None
         _check(config, "hydra.sweep.dir")

@@ -64,3 +64,46 @@ def test_launch_prints_one_line_exits_2_and_writes_nothing(tmp_path: Path, overr
     assert out.returncode == 2, out.stderr
     assert lines == [f"error: {LINES[override]}"], out.stderr
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
+
+
+# a value a ``-m`` sweep lists -> the line, before the sweep writes multirun.yaml or runs its first job
+SWEEP_LINES = {
+    "trainer.iters=1,abc": LINES["trainer.iters=abc"],
+    "variant=repulsion,recn": "variant=recn: no such option in config group 'variant'; did you mean variant=recon? "
+    "choose one of baseline, contrastive, recon, repulsion",
+    "trainer.lr=0.1,-1": "trainer.lr=-1.0 is out of range (0.0, inf)",
+    "+foo=1,2": "foo is not a config key: check its spelling (`--cfg job` lists the keys)",
+}
+
+
+@pytest.mark.parametrize("sweeper", [[], ["hparams_search=repulsion"]], ids=["basic sweeper", "optuna sweeper"])
+@pytest.mark.parametrize("override", list(SWEEP_LINES))
+def test_a_bad_value_in_a_sweep_is_one_line_before_anything_is_written(tmp_path: Path, override: str, sweeper):
+    out = cli(*TINY, *sweeper, override, cwd=tmp_path, multirun=True)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 2, out.stderr
+    assert lines == [f"error: {SWEEP_LINES[override]}"], out.stderr
+    assert not (tmp_path / "multirun").exists()
+
+
+def test_every_value_of_a_good_sweep_runs(tmp_path: Path):
+    """The check lets a grid of a group and a range through: both jobs run, each with its values."""
+    out = cli(
+        *TINY,
+        "trainer.iters=1",
+        "data.n_tasks=2",
+        "variant=baseline,repulsion",
+        "seed=range(3,4)",
+        "hydra.sweep.dir=sw",
+        cwd=tmp_path,
+        multirun=True,
+    )
+    assert out.returncode == 0, out.stderr
+    records = sorted((tmp_path / "sw").glob("*/results.json"))
+    assert len(records) == 2
+    import json
+
+    runs = {
+        (r["config"]["variant"]["name"], r["config"]["seed"]) for r in map(json.loads, map(Path.read_text, records))
+    }
+    assert runs == {("baseline", 3), ("repulsion", 3)}
