@@ -1,5 +1,12 @@
 """Errors a user can act on. Their message names the problem and the fix; the CLI prints it as one line."""
 
+import errno
+from typing import Optional
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+# how a full disk reads once an error has become text (a job's failure reason, SQLite's error through SQLAlchemy)
+NO_SPACE_TEXTS = ("No space left on device", "Disk quota exceeded", "database or disk is full")
+
 
 class BirsweepError(Exception):
     """Base class: an expected failure with an actionable message."""
@@ -31,6 +38,22 @@ def last_line(err: BaseException) -> str:
     """The last non-empty line: where Hydra's InstantiationException puts the underlying cause."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return lines[-1] if lines else type(err).__name__
+
+
+def no_space_text(text: Optional[str]) -> bool:
+    """Whether an error's text says the disk is full."""
+    return text is not None and any(t in text for t in NO_SPACE_TEXTS)
+
+
+def no_space(err: Optional[BaseException]) -> Optional[BaseException]:
+    """The error in ``err``'s chain (causes and contexts) that says the disk is full, or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if (isinstance(err, OSError) and err.errno in NO_SPACE) or no_space_text(str(err)):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 class RunPruned(BirsweepError):

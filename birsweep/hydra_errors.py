@@ -10,7 +10,6 @@ so nothing (output dir, record) has been written.
 from __future__ import annotations
 
 import difflib
-import errno
 import re
 from typing import Any, List, Optional
 
@@ -18,7 +17,8 @@ from hydra.errors import ConfigCompositionException, HydraException, MissingConf
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
-NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+from birsweep.errors import NO_SPACE
+
 # what a failed conversion in OmegaConf's message ("... could not be converted to Integer") asks for
 WANTED = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "a string"}
 

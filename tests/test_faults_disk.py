@@ -1,6 +1,7 @@
-"""A nearly full disk (issue 19, item 4): the run's record is closed as ``failed`` with the reason, and a log file
-that cannot be written is one line, not a "--- Logging error ---" traceback per log line (README "Faults";
-birsweep/tracking/reserve.py, birsweep/log_writes.py). The run goes onto a real 2 MB tmpfs filled as the operator
+"""A nearly full disk (issue 19, item 4): the run's record is closed as ``failed`` with the reason, a log file
+that cannot be written is one line, not a "--- Logging error ---" traceback per log line, and a sweep stops at once
+with one line and resumes once there is room (README "Faults"; birsweep/tracking/reserve.py, birsweep/log_writes.py,
+birsweep/sweep/search/disk_full.py). The run goes onto a real 2 MB tmpfs filled as the operator
 filled it; skipped where mounting is not permitted (not root, a container without the capability)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Iterator
 import pytest
 
 from birsweep.log_writes import report_log_write_errors_once
-from tests.helpers import TINY, cli, launch
+from tests.helpers import TINY, cli, launch, load_study, record_of
 
 
 @pytest.fixture
@@ -79,3 +80,43 @@ def test_a_log_file_that_cannot_be_written_is_reported_once(capfd):
         "warning: cannot write the log file /dev/full (No space left on device); its later lines are dropped, the "
         "console still shows them"
     ]
+
+
+def _leave_free(disk: Path, kb: int) -> None:
+    free = shutil.disk_usage(disk).free // 1024
+    subprocess.run(
+        ["dd", "if=/dev/zero", f"of={disk / 'f'}", "bs=1K", f"count={free - kb}"], check=True, capture_output=True
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("free_kb", [40, 280], ids=["no-room-for-the-study", "no-room-for-a-checkpoint"])
+def test_a_sweep_on_a_full_disk_stops_with_one_line_and_resumes_once_there_is_room(
+    small_disk: Path, tmp_path: Path, free_kb: int
+):
+    """40 KB: the SQLite study cannot be created; 280 KB: the study is, trial 0's checkpoint does not fit. Each time
+    one ``error:`` line, exit 1, nothing left that says it is running but a trial the next start closes; after the
+    operator frees space the same command runs the study to its n_trials, the cut-short trial not counted."""
+    _leave_free(small_disk, free_kb)
+    sweep_dir, storage = small_disk / "sw", f"sqlite:///{small_disk}/sw/optuna.db"
+    args = [*TINY, "hparams_search=repulsion", "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={sweep_dir}"]
+    out = launch(*args, "trainer.threads=1", cwd=tmp_path, multirun=True, timeout=300)  # its pid dies: stale later
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert "Traceback" not in out.stderr and "--- Logging error ---" not in out.stderr, out.stderr[-3000:]
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "full" in errors[0] and "run the same command again" in errors[0], out.stderr
+    if free_kb > 100:  # trial 0 failed on the disk: FAIL, retryable, its record closed as failed with the reason
+        (t0,) = load_study(storage, "repulsion-synthetic").trials
+        assert t0.state.name == "FAIL" and t0.user_attrs["retryable"] is True, t0
+        assert "No space left on device" in errors[0] and "trial 0" in errors[0]
+        record = record_of(t0, sweep_dir)
+        assert record is not None and record["status"] == "failed" and "No space left" in record["error"]
+    (small_disk / "f").unlink()  # the operator makes room
+    again = cli(*args, cwd=tmp_path, multirun=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    trials = load_study(storage, "repulsion-synthetic").trials
+    counted = [t for t in trials if not (t.state.name == "FAIL" and t.user_attrs.get("retryable"))]
+    assert [t.state.name for t in counted] == ["COMPLETE"], [(t.state.name, t.user_attrs) for t in trials]
+    for t in trials:
+        record = record_of(t, sweep_dir)
+        assert record is None or record["status"] != "running", (t.number, record)

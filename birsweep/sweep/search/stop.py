@@ -51,9 +51,15 @@ def stop_like_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def close_interrupted(study: optuna.Study, number: int, sweep_dir: str) -> None:
-    """A trial in flight when its sweep was stopped: FAIL, retryable (not counted, run again on resume), its record
-    (in its job dir, ``<sweep dir>/<number>``) closed as interrupted where its job could not say so itself."""
-    tell(study, number, Outcome(TrialState.FAIL, reason="sweep interrupted"), retryable=True)
+def close_cut_short(
+    study: optuna.Study,
+    number: int,
+    sweep_dir: str,
+    reason: str = "sweep interrupted",
+    status: RunStatus = RunStatus.INTERRUPTED,
+) -> None:
+    """A trial in flight when its sweep was stopped (or met a full disk): FAIL, retryable (not counted, run again on
+    resume), its record (in its job dir, ``<sweep dir>/<number>``) closed where its job could not close it."""
+    tell(study, number, Outcome(TrialState.FAIL, reason=reason), retryable=True)
     job_dir = os.path.join(sweep_dir, str(number))
-    close_record(study, number, "sweep interrupted", RunStatus.INTERRUPTED, job_dir)
+    close_record(study, number, reason, status, job_dir)

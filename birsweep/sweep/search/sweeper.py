@@ -1,13 +1,12 @@
 """A Hydra Sweeper that runs an Optuna study: ``python launch.py -m hparams_search=repulsion``.
 
-Per trial: ask Optuna for parameters, make them the job's overrides plus the trial's identity (:mod:`.trial_overrides`,
-so the job reports to its trial and can be pruned), launch the job with the selected Hydra launcher, and tell Optuna
-how it ended: COMPLETE with the job's return value, PRUNED, or FAIL with the reason. ``n_trials`` counts finished
-trials in the study (a re-run continues to it, jobs numbered by trial); ``n_jobs`` jobs are in flight as
-:mod:`.dispatch` decides, each training ``trials_per_job`` trials (the sweep forms the batch: :mod:`.batches`).
-Trials in flight beat and trials a dead sweep left RUNNING are closed first (sweep/alive/); confirmation runs after
-the search (sweep/confirm/). Bad settings raise ConfigError before anything runs; too many failed trials end the
-sweep with SweepError after the summary; ``launch.py`` turns both into one ``error:`` line and the exit code.
+Per trial: ask Optuna for parameters, make them the job's overrides plus the trial's identity (:mod:`.trial_overrides`:
+the job reports to its trial and can be pruned), launch the job, tell Optuna how it ended (COMPLETE with its value,
+PRUNED, or FAIL with the reason). ``n_trials`` counts finished trials (a re-run continues to it, jobs numbered by
+trial); ``n_jobs`` jobs are in flight as :mod:`.dispatch` decides, each training ``trials_per_job`` trials
+(:mod:`.batches`). Stale trials are closed first (sweep/alive/), confirmation runs after the search (sweep/confirm/).
+Bad settings raise ConfigError before anything runs; too many failed trials or a full disk (:mod:`.disk_full`) end
+the sweep with SweepError after the summary; ``launch.py`` turns both into one ``error:`` line and the exit code.
 """
 
 from __future__ import annotations
@@ -38,13 +37,14 @@ from birsweep.sweep.errors import SweepError
 from birsweep.sweep.search import results
 from birsweep.sweep.search.ask import ask
 from birsweep.sweep.search.batches import Job, group, outcomes_of
+from birsweep.sweep.search.disk_full import full_disk_stops
 from birsweep.sweep.search.dispatch import LauncherKind, job_threads, plan
 from birsweep.sweep.search.factory import build_pruner, plain_config, plain_dict, search_sampler
 from birsweep.sweep.search.grammar import SearchSpace, check_searchable, parse_search_space
 from birsweep.sweep.search.identity import check_identity, fixed_settings
 from birsweep.sweep.search.joblib_guard import guard_joblib_executor
 from birsweep.sweep.search.outcome import Outcome, Tally, close_record, log_outcome, outcome_of, tell, trial_id
-from birsweep.sweep.search.stop import close_interrupted, stop_like_ctrl_c
+from birsweep.sweep.search.stop import close_cut_short, stop_like_ctrl_c
 from birsweep.sweep.search.study import counted, log_opening, open_study, storage_urls
 from birsweep.sweep.search.trial_overrides import trial_overrides
 
@@ -72,14 +72,15 @@ class OptunaSweeper(Sweeper):
         self.compose = lambda overrides: hydra_context.config_loader.load_sweep_config(config, overrides)
 
     def sweep(self, arguments: List[str]) -> Any:
-        self._prepare(arguments)
-        recover_stale(self.study, self.owner, float(self.settings.grace_period), self.settings.retry_failed)
-        try:
-            self._run()
-            if self.confirm is not None and self.stop_reason is None:  # after the search (sweep/confirm/)
-                self.confirm.run(self.study, self.launcher.launch, self.plan.slots, self._search_done())
-        finally:
-            self._finish()
+        with full_disk_stops(self):
+            self._prepare(arguments)
+            recover_stale(self.study, self.owner, float(self.settings.grace_period), self.settings.retry_failed)
+            try:
+                self._run()
+                if self.confirm is not None and self.stop_reason is None:  # after the search (sweep/confirm/)
+                    self.confirm.run(self.study, self.launcher.launch, self.plan.slots, self._search_done())
+            finally:
+                self._finish()
         if self.stop_reason:
             raise SweepError(self.stop_reason)
         return self.study
@@ -163,7 +164,7 @@ class OptunaSweeper(Sweeper):
                     self._run_batches()
             except (KeyboardInterrupt, RunInterrupted):  # Ctrl-C, or SIGTERM/SIGUSR2 in a job run in this process
                 for number in self.inflight.numbers():  # their jobs got the signal too (stop.py), or died
-                    close_interrupted(self.study, number, self.sweep_dir)
+                    close_cut_short(self.study, number, self.sweep_dir)
                 raise
 
     def _launch_one(self, number: int, overrides: List[str]) -> Any:
@@ -224,7 +225,7 @@ class OptunaSweeper(Sweeper):
         self.tally.add(number, outcome)
         log_outcome(number, outcome, self.study._storage.get_trial(trial_id(self.study, number)).params)
         if outcome.state == TrialState.FAIL and self.stop_reason is None:
-            self.stop_reason = self.tally.too_many_failures(
+            self.stop_reason = self.tally.stop_reason(
                 float(self.settings.max_failure_rate), lambda: self._remaining() == 0
             )
             if self.stop_reason:
