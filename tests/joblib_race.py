@@ -11,9 +11,23 @@ from joblib import Parallel, delayed
 from joblib.externals.loky import reusable_executor
 
 if len(sys.argv) > 1 and sys.argv[1] == "guard":
-    from birsweep.sweep.search.joblib_guard import guard_joblib_executor
+    # the guard's module alone, from its file: importing it as birsweep.sweep.search.joblib_guard imports the
+    # birsweep.sweep package (torch, the config schema) here and in each loky worker, which unpickles the guard's
+    # worker initializer by its module (~5 s a process); pickled by value, the workers import nothing of birsweep
+    import importlib.util
+    from pathlib import Path
 
-    guard_joblib_executor()
+    import cloudpickle
+
+    path = Path(__file__).resolve().parents[1] / "birsweep" / "sweep" / "search" / "joblib_guard.py"
+    spec = importlib.util.spec_from_file_location("_birsweep_joblib_guard", path)
+    assert spec is not None and spec.loader is not None
+    guard = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = guard
+    spec.loader.exec_module(guard)
+    cloudpickle.register_pickle_by_value(guard)
+    guard.guard_joblib_executor()
+    assert "torch" not in sys.modules, "the race script imports torch"
 
 _loky_get = reusable_executor._ReusablePoolExecutor.__dict__["get_reusable_executor"].__func__
 

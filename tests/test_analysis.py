@@ -18,7 +18,7 @@ from analysis.wandb_offline import find_runs, read_run
 from birsweep.tracking import record as run_record
 from birsweep.tracking.record import RunRecord
 from birsweep.tracking.record_fields import RunStatus
-from tests.test_analysis_fixtures import N_TASKS, grid_sweep  # noqa: F401 - fixture
+from tests.test_analysis_fixtures import ITERS, N_TASKS, grid_sweep  # noqa: F401 - fixture
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -50,7 +50,7 @@ def test_load_runs_one_row_per_job_with_the_record_values(grid_sweep):
         assert row["git_commit"] == rec["env"]["git_commit"]
         # the flattened config, dotted names
         assert row["variant.repulsion.enabled"] == (row["variant"] == "repulsion")
-        assert row["trainer.iters"] == 30 and row["data.n_tasks"] == N_TASKS
+        assert row["trainer.iters"] == ITERS and row["data.n_tasks"] == N_TASKS
         assert row["trainer.betas"] == (0.9, 0.999)
         assert f"seed={row['seed']}" in row["overrides"] and f"variant={row['variant']}" in row["overrides"]
     # not a study: the trial columns are there, empty

@@ -138,12 +138,14 @@ def test_sigint_records_the_run_as_interrupted(tiny_cfg, tmp_path):
 
 def test_sigterm_mid_task_then_rerun_gives_the_uninterrupted_record(tmp_path):
     """SIGTERM a real `launch.py` in task 2 (after task 1's checkpoint; tests/gate.py holds it there), as `timeout`
-    or SLURM would; the same command again (its command line, in this process) finishes the run as if never cut."""
+    or SLURM would; the same command again (its command line, in this process) finishes the run as if never cut.
+    The uninterrupted reference trains in this process while launch.py starts."""
     args = [*TINY, "data.n_tasks=3", "data.synthetic.n_classes=6", "trainer.iters=20"]
     cut, gates = tmp_path / "cut", tmp_path / "gates"
     gates.mkdir()
     proc = start(*args, *gate(gates, task=2, at="mid"), f"hydra.run.dir={cut}", cwd=tmp_path)
     try:
+        train(make_cfg(args), str(tmp_path / "full"))
         wait_until_reached(gates, "cut", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 128 + signal.SIGTERM
@@ -157,7 +159,6 @@ def test_sigterm_mid_task_then_rerun_gives_the_uninterrupted_record(tmp_path):
     assert checkpoint.load(str(cut), rec["config"])["tasks_done"] == 1
     again = cli(*args, f"hydra.run.dir={cut}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    train(make_cfg(args), str(tmp_path / "full"))
     a, b = record.load(tmp_path / "full"), record.load(cut)
     assert b["status"] == "completed" and b["resumed_from_task"] == 1 and all(a[k] == b[k] for k in NUMBERS)
 

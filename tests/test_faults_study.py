@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from subprocess import PIPE
 
 import optuna
 import pytest
@@ -216,10 +217,10 @@ def test_joblib_executor_setup_is_serialized_across_threads() -> None:
     fail with the AttributeError trials met under load; guarded (as the sweeper's slots mode is), none does."""
     script = [sys.executable, str(ROOT / "tests" / "joblib_race.py")]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    bare = subprocess.run(script, capture_output=True, text=True, timeout=300, env=env)
-    assert bare.returncode == 1 and "_temp_folder_manager" in bare.stdout, bare.stdout + bare.stderr
-    guarded = subprocess.run([*script, "guard"], capture_output=True, text=True, timeout=300, env=env)
-    assert guarded.returncode == 0 and guarded.stdout.strip() == "ok", guarded.stdout + guarded.stderr
+    runs = [subprocess.Popen(s, stdout=PIPE, stderr=PIPE, text=True, env=env) for s in (script, [*script, "guard"])]
+    (bare, bare_err), (guarded, guarded_err) = [r.communicate(timeout=300) for r in runs]  # side by side
+    assert runs[0].returncode == 1 and "_temp_folder_manager" in bare, bare + bare_err
+    assert runs[1].returncode == 0 and guarded.strip() == "ok", guarded + guarded_err
 
 
 def _processes_with(marker: str) -> list:

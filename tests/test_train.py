@@ -100,12 +100,14 @@ def test_nan_loss_fails_with_its_reason(tiny_cfg, tmp_path, monkeypatch):
 def test_killed_process_resumes_from_its_checkpoint(tmp_path):
     """SIGKILL a real `launch.py` held after task 2's checkpoint (tests/gate.py); the run it was (`train`, what the
     same command runs again) resumes to the uninterrupted record. One real process: the reference and the resume
-    run in-process (the re-run command itself: test_faults_run.py's SIGTERM test)."""
+    run in-process (the re-run command itself: test_faults_run.py's SIGTERM test), the reference while the process
+    starts."""
     args = [*TINY, "data.n_tasks=3", "data.synthetic.n_classes=6", "trainer.iters=20"]
     cut_dir, gates = tmp_path / "cut", tmp_path / "gates"
     gates.mkdir()
     proc = start(*args, *gate(gates, task=2), f"hydra.run.dir={cut_dir}", cwd=tmp_path)
     try:
+        train(make_cfg(args), str(tmp_path / "full"))
         wait_until_reached(gates, "cut", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -113,7 +115,6 @@ def test_killed_process_resumes_from_its_checkpoint(tmp_path):
     killed = load(cut_dir)
     assert killed["status"] == "running" and killed["tasks_done"] == 2
     train(make_cfg(args), str(cut_dir))
-    train(make_cfg(args), str(tmp_path / "full"))
     a, b = load(tmp_path / "full"), load(cut_dir)
     assert b["status"] == "completed" and b["resumed_from_task"] == 2  # resumed, not trained again
     assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]

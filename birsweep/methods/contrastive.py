@@ -148,6 +148,13 @@ class SupervisedContrastive(LossTerm):
             assert inputs.arrays is not None, "contrasting current images needs the images (keep_images)"
             shape = inputs.arrays.shape
             self.augment = make_views(augment, shape[0], shape[1:], device)
+        # kornia decides on the host (random colour-jitter order, skip checks): traced, each decision would be a
+        # graph break and a guard, and each new order a recompile, so the views stay out of any compiled graph.
+        # Disabled here, not by a decorator: torch.compiler.disable imports torch._dynamo (~1.5 s of CPU), which
+        # every launch.py process would then pay at import, compiling or not
+        self.current_views: Callable[[torch.Tensor], torch.Tensor] = torch.compiler.disable(  # type: ignore[no-untyped-call]
+            self._current_views
+        )
 
     def param_groups(self) -> List[Dict[str, Any]]:
         return [{"params": list(self.head.parameters()), "lr": self.c_lr}]
@@ -164,13 +171,11 @@ class SupervisedContrastive(LossTerm):
         views = [F.dropout(x, self.feat_drop, training=True) + scale * torch.randn_like(x) for _ in range(2)]
         return torch.cat(views)
 
-    # kornia decides on the host (random colour-jitter order, skip checks): traced, each decision would be a graph
-    # break and a guard, and each new order a recompile, so the views stay out of any compiled graph. Called as a
-    # statement of its own, so a graph resumes after it with nothing of the caller's on the stack (a temporary
-    # there, such as a bound ``list.append``, would invalidate the compiled resume every step).
-    @torch.compiler.disable  # type: ignore[untyped-decorator]
+    # ``current_views``, run eagerly (see __init__); called as a statement of its own, so a graph resumes after it
+    # with nothing of the caller's on the stack (a temporary there, such as a bound ``list.append``, would
+    # invalidate the compiled resume every step)
     @torch.no_grad()
-    def current_views(self, idx: torch.Tensor) -> torch.Tensor:
+    def _current_views(self, idx: torch.Tensor) -> torch.Tensor:
         assert self.augment is not None
         images = self.inputs.unit_images(idx)
         if self.on_normalised:  # the fork's recipe augments the normalised images
