@@ -33,7 +33,7 @@ def variant_groups(runs: pd.DataFrame) -> pd.Series:
     variant name."""
     terms = [c for c in runs.columns if c.startswith("participation_")]
     enabled = runs[terms].notna().any(axis=1) if terms else pd.Series(False, index=runs.index)
-    inert = runs["inert_terms"].map(lambda v: isinstance(v, tuple) and len(v) > 0) if "inert_terms" in runs else False
+    inert = _inert(runs)
     names = runs["variant"].astype(str)
     group = names.where(enabled, BASELINE)
     return group.where(~(enabled & inert), names + " (inert)")
@@ -82,17 +82,27 @@ def _figure(table: pd.DataFrame):
     return fig
 
 
+def _inert(runs: pd.DataFrame) -> pd.Series:
+    """Completed runs with a term that never fired. An unfinished run is not judged: replay terms cannot fire in
+    task 1, so a run stopped (or still running) after it would read as inert."""
+    if "inert_terms" not in runs:
+        return pd.Series(False, index=runs.index)
+    done = runs["status"] == "completed" if "status" in runs else pd.Series(True, index=runs.index)
+    return runs["inert_terms"].map(lambda v: isinstance(v, tuple) and len(v) > 0) & done
+
+
 def _inert_note(runs: pd.DataFrame) -> str:
     if "inert_terms" not in runs:
         return "These records do not say which loss terms fired (written before participation was kept)."
-    inert = runs[runs["inert_terms"].map(lambda v: isinstance(v, tuple) and len(v) > 0)]
+    inert = runs[_inert(runs)]
+    completed = int((runs["status"] == "completed").sum()) if "status" in runs else len(runs)
     if inert.empty:
-        return "Every enabled loss term acted on some samples in every run."
+        return "Every enabled loss term acted on some samples in every completed run."
     terms = sorted({t for v in inert["inert_terms"] for t in v})
     trials = inert["trial_number"].dropna()
     which = f" (trials {', '.join(f'#{int(n)}' for n in trials)})" if len(trials) else ""
     return (
-        f"Inactive terms: {len(inert)} of {len(runs)} runs{which} had a loss term that never fired "
+        f"Inactive terms: {len(inert)} of {completed} completed runs{which} had a loss term that never fired "
         f"({', '.join(terms)}). Such a term adds exactly 0 and no gradient, so these runs trained as the baseline "
         "does: their results equal the baseline's with the same seed, bit for bit. They are shown as "
         "'(inert)' and are not evidence for or against the variant."

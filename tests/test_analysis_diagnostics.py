@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import analysis
-from analysis.report_diagnostics import group_table, variant_groups
+from analysis.report_diagnostics import _inert_note, group_table, variant_groups
 from birsweep.tracking import record
 from birsweep.train.loop.run import train
 from tests.helpers import TINY, make_cfg
@@ -89,8 +89,20 @@ def test_the_report_answers_the_question_and_notes_the_inert_run(runs_dir, tmp_p
     info = analysis.build_report([str(runs_dir)], out=str(tmp_path / "report.html"))
     page = (tmp_path / "report.html").read_text()
     assert 'id="diagnostics"' in page and "Did exaggeration separate competing memories?" in page
-    assert "1 of 5 runs had a loss term that never fired (repulsion)" in page
+    assert "1 of 5 completed runs had a loss term that never fired (repulsion)" in page
     assert "their results equal the baseline&#x27;s" in page
     assert "repulsion (inert)" in page and "top-pair confusion rate (%)" in page
     assert any(f.endswith("diagnostics-groups.png") for f in info["figures"])
     assert any(f.endswith("diagnostics-pair-rate.png") for f in info["figures"])
+
+
+def test_a_run_stopped_after_task_1_is_not_called_inert(runs_dir):
+    """Replay terms cannot fire in task 1: a run still running (or cut short) after it is not judged."""
+    runs = analysis.load_runs(runs_dir)
+    inert = runs["run_dir"].str.endswith("inert-0")
+    recon = runs.index[runs["run_dir"].str.endswith("recon-0")][0]
+    runs.at[recon, "inert_terms"], runs.at[recon, "status"] = ("recon_atr", "recon_rep"), "running"
+    groups = variant_groups(runs)
+    assert groups[recon] == "recon" and (groups[inert] == "repulsion (inert)").all()
+    note = _inert_note(runs)
+    assert note.startswith("Inactive terms: 1 of 4 completed runs had a loss term that never fired (repulsion)")
