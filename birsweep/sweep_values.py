@@ -20,49 +20,48 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from birsweep.config_check import check_config
 
-def _split(task: List[str]) -> Tuple[List[str], List[Tuple[str, str, List[str]]]]:
-    """The fixed overrides, and each discrete sweep as (key or group, key element, its values as override text)."""
+
+def _split(task: List[str], parser: OverridesParser) -> Tuple[List[str], List[Tuple[str, List[str]]]]:
+    """The fixed overrides, and each discrete sweep as (key or group, its values as override text)."""
     fixed: List[str] = []
-    sweeps: List[Tuple[str, str, List[str]]] = []
-    for override in OverridesParser.create().parse_overrides(task):
+    sweeps: List[Tuple[str, List[str]]] = []
+    for override in parser.parse_overrides(task):
         if not override.is_sweep_override():
             fixed.append(str(override.input_line))
         elif override.is_discrete_sweep():
             element = override.get_key_element()
-            sweeps.append(
-                (override.key_or_group, element, [f"{element}={v}" for v in override.sweep_string_iterator()])
-            )
+            sweeps.append((override.key_or_group, [f"{element}={v}" for v in override.sweep_string_iterator()]))
     return fixed, sweeps
 
 
 def check_sweep_values(config: DictConfig) -> None:
     """Raise Hydra's error for the first listed value that does not compose (the sweep's own config: ``config``)."""
     task = [str(t) for t in OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []]
-    fixed, sweeps = _split(task)
+    parser = OverridesParser.create()
+    fixed, sweeps = _split(task, parser)
     if not sweeps or not GlobalHydra.instance().is_initialized():
         return
     loader = GlobalHydra.instance().config_loader()
-    groups = [i for i, (key, _, _) in enumerate(sweeps) if loader.get_group_options(key)]
-    first = {i: sweeps[i][2][0] for i in groups}
-    base = loader.load_sweep_config(config, fixed + list(first.values()))
-    _check_job(base)
+    groups = [i for i, (key, _) in enumerate(sweeps) if loader.get_group_options(key)]
+    first = {i: sweeps[i][1][0] for i in groups}
+    base = _job(loader.load_sweep_config(config, fixed + list(first.values())))
+    check_config(base)
     for i in groups:  # a config group: its option decides which keys exist, so compose as the job would
-        for value in sweeps[i][2][1:]:
-            _check_job(loader.load_sweep_config(config, fixed + [value if j == i else v for j, v in first.items()]))
-    parser = OverridesParser.create()
-    for i, (_, _, values) in enumerate(sweeps):
+        for value in sweeps[i][1][1:]:
+            check_config(
+                _job(loader.load_sweep_config(config, fixed + [value if j == i else v for j, v in first.items()]))
+            )
+    for i, (_, values) in enumerate(sweeps):
         for value in values if i not in groups else []:  # a plain value: applied as Hydra applies overrides
             job = copy.deepcopy(base)
             ConfigLoaderImpl._apply_overrides_to_config(parser.parse_overrides([value]), job)
-            _check_job(job)
+            check_config(job)  # the checks a job runs first (birsweep/config_check.py)
 
 
-def _check_job(config: DictConfig) -> None:
-    """The checks a job runs first on its config (birsweep/config_check.py), on the config without ``hydra``."""
-    from birsweep.config_check import check_config
-
-    job = copy.deepcopy(config)
-    with open_dict(job):
-        del job["hydra"]
-    check_config(job)
+def _job(config: DictConfig) -> DictConfig:
+    """A composed config as its job sees it: without ``hydra`` (Hydra's run_job drops it the same way)."""
+    with open_dict(config):
+        del config["hydra"]
+    return config

@@ -41,7 +41,7 @@ def full_disk_stops(sweep: Sweep) -> Iterator[None]:
         yield
     except BaseException as err:
         found = no_space(err)
-        if found is None or (isinstance(err, SweepError) and found is err):  # already the line (a trial's disk)
+        if found is None:
             raise
         why = first_line(found)
         study, inflight = getattr(sweep, "study", None), getattr(sweep, "inflight", None)
