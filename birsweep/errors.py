@@ -1,11 +1,15 @@
 """Errors a user can act on. Their message names the problem and the fix; the CLI prints it as one line."""
 
 import errno
-from typing import Optional
+from typing import Callable, Optional
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 # how a full disk reads once an error has become text (a job's failure reason, SQLite's error through SQLAlchemy)
 NO_SPACE_TEXTS = ("No space left on device", "Disk quota exceeded", "database or disk is full")
+# the other ways a storage stops taking writes under a running sweep: a file system remounted read-only, a study
+# file replaced or made read-only underneath it, a failing disk
+READ_ONLY = (errno.EROFS, errno.EIO)
+READ_ONLY_TEXTS = ("Read-only file system", "attempt to write a readonly database", "disk I/O error")
 
 
 class BirsweepError(Exception):
@@ -45,15 +49,39 @@ def no_space_text(text: Optional[str]) -> bool:
     return text is not None and any(t in text for t in NO_SPACE_TEXTS)
 
 
-def no_space(err: Optional[BaseException]) -> Optional[BaseException]:
-    """The error in ``err``'s chain (causes and contexts) that says the disk is full, or None."""
+def write_fault_text(text: Optional[str]) -> bool:
+    """Whether an error's text says the storage takes no more writes: a full disk, or a read-only one."""
+    return no_space_text(text) or (text is not None and any(t in text for t in READ_ONLY_TEXTS))
+
+
+def _in_chain(err: Optional[BaseException], errnos: tuple, says: Callable[[str], bool]) -> Optional[BaseException]:
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
-        if (isinstance(err, OSError) and err.errno in NO_SPACE) or no_space_text(str(err)):
+        if (isinstance(err, OSError) and err.errno in errnos) or says(str(err)):
             return err
         err = err.__cause__ or err.__context__
     return None
+
+
+def no_space(err: Optional[BaseException]) -> Optional[BaseException]:
+    """The error in ``err``'s chain (causes and contexts) that says the disk is full, or None."""
+    return _in_chain(err, NO_SPACE, no_space_text)
+
+
+def write_fault(err: Optional[BaseException]) -> Optional[BaseException]:
+    """The error in ``err``'s chain that says the storage takes no more writes (full or read-only), or None."""
+    return _in_chain(err, NO_SPACE + READ_ONLY, write_fault_text)
+
+
+def failure_text(err: BaseException) -> str:
+    """``Type: message`` for a run's record, naming a full or read-only disk deeper in the chain that the message
+    hides (Optuna's StorageInternalError over SQLite's "attempt to write a readonly database")."""
+    text = f"{type(err).__name__}: {err}"
+    cause = write_fault(err)
+    if cause is not None and cause is not err and not write_fault_text(text):
+        text += f" (caused by {type(cause).__name__}: {first_line(cause)})"
+    return text
 
 
 class RunPruned(BirsweepError):

@@ -1,8 +1,9 @@
 """A nearly full disk (issue 19, item 4): the run's record is closed as ``failed`` with the reason, a log file
 that cannot be written is one line, not a "--- Logging error ---" traceback per log line, and a sweep stops at once
 with one line and resumes once there is room (README "Faults"; birsweep/tracking/reserve.py, birsweep/log_writes.py,
-birsweep/sweep/search/disk_full.py). The run goes onto a real 2 MB tmpfs filled as the operator
-filled it; skipped where mounting is not permitted (not root, a container without the capability)."""
+birsweep/sweep/search/write_faults.py). The run goes onto a real 2 MB tmpfs filled as the operator
+filled it; skipped where mounting is not permitted (not root, a container without the capability). A study file
+replaced under a running sweep (a `git stash`, an rsync) is the same kind of fault: its writes fail."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typing import Iterator
 import pytest
 
 from birsweep.log_writes import report_log_write_errors_once
-from tests.helpers import TINY, cli, launch, load_study, record_of
+from tests.gate import gate, open_gate, wait_until_reached
+from tests.helpers import SWEEP, TINY, cli, launch, load_study, record_of, start
 
 
 @pytest.fixture
@@ -120,3 +122,73 @@ def test_a_sweep_on_a_full_disk_stops_with_one_line_and_resumes_once_there_is_ro
     for t in trials:
         record = record_of(t, sweep_dir)
         assert record is None or record["status"] != "running", (t.number, record)
+
+
+@pytest.mark.slow
+def test_a_study_file_replaced_under_a_running_sweep_stops_with_one_line_and_resumes(tmp_path: Path):
+    """While trial 0 is in task 2, the operator replaces optuna.db by a copy of itself (what `git stash` and
+    `git stash pop` do to a committed study): the open SQLite connections now point at a moved file and every write
+    through them fails ("attempt to write a readonly database"). The sweep stops with one line, exit 1, trial 0 a
+    retryable FAIL; the same command again runs the study to its n_trials."""
+    sweep_dir, gates = tmp_path / "sw", tmp_path / "gates"
+    gates.mkdir()
+    db, storage = sweep_dir / "optuna.db", f"sqlite:///{tmp_path}/sw/optuna.db"
+    args = [*SWEEP, *TINY, "hparams_search=repulsion", "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={sweep_dir}"]
+    proc = start(*args, *gate(gates, task=2, at="mid"), cwd=tmp_path, multirun=True)
+    try:
+        wait_until_reached(gates, "0", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
+        moved = db.with_name("moved.db")
+        db.rename(moved)
+        shutil.copyfile(moved, db)
+        open_gate(gates, "0")
+        assert proc.wait(timeout=300) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = (tmp_path / "launch.out").read_text()
+    assert "Traceback" not in output, output[-4000:]
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "readonly database" in errors[0], output[-4000:]
+    assert "make it writable again" in errors[0] and "run the same command again" in errors[0], errors
+    again = cli(*args, cwd=tmp_path, multirun=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    trials = load_study(storage, "repulsion-synthetic").trials
+    counted = [t for t in trials if not (t.state.name == "FAIL" and t.user_attrs.get("retryable"))]
+    assert [t.state.name for t in counted] == ["COMPLETE"], [(t.state.name, t.user_attrs) for t in trials]
+    assert trials[0].state.name == "FAIL", trials[0]
+    for t in trials:
+        record = record_of(t, sweep_dir)
+        assert record is None or record["status"] != "running", (t.number, record)
+
+
+def test_a_read_only_storage_deep_in_a_failure_is_named_retried_and_stops_the_sweep():
+    """Optuna's StorageInternalError hides SQLite's reason: the run's record names it, and the sweep treats it as it
+    treats a full disk (a retryable FAIL that stops the sweep at once with its own advice)."""
+    import sqlite3
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from birsweep.errors import failure_text
+    from birsweep.sweep.search.outcome import Outcome, Tally
+
+    try:
+        try:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        except sqlite3.OperationalError as low:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from low
+    except optuna.exceptions.StorageInternalError as err:
+        text = failure_text(err)
+    assert text == (
+        "StorageInternalError: An exception is raised during the commit. "
+        "(caused by OperationalError: attempt to write a readonly database)"
+    )
+    assert failure_text(ValueError("x")) == "ValueError: x"
+    tally = Tally()
+    tally.add(3, Outcome(TrialState.FAIL, reason=text))
+    line = tally.stop_reason(1.0, lambda: False)
+    assert line is not None and line.startswith("trial 3 could not write to its storage (")
+    assert "make it writable again" in line and "runs that trial again" in line
+    full = Tally()
+    full.add(0, Outcome(TrialState.FAIL, reason="StorageError: cannot write x: No space left on device"))
+    assert "met a full disk" in str(full.stop_reason(1.0, lambda: False))

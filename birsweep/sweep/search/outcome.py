@@ -11,7 +11,7 @@ import optuna
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
-from birsweep.errors import RunPruned, first_line, last_line, no_space, no_space_text
+from birsweep.errors import RunPruned, first_line, last_line, no_space_text, write_fault, write_fault_text
 from birsweep.sweep.labels import format_params
 from birsweep.tracking.record import mark_stale, try_load
 from birsweep.tracking.record_fields import RunStatus
@@ -48,8 +48,8 @@ def outcome_of(ret: Any) -> Outcome:
     if isinstance(value, (optuna.TrialPruned, RunPruned)):
         return Outcome(TrialState.PRUNED, reason=str(value) or None)
     if isinstance(value, BaseException):
-        full = no_space(value)  # a full disk deep in the chain (SQLite's, under Optuna's StorageInternalError)
-        cause = full if full is not None and not no_space_text(last_line(value)) else None
+        found = write_fault(value)  # a full or read-only disk deep in the chain (SQLite's, under Optuna's errors)
+        cause = found if found is not None and not write_fault_text(last_line(value)) else None
         said = (
             f"{type(cause).__name__}: {first_line(cause)}" if cause else f"{type(value).__name__}: {last_line(value)}"
         )
@@ -63,7 +63,7 @@ class Tally:
 
     states: Dict[str, int] = field(default_factory=lambda: {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0})
     reasons: List[str] = field(default_factory=list)
-    disk_full: Optional[str] = None  # the first trial a full disk failed (sweep/search/disk_full.py)
+    write_fault: Optional[str] = None  # the first trial a full or read-only disk failed (sweep/search/write_faults.py)
 
     @property
     def finished(self) -> int:
@@ -76,18 +76,21 @@ class Tally:
         self.states[outcome.state.name] += 1
         if outcome.state == TrialState.FAIL:
             self.reasons.append(f"trial {number}: {outcome.reason}")
-            if self.disk_full is None and no_space_text(outcome.reason):
+            if self.write_fault is None and write_fault_text(outcome.reason):
                 what = str(outcome.reason).split("; ")[0]  # without the run's own advice, given below for a sweep
-                self.disk_full = f"trial {number} met a full disk ({what.split(': ', 1)[-1]})"
+                why = what.split(": ", 1)[-1]
+                self.write_fault = (
+                    f"trial {number} met a full disk ({why}): the sweep stops; free space there (df -h)"
+                    if no_space_text(why)
+                    else f"trial {number} could not write to its storage ({why}): the sweep stops; make it writable "
+                    "again (a read-only mount, a study file replaced or made read-only, a failing disk)"
+                )
 
     def stop_reason(self, max_failure_rate: float, none_left: Callable[[], bool]) -> Optional[str]:
-        """Why the sweep must stop: a full disk at once (every later trial would fail on it too), else once enough
-        trials (or all: ``none_left()``) have finished and too many of them failed."""
-        if self.disk_full is not None:
-            return (
-                f"{self.disk_full}: the sweep stops; free space there (df -h) and run the same command again, it "
-                "resumes and runs that trial again"
-            )
+        """Why the sweep must stop: a full or read-only disk at once (every later trial would fail on it too), else
+        once enough trials (or all: ``none_left()``) have finished and too many of them failed."""
+        if self.write_fault is not None:
+            return f"{self.write_fault} and run the same command again, it resumes and runs that trial again"
         if self.failure_rate() <= max_failure_rate:
             return None
         if self.finished < MIN_TRIALS_FOR_FAILURE_RATE and not none_left():
@@ -115,8 +118,8 @@ def tell(study: optuna.Study, number: int, outcome: Outcome, retryable: bool = F
     """Finish trial ``number`` as ``outcome`` says, noting a failure's reason; a trial already finished stays so."""
     tid, storage = trial_id(study, number), study._storage
     try:
-        if outcome.state == TrialState.FAIL and not retryable:  # a signal or a full disk: retryable (docs/sweeps.md)
-            retryable = no_space_text(outcome.reason) or record_interrupted(
+        if outcome.state == TrialState.FAIL and not retryable:  # a signal, a full disk: retryable (docs/sweeps.md)
+            retryable = write_fault_text(outcome.reason) or record_interrupted(
                 storage.get_trial(tid).user_attrs.get("run_dir")
             )
         if outcome.reason and outcome.state == TrialState.FAIL:
@@ -124,7 +127,7 @@ def tell(study: optuna.Study, number: int, outcome: Outcome, retryable: bool = F
         if retryable:
             storage.set_trial_user_attr(tid, "retryable", True)
     except Exception as err:  # already finished by someone else; on a full disk the next start closes it (stale)
-        if no_space(err) is not None:
+        if write_fault(err) is not None:
             raise
         log.warning("trial %d: cannot annotate (%s)", number, last_line(err))
     try:

@@ -5,8 +5,8 @@ the job reports to its trial and can be pruned), launch the job, tell Optuna how
 PRUNED, or FAIL with the reason). ``n_trials`` counts finished trials (a re-run continues to it, jobs numbered by
 trial); ``n_jobs`` jobs are in flight as :mod:`.dispatch` decides, each training ``trials_per_job`` trials
 (:mod:`.batches`). Stale trials are closed first (sweep/alive/), confirmation runs after the search (sweep/confirm/).
-Bad settings raise ConfigError before anything runs; too many failed trials or a full disk (:mod:`.disk_full`) end
-the sweep with SweepError after the summary; ``launch.py`` turns both into one ``error:`` line and the exit code.
+Bad settings raise ConfigError first; too many failed trials or a full or read-only disk (:mod:`.write_faults`)
+end the sweep with SweepError after the summary: ``launch.py`` makes it one ``error:`` line and the exit code.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from birsweep.sweep.errors import SweepError
 from birsweep.sweep.search import results
 from birsweep.sweep.search.ask import ask
 from birsweep.sweep.search.batches import Job, group, outcomes_of
-from birsweep.sweep.search.disk_full import full_disk_stops
 from birsweep.sweep.search.dispatch import LauncherKind, job_threads, plan
 from birsweep.sweep.search.factory import build_pruner, plain_config, plain_dict, search_sampler
 from birsweep.sweep.search.grammar import SearchSpace, check_searchable, parse_search_space
@@ -47,6 +46,7 @@ from birsweep.sweep.search.outcome import Outcome, Tally, close_record, log_outc
 from birsweep.sweep.search.stop import close_cut_short, stop_like_ctrl_c
 from birsweep.sweep.search.study import counted, log_opening, open_study, storage_urls
 from birsweep.sweep.search.trial_overrides import trial_overrides
+from birsweep.sweep.search.write_faults import write_faults_stop
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class OptunaSweeper(Sweeper):
         self.compose = lambda overrides: hydra_context.config_loader.load_sweep_config(config, overrides)
 
     def sweep(self, arguments: List[str]) -> Any:
-        with full_disk_stops(self):
+        with write_faults_stop(self):
             self._prepare(arguments)
             recover_stale(self.study, self.owner, float(self.settings.grace_period), self.settings.retry_failed)
             try:

@@ -23,7 +23,7 @@ from birsweep.data.features import build_inputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device
-from birsweep.errors import RunInterrupted, RunPruned
+from birsweep.errors import RunInterrupted, RunPruned, failure_text
 from birsweep.methods.si import SynapticIntelligence
 from birsweep.secrets import mask_secrets
 from birsweep.tracking.env import environment
@@ -133,7 +133,7 @@ class BatchedRun:
         except (KeyboardInterrupt, RunInterrupted):
             raise
         except Exception as err:
-            ended[row] = (RunStatus.FAILED, f"{type(err).__name__}: {err}")
+            ended[row] = (RunStatus.FAILED, failure_text(err))
 
     # --- training ---------------------------------------------------------------------------------------------
     def start(self) -> None:

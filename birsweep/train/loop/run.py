@@ -17,7 +17,7 @@ from birsweep.data.images import ImageInputs
 from birsweep.data.sources import load_source
 from birsweep.data.stream import ClassIncrementalStream, IndexBatches
 from birsweep.device import pick_device, seed_everything
-from birsweep.errors import RunInterrupted, RunPruned, StorageError
+from birsweep.errors import RunInterrupted, RunPruned, StorageError, failure_text
 from birsweep.io import remove_stale_tmp
 from birsweep.methods.method_api import MethodHooks, Step
 from birsweep.methods.method_registry import method_of
@@ -268,7 +268,7 @@ def train(cfg: DictConfig, run_dir: str, callbacks: Iterable[RunCallback] = ()) 
             _close(record, RunStatus.INTERRUPTED, "interrupted by SIGINT", written)
             raise
         except BaseException as err:  # SystemExit too: the record must say what happened
-            _close(record, RunStatus.FAILED, f"{type(err).__name__}: {err}", written)
+            _close(record, RunStatus.FAILED, failure_text(err), written)
             raise
         finally:
             veto = run.callbacks.on_finish(record.status)
