@@ -113,7 +113,11 @@ def start(
 
 
 def cli(
-    *overrides: str, cwd: Path, multirun: bool = False, env_extra: Optional[Mapping[str, str]] = None
+    *overrides: str,
+    cwd: Path,
+    multirun: bool = False,
+    wandb_dir: Optional[Path] = None,
+    env_extra: Optional[Mapping[str, str]] = None,
 ) -> subprocess.CompletedProcess[str]:
     """``launch.py``'s command line in this process, for checks of what it says and exits with before any job
     starts (bad input: one line, exit 2), or of a short run whose subject is not the process; saves the ~6 s a new
@@ -129,9 +133,10 @@ def cli(
     root, saved_env, saved_argv, saved_cwd = logging.getLogger(), dict(os.environ), sys.argv, os.getcwd()
     handlers, level = list(root.handlers), root.level
     out, err = io.StringIO(), io.StringIO()
-    os.environ["BIRSWEEP_CACHE_DIR"] = str(cwd / "cache")
-    os.environ["HYDRA_MAIN_MODULE"] = "__main__"  # Hydra finds conf/ beside launch.py, as when it is the script
-    os.environ.update(env_extra or {})
+    env = launch_env(cwd / "cache", wandb_dir, env_extra)  # the environment a launch.py process would get
+    env["HYDRA_MAIN_MODULE"] = "__main__"  # Hydra finds conf/ beside launch.py, as when it is the script
+    os.environ.clear()
+    os.environ.update(env)
     argv = [str(ROOT / "launch.py"), *(["-m"] if multirun else []), *overrides]
     sys.argv = argv
     os.chdir(cwd)

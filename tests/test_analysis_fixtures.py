@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from birsweep.build_once import cache_lock
-from tests.helpers import SMALL_WANDB, launch
+from tests.helpers import SMALL_WANDB, cli
 
 N_TASKS = 3  # SMALL_WANDB: 3 tasks of 2 classes
 ITERS = 10  # per task (debug=tiny's 30 change no check here: each job's numbers are compared with its record)
 
 
 def _launch(args, sweep_dir: Path, base: Path) -> None:
-    out = launch(
+    out = cli(
         *args,
         *SMALL_WANDB,
         f"trainer.iters={ITERS}",
@@ -31,7 +31,6 @@ def _launch(args, sweep_dir: Path, base: Path) -> None:
         cwd=base,
         multirun=True,
         wandb_dir=base,
-        timeout=900,
     )
     if out.returncode != 0:
         raise RuntimeError(f"sweep failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")

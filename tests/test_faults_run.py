@@ -136,16 +136,14 @@ def test_sigint_records_the_run_as_interrupted(tiny_cfg, tmp_path):
     assert rec["status"] == "interrupted" and rec["error"] == "interrupted by SIGINT"
 
 
-def test_sigterm_mid_task_then_rerun_gives_the_uninterrupted_record(tmp_path):
+def test_sigterm_mid_task_then_rerun_gives_the_uninterrupted_record(completed, tmp_path):
     """SIGTERM a real `launch.py` in task 2 (after task 1's checkpoint; tests/gate.py holds it there), as `timeout`
-    or SLURM would; the same command again (its command line, in this process) finishes the run as if never cut.
-    The uninterrupted reference trains in this process while launch.py starts."""
-    args = [*TINY, "data.n_tasks=3", "data.synthetic.n_classes=6", "trainer.iters=20"]
+    or SLURM would; the same command again (its command line, in this process) finishes the run as if never cut:
+    the module's completed run is the uninterrupted reference."""
     cut, gates = tmp_path / "cut", tmp_path / "gates"
     gates.mkdir()
-    proc = start(*args, *gate(gates, task=2, at="mid"), f"hydra.run.dir={cut}", cwd=tmp_path)
+    proc = start(*TINY, *gate(gates, task=2, at="mid"), f"hydra.run.dir={cut}", cwd=tmp_path)
     try:
-        train(make_cfg(args), str(tmp_path / "full"))
         wait_until_reached(gates, "cut", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 128 + signal.SIGTERM
@@ -157,9 +155,9 @@ def test_sigterm_mid_task_then_rerun_gives_the_uninterrupted_record(tmp_path):
     rec = record.load(cut)
     assert rec["status"] == "interrupted" and "SIGTERM" in rec["error"] and rec["tasks_done"] == 1
     assert checkpoint.load(str(cut), rec["config"])["tasks_done"] == 1
-    again = cli(*args, f"hydra.run.dir={cut}", cwd=tmp_path)
+    again = cli(*TINY, f"hydra.run.dir={cut}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    a, b = record.load(tmp_path / "full"), record.load(cut)
+    a, b = record.load(completed), record.load(cut)
     assert b["status"] == "completed" and b["resumed_from_task"] == 1 and all(a[k] == b[k] for k in NUMBERS)
 
 

@@ -1,5 +1,6 @@
 """A sweep on PostgreSQL, the storage for studies spread over many machines. Runs when BIRSWEEP_TEST_POSTGRES_URL
-names a database the test may write to (e.g. postgresql://user:password@127.0.0.1:5432/birsweep_test)."""
+names a database the test may write to (e.g. postgresql://user:password@127.0.0.1:5432/birsweep_test). Slow: two joblib
+worker processes start torch while the sweep runs (about 20 s on 2 cores); `.ci/run` starts the server for it."""
 
 import os
 import uuid
@@ -10,7 +11,10 @@ from birsweep.sweep.search.storage import open_storage
 from tests.helpers import assert_records_agree, load_study, run_sweep, states
 
 URL = os.environ.get("BIRSWEEP_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="set BIRSWEEP_TEST_POSTGRES_URL to run the PostgreSQL test")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not URL, reason="set BIRSWEEP_TEST_POSTGRES_URL to run the PostgreSQL test"),
+]
 
 
 def test_a_joblib_sweep_on_postgresql_keeps_the_password_out_of_files(tmp_path):
