@@ -96,9 +96,11 @@ UNSAMPLED = "– (default {})"  # a study's conditional parameter this trial did
 
 def _unsampled(group: pd.DataFrame, varying: Sequence[str]) -> List[tuple]:
     """Per row, per varying column: whether it is a parameter the row's study searched (some trial sampled it)
-    but this trial did not (a ``when(...)`` parameter whose condition was off), so its value is the default."""
-    out = []
-    for _, row in group.iterrows():
+    but this trial did not (a ``when(...)`` parameter whose condition was off), so its value is the default. A
+    confirmation run (``confirm_arm`` "trial N") carries the flags of trial N of its sweep: the same configuration,
+    so it shares that trial's label."""
+
+    def flags_of(row: pd.Series) -> tuple:
         flags = []
         for c in varying:
             col = f"params.{c}"
@@ -107,7 +109,20 @@ def _unsampled(group: pd.DataFrame, varying: Sequence[str]) -> List[tuple]:
                 same = group[group["study_name"] == row["study_name"]]
                 searched = bool(same[col].notna().any()) and pd.isna(row[col])
             flags.append(searched)
-        out.append(tuple(flags))
+        return tuple(flags)
+
+    def searched_trial(row: pd.Series) -> Optional[pd.Series]:
+        arm = row.get("confirm_arm")
+        if not isinstance(arm, str) or not arm.startswith("trial ") or "sweep_dir" not in group:
+            return None
+        number = arm.removeprefix("trial ")
+        match = group[(group["sweep_dir"] == row["sweep_dir"]) & (group["trial_number"].astype(str) == number)]
+        return match.iloc[0] if len(match) else None
+
+    out = []
+    for _, row in group.iterrows():
+        trial = searched_trial(row) if "trial_number" in group else None
+        out.append(flags_of(trial if trial is not None else row))
     return out
 
 

@@ -151,6 +151,15 @@ def test_a_conditional_parameter_a_trial_did_not_sample_is_labelled_so():
         "repulsion (use_rep_f=True, rep_f=400)",
         "repulsion (use_rep_f=False, rep_f=– (default 20))",  # not the searched value 20: the default, unused
     ]
+    # trial 1's confirmation runs carry no study parameters, only its configuration: they share its label
+    sweep = {"sweep_dir": "/s", "trial_number": None, "study_name": None, "params.variant.rep_f": None}
+    trials = runs.assign(sweep_dir="/s", trial_number=[0, 1])
+    confirm = [
+        {**base, **sweep, "run_dir": f"c{k}", "seed": k, "confirm_arm": "trial 1", "variant.use_rep_f": False}
+        for k in (1, 2)
+    ]
+    both = pd.concat([trials, pd.DataFrame(confirm).assign(**{"variant.rep_f": 20.0})], ignore_index=True)
+    assert add_labels(both)["label"].tolist()[1:] == ["repulsion (use_rep_f=False, rep_f=– (default 20))"] * 3
 
 
 def test_variants_table_shows_counts_and_seeds_only_where_they_help():
