@@ -111,6 +111,32 @@ class SignalAfter(RunCallback):
             time.sleep(5)  # the handler raises at the next bytecode; never reached
 
 
+class SignalMid(RunCallback):
+    """The signal at task ``task``'s first loss log: mid-task, after the previous task's checkpoint."""
+
+    def __init__(self, task: int, signum: int):
+        self.task, self.signum = task, signum
+
+    def on_losses(self, step, task, values):
+        if task == self.task:
+            os.kill(os.getpid(), self.signum)
+            time.sleep(5)  # the handler raises at the next bytecode; never reached
+
+
+def test_sigterm_mid_task_then_the_same_command_gives_the_uninterrupted_record(completed, tmp_path):
+    """In this process (the real-process version is slow: test_sigterm_mid_task_then_rerun_...): SIGTERM in task 2,
+    then launch.py's command line finishes the run as if never cut, equal to the module's completed run."""
+    cut = tmp_path / "cut"
+    with pytest.raises(RunInterrupted):
+        train(make_cfg(TINY), str(cut), callbacks=[SignalMid(2, signal.SIGTERM)])
+    rec = record.load(cut)
+    assert rec["status"] == "interrupted" and rec["error"] == "interrupted by SIGTERM" and rec["tasks_done"] == 1
+    again = cli(*TINY, f"hydra.run.dir={cut}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    a, b = record.load(completed), record.load(cut)
+    assert b["status"] == "completed" and b["resumed_from_task"] == 1 and all(a[k] == b[k] for k in NUMBERS)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR2])
 def test_a_stop_signal_records_the_run_as_interrupted(tiny_cfg, tmp_path, signum):
     before = signal.getsignal(signum)
@@ -136,10 +162,13 @@ def test_sigint_records_the_run_as_interrupted(tiny_cfg, tmp_path):
     assert rec["status"] == "interrupted" and rec["error"] == "interrupted by SIGINT"
 
 
+@pytest.mark.slow
 def test_sigterm_mid_task_then_rerun_gives_the_uninterrupted_record(completed, tmp_path):
     """SIGTERM a real `launch.py` in task 2 (after task 1's checkpoint; tests/gate.py holds it there), as `timeout`
     or SLURM would; the same command again (its command line, in this process) finishes the run as if never cut:
-    the module's completed run is the uninterrupted reference."""
+    the module's completed run is the uninterrupted reference. Slow: the new process spends most of its 10-20 s
+    starting Python with PyTorch beside both busy workers; the fast tier keeps a real SIGTERM
+    (tests/test_signal_writes.py), a real SIGKILL and resume (tests/test_train.py) and this check in-process."""
     cut, gates = tmp_path / "cut", tmp_path / "gates"
     gates.mkdir()
     proc = start(*TINY, *gate(gates, task=2, at="mid"), f"hydra.run.dir={cut}", cwd=tmp_path)
