@@ -20,12 +20,16 @@ from tests.helpers import SMALL_WANDB, cli
 
 N_TASKS = 3  # SMALL_WANDB: 3 tasks of 2 classes
 ITERS = 10  # per task (debug=tiny's 30 change no check here: each job's numbers are compared with its record)
+# what no test of these sweeps reads: the generator's evaluation and the replayed images sent to W&B after each task
+# (tests/test_gen_eval_*.py and tests/test_wandb.py check those on runs of their own)
+UNREAD = ["eval_gen.enabled=false", "logger.log_samples=false"]
 
 
 def _launch(args, sweep_dir: Path, base: Path) -> None:
     out = cli(
         *args,
         *SMALL_WANDB,
+        *UNREAD,
         f"trainer.iters={ITERS}",
         f"hydra.sweep.dir={sweep_dir}",
         cwd=base,
