@@ -54,6 +54,13 @@ def write_fault_text(text: Optional[str]) -> bool:
     return no_space_text(text) or (text is not None and any(t in text for t in READ_ONLY_TEXTS))
 
 
+def write_fault_advice(text: str) -> str:
+    """What the operator does about a write fault whose message is ``text``, before running the command again."""
+    if no_space_text(text):
+        return "free space there (df -h)"
+    return "make it writable again (a read-only mount, a study file replaced or made read-only, a failing disk)"
+
+
 def _in_chain(err: Optional[BaseException], errnos: tuple, says: Callable[[str], bool]) -> Optional[BaseException]:
     seen = set()
     while err is not None and id(err) not in seen:

@@ -11,7 +11,15 @@ import optuna
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.trial import TrialState
 
-from birsweep.errors import RunPruned, first_line, last_line, no_space_text, write_fault, write_fault_text
+from birsweep.errors import (
+    RunPruned,
+    first_line,
+    last_line,
+    no_space_text,
+    write_fault,
+    write_fault_advice,
+    write_fault_text,
+)
 from birsweep.sweep.labels import format_params
 from birsweep.tracking.record import mark_stale, try_load
 from birsweep.tracking.record_fields import RunStatus
@@ -79,12 +87,8 @@ class Tally:
             if self.write_fault is None and write_fault_text(outcome.reason):
                 what = str(outcome.reason).split("; ")[0]  # without the run's own advice, given below for a sweep
                 why = what.split(": ", 1)[-1]
-                self.write_fault = (
-                    f"trial {number} met a full disk ({why}): the sweep stops; free space there (df -h)"
-                    if no_space_text(why)
-                    else f"trial {number} could not write to its storage ({why}): the sweep stops; make it writable "
-                    "again (a read-only mount, a study file replaced or made read-only, a failing disk)"
-                )
+                met = "met a full disk" if no_space_text(why) else "could not write to its storage"
+                self.write_fault = f"trial {number} {met} ({why}): the sweep stops; {write_fault_advice(why)}"
 
     def stop_reason(self, max_failure_rate: float, none_left: Callable[[], bool]) -> Optional[str]:
         """Why the sweep must stop: a full or read-only disk at once (every later trial would fail on it too), else

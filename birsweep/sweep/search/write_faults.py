@@ -16,7 +16,7 @@ from typing import Iterator, Protocol
 
 import optuna
 
-from birsweep.errors import first_line, no_space, write_fault
+from birsweep.errors import first_line, no_space, write_fault, write_fault_advice
 from birsweep.sweep.errors import SweepError
 from birsweep.sweep.search.stop import close_cut_short
 from birsweep.tracking.record_fields import RunStatus
@@ -24,15 +24,14 @@ from birsweep.tracking.record_fields import RunStatus
 
 def stop_line(sweep_dir: str, err: BaseException) -> str:
     why = first_line(err)
-    if no_space(err) is not None:
-        return (
-            f"the disk under {sweep_dir} is full ({why}); the sweep stops: free space there (df -h) and run the same "
-            "command again, it resumes and runs the cut-short trials again"
-        )
+    what = (
+        f"the disk under {sweep_dir} is full"
+        if no_space(err) is not None
+        else f"the sweep cannot write under {sweep_dir}"
+    )
     return (
-        f"the sweep cannot write under {sweep_dir} ({why}); it stops: make it writable again (a read-only mount, "
-        "the study file replaced or made read-only, a failing disk) and run the same command again, it resumes and "
-        "runs the cut-short trials again"
+        f"{what} ({why}); the sweep stops: {write_fault_advice(str(err))} and run the same command again, it resumes "
+        "and runs the cut-short trials again"
     )
 
 
