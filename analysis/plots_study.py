@@ -108,6 +108,8 @@ def plot_history(trials: pd.DataFrame, direction: str = "maximize", title: str =
             label="failed (no value)",
             clip_on=False,
         )
+    if len(pts):  # the edge markers do not widen the axis (their y is in axes units): every trial's number must
+        ax.set_xlim(pts["trial_number"].min() - 0.6, pts["trial_number"].max() + 0.6)
     ax.set_xlabel("trial")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("objective: final average accuracy (%)")

@@ -233,6 +233,23 @@ def test_a_pruned_trial_is_drawn_as_pruned_not_as_a_final_value(tmp_path):
     assert [t.get_text() for t in history.texts] == ["t3"]
 
 
+def test_the_history_axis_spans_pruned_and_failed_trials_before_and_after_the_complete_ones(tmp_path):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s", direction="maximize")
+    for number in range(6):  # failed, pruned, complete, complete, pruned, pruned: the edge markers lie outside
+        trial = study.ask(SPACE)
+        if number == 0:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            continue
+        trial.report(0.9, 2)
+        if number in (2, 3):
+            study.tell(trial, 0.7 + number / 100)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    history = plot_history(load_study(str(tmp_path / "s.db"), "s")).axes[0]
+    low, high = history.get_xlim()
+    assert low < 0 < 5 < high and high - low < 7  # every trial inside the axis, no more than half a trial beyond
+
+
 def test_importance_rule():
     params = [{"a": i} for i in range(6)]
     assert why_no_importances([0.1, 0.2, 0.3, 0.4], params[:4]).startswith(
