@@ -51,10 +51,30 @@ def find_storages(path: str) -> List[str]:
         storage = ((record.get("config") or {}).get("optuna") or {}).get("storage")
         if storage and "***" not in str(storage) and storage != "???":
             try:
-                found.append(storage_url(str(storage)))
+                found.append(storage_url(_in_this_tree(str(storage), record)))
             except storages.StorageNotFoundError:  # the study's file was moved or deleted
                 continue
     return list(dict.fromkeys(found))
+
+
+def _in_this_tree(storage: str, record: Dict[str, Any]) -> str:
+    """A record names its study's file where the sweep wrote it (an absolute path). When the tree was copied, cloned
+    or moved since, that is the same file beside the record now, not the original, which may still exist and hold
+    another state: the two run dirs' common tail is what moved, and the file is looked up under the new root."""
+    file = storages.sqlite_file(storage) if storage.startswith("sqlite:///") else storage
+    if "://" in file or not record.get("run_dir") or not record.get("_path"):
+        return storage  # a database server, or a record that does not say where it was written
+    old = os.path.abspath(str(record["run_dir"])).split(os.sep)
+    new = os.path.dirname(os.path.abspath(str(record["_path"]))).split(os.sep)
+    common = 0
+    while common < min(len(old), len(new)) - 1 and old[-1 - common] == new[-1 - common]:
+        common += 1
+    old_root, new_root = os.sep.join(old[: len(old) - common]), os.sep.join(new[: len(new) - common])
+    inside = os.path.relpath(os.path.abspath(file), old_root or os.sep)
+    if common == 0 or old_root == new_root or inside.startswith(os.pardir):
+        return storage  # not moved, or the file lay outside what moved
+    moved = os.path.join(new_root, inside)
+    return moved if os.path.exists(moved) else storage
 
 
 def study_names(path: str) -> List[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 
@@ -56,6 +58,17 @@ def test_study_trials_join_the_runs(optuna_sweep):
     for p in SEARCHED:
         if f"params.{p}" in joined.columns:
             pd.testing.assert_series_equal(joined[f"params.{p}"], joined[f"params.{p}_study"], check_names=False)
+
+
+def test_a_copied_sweep_reads_its_own_study_not_the_original_its_records_name(optuna_sweep, tmp_path):
+    copy = tmp_path / "elsewhere" / "sweep"  # a clone or a move to another machine: the records keep the old paths
+    shutil.copytree(optuna_sweep, copy)
+    assert record.load(str(copy / "0"))["config"]["optuna"]["storage"] == f"sqlite:///{optuna_sweep / 'optuna.db'}"
+    assert analysis.find_studies(str(copy)) == [(f"sqlite:///{copy / 'optuna.db'}", "rep-test")]
+    trials = analysis.load_study(str(copy))
+    assert trials.attrs["storage"] == f"sqlite:///{copy / 'optuna.db'}" and len(trials) == 4
+    # the original is what the records name: read, it would give the same study twice in a report
+    assert analysis.find_studies(str(optuna_sweep)) == [(f"sqlite:///{optuna_sweep / 'optuna.db'}", "rep-test")]
 
 
 def test_every_trial_has_a_finished_offline_wandb_run_grouped_by_study(optuna_sweep):
