@@ -1,7 +1,7 @@
 """Small real sweeps for the analysis, report and notebook tests, made once per test session.
 
 ``grid_sweep``: Hydra's basic sweeper over two variants x two seeds (4 jobs), W&B offline.
-``optuna_sweep``: birsweep's Optuna sweeper on the repulsion search space (4 trials, median pruner), W&B offline;
+``optuna_sweep``: birsweep's Optuna sweeper on the repulsion search space (3 trials, median pruner), W&B offline;
 skipped while the sweeper is not installed in this checkout.
 Each is built under the session's temp dir (shared by pytest-xdist's workers) and reused by every module that
 imports the fixtures.
@@ -67,9 +67,9 @@ def grid_sweep(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def optuna_sweep(tmp_path_factory) -> Path:
-    """4 trials of hparams_search=repulsion; the study in optuna.db in the sweep dir."""
+    """3 trials of hparams_search=repulsion (the third without ``use_rep_f``); the study in optuna.db in the sweep."""
     return _cached(
         tmp_path_factory,
         "optuna-sweep",
-        ["hparams_search=repulsion", "hydra.sweeper.n_trials=4", "hydra.sweeper.study_name=rep-test"],
+        ["hparams_search=repulsion", "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=rep-test"],
     )

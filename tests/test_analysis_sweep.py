@@ -17,8 +17,9 @@ SEARCHED = ["variant.rep_f", "variant.repulsion.divergence", "variant.repulsion.
 
 def test_load_runs_has_one_row_per_trial_with_its_parameters(optuna_sweep):
     runs = analysis.load_runs(optuna_sweep)
-    assert len(runs) == 4
-    assert sorted(runs["trial_number"]) == [0, 1, 2, 3]
+    assert len(runs) == 3
+    assert sorted(runs["trial_number"]) == [0, 1, 2]
+    assert set(runs["variant.use_rep_f"]) == {True, False}  # both branches of rep_f below
     assert (runs["study_name"] == "rep-test").all() and (runs["variant"] == "repulsion").all()
     assert {"variant", "seed", "final_avg_acc", "status", "trial_number", "trial_state"} <= set(runs.columns)
     params = sorted(c for c in runs.columns if c.startswith("params."))
@@ -36,8 +37,8 @@ def test_load_runs_has_one_row_per_trial_with_its_parameters(optuna_sweep):
             used, sampled = row[p], row[f"params.{p}"]
             assert used == (pytest.approx(sampled) if isinstance(sampled, float) else sampled), p
     tasks = analysis.load_tasks(optuna_sweep)
-    assert len(tasks) == 4 * N_TASKS
-    assert set(tasks["trial_number"]) == {0, 1, 2, 3}
+    assert len(tasks) == 3 * N_TASKS
+    assert set(tasks["trial_number"]) == {0, 1, 2}
 
 
 def test_study_trials_join_the_runs(optuna_sweep):
@@ -45,7 +46,7 @@ def test_study_trials_join_the_runs(optuna_sweep):
     trials = analysis.load_study(str(optuna_sweep))
     assert trials.attrs["storage"] == f"sqlite:///{optuna_sweep / 'optuna.db'}"
     joined = runs.merge(trials, on=["study_name", "trial_number"], suffixes=("", "_study"))
-    assert len(joined) == 4
+    assert len(joined) == 3
     assert (joined["trial_state"] == joined["trial_state_study"]).all()
     assert (joined["run_dir"] == joined["run_dir_study"]).all()
     done = joined[joined["trial_state"] == "COMPLETE"]
@@ -66,7 +67,7 @@ def test_a_copied_sweep_reads_its_own_study_not_the_original_its_records_name(op
     assert record.load(str(copy / "0"))["config"]["optuna"]["storage"] == f"sqlite:///{optuna_sweep / 'optuna.db'}"
     assert analysis.find_studies(str(copy)) == [(f"sqlite:///{copy / 'optuna.db'}", "rep-test")]
     trials = analysis.load_study(str(copy))
-    assert trials.attrs["storage"] == f"sqlite:///{copy / 'optuna.db'}" and len(trials) == 4
+    assert trials.attrs["storage"] == f"sqlite:///{copy / 'optuna.db'}" and len(trials) == 3
     # the original is what the records name: read, it would give the same study twice in a report
     assert analysis.find_studies(str(optuna_sweep)) == [(f"sqlite:///{optuna_sweep / 'optuna.db'}", "rep-test")]
 
