@@ -19,6 +19,15 @@ def load(run_dir):
     return record.load(run_dir)
 
 
+@pytest.fixture(scope="module")
+def completed(tmp_path_factory):
+    """The record of one uninterrupted ``debug=tiny`` run, the reference the determinism and resume tests compare
+    with (trained once per module: in the SIGKILL test it no longer competes with the process it kills)."""
+    run_dir = tmp_path_factory.mktemp("completed")
+    train(make_cfg(TINY), str(run_dir))
+    return load(run_dir)
+
+
 def test_record_has_every_field(tiny_cfg, tmp_path):
     objective = run(tiny_cfg(), run_dir=str(tmp_path))
     rec = load(tmp_path)
@@ -41,12 +50,11 @@ def test_record_has_every_field(tiny_cfg, tmp_path):
     assert lines[2].split(",")[1] == str(rec["avg_acc"][1])
 
 
-def test_same_seed_same_numbers_other_seed_other_numbers(tiny_cfg, tmp_path):
-    a, b, c = (tmp_path / n for n in "abc")
-    train(tiny_cfg(), str(a))
+def test_same_seed_same_numbers_other_seed_other_numbers(tiny_cfg, tmp_path, completed):
+    b, c = tmp_path / "b", tmp_path / "c"
     train(tiny_cfg(), str(b))
     train(tiny_cfg("seed=1"), str(c))
-    ra, rb, rc = load(a), load(b), load(c)
+    ra, rb, rc = completed, load(b), load(c)
     assert ra["acc_matrix"] == rb["acc_matrix"] and ra["losses"] == rb["losses"]
     assert ra["losses"] != rc["losses"] and ra["class_order"] != rc["class_order"]
 
@@ -60,16 +68,15 @@ class KillAfter(RunCallback):
             raise KeyboardInterrupt
 
 
-def test_interrupted_run_resumes_to_the_same_record(tiny_cfg, tmp_path):
-    full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
-    train(tiny_cfg(), full)
+def test_interrupted_run_resumes_to_the_same_record(tiny_cfg, tmp_path, completed):
+    cut = str(tmp_path / "cut")
     with pytest.raises(KeyboardInterrupt):
         train(tiny_cfg(), cut, callbacks=[KillAfter(2)])
     partial = load(cut)
     assert partial["status"] == "interrupted" and partial["error"] == "interrupted by SIGINT"
     assert partial["tasks_done"] == 2
     train(tiny_cfg(), cut)  # resume=auto
-    a, b = load(full), load(cut)
+    a, b = completed, load(cut)
     assert b["status"] == "completed" and b["resumed_from_task"] == 2
     for key in ("acc_matrix", "avg_acc", "final_avg_acc", "forgetting", "bwt", "losses"):
         assert a[key] == b[key], key
@@ -97,25 +104,22 @@ def test_nan_loss_fails_with_its_reason(tiny_cfg, tmp_path, monkeypatch):
     assert rec["status"] == "failed" and "NonFiniteLossError" in rec["error"]
 
 
-def test_killed_process_resumes_from_its_checkpoint(tmp_path):
+def test_killed_process_resumes_from_its_checkpoint(tmp_path, completed):
     """SIGKILL a real `launch.py` held after task 2's checkpoint (tests/gate.py); the run it was (`train`, what the
-    same command runs again) resumes to the uninterrupted record. One real process: the reference and the resume
-    run in-process (the re-run command itself: test_faults_run.py's SIGTERM test), the reference while the process
-    starts."""
-    args = [*TINY, "data.n_tasks=3", "data.synthetic.n_classes=6", "trainer.iters=20"]
+    same command runs again) resumes to the uninterrupted record. One real process: the resume runs in-process (the
+    re-run command itself: test_faults_run.py's SIGTERM test)."""
     cut_dir, gates = tmp_path / "cut", tmp_path / "gates"
     gates.mkdir()
-    proc = start(*args, *gate(gates, task=2), f"hydra.run.dir={cut_dir}", cwd=tmp_path)
+    proc = start(*TINY, *gate(gates, task=2), f"hydra.run.dir={cut_dir}", cwd=tmp_path)
     try:
-        train(make_cfg(args), str(tmp_path / "full"))
         wait_until_reached(gates, "cut", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     killed = load(cut_dir)
     assert killed["status"] == "running" and killed["tasks_done"] == 2
-    train(make_cfg(args), str(cut_dir))
-    a, b = load(tmp_path / "full"), load(cut_dir)
+    train(make_cfg(TINY), str(cut_dir))
+    a, b = completed, load(cut_dir)
     assert b["status"] == "completed" and b["resumed_from_task"] == 2  # resumed, not trained again
     assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
 
