@@ -38,10 +38,10 @@ PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscop
 test: $(STAMP)  ## the fast tests (-m "not slow"): 813 in 3 min 17 s on 2 idle cores (2026-12-07)
 	$(PYTEST) -m "not slow"
 
-test-all: $(STAMP)  ## every test, the slow end-to-end ones included: about 16.5 min on 2 cores (2026-12-07)
+test-all: $(STAMP)  ## every test, the slow end-to-end ones included: 16.5-19 min on 2 cores (2026-12-07)
 	$(PYTEST)
 
-test-slow: $(STAMP)  ## only the 70 slow end-to-end tests: 12 min 36 s on 2 cores (2026-12-07)
+test-slow: $(STAMP)  ## only the 70 slow end-to-end tests: 12.5-15 min on 2 cores (2026-12-07)
 	$(PYTEST) -m slow
 
 lint: $(STAMP)  ## ruff (lint and format check) and mypy, as configured in pyproject.toml
