@@ -101,26 +101,25 @@ def test_the_digest_is_checked_before_unpickling(tmp_path):
 
 
 # --- 3: stop signals and a full disk --------------------------------------------------------------------------------
-class SignalAfter(RunCallback):
-    def __init__(self, task: int, signum: int):
-        self.task, self.signum = task, signum
+class SignalAt(RunCallback):
+    """Sends ``signum`` to this process in task ``task``: at its end (after its checkpoint), or with ``mid`` at its
+    first loss log (mid-task, after the previous task's checkpoint)."""
 
-    def on_task_end(self, end):
-        if end.task == self.task:
-            os.kill(os.getpid(), self.signum)
-            time.sleep(5)  # the handler raises at the next bytecode; never reached
+    def __init__(self, task: int, signum: int, mid: bool = False):
+        self.task, self.signum, self.mid = task, signum, mid
 
-
-class SignalMid(RunCallback):
-    """The signal at task ``task``'s first loss log: mid-task, after the previous task's checkpoint."""
-
-    def __init__(self, task: int, signum: int):
-        self.task, self.signum = task, signum
-
-    def on_losses(self, step, task, values):
+    def _fire(self, task: int) -> None:
         if task == self.task:
             os.kill(os.getpid(), self.signum)
             time.sleep(5)  # the handler raises at the next bytecode; never reached
+
+    def on_task_end(self, end):
+        if not self.mid:
+            self._fire(end.task)
+
+    def on_losses(self, step, task, values):
+        if self.mid:
+            self._fire(task)
 
 
 def test_sigterm_mid_task_then_the_same_command_gives_the_uninterrupted_record(completed, tmp_path):
@@ -128,7 +127,7 @@ def test_sigterm_mid_task_then_the_same_command_gives_the_uninterrupted_record(c
     then launch.py's command line finishes the run as if never cut, equal to the module's completed run."""
     cut = tmp_path / "cut"
     with pytest.raises(RunInterrupted):
-        train(make_cfg(TINY), str(cut), callbacks=[SignalMid(2, signal.SIGTERM)])
+        train(make_cfg(TINY), str(cut), callbacks=[SignalAt(2, signal.SIGTERM, mid=True)])
     rec = record.load(cut)
     assert rec["status"] == "interrupted" and rec["error"] == "interrupted by SIGTERM" and rec["tasks_done"] == 1
     again = cli(*TINY, f"hydra.run.dir={cut}", cwd=tmp_path)
@@ -141,7 +140,7 @@ def test_sigterm_mid_task_then_the_same_command_gives_the_uninterrupted_record(c
 def test_a_stop_signal_records_the_run_as_interrupted(tiny_cfg, tmp_path, signum):
     before = signal.getsignal(signum)
     with pytest.raises(RunInterrupted) as stop:
-        train(tiny_cfg(), str(tmp_path), callbacks=[SignalAfter(2, signum)])
+        train(tiny_cfg(), str(tmp_path), callbacks=[SignalAt(2, signum)])
     assert stop.value.signum == signum
     rec = record.load(tmp_path)
     name = signal.Signals(signum).name
@@ -155,7 +154,7 @@ def test_sigint_records_the_run_as_interrupted(tiny_cfg, tmp_path):
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
-            train(tiny_cfg(), str(tmp_path), callbacks=[SignalAfter(1, signal.SIGINT)])
+            train(tiny_cfg(), str(tmp_path), callbacks=[SignalAt(1, signal.SIGINT)])
     finally:
         signal.signal(signal.SIGINT, previous)
     rec = record.load(tmp_path)
