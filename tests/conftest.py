@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
 
-from tests.helpers import TINY, make_cfg
+from tests.helpers import TINY, cli, make_cfg
 
 
 def _threads_per_worker() -> int:
@@ -66,3 +67,13 @@ def _isolated(tmp_path_factory, monkeypatch):
 def tiny_cfg():
     """A fast, complete config on synthetic data (``debug=tiny``); extend with more overrides."""
     return lambda *extra: make_cfg(TINY + list(extra))
+
+
+@pytest.fixture(scope="session")
+def completed(tmp_path_factory) -> Path:
+    """One uninterrupted ``debug=tiny`` run dir, made by launch.py's command line in this process: the reference the
+    determinism, resume and fault tests compare with (copy it before changing it)."""
+    base = tmp_path_factory.mktemp("completed")
+    out = cli(*TINY, f"hydra.run.dir={base / 'run'}", cwd=base)
+    assert out.returncode == 0, out.stderr
+    return base / "run"

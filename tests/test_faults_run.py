@@ -34,15 +34,6 @@ def record_files(run_dir: Path) -> tuple[bytes, bytes]:
     return (run_dir / record.RESULTS).read_bytes(), (run_dir / record.METRICS).read_bytes()
 
 
-@pytest.fixture(scope="module")
-def completed(tmp_path_factory) -> Path:
-    """A completed tiny run dir made by launch.py's command line (in this process; copy it before changing it)."""
-    base = tmp_path_factory.mktemp("completed")
-    out = cli(*TINY, f"hydra.run.dir={base / 'run'}", cwd=base)
-    assert out.returncode == 0, out.stderr
-    return base / "run"
-
-
 # --- 1 + 2: a re-run keeps the record until the checkpoint is known good -----------------------------------------
 def _flip_middle(path: Path) -> None:
     data = bytearray(path.read_bytes())

@@ -19,15 +19,6 @@ def load(run_dir):
     return record.load(run_dir)
 
 
-@pytest.fixture(scope="module")
-def completed(tmp_path_factory):
-    """The record of one uninterrupted ``debug=tiny`` run, the reference the determinism and resume tests compare
-    with (trained once per module: in the SIGKILL test it no longer competes with the process it kills)."""
-    run_dir = tmp_path_factory.mktemp("completed")
-    train(make_cfg(TINY), str(run_dir))
-    return load(run_dir)
-
-
 def test_record_has_every_field(tiny_cfg, tmp_path):
     objective = run(tiny_cfg(), run_dir=str(tmp_path))
     rec = load(tmp_path)
@@ -54,7 +45,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tiny_cfg, tmp_path, com
     b, c = tmp_path / "b", tmp_path / "c"
     train(tiny_cfg(), str(b))
     train(tiny_cfg("seed=1"), str(c))
-    ra, rb, rc = completed, load(b), load(c)
+    ra, rb, rc = load(completed), load(b), load(c)
     assert ra["acc_matrix"] == rb["acc_matrix"] and ra["losses"] == rb["losses"]
     assert ra["losses"] != rc["losses"] and ra["class_order"] != rc["class_order"]
 
@@ -76,7 +67,7 @@ def test_interrupted_run_resumes_to_the_same_record(tiny_cfg, tmp_path, complete
     assert partial["status"] == "interrupted" and partial["error"] == "interrupted by SIGINT"
     assert partial["tasks_done"] == 2
     train(tiny_cfg(), cut)  # resume=auto
-    a, b = completed, load(cut)
+    a, b = load(completed), load(cut)
     assert b["status"] == "completed" and b["resumed_from_task"] == 2
     for key in ("acc_matrix", "avg_acc", "final_avg_acc", "forgetting", "bwt", "losses"):
         assert a[key] == b[key], key
@@ -119,7 +110,7 @@ def test_killed_process_resumes_from_its_checkpoint(tmp_path, completed):
     killed = load(cut_dir)
     assert killed["status"] == "running" and killed["tasks_done"] == 2
     train(make_cfg(TINY), str(cut_dir))
-    a, b = completed, load(cut_dir)
+    a, b = load(completed), load(cut_dir)
     assert b["status"] == "completed" and b["resumed_from_task"] == 2  # resumed, not trained again
     assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
 
