@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -20,7 +21,16 @@ def _threads_per_worker() -> int:
 
 THREADS = _threads_per_worker()
 torch.set_num_threads(THREADS)
-os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))  # the launch.py processes the tests start inherit it
+# the launch.py processes the tests start inherit it. Set, not defaulted: pytest-xdist's workers inherit the
+# environment of the controller, which has no worker count and would hand its 2 threads to every process a worker
+# starts, 2 workers x 2 threads on 2 cores (OpenMP oversubscribed, the slow tier's runs 2-4x slower)
+os.environ["OMP_NUM_THREADS"] = str(THREADS)
+
+# What every worker imports on first use anyway, once: torch._dynamo (~2 s, through the first optimizer's
+# add_param_group even in eager mode), W&B's client and matplotlib. Imported with the worker, the first test to
+# train, log or plot does not carry them in its duration.
+for _module in ("torch._dynamo", "wandb", "matplotlib.figure"):
+    importlib.import_module(_module)
 
 
 # The files that take longest, longest first (measured with --durations, both tiers). pytest-xdist's --dist loadfile
