@@ -2,8 +2,10 @@
 
 Column names are shared by every source (records here, W&B in :mod:`analysis.wandb_api`):
 
-* identity: ``run_dir``, ``sweep_dir`` (the multirun dir, else null), ``job`` (Hydra job number), ``experiment``,
-  ``variant``, ``seed``, ``data``, ``overrides`` (the job's command-line overrides, when Hydra kept them)
+* identity: ``run_dir`` (where the record lies now: a copied or moved tree's own dir, not the path the run was
+  written to; W&B's copies give the written one), ``sweep_dir`` (the multirun dir, else null), ``job`` (Hydra job
+  number), ``experiment``, ``variant``, ``seed``, ``data``, ``overrides`` (the job's command-line overrides, when
+  Hydra kept them)
 * outcome: ``status``, ``error``, ``tasks_done``, ``n_tasks``, ``final_avg_acc`` (test), ``val_final_avg_acc``
   (validation split, null without one), ``forgetting``, ``bwt``, ``objective`` and ``objective_split`` (``val`` or
   ``test``: which of the two the objective is), ``train_s``, ``total_s``, ``it_per_s``, ``started_at``,
@@ -166,7 +168,9 @@ def record_columns(data: Dict[str, Any]) -> Dict[str, Any]:
 def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     """One record -> one row (see the module doc for the columns)."""
     config = data.get("config") or {}
-    run_dir = data.get("run_dir") or os.path.dirname(data.get("_path", ""))
+    # the dir the record was read from: Hydra's files beside it, and the report's paths, are found there after a
+    # copy to another machine, and two copies of one run are two rows, never one key
+    run_dir = os.path.dirname(data["_path"]) if data.get("_path") else str(data.get("run_dir") or "")
     row: Dict[str, Any] = {"run_dir": run_dir}
     row.update(_hydra_job(run_dir))
     row.update(

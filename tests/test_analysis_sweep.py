@@ -72,6 +72,19 @@ def test_a_copied_sweep_reads_its_own_study_not_the_original_its_records_name(op
     assert analysis.find_studies(str(optuna_sweep)) == [(f"sqlite:///{optuna_sweep / 'optuna.db'}", "rep-test")]
 
 
+def test_a_copied_sweep_s_runs_are_where_they_lie_now_with_their_hydra_job(optuna_sweep, tmp_path):
+    """The records name the dirs they were written to; after a copy to another machine those do not exist, so the
+    frames give the copy's own dirs, and Hydra's job information is read there."""
+    copy = tmp_path / "elsewhere" / "sweep"
+    shutil.copytree(optuna_sweep, copy)
+    assert record.load(str(copy / "1"))["run_dir"] == str(optuna_sweep / "1")  # as written
+    runs = analysis.load_runs(copy)
+    assert runs["run_dir"].tolist() == [str(copy / str(j)) for j in range(3)]
+    assert runs["sweep_dir"].tolist() == [str(copy)] * 3 and runs["job"].tolist() == [0, 1, 2]
+    assert all("hparams_search=repulsion" in o for o in runs["overrides"])
+    assert set(analysis.load_tasks(copy)["run_dir"]) == set(runs["run_dir"])
+
+
 def test_every_trial_has_a_finished_offline_wandb_run_grouped_by_study(optuna_sweep):
     runs = analysis.load_runs(optuna_sweep)
     for _, row in runs.iterrows():
