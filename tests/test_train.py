@@ -19,6 +19,21 @@ def load(run_dir):
     return record.load(run_dir)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def held(tmp_path_factory):
+    """A real `launch.py` held after task 2's checkpoint (tests/gate.py), the SIGKILL test's subject. Started with
+    the module, so that its start (torch and Hydra imported afresh, ~6 s) runs beside the module's in-process tests
+    instead of inside the one test that kills it; killed at the module's end if that test did not."""
+    base = tmp_path_factory.mktemp("held")
+    gates = base / "gates"
+    gates.mkdir()
+    proc = start(*TINY, *gate(gates, task=2), f"hydra.run.dir={base / 'cut'}", cwd=base)
+    yield proc, base
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def test_record_has_every_field(tiny_cfg, tmp_path):
     objective = run(tiny_cfg(), run_dir=str(tmp_path))
     rec = load(tmp_path)
@@ -95,29 +110,28 @@ def test_nan_loss_fails_with_its_reason(tiny_cfg, tmp_path, monkeypatch):
     assert rec["status"] == "failed" and "NonFiniteLossError" in rec["error"]
 
 
-def test_killed_process_resumes_from_its_checkpoint(tmp_path, completed):
-    """SIGKILL a real `launch.py` held after task 2's checkpoint (tests/gate.py); the run it was (`train`, what the
-    same command runs again) resumes to the uninterrupted record. One real process: the resume runs in-process (the
-    re-run command itself: test_faults_run.py's SIGTERM test)."""
-    cut_dir, gates = tmp_path / "cut", tmp_path / "gates"
-    gates.mkdir()
-    proc = start(*TINY, *gate(gates, task=2), f"hydra.run.dir={cut_dir}", cwd=tmp_path)
-    try:
-        wait_until_reached(gates, "cut", lambda: proc.poll() is None, (tmp_path / "launch.out").read_text)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    killed = load(cut_dir)
-    assert killed["status"] == "running" and killed["tasks_done"] == 2
-    train(make_cfg(TINY), str(cut_dir))
-    a, b = load(completed), load(cut_dir)
-    assert b["status"] == "completed" and b["resumed_from_task"] == 2  # resumed, not trained again
-    assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
-
-
 def test_bf16_autocast_runs_and_stays_close(tiny_cfg, tmp_path):
     a = train(tiny_cfg(), str(tmp_path / "fp32"))
     b = train(tiny_cfg("trainer.precision=bf16"), str(tmp_path / "bf16"))
     rec = load(tmp_path / "bf16")
     assert rec["status"] == "completed" and rec["config"]["trainer"]["precision"] == "bf16"
     assert abs(a - b) < 0.25 and load(tmp_path / "fp32")["losses"] != rec["losses"]
+
+
+def test_killed_process_resumes_from_its_checkpoint(held, completed):
+    """SIGKILL the held `launch.py` (the module's fixture); the run it was (`train`, what the same command runs
+    again) resumes to the uninterrupted record. One real process: the resume runs in-process (the re-run command
+    itself: test_faults_run.py's SIGTERM test). Last in the module: the process has had the module's time to start."""
+    proc, base = held
+    try:
+        wait_until_reached(base / "gates", "cut", lambda: proc.poll() is None, (base / "launch.out").read_text)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    cut_dir = base / "cut"
+    killed = load(cut_dir)
+    assert killed["status"] == "running" and killed["tasks_done"] == 2
+    train(make_cfg(TINY), str(cut_dir))
+    a, b = load(completed), load(cut_dir)
+    assert b["status"] == "completed" and b["resumed_from_task"] == 2  # resumed, not trained again
+    assert a["acc_matrix"] == b["acc_matrix"] and a["losses"] == b["losses"]
