@@ -16,7 +16,8 @@ from birsweep.train.batched.run import BatchTrial, not_batchable, train_batched
 from birsweep.train.loop.callbacks import RunCallback, TaskEnd
 from tests.helpers import TINY, make_cfg
 
-BASE = [*TINY, "trainer.threads=1"]
+# 3 tasks of 2 classes: replay, SI and the variants' terms act from task 2, as over debug=tiny's 5
+BASE = [*TINY, "trainer.threads=1", "data.synthetic.n_classes=6", "data.n_tasks=3"]
 # the per-trial values (birsweep/train/batched/keys.py): seed, lr, SI strength (0 = off) and distillation temperature
 TRIALS = [
     ["seed=0", "trainer.lr=0.001"],
@@ -82,7 +83,7 @@ def test_a_nan_trial_fails_alone(tmp_path):
     assert "NonFiniteLossError" in (batch[1].reason or "")
     failed = record.load(tmp_path / "batched1")
     assert failed["status"] == "failed" and "became" in failed["error"]
-    assert len(failed["acc_matrix"]) < 5
+    assert len(failed["acc_matrix"]) < 3
     # the trials around it still follow their runs alone
     run(make_cfg(BASE + ["seed=3"]), str(tmp_path / "alone"), callbacks=[])
     assert record.load(tmp_path / "batched2")["acc_matrix"] == record.load(tmp_path / "alone")["acc_matrix"]
