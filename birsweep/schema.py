@@ -199,6 +199,7 @@ class LoggerConfig:
     dir: Optional[str] = None  # parent of W&B's "wandb/" folder; null = the Hydra job dir
     log_samples: bool = True  # after each task: replayed images (pixel models) or latent prior statistics
     samples_per_class: int = 8  # images per class in the replay grid
+    log_confusion: bool = True  # after each task: the test confusion matrix as a table and a heatmap
     init_timeout: float = 30.0  # seconds W&B may take to start a run online; then the run goes on offline
     silent: bool = True  # W&B's console banners off: a sweep's console shows the trials' own lines
 

@@ -20,9 +20,10 @@ from tests.helpers import SMALL_WANDB, cli
 
 N_TASKS = 3  # SMALL_WANDB: 3 tasks of 2 classes
 ITERS = 10  # per task (debug=tiny's 30 change no check here: each job's numbers are compared with its record)
-# what no test of these sweeps reads: the generator's evaluation and the replayed images sent to W&B after each task
-# (tests/test_gen_eval_*.py and tests/test_wandb.py check those on runs of their own)
-UNREAD = ["eval_gen.enabled=false", "logger.log_samples=false"]
+# what no test of these sweeps reads: the generator's evaluation, and the replayed images and confusion heatmaps sent
+# to W&B after each task (tests/test_gen_eval_*.py, test_wandb.py and test_wandb_diagnostics.py check those on runs of
+# their own; the records keep the diagnostics the reports read)
+UNREAD = ["eval_gen.enabled=false", "logger.log_samples=false", "logger.log_confusion=false"]
 
 
 def _launch(args, sweep_dir: Path, base: Path) -> None:

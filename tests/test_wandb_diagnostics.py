@@ -74,3 +74,17 @@ def test_offline_run_has_the_diagnostics_of_every_task(tmp_path):
     assert heatmap.size[0] > 150 and heatmap.size[1] > 150
     assert wb["summary"]["inert_terms"] == rec["inert_terms"]
     assert wb["summary"]["participation_recon_atr"] == sum(rec["participation"]["recon_atr"])
+
+
+def test_log_confusion_false_sends_the_scalars_without_the_table_and_heatmap(tmp_path):
+    cfg = make_cfg(SMALL_WANDB + ["logger.log_confusion=false", "eval_gen.enabled=false"])
+    job = tmp_path / "job"
+    train(cfg, str(job), [WandbLogger(cfg)])
+    rec = run_record.load(job)
+    (path,) = find_runs(str(job))
+    wb = read_run(path, wait=60)
+    rows = [row for row in wb["history"] if "diag/replay_acc" in row]
+    assert [row["task"] for row in rows] == [2, 3] and len(rec["diagnostics"][-1]["confusion"]) == 6  # record: kept
+    assert not [key for row in wb["history"] for key in row if key.startswith("diag/confusion")]
+    media = os.path.join(os.path.dirname(wb["path"]), "files", "media")
+    assert not os.path.exists(media) or not [f for _, _, fs in os.walk(media) for f in fs if "confusion" in f]

@@ -60,9 +60,9 @@ def task_entry(record: RecordView, task: int) -> Optional[Mapping[str, Any]]:
     return next((d for d in record.get("diagnostics") or [] if d.get("task") == task), None)
 
 
-def diagnostics_row(record: RecordView, task: int, name: str) -> Dict[str, Any]:
-    """What the logger sends for task ``task``: the scalars, the confusion table and its heatmap ({} without
-    diagnostics)."""
+def diagnostics_row(record: RecordView, task: int, name: str, confusion: bool = True) -> Dict[str, Any]:
+    """What the logger sends for task ``task``: the scalars, and with ``confusion`` (``logger.log_confusion``) the
+    confusion table and its heatmap ({} without diagnostics)."""
     import wandb
 
     from birsweep.tracking.figures import figure_rgb
@@ -71,6 +71,8 @@ def diagnostics_row(record: RecordView, task: int, name: str) -> Dict[str, Any]:
     if entry is None:
         return {}
     row: Dict[str, Any] = dict(diagnostics_scalars(entry))
+    if not confusion:
+        return row
     labels = [str(c) for c in entry["classes"]]
     row[f"{PREFIX}/confusion"] = wandb.Table(
         columns=["true \\ predicted", *labels], data=[[label, *r] for label, r in zip(labels, entry["confusion"])]

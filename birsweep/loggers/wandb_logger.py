@@ -215,7 +215,8 @@ class WandbLogger(RunCallback):
                 row[f"acc/task_{k + 1}"] = acc
             if end.seconds is not None:
                 row["time/task_s"] = end.seconds
-            row.update(diagnostics_row(record, t, self.name))  # diag/*: loggers/wandb_diagnostics.py
+            # diag/*: loggers/wandb_diagnostics.py
+            row.update(diagnostics_row(record, t, self.name, confusion=bool(self.cfg.logger.log_confusion)))
             self._log(row, max(self.last_step, t * self.iters))
             self.logged_tasks = t
 
