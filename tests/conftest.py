@@ -37,8 +37,10 @@ for _module in ("torch._dynamo", "wandb", "matplotlib.figure"):
 # hands files out in collection order (the Makefile turns off its reordering by test count): started first, a long
 # file runs beside the many short ones instead of alone at the end. A file missing here only starts later.
 LONGEST_FIRST = (
-    "test_sweep_slurm.py",  # mostly waits on SLURM: about 5 minutes
+    "test_sweep_slurm.py",  # mostly waits on SLURM: about 3 minutes
+    "test_campaign.py",  # the slow tier's longest runs (a campaign stopped and resumed, 8 methods, the GPU check)
     "test_report_methods.py",
+    "test_gpu_check.py",
     "test_analysis_report.py",  # builds the grid sweep (tests/test_analysis_fixtures.py) ...
     "test_analysis_sweep.py",  # ... while this builds the Optuna one on the other worker
     "test_whole_step.py",
