@@ -3,7 +3,7 @@
 Column names are shared by every source (records here, W&B in :mod:`analysis.wandb_api`):
 
 * identity: ``run_dir`` (where the record lies now: a copied or moved tree's own dir, not the path the run was
-  written to; W&B's copies give the written one), ``sweep_dir`` (the multirun dir, else null), ``job`` (Hydra job
+  written to; the W&B API gives the written one), ``sweep_dir`` (the multirun dir, else null), ``job`` (Hydra job
   number), ``experiment``, ``variant``, ``seed``, ``data``, ``overrides`` (the job's command-line overrides, when
   Hydra kept them)
 * outcome: ``status``, ``error``, ``tasks_done``, ``n_tasks``, ``final_avg_acc`` (test), ``val_final_avg_acc``

@@ -3,8 +3,8 @@
 ``load_study(storage, study_name)``: one row per trial: ``study_name``, ``trial_number``, ``trial_state``,
 ``trial_value``, ``params.<name>``, ``intermediate.<step>`` (the average accuracy reported after each task),
 ``last_step``, ``datetime_start``, ``datetime_complete``, ``duration_s``, ``run_dir`` (the job that ran it, as
-the sweeper records it) and the other user attributes as ``user_attrs.<name>``. Join with the runs on
-``["study_name", "trial_number"]`` (or ``run_dir``).
+the sweeper recorded it: the written path, where :func:`analysis.load_runs` gives the dir a record lies in now) and the
+other user attributes as ``user_attrs.<name>``. Join with the runs on ``["study_name", "trial_number"]``.
 
 ``storage`` is a database URL (``sqlite:///...``, ``postgresql://...``), a SQLite file, a journal file, or a sweep
 dir, where the storage is found: an SQLite file (``*.db``) or journal file in it, else the ``optuna.storage`` of

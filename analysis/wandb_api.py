@@ -19,6 +19,7 @@ import pandas as pd
 from analysis.diagnostics import MEASURED_PREFIXES
 from analysis.runs import IDENTITY, OUTCOME, TRIAL, _frame, _task_base, run_row, task_rows
 from birsweep.tracking.gen_figures import from_summary
+from birsweep.tracking.record import RESULTS
 from birsweep.tracking.record_fields import OUTCOME_KEYS
 
 SUMMARY_KEYS = OUTCOME_KEYS  # the record's outcome, as the logger puts it in the summary
@@ -156,6 +157,9 @@ def load_wandb_offline(path: str, tasks: bool = False) -> pd.DataFrame:
     for run_path in find_runs(path):
         run = read_run(run_path)
         data = record_from_wandb(run["config"], run["summary"], run["history"] if tasks else None)
+        job = os.path.dirname(os.path.dirname(os.path.abspath(run_path)))  # <job dir>/wandb/offline-run-*
+        if os.path.isfile(os.path.join(job, RESULTS)):  # beside its record (logger.dir null): the run's dir now,
+            data["_path"] = os.path.join(job, RESULTS)  # as load_runs gives it for a copied or moved tree
         items.append(
             {
                 "data": data,

@@ -21,16 +21,20 @@ def _threads_per_worker() -> int:
 
 THREADS = _threads_per_worker()
 torch.set_num_threads(THREADS)
-# the launch.py processes the tests start inherit it. Set, not defaulted: pytest-xdist's workers inherit the
-# environment of the controller, which has no worker count and would hand its 2 threads to every process a worker
-# starts, 2 workers x 2 threads on 2 cores (OpenMP oversubscribed, the slow tier's runs 2-4x slower)
+# the launch.py processes the tests start inherit it, a value set outside replaced; set, not defaulted: pytest-xdist's
+# workers inherit the environment of the controller, which has no worker count and would hand its 2 threads to every
+# process a worker starts, 2 workers x 2 threads on 2 cores (OpenMP oversubscribed, the slow tier's runs 2-4x slower)
 os.environ["OMP_NUM_THREADS"] = str(THREADS)
 
-# What every worker imports on first use anyway, once: torch._dynamo (~2 s, through the first optimizer's
-# add_param_group even in eager mode), W&B's client and matplotlib. Imported with the worker, the first test to
-# train, log or plot does not carry them in its duration.
-for _module in ("torch._dynamo", "wandb", "matplotlib.figure"):
-    importlib.import_module(_module)
+
+def pytest_configure(config):
+    """What every worker imports on first use anyway, once: torch._dynamo (~2 s, through the first optimizer's
+    add_param_group even in eager mode), W&B's client and matplotlib. Imported with the worker, the first test to
+    train, log or plot does not carry them in its duration."""
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # pytest-xdist's controller runs no test
+    for module in ("torch._dynamo", "wandb", "matplotlib.figure"):
+        importlib.import_module(module)
 
 
 # The files that take longest, longest first (measured with --durations, both tiers). pytest-xdist's --dist loadfile
@@ -38,9 +42,9 @@ for _module in ("torch._dynamo", "wandb", "matplotlib.figure"):
 # file runs beside the many short ones instead of alone at the end. A file missing here only starts later.
 LONGEST_FIRST = (
     "test_sweep_slurm.py",  # mostly waits on SLURM: about 3 minutes
-    "test_campaign.py",  # the slow tier's longest runs (a campaign stopped and resumed, 8 methods, the GPU check)
+    "test_campaign.py",  # the slow tier's longest: a campaign stopped and resumed, ...
     "test_report_methods.py",
-    "test_gpu_check.py",
+    "test_gpu_check.py",  # ... 8 methods through the report, the GPU check's CPU mode
     "test_analysis_report.py",  # builds the grid sweep (tests/test_analysis_fixtures.py) ...
     "test_analysis_sweep.py",  # ... while this builds the Optuna one on the other worker
     "test_whole_step.py",

@@ -13,7 +13,6 @@ import optuna
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-import birsweep.sweep  # noqa: F401  (registers the optuna/trial config group)
 from birsweep.schema import register_configs
 from birsweep.tracking import record
 from birsweep.tracking.record_fields import RunStatus

@@ -83,6 +83,8 @@ def test_a_copied_sweep_s_runs_are_where_they_lie_now_with_their_hydra_job(optun
     assert runs["sweep_dir"].tolist() == [str(copy)] * 3 and runs["job"].tolist() == [0, 1, 2]
     assert all("hparams_search=repulsion" in o for o in runs["overrides"])
     assert set(analysis.load_tasks(copy)["run_dir"]) == set(runs["run_dir"])
+    offline = analysis.load_wandb_offline(str(copy)).sort_values("job")
+    assert offline["run_dir"].tolist() == runs["run_dir"].tolist() and offline["job"].tolist() == [0, 1, 2]
 
 
 def test_every_trial_has_a_finished_offline_wandb_run_grouped_by_study(optuna_sweep):

@@ -33,8 +33,8 @@ def _batch(tmp_path: Path, trials: List[List[str]]) -> List[BatchTrial]:
     return batch
 
 
-# variant trials: the terms' gradients amplify the reassociation over 5 tasks; measured up to 8e-5 in task 5 (recon
-# with lamda_atr=1), 2e-6 (repulsion), with the acc_matrix identical
+# variant trials: the terms' gradients amplify the reassociation from task to task; measured over 5 tasks: up to 8e-5
+# in task 5 (recon with lamda_atr=1), 2e-6 (repulsion), with the acc_matrix identical
 VARIANT_LOSS_RTOL = 2e-4
 
 

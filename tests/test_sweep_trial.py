@@ -14,7 +14,7 @@ from birsweep.sweep.job.trial import SweepGoneError, TrialClosedError
 from birsweep.sweep.search.override_text import format_value
 from birsweep.sweep.search.storage import open_storage
 from birsweep.tracking import record
-from tests.helpers import TINY, make_cfg  # tests.helpers registers the optuna/trial group
+from tests.helpers import TINY, make_cfg  # Hydra's plugin scan stores the optuna/trial group (hydra_plugins)
 
 MEDIAN = {"_target_": "birsweep.sweep.search.pruners.MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 2}
 

@@ -51,4 +51,4 @@ def main(db: str, rounds: int) -> int:
 if __name__ == "__main__":
     code = main(os.path.abspath(sys.argv[1]), int(sys.argv[2]))
     sys.stdout.flush()
-    os._exit(code)  # every store is closed and the output flushed: skip the interpreter's teardown (torch's, ~1 s)
+    os._exit(code)  # every write is committed and the output flushed: skip the interpreter's teardown (torch's, ~1 s)

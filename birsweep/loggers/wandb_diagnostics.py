@@ -60,7 +60,7 @@ def task_entry(record: RecordView, task: int) -> Optional[Mapping[str, Any]]:
     return next((d for d in record.get("diagnostics") or [] if d.get("task") == task), None)
 
 
-def diagnostics_row(record: RecordView, task: int, name: str, confusion: bool = True) -> Dict[str, Any]:
+def diagnostics_row(record: RecordView, task: int, name: str, confusion: bool) -> Dict[str, Any]:
     """What the logger sends for task ``task``: the scalars, and with ``confusion`` (``logger.log_confusion``) the
     confusion table and its heatmap ({} without diagnostics)."""
     import wandb

@@ -76,6 +76,7 @@ class WandbLogger(RunCallback):
         if self.init_timeout <= 0:
             raise ConfigError(f"logger.init_timeout={self.init_timeout} must be positive (seconds, e.g. 30)")
         self.silent = bool(lc.get("silent", True))
+        self.log_confusion = bool(lc.get("log_confusion", True))
         self.run: Any = None
         self.broken = False
         self.record: Optional[RecordView] = None
@@ -216,7 +217,7 @@ class WandbLogger(RunCallback):
             if end.seconds is not None:
                 row["time/task_s"] = end.seconds
             # diag/*: loggers/wandb_diagnostics.py
-            row.update(diagnostics_row(record, t, self.name, confusion=bool(self.cfg.logger.log_confusion)))
+            row.update(diagnostics_row(record, t, self.name, confusion=self.log_confusion))
             self._log(row, max(self.last_step, t * self.iters))
             self.logged_tasks = t
 

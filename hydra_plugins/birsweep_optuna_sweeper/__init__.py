@@ -4,8 +4,8 @@ SLURM launcher (``hydra/launcher=slurm``, ``slurm_cpu``).
 Hydra 1.3 instantiates a sweeper or launcher only if its class lives in the ``hydra_plugins`` namespace package and
 was found by its plugin scan; this module puts the classes there. The code is in :mod:`birsweep.sweep.search.sweeper`
 (and :mod:`birsweep.sweep.alive.slurm_launcher`). Importing it stores the sweeper's configs in Hydra's ConfigStore
-before Hydra composes (birsweep/sweep/__init__.py lists them): the scan imports it in every Hydra process, the sweep's
-and, through the basic launcher or a job's own Hydra, its jobs'.
+(birsweep/sweep/__init__.py lists them): Hydra's scan imports it before anything is composed, in launch.py and with
+the compose API; joblib and submitit jobs get the stored configs with the Hydra state they are sent.
 
 The scan lists every Plugin subclass it finds among a module's names, so the base classes are reached through their
 modules, not imported by name (it would be listed a second time by ``--info``).
