@@ -49,13 +49,17 @@ def test_scalars_of_an_entry():
     assert diagnostics_scalars(first_task) == {"diag/participation/repulsion": 0.0}
 
 
-def test_offline_run_has_the_diagnostics_of_every_task(tmp_path):
-    cfg = make_cfg(SMALL_WANDB + ["variant=recon"])
+def _trained(tmp_path, *overrides):
+    """A small run's record and its offline W&B run, read back."""
+    cfg = make_cfg(SMALL_WANDB + list(overrides))
     job = tmp_path / "job"
     train(cfg, str(job), [WandbLogger(cfg)])
-    rec = run_record.load(job)
     (path,) = find_runs(str(job))
-    wb = read_run(path, wait=60)
+    return run_record.load(job), read_run(path, wait=60)
+
+
+def test_offline_run_has_the_diagnostics_of_every_task(tmp_path):
+    rec, wb = _trained(tmp_path, "variant=recon")
     rows = [row for row in wb["history"] if "diag/participation/recon_atr" in row]
     assert [row["task"] for row in rows] == [1, 2, 3]
     for row, entry in zip(rows, rec["diagnostics"]):
@@ -77,12 +81,7 @@ def test_offline_run_has_the_diagnostics_of_every_task(tmp_path):
 
 
 def test_log_confusion_false_sends_the_scalars_without_the_table_and_heatmap(tmp_path):
-    cfg = make_cfg(SMALL_WANDB + ["logger.log_confusion=false", "eval_gen.enabled=false"])
-    job = tmp_path / "job"
-    train(cfg, str(job), [WandbLogger(cfg)])
-    rec = run_record.load(job)
-    (path,) = find_runs(str(job))
-    wb = read_run(path, wait=60)
+    rec, wb = _trained(tmp_path, "logger.log_confusion=false", "eval_gen.enabled=false")
     rows = [row for row in wb["history"] if "diag/replay_acc" in row]
     assert [row["task"] for row in rows] == [2, 3] and len(rec["diagnostics"][-1]["confusion"]) == 6  # record: kept
     assert not [key for row in wb["history"] for key in row if key.startswith("diag/confusion")]
