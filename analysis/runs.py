@@ -165,12 +165,17 @@ def record_columns(data: Dict[str, Any]) -> Dict[str, Any]:
     return from_flat(data.get("_measured") or {})
 
 
+def record_dir(data: Dict[str, Any]) -> str:
+    """The dir a record was read from (``_path``), else the one it was written to (a W&B copy has no file)."""
+    return os.path.dirname(os.path.abspath(str(data["_path"]))) if data.get("_path") else str(data.get("run_dir") or "")
+
+
 def run_row(data: Dict[str, Any]) -> Dict[str, Any]:
     """One record -> one row (see the module doc for the columns)."""
     config = data.get("config") or {}
     # the dir the record was read from: Hydra's files beside it, and the report's paths, are found there after a
     # copy to another machine, and two copies of one run are two rows, never one key
-    run_dir = os.path.dirname(data["_path"]) if data.get("_path") else str(data.get("run_dir") or "")
+    run_dir = record_dir(data)
     row: Dict[str, Any] = {"run_dir": run_dir}
     row.update(_hydra_job(run_dir))
     row.update(

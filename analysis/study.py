@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pandas as pd
 
-from analysis.runs import iter_records, trial_info
+from analysis.runs import iter_records, record_dir, trial_info
 from birsweep.secrets import mask_url
 from birsweep.sweep.search import storage as storages
 
@@ -65,7 +65,7 @@ def _in_this_tree(storage: str, record: Dict[str, Any]) -> str:
     if "://" in file or not record.get("run_dir") or not record.get("_path"):
         return storage  # a database server, or a record that does not say where it was written
     old = os.path.abspath(str(record["run_dir"])).split(os.sep)
-    new = os.path.dirname(os.path.abspath(str(record["_path"]))).split(os.sep)
+    new = record_dir(record).split(os.sep)
     common = 0
     while common < min(len(old), len(new)) - 1 and old[-1 - common] == new[-1 - common]:
         common += 1

@@ -26,7 +26,7 @@ def held(request, tmp_path_factory):
     the module, so that its start (torch and Hydra imported afresh, ~6 s) runs beside the module's in-process tests
     instead of inside the one test that kills it (not at all when that test is not selected); its process group is
     killed at the module's end if that test did not kill it."""
-    if not any(item.name == "test_killed_process_resumes_from_its_checkpoint" for item in request.session.items):
+    if not any(item.name == test_killed_process_resumes_from_its_checkpoint.__name__ for item in request.session.items):
         yield None
         return
     base = tmp_path_factory.mktemp("held")
