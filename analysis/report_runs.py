@@ -30,7 +30,7 @@ def variants_table(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _relative(path: str, roots: Sequence[str]) -> str:
+def relative_dir(path: str, roots: Sequence[str]) -> str:
     """A run dir relative to the source dir it was found under (short enough to read), else as it is."""
     for root in roots:
         root = os.path.abspath(root)
@@ -51,7 +51,7 @@ def runs_table(runs: pd.DataFrame, roots: Sequence[str] = ()) -> pd.DataFrame:
     if runs["trial_number"].notna().any():
         cols["trial"] = [num(v) for v in runs["trial_number"]]
     cols["train (s)"] = [num(v) for v in runs.get("train_s", pd.Series([None] * len(runs)))]
-    cols["run dir"] = [_relative(p, roots) for p in runs["run_dir"]]
+    cols["run dir"] = [relative_dir(p, roots) for p in runs["run_dir"]]
     return pd.DataFrame(cols)
 
 

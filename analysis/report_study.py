@@ -10,6 +10,7 @@ from analysis.importance import param_importances
 from analysis.labels import compact, param_names
 from analysis.plots_study import plot_history, plot_importance, plot_intermediate, plot_parallel, unfinished
 from analysis.report_html import Report, num, slug
+from analysis.report_runs import relative_dir
 from analysis.study import load_study
 from birsweep.secrets import mask_url
 
@@ -25,6 +26,16 @@ def trials_table(trials: pd.DataFrame) -> pd.DataFrame:
         shown[c] = [compact(v) for v in shown[c]]
     short = param_names(params)
     return shown.rename(columns={**short, "trial_value": "objective (%)"})
+
+
+def best_run_dir(runs: pd.DataFrame, study: str, number: int, written: object) -> str:
+    """The trial's run dir as the runs table gives it (where its record lies now, after a copy too), else the dir
+    the study's trial names (the one it was written to)."""
+    if {"study_name", "trial_number", "run_dir"} <= set(runs.columns):
+        found = runs.loc[(runs["study_name"] == study) & (runs["trial_number"] == number), "run_dir"]
+        if len(found):
+            return str(found.iloc[0])
+    return written if isinstance(written, str) else ""
 
 
 def study_section(rep: Report, storage: str, name: str, runs: pd.DataFrame) -> None:
@@ -45,9 +56,10 @@ def study_section(rep: Report, storage: str, name: str, runs: pd.DataFrame) -> N
         )
     best = best_trial(runs, trials, direction)
     if best is not None:
+        where = best_run_dir(runs, name, int(best["trial_number"]), best.get("run_dir"))
         rep.text(
             f"Best trial: #{int(best['trial_number'])} with objective {100 * float(best['trial_value']):.2f}%"
-            + (f" (run dir {best['run_dir']})" if isinstance(best.get("run_dir"), str) else "")
+            + (f" (run dir {relative_dir(where, rep.paths)})" if where else "")
         )
         short = param_names(c for c in trials.columns if c.startswith("params."))
         rep.table(pd.DataFrame({"best parameter": list(short.values()), "value": [compact(best[c]) for c in short]}))

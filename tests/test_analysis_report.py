@@ -239,3 +239,17 @@ def test_report_of_an_optuna_sweep(optuna_sweep, grid_sweep, tmp_path):
     # parameters by short name in the tables, never the dotted override key
     assert "lamda_rep" in page.cells and "variant.repulsion.lamda_rep" not in text
     check_in_browser(str(out), len(info["figures"]))
+
+
+def test_the_best_trial_of_a_copied_sweep_names_the_copy_s_run_dir(optuna_sweep, tmp_path):
+    """Its records name the dirs they were written to; the report points at the one the best trial lies in now,
+    as its runs table does."""
+    copy = tmp_path / "elsewhere" / "sweep"
+    shutil.copytree(optuna_sweep, copy)
+    out = tmp_path / "copy.html"
+    build_report([str(copy)], str(out))
+    with open(out, encoding="utf-8") as f:
+        text = f.read()
+    best = optuna.load_study(study_name="rep-test", storage=f"sqlite:///{copy / 'optuna.db'}").best_trial
+    assert f"Best trial: #{best.number} with objective {100 * best.value:.2f}% (run dir sweep/{best.number})" in text
+    assert str(optuna_sweep) not in text
