@@ -35,13 +35,13 @@ demo: $(STAMP)  ## run the demo study (8 trials + a 3-seed confirmation against 
 WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
-test: $(STAMP)  ## the fast tests (-m "not slow"): 815 in 3 min 55 s on 2 idle cores (2026-12-07)
+test: $(STAMP)  ## the fast tests (-m "not slow"): 815 in 4 min 4 s on 2 idle cores (2026-12-07)
 	$(PYTEST) -m "not slow"
 
-test-all: $(STAMP)  ## every test, the slow end-to-end ones included: about 14 min on 2 idle cores (2026-12-07)
+test-all: $(STAMP)  ## every test, the slow end-to-end ones included: about 13 min on 2 idle cores (2026-12-07)
 	$(PYTEST)
 
-test-slow: $(STAMP)  ## only the 70 slow end-to-end tests: 10 min 20 s on 2 idle cores (2026-12-07)
+test-slow: $(STAMP)  ## only the 70 slow end-to-end tests: 8 min 59 s on 2 idle cores (2026-12-07)
 	$(PYTEST) -m slow
 
 lint: $(STAMP)  ## ruff (lint and format check) and mypy, as configured in pyproject.toml
