@@ -30,12 +30,14 @@ def trials_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 def best_run_dir(runs: pd.DataFrame, study: str, number: int, written: object) -> str:
     """The trial's run dir as the runs table gives it (where its record lies now, after a copy too), else the dir
-    the study's trial names (the one it was written to)."""
+    the study's trial names (the one it was written to): that one too when two runs of the given dirs claim the
+    trial (two copies, or two studies of one name) and neither lies there."""
+    written = written if isinstance(written, str) else ""
     if {"study_name", "trial_number", "run_dir"} <= set(runs.columns):
-        found = runs.loc[(runs["study_name"] == study) & (runs["trial_number"] == number), "run_dir"]
-        if len(found):
-            return str(found.iloc[0])
-    return written if isinstance(written, str) else ""
+        found = set(runs.loc[(runs["study_name"] == study) & (runs["trial_number"] == number), "run_dir"])
+        if len(found) == 1 and written not in found:
+            return str(found.pop())
+    return written
 
 
 def study_section(rep: Report, storage: str, name: str, runs: pd.DataFrame) -> None:

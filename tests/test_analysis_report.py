@@ -13,12 +13,14 @@ import tempfile
 from html.parser import HTMLParser
 
 import optuna
+import pandas as pd
 import pytest
 from PIL import Image
 
 import analysis
 from analysis.report import build_report
 from analysis.report import main as report_main
+from analysis.report_study import best_run_dir
 from tests.helpers import ROOT
 from tests.test_analysis_fixtures import N_TASKS, grid_sweep, optuna_sweep  # noqa: F401 - fixtures
 
@@ -253,3 +255,13 @@ def test_the_best_trial_of_a_copied_sweep_names_the_copy_s_run_dir(optuna_sweep,
     best = optuna.load_study(study_name="rep-test", storage=f"sqlite:///{copy / 'optuna.db'}").best_trial
     assert f"Best trial: #{best.number} with objective {100 * best.value:.2f}% (run dir sweep/{best.number})" in text
     assert str(optuna_sweep) not in text
+
+
+def test_the_best_trial_s_run_dir_is_the_written_one_when_two_runs_claim_it():
+    runs = pd.DataFrame(
+        {"study_name": ["s", "s", "t"], "trial_number": [3, 3, 3], "run_dir": ["/a/copy1/3", "/b/copy2/3", "/c/3"]}
+    )
+    assert best_run_dir(runs, "t", 3, "/old/3") == "/c/3"  # one run claims it: where it lies now
+    assert best_run_dir(runs, "s", 3, "/old/3") == "/old/3"  # two: ambiguous, the study's own word
+    assert best_run_dir(runs, "s", 3, "/b/copy2/3") == "/b/copy2/3"  # the written dir is among them
+    assert best_run_dir(runs, "u", 0, None) == "" and best_run_dir(pd.DataFrame(), "s", 3, "/old/3") == "/old/3"
