@@ -29,15 +29,14 @@ def trials_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_run_dir(runs: pd.DataFrame, study: str, number: int, written: object) -> str:
-    """The trial's run dir as the runs table gives it (where its record lies now, after a copy too), else the dir
-    the study's trial names (the one it was written to): that one too when two runs of the given dirs claim the
-    trial (two copies, or two studies of one name) and neither lies there."""
-    written = written if isinstance(written, str) else ""
+    """The trial's run dir as the runs table gives it (where its record lies now, after a copy too) when one run
+    of the given dirs claims the trial; else (none, or two copies or two studies of one name) the dir the study's
+    trial names, the one it was written to."""
     if {"study_name", "trial_number", "run_dir"} <= set(runs.columns):
         found = set(runs.loc[(runs["study_name"] == study) & (runs["trial_number"] == number), "run_dir"])
-        if len(found) == 1 and written not in found:
+        if len(found) == 1:
             return str(found.pop())
-    return written
+    return written if isinstance(written, str) else ""
 
 
 def study_section(rep: Report, storage: str, name: str, runs: pd.DataFrame) -> None:
